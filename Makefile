@@ -1,0 +1,57 @@
+# datn-tf: every command a user needs. Variables: DATA_DIR (data/), RUNS (10), VARIANTS (all eight),
+# VARIANT (datn2), DATASET (semeval), EPOCHS (paper default per dataset), RUN_DIR, EXPORT_DIR.
+PYTHON_BOOT ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+DATA_DIR ?= data
+RUNS ?= 10
+VARIANTS ?= base ft fs psp apsp sp datn1 datn2
+VARIANT ?= datn2
+DATASET ?= semeval
+OUTPUT_DIR ?= runs
+RUN_DIR ?= $(OUTPUT_DIR)/$(DATASET)-$(VARIANT)-seed0
+EXPORT_DIR ?= exports/$(DATASET)-$(VARIANT)
+EXTRA ?=
+
+.PHONY: install test lint train stats reproduce-e1 reproduce-e2 export bench clean
+
+# A fresh virtual environment with everything pinned in requirements.txt, and this package.
+$(VENV)/.installed: requirements.txt setup.py
+	test -x $(PYTHON) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -r requirements.txt
+	$(PYTHON) -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PYTHON) -m pytest
+
+lint: install
+	$(PYTHON) -m pip install -q ruff
+	$(PYTHON) -m ruff check datn_tf tests experiments
+
+stats: install
+	$(PYTHON) -m datn_tf.data.stats --data_dir $(DATA_DIR)
+
+train: install
+	$(PYTHON) -m datn_tf.train --dataset $(DATASET) --variant $(VARIANT) --data_dir $(DATA_DIR) \
+		--output_dir $(RUN_DIR) $(EXTRA)
+
+reproduce-e1: install
+	$(PYTHON) -m experiments.reproduce --dataset semeval --data_dir $(DATA_DIR) --runs $(RUNS) \
+		--variants "$(VARIANTS)" $(EXTRA)
+
+reproduce-e2: install
+	$(PYTHON) -m experiments.reproduce --dataset ren_cecps --data_dir $(DATA_DIR) --runs $(RUNS) \
+		--variants "$(VARIANTS)" $(EXTRA)
+
+export: install
+	$(PYTHON) -m datn_tf.export --run_dir $(RUN_DIR) --output $(EXPORT_DIR) $(EXTRA)
+
+bench: install
+	$(PYTHON) -m experiments.bench $(EXTRA)
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

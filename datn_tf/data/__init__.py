@@ -1,0 +1,1 @@
+"""Readers for the official data files; each returns plain Python/NumPy structures."""

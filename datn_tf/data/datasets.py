@@ -1,0 +1,101 @@
+"""The two transfer settings of the paper: S1 -> E1 (`semeval`) and S2 -> E2 (`ren_cecps`).
+
+`load_task(dataset, data_dir)` reads every split the setting needs from the expected
+layout under `data_dir` and says, in `notes`, what is missing (the held-out test split).
+"""
+
+import dataclasses
+from pathlib import Path
+
+from datn_tf.data import ren_cecps, semeval_4a, semeval_ec
+from datn_tf.data.errors import DataFormatError
+from datn_tf.data.examples import EmotionExamples, SentimentExamples
+
+EC_DIR = "semeval2018-ec"
+EC_FILES = {
+    "train": "2018-E-c-En-train.txt",
+    "dev": "2018-E-c-En-dev.txt",
+    "test": "2018-E-c-En-test-gold.txt",
+}
+S4A_DIR = "semeval2016-4a"
+REN_DIR = "ren-cecps"
+
+# Paper settings per dataset (Section 3.1). E1's 300-d GloVe is replaced by the 50-d
+# glove.6B vectors available offline (docs/fidelity.md).
+DATASET_DEFAULTS = {
+    "semeval": {"language": "en", "embedding_dim": 300, "paper_threshold": 0.12, "ranking_metrics": False},
+    "ren_cecps": {"language": "zh", "embedding_dim": 200, "paper_threshold": 0.2, "ranking_metrics": True},
+}
+DATASETS = tuple(DATASET_DEFAULTS)
+
+# Table 2 of the paper, for comparison in `datn_tf.data.stats`.
+PAPER_TABLE2 = {
+    "semeval": {"train": 6838, "dev": 886, "test": 3259, "sentiment": 28631},
+    "ren_cecps": {"train": 13841, "dev": 1972, "test": 3602, "sentiment": 15199},
+}
+
+
+@dataclasses.dataclass
+class TaskData:
+    """All splits of one transfer setting; `test` is None when held out."""
+
+    dataset: str
+    language: str
+    emotion_names: tuple
+    train: EmotionExamples
+    dev: EmotionExamples
+    test: EmotionExamples | None
+    sentiment: SentimentExamples
+    notes: list
+
+    def splits(self):
+        out = {"train": self.train, "dev": self.dev}
+        if self.test is not None:
+            out["test"] = self.test
+        return out
+
+
+def _require_dir(path, what):
+    if not path.is_dir():
+        raise DataFormatError(path, None, f"{what} folder not found (see README: data layout)")
+
+
+def load_task(dataset, data_dir):
+    """Reads the emotion and sentiment data of `dataset` ('semeval' or 'ren_cecps')."""
+    data_dir = Path(data_dir)
+    if dataset not in DATASET_DEFAULTS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
+    notes = []
+    if dataset == "semeval":
+        ec = data_dir / EC_DIR
+        _require_dir(ec, "SemEval-2018 E-c")
+        for split in ("train", "dev"):
+            if not (ec / EC_FILES[split]).exists():
+                raise DataFormatError(ec / EC_FILES[split], None, "file not found")
+        train = semeval_ec.read_ec(ec / EC_FILES["train"])
+        dev = semeval_ec.read_ec(ec / EC_FILES["dev"])
+        test_path = ec / EC_FILES["test"]
+        test = semeval_ec.read_ec(test_path) if test_path.exists() else None
+        if test is None:
+            notes.append(f"test split not evaluated: {test_path} is not present (held out)")
+        s4a = data_dir / S4A_DIR
+        _require_dir(s4a, "SemEval-2016 Task 4A")
+        paths = [s4a / f for f in semeval_4a.S1_FILES]
+        for p in paths:
+            if not p.exists():
+                raise DataFormatError(p, None, "file not found")
+        sentiment = semeval_4a.read_4a_files(paths)
+        return TaskData(dataset, "en", tuple(semeval_ec.EMOTIONS), train, dev, test, sentiment, notes)
+
+    folder = data_dir / REN_DIR
+    _require_dir(folder, "Ren-CECps")
+    corpus = ren_cecps.read_ren_cecps(folder)
+    test = corpus.test if len(corpus.test) else None
+    if test is None:
+        notes.append(
+            f"test split not evaluated: documents {ren_cecps.SPLITS['test'][0]}-"
+            f"{ren_cecps.SPLITS['test'][1]} are not present in {folder} (held out)"
+        )
+    return TaskData(
+        dataset, "zh", tuple(ren_cecps.REN_EMOTIONS), corpus.train, corpus.dev, test, corpus.sentiment, notes
+    )

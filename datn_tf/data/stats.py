@@ -1,0 +1,139 @@
+"""Data statistics next to the paper's Table 2: `python -m datn_tf.data.stats --data_dir DIR`.
+
+Per dataset and split: sentences, label counts, vocabulary size (training splits only,
+as the model sees it) and pretrained-vector coverage. `--check` exits non-zero when the
+counts the paper fixes (E1 6,838 / 886, S1 28,631; E2 and S2 as in Table 2) differ.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data_dir", "data", "Data folder (README: data layout).")
+flags.DEFINE_list("datasets", ["semeval", "ren_cecps"], "Datasets to describe.")
+flags.DEFINE_string("embeddings", None, "GloVe text file for the coverage column (default: glove.6B 50-d).")
+flags.DEFINE_bool("check", False, "Exit 1 if a count the paper fixes differs (used by CI).")
+flags.DEFINE_string("json", None, "Also write the statistics as JSON here.")
+
+
+def describe(dataset, data_dir, embeddings=None):
+    """Statistics of one transfer setting as a dict."""
+    import numpy as np
+
+    from datn_tf import embeddings as embeddings_lib
+    from datn_tf import input_pipeline
+    from datn_tf.data import datasets
+    from datn_tf.vocab import Vocabulary
+
+    task = datasets.load_task(dataset, data_dir)
+    splits = {"train": task.train, "dev": task.dev, "test": task.test, "sentiment": task.sentiment}
+    tokens = {name: input_pipeline.tokenize_corpus(ex.texts, task.language)
+              for name, ex in splits.items() if ex is not None}
+    vocab = Vocabulary.build(tokens["train"] + tokens["sentiment"])
+    if task.language == "en" or embeddings:
+        vectors, dim = embeddings_lib.load_vectors(embeddings, words=set(vocab.tokens))
+        _, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim)
+        emb_name = embeddings or embeddings_lib.DEFAULT_EMBEDDINGS
+    else:
+        coverage, emb_name = None, "none (random vectors)"
+    rows = {}
+    for name, ex in splits.items():
+        if ex is None:
+            rows[name] = {"sentences": 0, "held_out": True}
+            continue
+        split_vocab = {t for sent in tokens[name] for t in sent}
+        row = {
+            "sentences": len(ex),
+            "words": len(split_vocab),
+            "tokens": sum(len(s) for s in tokens[name]),
+            "oov_rate": (round(sum(t not in vocab for s in tokens[name] for t in s)
+                               / max(1, sum(len(s) for s in tokens[name])), 4)),
+            "label_counts": {n: int(c) for n, c in zip(ex.label_names, np.bincount(
+                ex.labels, minlength=len(ex.label_names)) if ex.labels.ndim == 1 else ex.labels.sum(0))},
+        }
+        if ex.labels.ndim == 2:
+            row["no_emotion"] = int((ex.labels.sum(1) == 0).sum())
+        if name == "sentiment":
+            row["duplicates"] = int(getattr(ex, "duplicates", 0))
+        rows[name] = row
+    return {
+        "dataset": dataset,
+        "splits": rows,
+        "vocabulary": len(vocab),
+        "embeddings": emb_name,
+        "coverage": coverage.as_dict() if coverage else None,
+        "paper": datasets.PAPER_TABLE2[dataset],
+        "notes": task.notes,
+    }
+
+
+def render(stats):
+    paper = stats["paper"]
+    lines = [f"## {stats['dataset']}", "",
+             "| split | sentences | paper (Table 2) | words | tokens | OOV rate | labels |",
+             "|---|---|---|---|---|---|---|"]
+    for name, row in stats["splits"].items():
+        if row.get("held_out"):
+            lines.append(f"| {name} | held out | {paper[name]:,} | | | | |")
+            continue
+        labels = ", ".join(f"{k} {v}" for k, v in row["label_counts"].items())
+        if "no_emotion" in row:
+            labels += f", none {row['no_emotion']}"
+        if row.get("duplicates"):
+            labels += f" ({row['duplicates']} repeated ids)"
+        lines.append(f"| {name} | {row['sentences']:,} | {paper[name]:,} | {row['words']:,} | "
+                     f"{row['tokens']:,} | {row['oov_rate']:.2%} | {labels} |")
+    lines.append("")
+    lines.append(f"Vocabulary (train + sentiment, with <pad> and <unk>): {stats['vocabulary']:,}")
+    if stats["coverage"]:
+        c = stats["coverage"]
+        lines.append(f"Coverage by {stats['embeddings']}: {c['type_coverage']:.2%} of word types, "
+                     f"{c['token_coverage']:.2%} of training tokens")
+    else:
+        lines.append(f"Embeddings: {stats['embeddings']}")
+    lines.extend(f"Note: {n}" for n in stats["notes"])
+    return "\n".join(lines) + "\n"
+
+
+def check(stats):
+    """Counts the paper fixes that differ (empty list when all match)."""
+    problems = []
+    for name, expected in stats["paper"].items():
+        row = stats["splits"][name]
+        if row.get("held_out"):
+            continue
+        if row["sentences"] != expected:
+            problems.append(f"{stats['dataset']} {name}: {row['sentences']} sentences, expected {expected}")
+    return problems
+
+
+def main(argv):
+    del argv
+    from datn_tf import io_utils
+    from datn_tf.data.errors import DataFormatError
+
+    all_stats, problems = [], []
+    for dataset in FLAGS.datasets:
+        try:
+            stats = describe(dataset, FLAGS.data_dir, FLAGS.embeddings)
+        except (DataFormatError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        print(render(stats))
+        all_stats.append(stats)
+        problems += check(stats)
+    if FLAGS.json:
+        io_utils.write_json(FLAGS.json, all_stats)
+    if FLAGS.check:
+        if problems:
+            print("count check FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
+            sys.exit(1)
+        print("count check passed: every present split matches Table 2")
+
+
+if __name__ == "__main__":
+    app.run(main)

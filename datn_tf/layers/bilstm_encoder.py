@@ -1,0 +1,129 @@
+"""Masked bidirectional LSTM sentence encoder (Section 2.1 of Yu et al., 2018)."""
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="datn_tf")
+class BiLSTMEncoder(keras.layers.Layer):
+    """One-layer BiLSTM over right-padded word vectors (Section 2.1).
+
+        ->h_j = LSTM(->h_{j-1}, x_j),   <-h_j = LSTM(<-h_{j+1}, x_j),
+        h_j   = [->h_j; <-h_j],         z = h_n (the last real token's state).
+
+    Dropout is applied to the embedded input and to the BiLSTM outputs (the
+    paper uses rate 0.5). The LSTM keeps Keras' default `tanh`/`sigmoid`
+    activations and no recurrent dropout so that, on a GPU, Keras runs the
+    cuDNN kernel. The mask is handed to the LSTM, so each direction sees only
+    the real tokens: the backward LSTM starts at the last real token, not at
+    the padding, and outputs do not depend on how much padding follows.
+
+    `z` is `h` at index `length - 1`, i.e. `[->h_n; <-h_n]` as in the paper's
+    "final hidden state h_n" (note `<-h_n` has only read the last token).
+
+    Args:
+        hidden_size: int. Units of each LSTM direction; outputs have
+            `2 * hidden_size` features. Defaults to 200.
+        dropout: float in `[0, 1)`. Dropout rate on the input and on the
+            outputs. Defaults to 0.5.
+        **kwargs: other keyword arguments passed to `keras.layers.Layer`.
+
+    Call arguments:
+        x: float tensor `[B, T, d]`, the embedded words.
+        mask: optional bool tensor `[B, T]`, True for real tokens. It must be
+            right-padded (`[True, ..., True, False, ...]`), which is also what
+            cuDNN requires. Defaults to all tokens real; if omitted and `x`
+            carries a Keras mask (e.g. from `Embedding(mask_zero=True)`), Keras
+            passes that one.
+        training: bool, whether dropout is active.
+
+    Masking:
+        Padded positions of `h` are exactly 0. A row with length 0 (an empty
+        sentence) gives `h = 0` and `z = 0` rather than an error; so does a
+        batch with `T = 0`. The mask is attached to `h` as its Keras mask
+        (none on `z`), so a following `Attention(h, z)` picks it up when it is
+        not passed explicitly.
+
+    Returns:
+        A tuple `(h, z)`: `h` `[B, T, 2 * hidden_size]` and
+        `z` `[B, 2 * hidden_size]`.
+    """
+
+    def __init__(self, hidden_size=200, dropout=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = int(hidden_size)
+        self.dropout = float(dropout)
+        # Accept an explicit or Keras-propagated mask without a warning; see
+        # compute_mask for what is passed on.
+        self.supports_masking = True
+        self.input_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="input_dropout"
+        )
+        self.bilstm = keras.layers.Bidirectional(
+            keras.layers.LSTM(
+                self.hidden_size,
+                return_sequences=True,
+                dtype=self.dtype_policy,
+            ),
+            merge_mode="concat",
+            dtype=self.dtype_policy,
+            name="bilstm",
+        )
+        self.output_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="output_dropout"
+        )
+
+    def build(self, x_shape):
+        self.input_dropout.build(x_shape)
+        self.bilstm.build(x_shape)
+        self.output_dropout.build(self.bilstm.compute_output_shape(x_shape))
+        self.built = True
+
+    def call(self, x, mask=None, training=None):
+        x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
+        batch_size, time_steps = tf.shape(x)[0], tf.shape(x)[1]
+        if mask is None:
+            mask = tf.ones([batch_size, time_steps], dtype=tf.bool)
+        mask = tf.cast(mask, tf.bool)
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+
+        # cuDNN rejects a row with no real step and an LSTM cannot run over
+        # T = 0, so pad T up to at least 1 and let each empty row run one dummy
+        # step at position 0; both are zeroed below by the (False-padded) mask.
+        pad_steps = tf.maximum(1 - time_steps, 0)
+        x_run = tf.pad(x, [[0, 0], [0, pad_steps], [0, 0]])
+        real = tf.pad(mask, [[0, 0], [0, pad_steps]])
+        first_step = tf.equal(tf.range(tf.shape(real)[1]), 0)[tf.newaxis, :]
+        mask_run = tf.logical_or(
+            real, tf.logical_and(first_step, tf.equal(lengths, 0)[:, tf.newaxis])
+        )
+
+        x_run = self.input_dropout(x_run, training=training)
+        h = self.bilstm(x_run, mask=mask_run, training=training)
+        h = self.output_dropout(h, training=training)
+        # Exact zeros on padding and on the dummy steps.
+        h = h * tf.cast(real, h.dtype)[:, :, tf.newaxis]
+        # The state at the last real token. An empty row reads index 0 of an
+        # all-zero row, so z = 0 there.
+        z = tf.gather(h, tf.maximum(lengths - 1, 0), axis=1, batch_dims=1)
+        h = h[:, :time_steps]
+        return h, z
+
+    def compute_mask(self, x, mask=None):
+        # `h` keeps the token mask (so a following Attention receives it
+        # automatically); `z` has no time axis.
+        if mask is None:
+            return None
+        # keras.ops: this also runs on symbolic KerasTensors.
+        return keras.ops.cast(mask, "bool"), None
+
+    def compute_output_shape(self, x_shape):
+        return (
+            (x_shape[0], x_shape[1], 2 * self.hidden_size),
+            (x_shape[0], 2 * self.hidden_size),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_size": self.hidden_size, "dropout": self.dropout})
+        return config

@@ -1,0 +1,190 @@
+"""Tests for BiLSTMEncoder (Section 2.1)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from datn_tf.layers.attention import Attention
+from datn_tf.layers.bilstm_encoder import BiLSTMEncoder
+from datn_tf.layers.layer_test_case import LayerTestCase
+
+B, T, E, U = 3, 5, 4, 3  # batch, time, embedding size, LSTM units
+LENGTHS = [5, 2, 0]
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def numpy_lstm(x, kernel, recurrent_kernel, bias):
+    """Keras' LSTM cell (gates i, f, c, o) over `x` [n, d] from zero state."""
+    units = recurrent_kernel.shape[0]
+    h, c, outputs = np.zeros(units), np.zeros(units), []
+    for x_t in x:
+        i, f, g, o = np.split(x_t @ kernel + h @ recurrent_kernel + bias, 4)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        outputs.append(h)
+    return np.array(outputs).reshape(len(x), units)
+
+
+def numpy_bilstm(encoder, x, lengths):
+    """h_j = [fwd_j; bwd_j] over the real tokens only; z = h at length - 1."""
+    cells = [encoder.bilstm.forward_layer.cell, encoder.bilstm.backward_layer.cell]
+    fwd_w, bwd_w = [
+        [w.numpy().astype("float64") for w in (c.kernel, c.recurrent_kernel, c.bias)]
+        for c in cells
+    ]
+    h = np.zeros((x.shape[0], x.shape[1], 2 * U))
+    z = np.zeros((x.shape[0], 2 * U))
+    for i, n in enumerate(lengths):
+        if n == 0:
+            continue
+        words = x[i, :n].astype("float64")
+        fwd = numpy_lstm(words, *fwd_w)
+        bwd = numpy_lstm(words[::-1], *bwd_w)[::-1]  # starts at the last word
+        h[i, :n] = np.concatenate([fwd, bwd], axis=-1)
+        z[i] = h[i, n - 1]
+    return h, z
+
+
+def make_inputs(lengths=LENGTHS, time_steps=T, dtype="float32", seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(len(lengths), time_steps, E)).astype(dtype)
+    mask = np.arange(time_steps)[None, :] < np.array(lengths)[:, None]
+    return x, mask
+
+
+class BiLSTMEncoderTest(LayerTestCase):
+    def test_shapes_padding_and_last_state(self):
+        x, mask = make_inputs()
+        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.5)
+        h, z = encoder(x, mask=mask, training=False)
+        self.assertEqual(h.shape, (B, T, 2 * U))
+        self.assertEqual(z.shape, (B, 2 * U))
+        h, z = h.numpy(), z.numpy()
+        self.assertAllEqual(h[~mask], np.zeros(((~mask).sum(), 2 * U)))
+        self.assertAllEqual(z[0], h[0, 4])
+        self.assertAllEqual(z[1], h[1, 1])
+        self.assertAllEqual(z[2], np.zeros(2 * U))  # the empty sentence
+        self.assertTrue(np.all(np.abs(h[mask]) > 0))
+
+    def test_matches_numpy_reference(self):
+        x, mask = make_inputs(dtype="float64")
+        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.5, dtype="float64")
+        h, z = encoder(x, mask=mask, training=False)
+        want_h, want_z = numpy_bilstm(encoder, x, LENGTHS)
+        self.assertAllClose(h, want_h, rtol=1e-10, atol=1e-10)
+        self.assertAllClose(z, want_z, rtol=1e-10, atol=1e-10)
+
+    def test_padding_invariance(self):
+        x, mask = make_inputs(lengths=[4, 2], time_steps=4)
+        encoder = BiLSTMEncoder(hidden_size=U)
+        h, z = encoder(x, mask=mask, training=False)
+        # The same sentences with three more padded steps: zeros, or garbage.
+        for fill in (0.0, 7.0):
+            padded = np.concatenate([x, np.full((2, 3, E), fill, "float32")], 1)
+            padded_mask = np.pad(mask, [[0, 0], [0, 3]])
+            h_pad, z_pad = encoder(padded, mask=padded_mask, training=False)
+            self.assertAllClose(h_pad[:, :4], h, atol=1e-5, rtol=1e-5)
+            self.assertAllEqual(h_pad[:, 4:], np.zeros((2, 3, 2 * U)))
+            self.assertAllClose(z_pad, z, atol=1e-5, rtol=1e-5)
+        # ... and equal to the unpadded short sentence alone (the backward
+        # LSTM starts at its last real word, not at the padding).
+        h_alone, z_alone = encoder(x[1:, :2], training=False)
+        self.assertAllClose(h[1, :2], h_alone[0], atol=1e-5, rtol=1e-5)
+        self.assertAllClose(z[1], z_alone[0], atol=1e-5, rtol=1e-5)
+
+    def test_empty_inputs(self):
+        encoder = BiLSTMEncoder(hidden_size=U)
+        h, z = encoder(np.zeros((2, 3, E), "float32"), mask=np.zeros((2, 3), bool))
+        self.assertAllEqual(h, np.zeros((2, 3, 2 * U)))
+        self.assertAllEqual(z, np.zeros((2, 2 * U)))
+        # T = 0: no time step at all.
+        h, z = encoder(np.zeros((2, 0, E), "float32"), mask=np.zeros((2, 0), bool))
+        self.assertEqual(h.shape, (2, 0, 2 * U))
+        self.assertAllEqual(z, np.zeros((2, 2 * U)))
+
+    def test_dropout(self):
+        x, mask = make_inputs()
+        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.5)
+        h_eval, _ = encoder(x, mask=mask, training=False)
+        h_train, z_train = encoder(x, mask=mask, training=True)
+        self.assertNotAllClose(h_eval, h_train)
+        self.assertAllEqual(h_train.numpy()[~mask], np.zeros(((~mask).sum(), 2 * U)))
+        self.assertAllEqual(z_train[1], h_train[1, 1])
+
+    def test_eager_matches_tf_function(self):
+        x, mask = make_inputs()
+        encoder = BiLSTMEncoder(hidden_size=U)
+        self.assert_eager_matches_tf_function(
+            lambda: encoder(x, mask=mask, training=False), atol=1e-6
+        )
+
+    def test_no_retracing_across_lengths(self):
+        encoder = BiLSTMEncoder(hidden_size=U)
+        encoder(*make_inputs())  # build outside the traced function
+        traces = []
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None, E], tf.float32),
+                tf.TensorSpec([None, None], tf.bool),
+            ]
+        )
+        def encode(x, mask):
+            traces.append(1)  # runs once per trace
+            return encoder(x, mask=mask, training=False)
+
+        for lengths, time_steps in (([3, 1], 3), ([5, 2, 4], 5), ([7], 7)):
+            x, mask = make_inputs(lengths, time_steps)
+            h, z = encode(x, mask)
+            self.assertEqual(h.shape, (len(lengths), time_steps, 2 * U))
+            eager_h, _ = encoder(x, mask=mask, training=False)
+            self.assertAllClose(h, eager_h, atol=1e-6, rtol=1e-6)
+        self.assertLen(traces, 1)
+
+    def test_mask_reaches_attention_through_keras_masking(self):
+        ids = keras.Input((None,), dtype="int32")
+        embedded = keras.layers.Embedding(10, E, mask_zero=True)(ids)
+        h, z = BiLSTMEncoder(hidden_size=U)(embedded)
+        _, alpha = Attention(attention_size=5)(h, z)
+        model = keras.Model(ids, alpha)
+        alpha = model(np.array([[1, 2, 0, 0], [3, 0, 0, 0]])).numpy()
+        self.assertAllEqual(alpha[:, 2:], np.zeros((2, 2)))
+        self.assertAllEqual(alpha[1], [1.0, 0.0, 0.0, 0.0])
+        self.assertAllClose(alpha.sum(axis=1), [1.0, 1.0])
+
+    def test_config_round_trip(self):
+        x, mask = make_inputs()
+        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.25)
+        self.assertEqual(encoder.get_config()["hidden_size"], U)
+        self.assertEqual(encoder.get_config()["dropout"], 0.25)
+        self.assert_config_round_trip(
+            encoder, lambda layer: layer(x, mask=mask, training=False)
+        )
+
+    def test_save_reload(self):
+        x, mask = make_inputs()
+        x_in = keras.Input((None, E))
+        mask_in = keras.Input((None,), dtype="bool")
+        outputs = BiLSTMEncoder(hidden_size=U)(x_in, mask=mask_in)
+        model = keras.Model([x_in, mask_in], outputs)
+        self.assert_save_reload(model, [x, mask])
+
+    def test_training_step(self):
+        x, mask = make_inputs()
+        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.1)
+        encoder(x, mask=mask)
+        target = np.random.default_rng(1).normal(size=(B, 2 * U)).astype("float32")
+
+        def loss():
+            h, z = encoder(x, mask=mask, training=True)
+            return tf.reduce_mean(tf.square(z - target)) + tf.reduce_mean(h)
+
+        self.assertLen(encoder.trainable_weights, 6)  # 2 x (kernel, recurrent, bias)
+        self.assert_training_step_changes_weights(encoder, loss)
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -1,0 +1,223 @@
+"""`EmotionTransferModel`: every system of Table 3 as one Keras model, configured by variant.
+
+Parts, in the paper's terms (Fig. 1, Fig. 2):
+  embedding          the lookup table E (shared by every encoder; Section 2.1)
+  shared_encoder     BiLSTM over both tasks' sentences -> h^s, z^s
+  shared_attention   Eq. 1-2 over h^s -> H_c, alpha_s (fed by alpha_t in DATN-2)
+  target_encoder     emotion-specific BiLSTM -> h^t, z^t (SP, PSP, APSP, DATN)
+  target_attention   -> H_t, alpha_t (fed by alpha_s in DATN-1)
+  source_encoder     sentiment-private BiLSTM + attention (PSP, APSP)
+  emotion_mlp        softmax(MLP([H_c; H_t])) over K emotions + "none" (Eq. 3)
+  sentiment_output   softmax(W_s H_c + b_s) (Section 2.2.1)
+  task_discriminator Liu et al. (2017) adversarial task classifier on H_c (APSP)
+
+"The left part" (updated on sentiment mini-batches, Section 2.2.3) is `left_layers()`.
+"""
+
+import keras
+import tensorflow as tf
+
+from datn_tf import variants as variants_lib
+from datn_tf.layers import Attention, AttentionFedAttention, BiLSTMEncoder, EmotionMLP, GradientReversal
+from datn_tf.vocab import PAD_ID
+
+SOURCE_TASK, TARGET_TASK = 0, 1  # task ids for the APSP discriminator
+
+
+@keras.saving.register_keras_serializable(package="datn_tf")
+class EmotionTransferModel(keras.Model):
+    """The Base / FT / FS / PSP / APSP / SP / DATN-1 / DATN-2 model.
+
+    Args:
+        variant: a name from `datn_tf.variants.VARIANTS`.
+        vocab_size: rows of the lookup table E (id 0 is padding).
+        embedding_dim: d, the word vector size.
+        num_emotions: K; the emotion softmax has K + 1 outputs (the last is "none").
+        num_sentiments: sentiment classes (3: negative, neutral, positive).
+        hidden_size: LSTM units per direction (200).
+        attention_size: a, the attention projection size.
+        mlp_hidden_units: hidden units of the emotion MLP.
+        dropout: dropout rate inside the encoders (0.5).
+
+    Call: `model(token_ids, training=...)` runs the emotion task on right-padded int ids
+    [B, T] (mask = ids != 0) and returns a dict with `logits` [B, K+1], `probabilities`
+    [B, K] (the emotion scores compared with the threshold gamma), `alpha_s` [B, T] and,
+    for variants with a target encoder, `alpha_t` [B, T].
+    `model.sentiment(token_ids, training=...)` runs the sentiment task.
+    """
+
+    def __init__(
+        self,
+        variant,
+        vocab_size,
+        embedding_dim,
+        num_emotions,
+        num_sentiments=3,
+        hidden_size=200,
+        attention_size=200,
+        mlp_hidden_units=200,
+        dropout=0.5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.variant = variant
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.num_emotions = num_emotions
+        self.num_sentiments = num_sentiments
+        self.hidden_size = hidden_size
+        self.attention_size = attention_size
+        self.mlp_hidden_units = mlp_hidden_units
+        self.dropout = dropout
+        spec = variants_lib.get_variant(variant)
+        self.spec = spec
+
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+        self.shared_encoder = BiLSTMEncoder(hidden_size, dropout=dropout, name="shared_encoder")
+        fed_shared = spec.feed == variants_lib.FEED_TARGET_TO_SHARED
+        fed_target = spec.feed == variants_lib.FEED_SHARED_TO_TARGET
+        self.shared_attention = (AttentionFedAttention if fed_shared else Attention)(
+            attention_size, name="shared_attention"
+        )
+        self.target_encoder = self.target_attention = None
+        if spec.target_encoder:
+            self.target_encoder = BiLSTMEncoder(hidden_size, dropout=dropout, name="target_encoder")
+            self.target_attention = (AttentionFedAttention if fed_target else Attention)(
+                attention_size, name="target_attention"
+            )
+        self.source_encoder = self.source_attention = None
+        if spec.source_encoder:
+            self.source_encoder = BiLSTMEncoder(hidden_size, dropout=dropout, name="source_encoder")
+            self.source_attention = Attention(attention_size, name="source_attention")
+        self.emotion_mlp = EmotionMLP(num_emotions + 1, hidden_units=mlp_hidden_units, name="emotion_mlp")
+        self.sentiment_output = None
+        if spec.sentiment_head:
+            self.sentiment_output = keras.layers.Dense(num_sentiments, name="sentiment_output")
+        self.gradient_reversal = self.task_discriminator = None
+        if spec.adversarial:
+            self.gradient_reversal = GradientReversal(name="gradient_reversal")
+            self.task_discriminator = keras.layers.Dense(2, name="task_discriminator")
+
+    # -- construction -------------------------------------------------------------------
+    def build(self, input_shape=None):
+        """Creates every weight (both tasks' paths) so saving, loading and optimizers see them all."""
+        dummy = tf.ones([1, 2], tf.int32)
+        self.call(dummy, training=False)
+        if self.sentiment_output is not None:
+            self.sentiment(dummy, training=False)
+        self.built = True
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "variant": self.variant,
+                "vocab_size": self.vocab_size,
+                "embedding_dim": self.embedding_dim,
+                "num_emotions": self.num_emotions,
+                "num_sentiments": self.num_sentiments,
+                "hidden_size": self.hidden_size,
+                "attention_size": self.attention_size,
+                "mlp_hidden_units": self.mlp_hidden_units,
+                "dropout": self.dropout,
+            }
+        )
+        return config
+
+    # -- forward passes -----------------------------------------------------------------
+    def _embed(self, token_ids):
+        token_ids = tf.convert_to_tensor(token_ids)
+        mask = tf.not_equal(token_ids, PAD_ID)
+        return self.embedding(token_ids), mask
+
+    def call(self, token_ids, training=False):
+        """Emotion task (target side of Fig. 2)."""
+        x, mask = self._embed(token_ids)
+        h_s, z_s = self.shared_encoder(x, mask, training=training)
+        out = {}
+        if self.target_encoder is None:
+            H_c, alpha_s = self.shared_attention(h_s, z_s, mask)
+            features = H_c
+        else:
+            h_t, z_t = self.target_encoder(x, mask, training=training)
+            feed = self.spec.feed
+            if feed == variants_lib.FEED_SHARED_TO_TARGET:  # DATN-1: alpha_s first
+                H_c, alpha_s = self.shared_attention(h_s, z_s, mask)
+                H_t, alpha_t = self.target_attention(h_t, z_t, alpha_s, mask)
+            elif feed == variants_lib.FEED_TARGET_TO_SHARED:  # DATN-2: alpha_t first
+                H_t, alpha_t = self.target_attention(h_t, z_t, mask)
+                H_c, alpha_s = self.shared_attention(h_s, z_s, alpha_t, mask)
+            else:
+                H_c, alpha_s = self.shared_attention(h_s, z_s, mask)
+                H_t, alpha_t = self.target_attention(h_t, z_t, mask)
+            features = tf.concat([H_c, H_t], axis=-1)
+            out["alpha_t"] = alpha_t
+            if self.spec.adversarial:
+                out["h_shared"], out["h_private"] = h_s, h_t
+        logits = self.emotion_mlp(features)
+        out["logits"] = logits
+        out["probabilities"] = tf.nn.softmax(logits)[:, : self.num_emotions]
+        out["alpha_s"] = alpha_s
+        if self.task_discriminator is not None:
+            out["task_logits"] = self.task_discriminator(self.gradient_reversal(H_c))
+        return out
+
+    def sentiment(self, token_ids, training=False):
+        """Sentiment task (source side): only the left part is used."""
+        if self.sentiment_output is None:
+            raise ValueError(f"variant {self.variant!r} has no sentiment output layer")
+        x, mask = self._embed(token_ids)
+        h_s, z_s = self.shared_encoder(x, mask, training=training)
+        if self.spec.feed == variants_lib.FEED_TARGET_TO_SHARED:
+            # No target-side attention exists for a source sentence: feed zeros, so the
+            # sentiment task never depends on target-only parameters (docs/fidelity.md).
+            H_c, alpha_s = self.shared_attention(h_s, z_s, tf.zeros_like(x[..., 0]), mask)
+        else:
+            H_c, alpha_s = self.shared_attention(h_s, z_s, mask)
+        out = {"alpha_s": alpha_s}
+        features = H_c
+        if self.source_encoder is not None:
+            h_p, z_p = self.source_encoder(x, mask, training=training)
+            H_p, _ = self.source_attention(h_p, z_p, mask)
+            features = tf.concat([H_c, H_p], axis=-1)
+            if self.spec.adversarial:
+                out["h_shared"], out["h_private"] = h_s, h_p
+        out["logits"] = self.sentiment_output(features)
+        if self.task_discriminator is not None:
+            out["task_logits"] = self.task_discriminator(self.gradient_reversal(H_c))
+        return out
+
+    # -- parameter groups ---------------------------------------------------------------
+    def left_layers(self):
+        """Layers updated on sentiment mini-batches ("the left part of our model", Sec. 2.2.3)."""
+        layers = [self.embedding, self.shared_encoder, self.shared_attention]
+        layers += [l for l in (self.source_encoder, self.source_attention, self.sentiment_output,
+                               self.task_discriminator) if l is not None]
+        return layers
+
+    @property
+    def left_variables(self):
+        return [v for layer in self.left_layers() for v in layer.trainable_variables]
+
+    def emotion_layers(self):
+        """Layers the emotion task uses (all of them on an emotion mini-batch)."""
+        layers = [self.embedding, self.shared_encoder, self.shared_attention, self.target_encoder,
+                  self.target_attention, self.emotion_mlp, self.task_discriminator]
+        return [l for l in layers if l is not None]
+
+    @property
+    def emotion_variables(self):
+        return [v for layer in self.emotion_layers() for v in layer.trainable_variables]
+
+    def target_layers(self):
+        """Layers only the emotion task uses."""
+        return [l for l in (self.target_encoder, self.target_attention, self.emotion_mlp) if l is not None]
+
+
+def build_model(variant, vocab_size, embedding_dim, num_emotions, embedding_matrix=None, **kwargs):
+    """Builds the model and, if given, initialises E from the pretrained matrix."""
+    model = EmotionTransferModel(variant, vocab_size, embedding_dim, num_emotions, **kwargs)
+    model.build()
+    if embedding_matrix is not None:
+        model.embedding.embeddings.assign(embedding_matrix)
+    return model
