@@ -7,22 +7,24 @@ subsequent word". This module re-expresses those rules with `tf.strings.regex_re
 eagerly, inside `tf.data`, inside `tf.function` and inside an exported SavedModel: a
 serving model sees exactly the tokens training saw.
 
-English (`language="en"`), in 8 string ops over the whole batch:
+English (`language="en"`), eleven string ops over the whole batch:
 
-1. `_SPACE_LIKE_RE` -> " ": the literal two-character escapes ``\\n``, ``\\r``, ``\\t``
-   found in the SemEval E-c files, and the emoji presentation marks (variation
-   selectors, skin-tone modifiers, keycap, tag characters), which are dropped.
-2. Five HTML-entity passes (`&amp;` first, as Twokenize does, so double-escaped text
-   works), two of which also fold typographic quotes into ASCII `'` and `"`.
-3. One tokenizing pass, `_TOKEN_RE`: a leftmost-first alternation of every token shape
-   (URL, e-mail, contraction, @mention, number, abbreviation, emoticon, arrow, flag,
-   word, punctuation run, any other single character). RE2 scans left to right and at
-   each position takes the first alternative that matches, so a protected token
-   (`http://t.co/x`, `:-)`, `3.39`) is consumed whole before its characters could be
-   tried elsewhere. Each match is rewritten as its capture groups surrounded by spaces;
-   alternatives outside any group (zero-width joiners, exotic spaces) are thereby
-   deleted.
-4. `tf.strings.lower(encoding="utf-8")`, then `tf.strings.split` on ASCII whitespace.
+1. `SPACE_LIKE_RE` -> " ": the literal two-character escapes ``\\n``, ``\\r``, ``\\t``
+   found in the SemEval E-c files, and Unicode whitespace that `tf.strings.split`
+   would not split on (no-break space, ideographic space, ...).
+2. `INVISIBLE_RE` -> "": zero-width joiners, variation selectors, skin-tone modifiers,
+   keycap and tag characters.
+3. Five `ENTITY_PASSES` (`&amp;` first, as Twokenize does, so double-escaped text
+   works); two of them also fold typographic quotes into ASCII `'` and `"`.
+4. `TOKEN_RE` -> " \\0 ": one leftmost-first alternation of every token shape (URL,
+   e-mail, bare domain, face, @mention, number, abbreviation, heart, emoticon, arrow,
+   flag, reversed emoticon, word, punctuation run, any other single character). RE2
+   scans left to right and at each position takes the first alternative that matches,
+   so a protected token (`http://t.co/x`, `:-)`, `3.39`) is consumed whole before its
+   characters can be tried as anything else; each match is re-emitted between spaces.
+   The pattern has no capture group, so RE2 finds matches with its DFAs alone.
+5. `CLITIC_RE` -> "\\1 \\2": splits a clitic off the end of a token (`do n't`).
+6. `tf.strings.lower(encoding="utf-8")`, then `tf.strings.split` on ASCII whitespace.
 
 Chinese (`language="zh"`): the examples are already segmented, so every Unicode
 whitespace character becomes an ASCII space and the text is split on it; nothing else.
@@ -33,8 +35,8 @@ Design decisions (each pinned by `tokenizer_test.py`):
   `😊`, `😊`. Skin-tone modifiers and variation selectors are dropped (`👍🏽` and `❤️`
   give `👍` and `❤`), zero-width joiners between emoji are dropped so that a ZWJ
   sequence gives its component emoji (`👩‍💻` -> `👩`, `💻`), a pair of regional
-  indicators stays one flag token (`🇺🇸`). A ZWJ/ZWNJ between two letters stays inside
-  the word (Indic and Persian spelling).
+  indicators stays one flag token (`🇺🇸`). Dropping a ZWJ/ZWNJ between two letters
+  leaves an Indic or Persian word in one piece.
 * Numbers: `3.39`, `1,000`, `12:30`, `9/11`, `192.168.0.1` are one token; currency signs
   and `%` are split off (`$3.39` -> `$`, `3.39`; `50%` -> `50`, `%`), as in the Stanford
   tokenization of the glove.6B vectors. Digits and letters together (`1st`, `10am`,
@@ -134,7 +136,8 @@ BARE_DOMAIN = (
 # spelled out): ^_^ ^^ (^_^) -_- -.- >_< o.O ;_; T.T *_* x_x ._. \o/ ಠ_ಠ ...
 BASIC_FACE = (
     r"[\(\x{FF08}]\^[._\-]*\^[\)\x{FF09}]|\^[._\-]*\^|-_+-|-\.-|>[._\-]+<|<[._\-]+<"
-    r"|>[._\-]+>|[oO][._][oO]|0_0|[;T][._]+[;T]|\*[._]\*|[xX][._][xX]|\._+\.|\\[oO]/"
+    r"|>[._\-]+>|[oO][._][oO]\b|0_0|[;T][._]+;|[;T][._]+T\b|\*[._]\*|[xX][._][xX]\b|\._+\."
+    r"|\\[oO]/"
     r"|\x{AC}_+\x{AC}|\x{B0}_+\x{B0}|\x{2022}_+\x{2022}|\x{CA0}_+\x{CA0}|\x{298}_+\x{298}"
     r"|\x{25D5}_+\x{25D5}|@_+@|\$_+\$|\x{2665}_+\x{2665}"
 )
