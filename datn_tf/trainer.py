@@ -114,6 +114,21 @@ def log(msg):
     print(msg, flush=True)
 
 
+def _scalar_metadata():
+    # TensorBoard's scalar plugin metadata, written without importing tensorboard
+    # (TensorFlow 2.21 no longer installs it; `pip install tensorboard` only to view).
+    from tensorflow.core.framework import summary_pb2
+
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+    ).SerializeToString()
+
+
+def write_scalar(name, value, step):
+    """One TensorBoard scalar in the active `tf.summary` writer."""
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_scalar_metadata())
+
+
 def prepare_data(config, task=None, vocab=None):
     """Reads the data, builds the vocabulary (training splits only) and the lookup table E."""
     task = task or datasets.load_task(config.dataset, config.data_dir)
@@ -377,7 +392,7 @@ class Trainer:
                     f"{losses_txt} | {rate:.1f} steps/s | ETA {_fmt_time(eta)}")
                 with self.summary_writer.as_default(step=step):
                     for k, v in running.items():
-                        tf.summary.scalar(f"train/{k}", v)
+                        write_scalar(f"train/{k}", v, step)
             if step % cfg.eval_every == 0 or step == main_steps:
                 self._evaluate_and_checkpoint(step, start_time)
         return self._finish(start_time)
@@ -416,8 +431,8 @@ class Trainer:
         with self.summary_writer.as_default(step=step):
             for k, v in result.items():
                 if k != "n":
-                    tf.summary.scalar(f"dev/{k}", v)
-            tf.summary.scalar("dev/threshold", gamma)
+                    write_scalar(f"dev/{k}", v, step)
+            write_scalar("dev/threshold", gamma, step)
         self.summary_writer.flush()
         log(f"  dev step {step}: jaccard {score:.4f} macro_f1 {result['macro_f1']:.4f} "
             f"micro_f1 {result['micro_f1']:.4f} (gamma {gamma:.2f})"
