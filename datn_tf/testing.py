@@ -457,3 +457,17 @@ def make_fixture_data_dir(root, *, with_test=False, seed=0):
                 ren / f"cet_{doc}.xml", sentences, title=("我的", "日记")
             )
     return root
+
+
+# A training configuration small enough for a test to run a whole fit in seconds.
+TINY_MODEL = dict(batch_size=8, hidden_size=6, attention_size=5, mlp_hidden_units=7)
+
+
+def tiny_train_config(data_dir, output_dir, **overrides):
+    """`TrainConfig` for tests: tiny model, a couple of epochs, frequent evaluation."""
+    from datn_tf.trainer import TrainConfig
+
+    settings = dict(TINY_MODEL, dataset="semeval", variant="datn2", epochs=2, pretrain_epochs=1,
+                    eval_every=3, log_every=3)
+    settings.update(overrides)
+    return TrainConfig(data_dir=str(data_dir), output_dir=str(output_dir), **settings)

@@ -173,6 +173,7 @@ class Trainer:
         self.data = data
         self.spec = variants_lib.get_variant(config.variant)
         self.output_dir = Path(config.output_dir)
+        tf.get_logger().setLevel("ERROR")  # hide per-save INFO lines from the checkpoint writer
         if config.deterministic:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)

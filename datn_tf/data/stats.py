@@ -13,9 +13,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", "data", "Data folder (README: data layout).")
+# `datn_tf.train` defines --data_dir and --embeddings too (same meaning, same default):
+# allow_override lets both modules be imported in one process (e.g. one pytest run)
+# instead of raising DuplicateFlagError.
+flags.DEFINE_string("data_dir", "data", "Data folder (README: data layout).", allow_override=True)
 flags.DEFINE_list("datasets", ["semeval", "ren_cecps"], "Datasets to describe.")
-flags.DEFINE_string("embeddings", None, "GloVe text file for the coverage column (default: glove.6B 50-d).")
+flags.DEFINE_string("embeddings", None, "GloVe text file for the coverage column (default: glove.6B 50-d).",
+                    allow_override=True)
 flags.DEFINE_bool("check", False, "Exit 1 if a count the paper fixes differs (used by CI).")
 flags.DEFINE_string("json", None, "Also write the statistics as JSON here.")
 

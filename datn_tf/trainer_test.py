@@ -1,0 +1,183 @@
+"""Tests of the training loop: schedules, variable groups, tracing, resume, selection on dev."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from datn_tf import io_utils, testing, trainer
+from datn_tf import variants as variants_lib
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def data_dir_with_test(tmp_path_factory):
+    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data_test"), with_test=True)
+
+
+def _trainer(data_dir, out, **overrides):
+    config = testing.tiny_train_config(data_dir, out, **overrides)
+    return trainer.Trainer(config, trainer.prepare_data(config))
+
+
+def _snapshot(variables):
+    return {v.path: v.numpy().copy() for v in variables}
+
+
+def _batch(t, split, stream):
+    batcher = t._batcher(split, stream)
+    idx = batcher.batches_for_pass(0)[0]
+    from datn_tf.input_pipeline import pad_batch
+
+    ids = tf.constant(pad_batch(t.data.ids[split], idx))
+    if split == "sentiment":
+        return ids, tf.constant(t.data.task.sentiment.labels[idx].astype(np.int32))
+    return ids, tf.constant(t.data.task.train.labels[idx].astype(np.int32))
+
+
+def test_alternating_steps_update_the_right_variables(data_dir, tmp_path):
+    t = _trainer(data_dir, tmp_path / "run", variant="datn2")
+    model = t.model
+    target_only = [v for layer in model.target_layers() for v in layer.trainable_variables]
+    sentiment_only = model.sentiment_output.trainable_variables
+    left = _snapshot(t.left_variables)
+    before = _snapshot(model.trainable_variables)
+
+    t.sentiment_step(*_batch(t, "sentiment", "sentiment"))
+    after_sentiment = _snapshot(model.trainable_variables)
+    for v in target_only:  # the right part is never touched by a sentiment mini-batch
+        np.testing.assert_array_equal(after_sentiment[v.path], before[v.path], err_msg=v.path)
+    changed = [p for p in left if not np.array_equal(after_sentiment[p], left[p])]
+    for layer in (model.shared_encoder, model.shared_attention, model.sentiment_output):
+        assert any(p.startswith(layer.trainable_variables[0].path.rsplit("/", 1)[0]) for p in changed), layer.name
+
+    t.emotion_step(*_batch(t, "train", "emotion"))
+    after_emotion = _snapshot(model.trainable_variables)
+    for v in sentiment_only:  # no sentiment loss on an emotion mini-batch
+        np.testing.assert_array_equal(after_emotion[v.path], after_sentiment[v.path])
+    for v in target_only + model.shared_encoder.trainable_variables:
+        assert not np.array_equal(after_emotion[v.path], after_sentiment[v.path]), v.path
+
+
+def test_each_step_function_is_traced_once(data_dir, tmp_path):
+    t = _trainer(data_dir, tmp_path / "run", variant="sp", epochs=2)
+    t.fit()
+    # Many batches of different shapes went through; the input signatures keep one trace each.
+    assert t.trace_counts == {"emotion": 1, "sentiment": 1, "predict": 1}
+
+
+@pytest.mark.parametrize("variant,schedule_steps", [("base", "emotion"), ("ft", "pretrain")])
+def test_baseline_schedules(data_dir, tmp_path, variant, schedule_steps):
+    t = _trainer(data_dir, tmp_path / "run", variant=variant, epochs=1)
+    pretrain, main, per_epoch = t.plan()
+    emotion_batches = t._batcher("train", "emotion").batches_per_pass
+    sentiment_batches = t._batcher("sentiment", "sentiment").batches_per_pass
+    assert main == emotion_batches == per_epoch
+    assert pretrain == (sentiment_batches if variant == "ft" else 0)
+    result = t.fit()
+    assert t.trace_counts["sentiment"] == (1 if variant == "ft" else 0)
+    assert int(t.pretrain_step.numpy()) == pretrain
+    assert result["steps"] == main
+
+
+def test_alternating_epoch_is_a_pass_over_the_sentiment_set(data_dir, tmp_path):
+    t = _trainer(data_dir, tmp_path / "run", variant="fs", epochs=3)
+    pretrain, main, per_epoch = t.plan()
+    assert pretrain == 0
+    assert per_epoch == max(t._batcher("sentiment", "s").batches_per_pass, t._batcher("train", "e").batches_per_pass)
+    assert main == 3 * per_epoch
+
+
+def _dev_probabilities(run_dir):
+    return np.load(run_dir / "predictions" / "dev_probabilities.npy")
+
+
+def test_resume_after_kill_matches_uninterrupted_run(data_dir, tmp_path):
+    full = _trainer(data_dir, tmp_path / "full", variant="datn2", epochs=2)
+    expected = full.fit()
+
+    killed = _trainer(data_dir, tmp_path / "killed", variant="datn2", epochs=2)
+    assert killed.fit(stop_after=7) is None  # "killed" after 7 steps; last checkpoint at step 6
+    assert not (tmp_path / "killed" / trainer.METRICS_FILE).exists()
+    resumed = _trainer(data_dir, tmp_path / "killed", variant="datn2", epochs=2)
+    result = resumed.fit()
+
+    for key in ("best_step", "steps", "threshold"):
+        assert result[key] == expected[key]
+    assert result["dev"] == expected["dev"]
+    np.testing.assert_array_equal(_dev_probabilities(tmp_path / "killed"), _dev_probabilities(tmp_path / "full"))
+
+
+def test_same_seed_same_numbers_and_seed_matters(data_dir, tmp_path):
+    a = _trainer(data_dir, tmp_path / "a", variant="base", epochs=2).fit()
+    b = _trainer(data_dir, tmp_path / "b", variant="base", epochs=2).fit()
+    c = _trainer(data_dir, tmp_path / "c", variant="base", epochs=2, seed=1).fit()
+    np.testing.assert_array_equal(_dev_probabilities(tmp_path / "a"), _dev_probabilities(tmp_path / "b"))
+    assert a["dev"] == b["dev"]
+    assert not np.array_equal(_dev_probabilities(tmp_path / "a"), _dev_probabilities(tmp_path / "c"))
+    del c
+
+
+def test_selection_never_looks_at_test(data_dir, data_dir_with_test, tmp_path):
+    without = _trainer(data_dir, tmp_path / "without", variant="sp").fit()
+    with_test = _trainer(data_dir_with_test, tmp_path / "with", variant="sp").fit()
+    # The test file changes nothing that is selected: best step, gamma and dev scores.
+    for key in ("best_step", "threshold", "dev"):
+        assert with_test[key] == without[key]
+    assert with_test["test_evaluated"] and "test" in with_test
+    assert not without["test_evaluated"] and "test" not in without
+    assert any("not present" in n for n in without["notes"])
+    # Predictions are written in the official format with the gold file's header and IDs.
+    gold = (data_dir_with_test / "semeval2018-ec" / "2018-E-c-En-test-gold.txt").read_text().splitlines()
+    pred = (tmp_path / "with" / "predictions" / "test.txt").read_text().splitlines()
+    assert pred[0] == gold[0]
+    assert [l.split("\t")[0] for l in pred] == [l.split("\t")[0] for l in gold]
+
+
+def test_fixed_threshold_is_used(data_dir, tmp_path):
+    result = _trainer(data_dir, tmp_path / "run", variant="base", epochs=1, threshold=0.2).fit()
+    assert result["threshold"] == pytest.approx(0.2)
+    assert result["threshold_source"] == "fixed"
+
+
+def test_changed_settings_refuse_to_resume(data_dir, tmp_path):
+    t = _trainer(data_dir, tmp_path / "run", variant="base", epochs=1)
+    t.fit(stop_after=3)
+    with pytest.raises(ValueError, match="other settings"):
+        _trainer(data_dir, tmp_path / "run", variant="base", epochs=1, learning_rate=0.1).fit()
+
+
+def test_load_run_restores_best_weights(data_dir, tmp_path):
+    t = _trainer(data_dir, tmp_path / "run", variant="datn1", epochs=1)
+    t.fit()
+    config, vocab, model = trainer.load_run(tmp_path / "run")
+    assert config["train_config"]["variant"] == "datn1"
+    assert len(vocab) == len(t.data.vocab)
+    ids = tf.constant(_pad(t.data.ids["dev"][:4]))
+    np.testing.assert_allclose(model(ids)["probabilities"].numpy(), t.model(ids)["probabilities"].numpy(), atol=1e-6)
+
+
+def _pad(seqs):
+    from datn_tf.input_pipeline import pad_batch
+
+    return pad_batch(seqs, list(range(len(seqs))))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="unknown variant"):
+        trainer.TrainConfig(variant="datn3").validate()
+    with pytest.raises(ValueError, match="dropout"):
+        trainer.TrainConfig(dropout=1.5).validate()
+    for name in variants_lib.VARIANT_NAMES:
+        trainer.TrainConfig(variant=name).validate()
+
+
+def test_metrics_file_is_complete(data_dir, tmp_path):
+    _trainer(data_dir, tmp_path / "run", variant="base", epochs=1).fit()
+    payload = io_utils.read_json(tmp_path / "run" / trainer.METRICS_FILE)
+    assert set(payload["dev"]) >= {"jaccard", "micro_f1", "macro_f1", "n"}
+    assert payload["threshold_source"] == "tuned on dev"
+    assert (tmp_path / "run" / "tensorboard").is_dir()
