@@ -1,0 +1,123 @@
+"""Scoring: official E-c metrics for prediction files, McNemar between systems, ensembles.
+
+    python -m datn_tf.evaluate --gold 2018-E-c-En-dev.txt --predictions run/predictions/dev.txt \
+        [--baseline other_run/predictions/dev.txt] [--ranking_scores run/predictions/dev_probabilities.npy]
+    python -m datn_tf.evaluate --ensemble runs/a,runs/b,runs/c   # the paper's DATN-2*
+
+Prediction files are in the official E-c submission format (the gold file's header and
+IDs). An ensemble averages the runs' emotion probabilities and tunes gamma on dev.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from datn_tf import io_utils, metrics  # noqa: E402
+from datn_tf.data import semeval_ec  # noqa: E402
+from datn_tf.data.errors import DataFormatError  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("gold", None, "Gold file in the official E-c format.")
+flags.DEFINE_string("predictions", None, "Predictions in the official E-c submission format.")
+flags.DEFINE_string("baseline", None, "A second system's predictions: McNemar's test against it.")
+flags.DEFINE_string("ranking_scores", None, ".npy probabilities [N, K] for AP and one-error (E2).")
+flags.DEFINE_list("ensemble", None, "Run folders whose probabilities are averaged (same dataset and data).")
+flags.DEFINE_string("output", None, "Write the metrics as JSON here.")
+
+
+def read_prediction_file(path, gold):
+    """Predicted labels [N, K] from an E-c-format file whose IDs must match `gold` line by line."""
+    pred = semeval_ec.read_ec(path)
+    if list(pred.label_names) != list(gold.label_names):
+        raise DataFormatError(path, 1, f"label columns {pred.label_names} differ from the gold file's")
+    if len(pred) != len(gold):
+        raise DataFormatError(path, None, f"{len(pred)} predictions for {len(gold)} gold examples")
+    for i, (a, b) in enumerate(zip(pred.ids, gold.ids)):
+        if a != b:
+            raise DataFormatError(path, i + 2, f"ID {a!r} where the gold file has {b!r}")
+    return pred.labels
+
+
+def score_files(gold_path, pred_path, baseline_path=None, scores_path=None):
+    gold = semeval_ec.read_ec(gold_path)
+    pred = read_prediction_file(pred_path, gold)
+    scores = np.load(scores_path) if scores_path else None
+    result = metrics.emotion_metrics(gold.labels, pred, scores, ranking=scores is not None)
+    if baseline_path:
+        base = read_prediction_file(baseline_path, gold)
+        result["mcnemar_vs_baseline"] = metrics.mcnemar(gold.labels, pred, base)
+    return result
+
+
+def run_split_outputs(run_dir, split):
+    """(probabilities [N, K], predicted labels [N, K] or None) saved by a finished run."""
+    run_dir = Path(run_dir)
+    probs_path = run_dir / "predictions" / f"{split}_probabilities.npy"
+    if not probs_path.exists():
+        return None, None
+    probs = np.load(probs_path)
+    payload = io_utils.read_json(run_dir / "metrics.json")
+    return probs, metrics.predict_labels(probs, payload["threshold"])
+
+
+def ensemble_runs(run_dirs, gold_by_split, ranking=False):
+    """DATN-2*-style ensemble: mean probabilities of the runs, gamma tuned on the dev ensemble.
+
+    Args:
+        run_dirs: finished runs of one dataset (their `predictions/<split>_probabilities.npy`).
+        gold_by_split: {"dev": labels, "test": labels or absent}.
+    """
+    out = {"runs": [str(r) for r in run_dirs]}
+    probs = {}
+    for split in gold_by_split:
+        per_run = [run_split_outputs(r, split)[0] for r in run_dirs]
+        if any(p is None for p in per_run):
+            continue
+        probs[split] = metrics.ensemble_probabilities(per_run)
+    if "dev" not in probs:
+        raise ValueError("every run needs dev probabilities (predictions/dev_probabilities.npy)")
+    gamma, _ = metrics.tune_threshold(gold_by_split["dev"], probs["dev"])
+    out["threshold"] = gamma
+    for split, p in probs.items():
+        out[split] = metrics.emotion_metrics(gold_by_split[split], metrics.predict_labels(p, gamma), p,
+                                             ranking=ranking)
+    return out
+
+
+def _gold_for_runs(run_dirs):
+    from datn_tf.data import datasets
+
+    config = io_utils.read_json(Path(run_dirs[0]) / "config.json")["train_config"]
+    task = datasets.load_task(config["dataset"], config["data_dir"])
+    gold = {split: ex.labels for split, ex in task.splits().items() if split != "train"}
+    return gold, datasets.DATASET_DEFAULTS[config["dataset"]]["ranking_metrics"], task.notes
+
+
+def main(argv):
+    del argv
+    try:
+        if FLAGS.ensemble:
+            gold, ranking, notes = _gold_for_runs(FLAGS.ensemble)
+            result = ensemble_runs(FLAGS.ensemble, gold, ranking=ranking)
+            result["notes"] = notes
+        elif FLAGS.gold and FLAGS.predictions:
+            result = score_files(FLAGS.gold, FLAGS.predictions, FLAGS.baseline, FLAGS.ranking_scores)
+        else:
+            print("error: give --gold and --predictions, or --ensemble", file=sys.stderr)
+            sys.exit(2)
+    except (DataFormatError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    text = io_utils.json.dumps(result, indent=2, sort_keys=True)
+    print(text)
+    if FLAGS.output:
+        io_utils.write_json(FLAGS.output, result)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,96 @@
+"""Tests of prediction-file scoring, McNemar between files, and ensembles of runs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from datn_tf import evaluate, io_utils, metrics, testing
+from datn_tf.data import semeval_ec
+from datn_tf.data.errors import DataFormatError
+from datn_tf.trainer import write_predictions
+
+
+@pytest.fixture
+def gold_path(tmp_path):
+    data = testing.make_fixture_data_dir(tmp_path / "data")
+    return data / "semeval2018-ec" / "2018-E-c-En-dev.txt"
+
+
+def test_perfect_and_empty_predictions(gold_path, tmp_path):
+    gold = semeval_ec.read_ec(gold_path)
+    write_predictions(tmp_path / "perfect.txt", gold, gold.labels)
+    result = evaluate.score_files(gold_path, tmp_path / "perfect.txt")
+    assert result["jaccard"] == 1.0 and result["macro_f1"] == pytest.approx(
+        metrics.macro_f1(gold.labels, gold.labels))
+    empty = np.zeros_like(gold.labels)
+    write_predictions(tmp_path / "empty.txt", gold, empty)
+    result = evaluate.score_files(gold_path, tmp_path / "empty.txt", baseline_path=tmp_path / "perfect.txt")
+    # An empty prediction scores 1 exactly on the tweets whose gold set is empty too.
+    assert result["jaccard"] == pytest.approx(np.mean(gold.labels.sum(1) == 0))
+    mc = result["mcnemar_vs_baseline"]
+    # b: the system right, the baseline (perfect) wrong: never. c: the empty prediction is
+    # wrong on every tweet that has an emotion.
+    assert mc["b"] == 0
+    assert mc["c"] == int((gold.labels.sum(1) > 0).sum())
+
+
+def test_mismatched_ids_are_reported_with_the_line(gold_path, tmp_path):
+    gold = semeval_ec.read_ec(gold_path)
+    shuffled = gold.select([1, 0] + list(range(2, len(gold))))
+    write_predictions(tmp_path / "bad.txt", shuffled, shuffled.labels)
+    with testing.expect_data_error(tmp_path / "bad.txt", 2, gold.ids[0]):
+        evaluate.score_files(gold_path, tmp_path / "bad.txt")
+    short = gold.select(range(3))
+    write_predictions(tmp_path / "short.txt", short, short.labels)
+    with pytest.raises(DataFormatError, match="3 predictions for"):
+        evaluate.score_files(gold_path, tmp_path / "short.txt")
+
+
+def _fake_run(path, dev_probs, threshold=0.3):
+    (path / "predictions").mkdir(parents=True)
+    np.save(path / "predictions" / "dev_probabilities.npy", dev_probs)
+    io_utils.write_json(path / "metrics.json", {"threshold": threshold})
+    return path
+
+
+def test_ensemble_averages_probabilities_and_tunes_gamma_on_dev(tmp_path):
+    gold = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    a = np.array([[0.9, 0.1], [0.2, 0.3], [0.6, 0.2], [0.1, 0.1]], np.float32)
+    b = np.array([[0.5, 0.1], [0.0, 0.9], [0.6, 0.8], [0.1, 0.3]], np.float32)
+    runs = [_fake_run(tmp_path / "a", a), _fake_run(tmp_path / "b", b)]
+    out = evaluate.ensemble_runs(runs, {"dev": gold})
+    mean = (a + b) / 2
+    gamma, best = metrics.tune_threshold(gold, mean)
+    assert out["threshold"] == gamma
+    assert out["dev"]["jaccard"] == pytest.approx(best)
+    assert "test" not in out
+    probs, labels = evaluate.run_split_outputs(runs[0], "dev")
+    np.testing.assert_array_equal(labels, (a > 0.3).astype(int))
+
+
+def test_cli_reports_bad_input_without_traceback(gold_path, tmp_path, capsys):
+    from absl import flags
+
+    (tmp_path / "broken.txt").write_text("ID\tTweet\n1\n", encoding="utf-8")
+    flags.FLAGS(["evaluate", f"--gold={gold_path}", f"--predictions={tmp_path / 'broken.txt'}"])
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main([])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'broken.txt'}:1:")
+    flags.FLAGS.unparse_flags()
+
+
+def test_cli_prints_metrics_json(gold_path, tmp_path, capsys):
+    from absl import flags
+
+    gold = semeval_ec.read_ec(gold_path)
+    write_predictions(tmp_path / "p.txt", gold, gold.labels)
+    flags.FLAGS(["evaluate", f"--gold={gold_path}", f"--predictions={tmp_path / 'p.txt'}",
+                 f"--output={tmp_path / 'm.json'}"])
+    evaluate.main([])
+    flags.FLAGS.unparse_flags()
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["jaccard"] == 1.0
+    assert io_utils.read_json(tmp_path / "m.json") == printed

@@ -1,0 +1,172 @@
+"""Reproduce Table 3: every system x RUNS seeds, then `experiments/results/<dataset>/table3.md`.
+
+    python -m experiments.reproduce --dataset semeval --data_dir data --runs 10 --variants "base sp datn2"
+    (or: make reproduce-e1 RUNS=10 VARIANTS="base sp datn2")
+
+Accepts every `datn_tf.train` flag (epochs, batch size, ...). Finished runs (a
+`metrics.json` in their folder) are skipped and interrupted ones resume from their last
+checkpoint, so an interrupted reproduction continues where it stopped. Run folders
+(checkpoints, predictions: they contain the data's text) live in `<results>/<dataset>/runs/`,
+which git ignores; per-run metrics are copied to `<results>/<dataset>/<variant>-seed<k>.json`.
+"""
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("runs", 10, "Seeds per system (the paper averages ten runs).")
+flags.DEFINE_string("variants", " ".join(train_cli.variants.VARIANT_NAMES),
+                    "Systems to run, separated by spaces or commas.")
+flags.DEFINE_string("results_dir", "experiments/results", "Where results/<dataset>/ is written.")
+flags.DEFINE_bool("table_only", False, "Only rebuild table3.md from the finished runs.")
+
+
+def parse_variants(text):
+    names = [v for v in text.replace(",", " ").split() if v]
+    for name in names:
+        train_cli.variants.get_variant(name)
+    return names
+
+
+def run_dir(results, variant, seed):
+    return results / "runs" / f"{variant}-seed{seed}"
+
+
+def run_all(dataset_dir, variants, runs):
+    import dataclasses
+
+    import keras
+
+    from datn_tf import io_utils, trainer
+
+    base_config = train_cli.config_from_flags()
+    task = vocab = None
+    for seed in range(runs):
+        for variant in variants:
+            out = run_dir(dataset_dir, variant, seed)
+            if (out / trainer.METRICS_FILE).exists():
+                print(f"[reproduce] {variant} seed {seed}: finished, skipped", flush=True)
+                continue
+            config = dataclasses.replace(base_config, variant=variant, seed=seed, output_dir=str(out))
+            if task is None:
+                task = trainer.datasets.load_task(config.dataset, config.data_dir)
+            data = trainer.prepare_data(config, task=task, vocab=vocab)
+            vocab = data.vocab
+            print(f"[reproduce] {variant} seed {seed}: training -> {out}", flush=True)
+            keras.backend.clear_session()
+            result = trainer.Trainer(config, data).fit()
+            io_utils.write_json(dataset_dir / f"{variant}-seed{seed}.json", result)
+
+
+def _mean_std(values):
+    if not values:
+        return None
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def build_table(dataset, dataset_dir, variants, data_dir):
+    """table3.md from the finished runs: mean ± std, the paper's numbers, McNemar, wall time."""
+
+    from datn_tf import io_utils, metrics, paper
+    from datn_tf.data import datasets
+    from datn_tf.evaluate import ensemble_runs, run_split_outputs
+    from datn_tf.variants import get_variant
+
+    task = datasets.load_task(dataset, data_dir)
+    ranking = datasets.DATASET_DEFAULTS[dataset]["ranking_metrics"]
+    finished = {}
+    for v in variants:
+        dirs = sorted(p for p in (dataset_dir / "runs").glob(f"{v}-seed*") if (p / "metrics.json").exists())
+        if dirs:
+            finished[v] = dirs
+    if not finished:
+        return None
+    all_payloads = [io_utils.read_json(d / "metrics.json") for ds in finished.values() for d in ds]
+    split = "test" if all(p.get("test_evaluated") for p in all_payloads) else "dev"
+    gold = {s: ex.labels for s, ex in task.splits().items() if s != "train"}
+    keys = ["jaccard", "macro_f1", "micro_f1"] + (["average_precision", "one_error"] if ranking else [])
+    heads = {"jaccard": "Jaccard acc.", "macro_f1": "macro-F1", "micro_f1": "micro-F1",
+             "average_precision": "AP", "one_error": "one-error"}
+
+    def seed_of(d):
+        return int(d.name.rsplit("seed", 1)[1])
+
+    def mcnemar_p(v, ref):
+        if v == ref or ref not in finished:
+            return "–"
+        ref_by_seed = {seed_of(d): d for d in finished[ref]}
+        ps = []
+        for d in finished[v]:
+            if seed_of(d) in ref_by_seed:
+                _, a = run_split_outputs(d, split)
+                _, b = run_split_outputs(ref_by_seed[seed_of(d)], split)
+                ps.append(metrics.mcnemar(gold[split], a, b)["p_value"])
+        return f"{statistics.median(ps):.3f}" if ps else "–"
+
+    lines = [
+        f"# Table 3 reproduction: {dataset} ({'test' if split == 'test' else 'DEV'} set)",
+        "",
+        f"Mean ± std over the finished seeds; the paper's numbers (test set, ten runs, 300-d GloVe for E1) "
+        f"in brackets. McNemar: median p-value over seed-matched pairs (whole label set as one label).",
+        "",
+    ]
+    if split == "dev":
+        lines += ["**The test split is held out here: these are dev-set figures, the same data the "
+                  "checkpoint and gamma were selected on (optimistic).** " + "; ".join(task.notes), ""]
+    lines.append("| system | runs | " + " | ".join(heads[k] for k in keys)
+                 + " | McNemar p vs Base | vs SP | wall time / run |")
+    lines.append("|---|---|" + "---|" * len(keys) + "---|---|---|")
+    for v, dirs in finished.items():
+        payloads = [io_utils.read_json(d / "metrics.json") for d in dirs]
+        cells = []
+        for k in keys:
+            ms = _mean_std([p[split][k] for p in payloads if split in p])
+            ref = paper.TABLE3.get(dataset, {}).get(v, {}).get(k)
+            cells.append(f"{ms[0]:.3f} ± {ms[1]:.3f}" + (f" [{ref:.3f}]" if ref is not None else ""))
+        wall = statistics.mean(p["wall_seconds"] for p in payloads)
+        lines.append(f"| {get_variant(v).title} | {len(dirs)} | " + " | ".join(cells)
+                     + f" | {mcnemar_p(v, 'base')} | {mcnemar_p(v, 'sp')} | {wall / 60:.1f} min |")
+    for v, dirs in finished.items():
+        if len(dirs) > 1 and v in ("base", "datn2"):
+            ens = ensemble_runs(dirs, {s: g for s, g in gold.items() if s in ("dev", split)}, ranking=ranking)
+            ref = paper.TABLE3.get(dataset, {}).get(f"{v}_ensemble", {})
+            cells = [f"{ens[split][k]:.3f}" + (f" [{ref[k]:.3f}]" if k in ref else "") for k in keys]
+            lines.append(f"| {get_variant(v).title}* (ensemble) | {len(dirs)} | " + " | ".join(cells)
+                         + " | | | |")
+    lines += ["", f"Generated by `python -m experiments.reproduce --dataset {dataset} --table_only` "
+              f"on {time.strftime('%Y-%m-%d')}."]
+    text = "\n".join(lines) + "\n"
+    io_utils.write_text(dataset_dir / "table3.md", text)
+    return text
+
+
+def main(argv):
+    del argv
+    from datn_tf.data.errors import DataFormatError
+
+    try:
+        variants = parse_variants(FLAGS.variants)
+        dataset_dir = Path(FLAGS.results_dir) / FLAGS.dataset
+        dataset_dir.mkdir(parents=True, exist_ok=True)
+        if not FLAGS.table_only:
+            start = time.time()
+            run_all(dataset_dir, variants, FLAGS.runs)
+            print(f"[reproduce] all runs finished in {(time.time() - start) / 60:.1f} min", flush=True)
+        text = build_table(FLAGS.dataset, dataset_dir, variants, FLAGS.data_dir)
+    except (DataFormatError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(text or "no finished runs")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,47 @@
+"""End to end: `make reproduce-e1 RUNS=1 VARIANTS=base` on generated fixture data, then the table."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from datn_tf import io_utils, testing
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _make(target, data_dir, results, extra):
+    # -o install: use the interpreter running the tests instead of (re)building .venv.
+    cmd = ["make", "-s", "-o", "install", target, f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}",
+           "RUNS=1", "VARIANTS=base", f"EXTRA=--results_dir={results} {extra}"]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_make_reproduce_e1_end_to_end_and_resumable(tmp_path):
+    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
+    results = tmp_path / "results"
+    tiny = "--epochs=1 --batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 --eval_every=3"
+    proc = _make("reproduce-e1", data_dir, results, tiny)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = results / "semeval" / "runs" / "base-seed0"
+    payload = io_utils.read_json(run / "metrics.json")
+    assert payload["variant"] == "base" and not payload["test_evaluated"]
+    assert io_utils.read_json(results / "semeval" / "base-seed0.json")["dev"] == payload["dev"]
+    table = (results / "semeval" / "table3.md").read_text()
+    assert "| Base | 1 |" in table and "[0.569]" in table and "DEV" in table
+    assert "test split not evaluated" in proc.stdout
+
+    # A second invocation skips the finished run instead of training again.
+    again = _make("reproduce-e1", data_dir, results, tiny)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "finished, skipped" in again.stdout
+
+
+def test_reproduce_rejects_unknown_variant(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.reproduce", "--variants=base,bogus", f"--results_dir={tmp_path}",
+         "--data_dir=/nonexistent"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "unknown variant 'bogus'" in proc.stderr
+    assert "Traceback" not in proc.stderr
