@@ -47,7 +47,7 @@ def test_mismatched_ids_are_reported_with_the_line(gold_path, tmp_path):
         evaluate.score_files(gold_path, tmp_path / "short.txt")
 
 
-def _fake_run(path, dev_probs, threshold=0.3):
+def _fake_run(path, dev_probs, threshold=0.25):
     (path / "predictions").mkdir(parents=True)
     np.save(path / "predictions" / "dev_probabilities.npy", dev_probs)
     io_utils.write_json(path / "metrics.json", {"threshold": threshold})
@@ -66,7 +66,7 @@ def test_ensemble_averages_probabilities_and_tunes_gamma_on_dev(tmp_path):
     assert out["dev"]["jaccard"] == pytest.approx(best)
     assert "test" not in out
     probs, labels = evaluate.run_split_outputs(runs[0], "dev")
-    np.testing.assert_array_equal(labels, (a > 0.3).astype(int))
+    np.testing.assert_array_equal(labels, (a > 0.25).astype(int))
 
 
 def test_cli_reports_bad_input_without_traceback(gold_path, tmp_path, capsys):
