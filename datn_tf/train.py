@@ -47,6 +47,11 @@ flags.DEFINE_integer("eval_every", 100, "Steps between dev evaluations and check
 flags.DEFINE_integer("log_every", 20, "Steps between progress lines.")
 flags.DEFINE_integer("max_steps", None, "Cap on training steps (smoke tests).")
 flags.DEFINE_integer("max_length", None, "Truncate sentences to this many tokens.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
+                  "default: one device (a GPU when visible, else the CPU); mirrored: "
+                  "tf.distribute.MirroredStrategy over all visible devices.")
+flags.DEFINE_integer("logical_cpus", None, "Split the CPU into this many logical devices "
+                     "(to try --strategy=mirrored without GPUs).")
 flags.DEFINE_bool("deterministic", True, "Deterministic TensorFlow ops (same seed -> same numbers).")
 
 
@@ -64,7 +69,16 @@ def config_from_flags():
         adversarial_weight=FLAGS.adversarial_weight, orthogonality_weight=FLAGS.orthogonality_weight,
         threshold=FLAGS.threshold, eval_every=FLAGS.eval_every, log_every=FLAGS.log_every,
         max_steps=FLAGS.max_steps, max_length=FLAGS.max_length, deterministic=FLAGS.deterministic,
+        strategy=FLAGS.strategy,
     )
+
+
+def split_cpu(n):
+    """Makes `n` logical CPU devices (must run before TensorFlow touches a device)."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
 
 
 def run(config):
@@ -80,6 +94,8 @@ def main(argv):
     from datn_tf.data.errors import DataFormatError
 
     config = config_from_flags()
+    if FLAGS.logical_cpus:
+        split_cpu(FLAGS.logical_cpus)
     try:
         config.validate()
         run(config)

@@ -77,6 +77,7 @@ class TrainConfig:
     max_steps: int | None = None  # cap on main-phase steps (smoke tests, benchmarks)
     max_length: int | None = None  # truncate sentences to this many tokens (None: no limit)
     deterministic: bool = True
+    strategy: str = "default"  # "mirrored": tf.distribute.MirroredStrategy over all visible devices
 
     def resolved_epochs(self):
         if self.epochs is not None:
@@ -94,6 +95,8 @@ class TrainConfig:
             raise ValueError("--dropout must be in [0, 1)")
         if self.threshold is not None and not 0.0 <= self.threshold < 1.0:
             raise ValueError("--threshold must be in [0, 1)")
+        if self.strategy not in ("default", "mirrored"):
+            raise ValueError("--strategy must be 'default' or 'mirrored'")
         if self.sim_reduction not in ("sum", "mean"):
             raise ValueError("--sim_reduction must be 'sum' or 'mean'")
 
@@ -179,27 +182,34 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         task = data.task
         self.num_emotions = len(task.emotion_names)
-        self.model = build_model(
-            config.variant,
-            vocab_size=len(data.vocab),
-            embedding_dim=data.embedding_matrix.shape[1],
-            num_emotions=self.num_emotions,
-            embedding_matrix=data.embedding_matrix,
-            hidden_size=config.hidden_size,
-            attention_size=config.attention_size,
-            mlp_hidden_units=config.mlp_hidden_units,
-            dropout=config.dropout,
-        )
-        # Two Adam optimisers, one per objective of the alternating schedule (as two TF1
-        # train ops would have): each keeps its own moments and step count.
-        self.emotion_variables = self.model.emotion_variables
-        self.emotion_optimizer = keras.optimizers.Adam(config.learning_rate)
-        self.emotion_optimizer.build(self.emotion_variables)
-        self.sentiment_optimizer = None
-        if self.spec.uses_sentiment_data:
-            self.left_variables = self.model.left_variables
-            self.sentiment_optimizer = keras.optimizers.Adam(config.learning_rate)
-            self.sentiment_optimizer.build(self.left_variables)
+        # "default" is TensorFlow's no-op strategy (one device: the GPU when visible, else
+        # the CPU); "mirrored" replicates over every visible device with the same loop.
+        self.strategy = (tf.distribute.MirroredStrategy() if config.strategy == "mirrored"
+                         else tf.distribute.get_strategy())
+        self.distributed = config.strategy == "mirrored"
+        with self.strategy.scope():
+            self.model = build_model(
+                config.variant,
+                vocab_size=len(data.vocab),
+                embedding_dim=data.embedding_matrix.shape[1],
+                num_emotions=self.num_emotions,
+                embedding_matrix=data.embedding_matrix,
+                hidden_size=config.hidden_size,
+                attention_size=config.attention_size,
+                mlp_hidden_units=config.mlp_hidden_units,
+                dropout=config.dropout,
+            )
+            # Two Adam optimisers, one per objective of the alternating schedule (as two TF1
+            # train ops would have): each keeps its own moments and step count. Built here,
+            # before any tracing, so the step functions create no variables.
+            self.emotion_variables = self.model.emotion_variables
+            self.emotion_optimizer = keras.optimizers.Adam(config.learning_rate)
+            self.emotion_optimizer.build(self.emotion_variables)
+            self.sentiment_optimizer = None
+            if self.spec.uses_sentiment_data:
+                self.left_variables = self.model.left_variables
+                self.sentiment_optimizer = keras.optimizers.Adam(config.learning_rate)
+                self.sentiment_optimizer.build(self.left_variables)
 
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.pretrain_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="pretrain_step")
@@ -229,49 +239,83 @@ class Trainer:
 
         self.trace_counts = {"emotion": 0, "sentiment": 0, "predict": 0}
         ids_spec = tf.TensorSpec([None, None], tf.int32)
-        self.emotion_step = tf.function(
-            self._emotion_step, input_signature=[ids_spec, tf.TensorSpec([None, self.num_emotions], tf.int32)]
-        )
-        self.sentiment_step = tf.function(
-            self._sentiment_step, input_signature=[ids_spec, tf.TensorSpec([None], tf.int32)]
-        )
+        self._batch_specs = {
+            "emotion": {"token_ids": ids_spec, "labels": tf.TensorSpec([None, self.num_emotions], tf.int32)},
+            "sentiment": {"token_ids": ids_spec, "sentiment": tf.TensorSpec([None], tf.int32)},
+        }
+        self._step_fns = {}
         self._predict_fn = tf.function(self._predict, input_signature=[ids_spec])
         self.summary_writer = None
 
     # -- compiled steps -----------------------------------------------------------------
-    def _emotion_step(self, token_ids, labels):
+    def _compiled(self, kind, spec):
+        """The tf.function of one step kind, traced once for its input signature."""
+        if kind not in self._step_fns:
+            step = self._emotion_step if kind == "emotion" else self._sentiment_step
+            if self.distributed:
+                def distributed_step(batch):
+                    per_replica = self.strategy.run(step, args=(batch,))
+                    return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                            for k, v in per_replica.items()}
+                self._step_fns[kind] = tf.function(distributed_step, input_signature=[spec])
+            else:
+                self._step_fns[kind] = tf.function(step, input_signature=[spec])
+        return self._step_fns[kind]
+
+    def emotion_step(self, batch):
+        """One emotion mini-batch: all parameters (Section 2.2.3)."""
+        return self._compiled("emotion", self._batch_specs["emotion"])(batch)
+
+    def sentiment_step(self, batch):
+        """One sentiment mini-batch: only the left part."""
+        return self._compiled("sentiment", self._batch_specs["sentiment"])(batch)
+
+    def _dataset(self, kind, dataset):
+        """The iterator the loop reads; under a mirrored strategy, batches split over replicas."""
+        if self.distributed:
+            dataset = self.strategy.experimental_distribute_dataset(dataset)
+            self._batch_specs[kind] = dataset.element_spec
+        return iter(dataset)
+
+    def _emotion_step(self, batch):
         self.trace_counts["emotion"] += 1  # Python side effect: runs once per trace
         cfg = self.config
+        token_ids, labels = batch["token_ids"], batch["labels"]
+        # Mean-type losses are divided by the replica count so that the gradients summed
+        # over replicas equal the global-batch mean; the similarity sum is already global.
+        scale = 1.0 / self.strategy.num_replicas_in_sync
         with tf.GradientTape() as tape:
             out = self.model(token_ids, training=True)
             target = losses.emotion_target_distribution(labels)
             emotion_loss = losses.emotion_kl_loss(target, out["logits"])
-            total = emotion_loss
+            total = scale * emotion_loss
             stats = {"emotion_loss": emotion_loss}
             if self.spec.similarity_loss:
                 sim = losses.similarity_loss(
                     out["alpha_s"], out["alpha_t"], lambda_sim=cfg.lambda_sim, reduction=cfg.sim_reduction
                 )
-                total += sim
+                total += sim if cfg.sim_reduction == "sum" else scale * sim
                 stats["similarity_loss"] = sim
             if self.spec.adversarial:
-                total += self._adversarial_terms(out, token_ids, task_id=1, stats=stats)
+                total += scale * self._adversarial_terms(out, token_ids, task_id=1, stats=stats)
         grads = tape.gradient(total, self.emotion_variables)
         self.emotion_optimizer.apply(grads, self.emotion_variables)
-        return stats
+        return {k: v * scale for k, v in stats.items()}
 
-    def _sentiment_step(self, token_ids, labels):
+    def _sentiment_step(self, batch):
         self.trace_counts["sentiment"] += 1
+        token_ids, labels = batch["token_ids"], batch["sentiment"]
+        scale = 1.0 / self.strategy.num_replicas_in_sync
         with tf.GradientTape() as tape:
             out = self.model.sentiment(token_ids, training=True)
             sentiment_loss = losses.sentiment_loss(labels, out["logits"])
-            total = sentiment_loss
+            total = scale * sentiment_loss
             stats = {"sentiment_loss": sentiment_loss}
             if self.spec.adversarial:
-                total += self._adversarial_terms(out, token_ids, task_id=0, stats=stats)
+                total += scale * self._adversarial_terms(out, token_ids, task_id=0, stats=stats)
         grads = tape.gradient(total, self.left_variables)
         self.sentiment_optimizer.apply(grads, self.left_variables)
-        return stats
+        return {k: v * scale for k, v in stats.items()}
 
     def _adversarial_terms(self, out, token_ids, task_id, stats):
         """Liu et al. (2017): task discriminator (through gradient reversal) + orthogonality."""
@@ -350,6 +394,8 @@ class Trainer:
             + f" | vocab {len(self.data.vocab)} | {self.data.embeddings_name} "
             f"({self.data.coverage.type_rate:.1%} of types covered)"
         )
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or ["CPU"]
+        log(f"strategy {cfg.strategy}: {self.strategy.num_replicas_in_sync} replica(s); devices {', '.join(devices)}")
         for note in self.data.task.notes:
             log(f"note: {note}")
         start_time = time.time() - float(self.elapsed.numpy())
@@ -362,10 +408,10 @@ class Trainer:
         step = int(self.step.numpy())
         sentiment_iter = emotion_iter = None
         if step < main_steps:
-            emotion_iter = iter(input_pipeline.emotion_dataset(
+            emotion_iter = self._dataset("emotion", input_pipeline.emotion_dataset(
                 self.data.ids["train"], self.data.task.train.labels, self._batcher("train", "emotion"), start_step=step))
             if self.spec.schedule == variants_lib.ALTERNATING:
-                sentiment_iter = iter(input_pipeline.sentiment_dataset(
+                sentiment_iter = self._dataset("sentiment", input_pipeline.sentiment_dataset(
                     self.data.ids["sentiment"], self.data.task.sentiment.labels,
                     self._batcher("sentiment", "sentiment"), start_step=step))
         running = {}
@@ -375,10 +421,8 @@ class Trainer:
                 return None
             stats = {}
             if sentiment_iter is not None:
-                batch = next(sentiment_iter)
-                stats.update(self.sentiment_step(batch["token_ids"], batch["sentiment"]))
-            batch = next(emotion_iter)
-            stats.update(self.emotion_step(batch["token_ids"], batch["labels"]))
+                stats.update(self.sentiment_step(next(sentiment_iter)))
+            stats.update(self.emotion_step(next(emotion_iter)))
             step += 1
             session_steps += 1
             self.step.assign(step)
@@ -402,13 +446,12 @@ class Trainer:
         """FT phase 1: the whole base model trained on the sentiment data."""
         cfg = self.config
         step = int(self.pretrain_step.numpy())
-        it = iter(input_pipeline.sentiment_dataset(
+        it = self._dataset("sentiment", input_pipeline.sentiment_dataset(
             self.data.ids["sentiment"], self.data.task.sentiment.labels,
             self._batcher("sentiment", "pretrain"), start_step=step))
         t0 = time.time()
         while step < pretrain_steps:
-            batch = next(it)
-            stats = self.sentiment_step(batch["token_ids"], batch["sentiment"])
+            stats = self.sentiment_step(next(it))
             step += 1
             self.pretrain_step.assign(step)
             if step % cfg.log_every == 0 or step == pretrain_steps:

@@ -34,8 +34,8 @@ def _batch(t, split, stream):
 
     ids = tf.constant(pad_batch(t.data.ids[split], idx))
     if split == "sentiment":
-        return ids, tf.constant(t.data.task.sentiment.labels[idx].astype(np.int32))
-    return ids, tf.constant(t.data.task.train.labels[idx].astype(np.int32))
+        return {"token_ids": ids, "sentiment": tf.constant(t.data.task.sentiment.labels[idx].astype(np.int32))}
+    return {"token_ids": ids, "labels": tf.constant(t.data.task.train.labels[idx].astype(np.int32))}
 
 
 def test_alternating_steps_update_the_right_variables(data_dir, tmp_path):
@@ -46,7 +46,7 @@ def test_alternating_steps_update_the_right_variables(data_dir, tmp_path):
     left = _snapshot(t.left_variables)
     before = _snapshot(model.trainable_variables)
 
-    t.sentiment_step(*_batch(t, "sentiment", "sentiment"))
+    t.sentiment_step(_batch(t, "sentiment", "sentiment"))
     after_sentiment = _snapshot(model.trainable_variables)
     for v in target_only:  # the right part is never touched by a sentiment mini-batch
         np.testing.assert_array_equal(after_sentiment[v.path], before[v.path], err_msg=v.path)
@@ -54,7 +54,7 @@ def test_alternating_steps_update_the_right_variables(data_dir, tmp_path):
     for layer in (model.shared_encoder, model.shared_attention, model.sentiment_output):
         assert any(p.startswith(layer.trainable_variables[0].path.rsplit("/", 1)[0]) for p in changed), layer.name
 
-    t.emotion_step(*_batch(t, "train", "emotion"))
+    t.emotion_step(_batch(t, "train", "emotion"))
     after_emotion = _snapshot(model.trainable_variables)
     for v in sentiment_only:  # no sentiment loss on an emotion mini-batch
         np.testing.assert_array_equal(after_emotion[v.path], after_sentiment[v.path])

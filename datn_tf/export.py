@@ -1,0 +1,236 @@
+"""Export a trained run as a TensorFlow SavedModel that takes raw text.
+
+    python -m datn_tf.export --run_dir runs/semeval-datn2-seed0 --output exports/semeval-datn2 [--overwrite]
+
+The SavedModel is written with Keras 3's `keras.export.ExportArchive` and holds the whole
+path from text to emotions: the project's tokenizer (TensorFlow string ops,
+`datn_tf.tokenizer`), the vocabulary (a `keras.layers.StringLookup` giving the training
+ids: `<pad>` = 0, `<unk>` = 1, then the vocabulary in id order), the model with the run's
+best weights, and the run's dev-tuned threshold gamma. Loading it needs TensorFlow only.
+
+Signatures (input `text`: tf.string [B], raw UTF-8; B may be 0):
+
+    serving_default  probabilities float32 [B, K]   emotion scores
+                     labels        bool    [B, K]   probabilities > gamma
+                     label_names   string  [B, K]   the K emotion names, repeated per row
+    explain          tokens        string  [B, T]   the tokens the model read, padded with ""
+                     token_ids     int32   [B, T]   their vocabulary ids (0 = padding)
+                     alpha_s       float32 [B, T]   shared-encoder attention
+                     alpha_t       float32 [B, T]   target-encoder attention (zeros when the
+                                                    variant has no target encoder)
+                     probabilities float32 [B, K]
+
+The run's facts (threshold, dataset, variant, language, label order, datn-tf version) are
+written to `assets/datn_tf.json` (a tracked `tf.saved_model.Asset`, reachable after loading
+as `loaded.datn_tf_metadata.asset_path`) and to `assets.extra/datn_tf.json` (TF Serving's
+folder for files the graph does not read).
+
+The export is written to a temporary sibling folder and renamed onto `--output` only when
+complete, so an interrupted export leaves nothing half-written at the destination.
+"""
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+from absl import logging as absl_logging  # noqa: E402
+
+import datn_tf  # noqa: E402
+from datn_tf import io_utils, tokenizer, trainer  # noqa: E402
+from datn_tf.vocab import OOV, PAD, PAD_ID  # noqa: E402
+
+METADATA_FILE = "datn_tf.json"
+EXTRA_DIR = "assets.extra"
+SERVING_SIGNATURE = "serving_default"
+EXPLAIN_SIGNATURE = "explain"
+TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
+
+
+class ExportError(ValueError):
+    """The export cannot be written (e.g. the destination already holds something)."""
+
+
+def _check_destination(run_dir, output, overwrite):
+    """Refuses a destination that would lose data; returns nothing."""
+    output_abs, run_abs = output.resolve(), run_dir.resolve()
+    if output_abs == run_abs or output_abs in run_abs.parents:
+        raise ExportError(f"--output {output} would replace the run folder {run_dir}; choose another folder")
+    if output.exists() or output.is_symlink():
+        if not output.is_dir() or output.is_symlink():
+            raise ExportError(f"--output {output} exists and is not a folder")
+        if any(output.iterdir()) and not overwrite:
+            raise ExportError(f"--output {output} exists and is not empty; pass --overwrite to replace it")
+
+
+def build_lookup(vocab):
+    """A `StringLookup` that maps tokens to exactly the training ids (checked)."""
+    lookup = keras.layers.StringLookup(
+        vocabulary=vocab.tokens[2:], mask_token=PAD, oov_token=OOV, num_oov_indices=1, name="vocabulary"
+    )
+    got = lookup(tf.constant(vocab.tokens)).numpy()
+    if lookup.vocabulary_size() != len(vocab) or not np.array_equal(got, np.arange(len(vocab))):
+        raise ExportError("the StringLookup ids differ from the vocabulary's training ids")
+    return lookup
+
+
+def run_metadata(run_dir, config, metrics_payload):
+    """The facts a client needs, as written to assets/datn_tf.json."""
+    train_config = config["train_config"]
+    names = list(config["emotion_names"])
+    return {
+        "format": "datn-tf SavedModel",
+        "datn_tf_version": datn_tf.__version__,
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "run": Path(run_dir).resolve().name,
+        "dataset": metrics_payload.get("dataset", train_config["dataset"]),
+        "variant": metrics_payload.get("variant", train_config["variant"]),
+        "seed": train_config.get("seed"),
+        "language": config["language"],
+        "input": "raw UTF-8 text" if config["language"] == "en"
+        else "whitespace-segmented Chinese words (as in Ren-CECps)",
+        "threshold": float(metrics_payload["threshold"]),
+        "threshold_source": metrics_payload.get("threshold_source"),
+        "best_step": metrics_payload.get("best_step"),
+        "dev": metrics_payload.get("dev"),
+        "label_names": names,
+        "num_labels": len(names),
+        "vocab_size": int(config["model_config"]["vocab_size"]),
+        "max_length": train_config.get("max_length"),
+        "signatures": {
+            SERVING_SIGNATURE: {"inputs": {"text": "string [B]"},
+                                "outputs": {"probabilities": "float32 [B, K]", "labels": "bool [B, K]",
+                                            "label_names": "string [B, K]"}},
+            EXPLAIN_SIGNATURE: {"inputs": {"text": "string [B]"},
+                                "outputs": {"tokens": "string [B, T]", "token_ids": "int32 [B, T]",
+                                            "alpha_s": "float32 [B, T]", "alpha_t": "float32 [B, T]",
+                                            "probabilities": "float32 [B, K]"}},
+        },
+    }
+
+
+class _Endpoints:
+    """The two serving functions over one model, lookup table and threshold."""
+
+    def __init__(self, model, lookup, language, threshold, label_names, max_length=None):
+        self.model = model
+        self.lookup = lookup
+        self.language = language
+        self.threshold = float(threshold)
+        self.label_names = list(label_names)
+        self.max_length = max_length
+
+    def _encode(self, text):
+        tokens = tokenizer.tokenize(text, self.language)  # ragged [B, None]
+        if self.max_length:
+            tokens = tokens[:, : self.max_length]  # the training pipeline's truncation
+        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self.lookup(t), tf.int32), tokens)
+        return tokens, ids.to_tensor(PAD_ID)
+
+    def serve(self, text):
+        _, ids = self._encode(text)
+        probs = self.model(ids, training=False)["probabilities"]
+        # Compared in float64, as `metrics.predict_labels` compares the float32 scores
+        # with the Python float gamma: the labels are the trainer's bit for bit.
+        labels = tf.cast(probs, tf.float64) > tf.constant(self.threshold, tf.float64)
+        names = tf.tile(tf.constant(self.label_names, tf.string)[tf.newaxis, :], [tf.shape(probs)[0], 1])
+        return {"probabilities": probs, "labels": labels, "label_names": names}
+
+    def explain(self, text):
+        tokens, ids = self._encode(text)
+        out = self.model(ids, training=False)
+        alpha_s = out["alpha_s"]
+        alpha_t = out["alpha_t"] if "alpha_t" in out else tf.zeros_like(alpha_s)
+        return {
+            "tokens": tokens.to_tensor(""),
+            "token_ids": ids,
+            "alpha_s": alpha_s,
+            "alpha_t": alpha_t,
+            "probabilities": out["probabilities"],
+        }
+
+
+def _write_archive(archive, path, metadata_text):
+    """Writes the SavedModel into `path` (an empty folder) plus assets.extra/."""
+    archive.write_out(str(path), verbose=False)
+    extra = Path(path) / EXTRA_DIR
+    extra.mkdir(exist_ok=True)
+    (extra / METADATA_FILE).write_text(metadata_text, encoding="utf-8")
+
+
+def export_run(run_dir, output, overwrite=False):
+    """Exports the finished run in `run_dir` as a SavedModel at `output`; returns its path.
+
+    Raises:
+        FileNotFoundError: `run_dir` is not a finished run.
+        ExportError: `output` exists and is not empty (without `overwrite`), is a file,
+            or is (or holds) the run folder.
+    """
+    run_dir, output = Path(run_dir), Path(output)
+    _check_destination(run_dir, output, overwrite)
+    if not (run_dir / trainer.METRICS_FILE).exists():
+        raise FileNotFoundError(
+            f"{run_dir} is not a finished run (no {trainer.METRICS_FILE}; it holds the dev-tuned threshold)"
+        )
+    config, vocab, model = trainer.load_run(run_dir)
+    metrics_payload = io_utils.read_json(run_dir / trainer.METRICS_FILE)
+    metadata = run_metadata(run_dir, config, metrics_payload)
+    lookup = build_lookup(vocab)
+    endpoints = _Endpoints(model, lookup, metadata["language"], metadata["threshold"],
+                           metadata["label_names"], metadata["max_length"])
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(lookup)  # lookup tables must be tracked explicitly
+    archive.add_endpoint(SERVING_SIGNATURE, endpoints.serve, input_signature=[TEXT_SPEC])
+    archive.add_endpoint(EXPLAIN_SIGNATURE, endpoints.explain, input_signature=[TEXT_SPEC])
+
+    metadata_text = json.dumps(metadata, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    with tempfile.TemporaryDirectory(prefix="datn_tf_export_") as scratch:
+        source = Path(scratch) / METADATA_FILE
+        source.write_text(metadata_text, encoding="utf-8")
+        # Saving copies the file into the SavedModel's assets/. ExportArchive has no public
+        # hook for a plain Asset (track() keeps only lookup-table resources), so it is
+        # attached to the archive's root object, which is what gets saved.
+        archive._tf_trackable.datn_tf_metadata = tf.saved_model.Asset(str(source))
+        with io_utils.atomic_path(output, is_dir=True) as tmp:
+            _write_archive(archive, tmp, metadata_text)
+    return output
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("run_dir", None, "A finished training run (config.json, vocab.txt, best/, metrics.json).")
+flags.DEFINE_string("output", None, "Folder to write the SavedModel to (e.g. exports/semeval-datn2).")
+flags.DEFINE_bool("overwrite", False, "Replace --output if it exists and is not empty.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
+        sys.exit(2)
+    if not FLAGS.run_dir or not FLAGS.output:
+        print("error: --run_dir and --output are required", file=sys.stderr)
+        sys.exit(2)
+    absl_logging.set_verbosity(absl_logging.WARNING)  # no per-file INFO lines from the saver
+    tf.get_logger().setLevel("ERROR")
+    try:
+        path = export_run(FLAGS.run_dir, FLAGS.output, overwrite=FLAGS.overwrite)
+    except (ExportError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    meta = io_utils.read_json(path / EXTRA_DIR / METADATA_FILE)
+    print(f"exported {FLAGS.run_dir} ({meta['dataset']} / {meta['variant']}, gamma {meta['threshold']:.2f}, "
+          f"{meta['num_labels']} labels) to {path}")
+    print(f"signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE}; inspect with: saved_model_cli show --all --dir {path}")
+
+
+if __name__ == "__main__":
+    app.run(main)
