@@ -207,9 +207,14 @@ def export_run(run_dir, output, overwrite=False):
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("run_dir", None, "A finished training run (config.json, vocab.txt, best/, metrics.json).")
-flags.DEFINE_string("output", None, "Folder to write the SavedModel to (e.g. exports/semeval-datn2).")
-flags.DEFINE_bool("overwrite", False, "Replace --output if it exists and is not empty.")
+
+
+def define_flags():
+    """The command's flags; defined only when run as a program, so importing this module
+    next to other commands (which also define --output) never collides."""
+    flags.DEFINE_string("run_dir", None, "A finished training run (config.json, vocab.txt, best/, metrics.json).")
+    flags.DEFINE_string("output", None, "Folder to write the SavedModel to (e.g. exports/semeval-datn2).")
+    flags.DEFINE_bool("overwrite", False, "Replace --output if it exists and is not empty.")
 
 
 def main(argv):
@@ -229,8 +234,10 @@ def main(argv):
     meta = io_utils.read_json(path / EXTRA_DIR / METADATA_FILE)
     print(f"exported {FLAGS.run_dir} ({meta['dataset']} / {meta['variant']}, gamma {meta['threshold']:.2f}, "
           f"{meta['num_labels']} labels) to {path}")
-    print(f"signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE}; inspect with: saved_model_cli show --all --dir {path}")
+    print(f"signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE}; "
+          f"inspect with: saved_model_cli show --all --dir {path}")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

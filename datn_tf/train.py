@@ -52,6 +52,8 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
                   "tf.distribute.MirroredStrategy over all visible devices.")
 flags.DEFINE_integer("logical_cpus", None, "Split the CPU into this many logical devices "
                      "(to try --strategy=mirrored without GPUs).")
+flags.DEFINE_bool("dense_embedding_updates", False, "Update the lookup table E with dense Adam "
+                  "(every row, every step) instead of row-wise Adam on the batch's words (faster).")
 flags.DEFINE_bool("deterministic", True, "Deterministic TensorFlow ops (same seed -> same numbers).")
 
 
@@ -69,7 +71,7 @@ def config_from_flags():
         adversarial_weight=FLAGS.adversarial_weight, orthogonality_weight=FLAGS.orthogonality_weight,
         threshold=FLAGS.threshold, eval_every=FLAGS.eval_every, log_every=FLAGS.log_every,
         max_steps=FLAGS.max_steps, max_length=FLAGS.max_length, deterministic=FLAGS.deterministic,
-        strategy=FLAGS.strategy,
+        strategy=FLAGS.strategy, dense_embedding_updates=FLAGS.dense_embedding_updates,
     )
 
 

@@ -27,6 +27,7 @@ from datn_tf import variants as variants_lib
 from datn_tf.data import datasets
 from datn_tf.data.errors import DataFormatError
 from datn_tf.models import EmotionTransferModel, build_model
+from datn_tf.optimizers import RowwiseAdam
 from datn_tf.vocab import Vocabulary
 
 CONFIG_FILE = "config.json"
@@ -78,6 +79,7 @@ class TrainConfig:
     max_length: int | None = None  # truncate sentences to this many tokens (None: no limit)
     deterministic: bool = True
     strategy: str = "default"  # "mirrored": tf.distribute.MirroredStrategy over all visible devices
+    dense_embedding_updates: bool = False  # True: Keras' dense Adam on E (slower; see optimizers.py)
 
     def resolved_epochs(self):
         if self.epochs is not None:
@@ -203,13 +205,29 @@ class Trainer:
             # train ops would have): each keeps its own moments and step count. Built here,
             # before any tracing, so the step functions create no variables.
             self.emotion_variables = self.model.emotion_variables
+            self.left_variables = self.model.left_variables if self.spec.uses_sentiment_data else []
+            # E is updated row-wise by its own Adam (optimizers.RowwiseAdam) unless asked
+            # otherwise or replicated (scatter updates are per device).
+            self.sparse_embedding = not (config.dense_embedding_updates or self.distributed)
+            embedding = self.model.embedding.embeddings
+            self._embedding = embedding if self.sparse_embedding else None
+            self._dense = {
+                "emotion": [v for v in self.emotion_variables if v is not self._embedding],
+                "sentiment": [v for v in self.left_variables if v is not self._embedding],
+            }
             self.emotion_optimizer = keras.optimizers.Adam(config.learning_rate)
-            self.emotion_optimizer.build(self.emotion_variables)
+            self.emotion_optimizer.build(self._dense["emotion"])
             self.sentiment_optimizer = None
             if self.spec.uses_sentiment_data:
-                self.left_variables = self.model.left_variables
                 self.sentiment_optimizer = keras.optimizers.Adam(config.learning_rate)
-                self.sentiment_optimizer.build(self.left_variables)
+                self.sentiment_optimizer.build(self._dense["sentiment"])
+            self.embedding_optimizers = {}
+            if self.sparse_embedding:
+                self.embedding_optimizers["emotion"] = RowwiseAdam(embedding, config.learning_rate,
+                                                                   name="emotion_embedding_adam")
+                if self.spec.uses_sentiment_data:
+                    self.embedding_optimizers["sentiment"] = RowwiseAdam(embedding, config.learning_rate,
+                                                                         name="sentiment_embedding_adam")
 
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.pretrain_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="pretrain_step")
@@ -233,6 +251,8 @@ class Trainer:
         )
         if self.sentiment_optimizer is not None:
             trackables["sentiment_optimizer"] = self.sentiment_optimizer
+        for kind, opt in self.embedding_optimizers.items():
+            trackables[f"{kind}_embedding_optimizer"] = opt
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.output_dir / CKPT_DIR, max_to_keep=1)
         self.weights_checkpoint = tf.train.Checkpoint(model=self.model)
@@ -298,8 +318,7 @@ class Trainer:
                 stats["similarity_loss"] = sim
             if self.spec.adversarial:
                 total += scale * self._adversarial_terms(out, token_ids, task_id=1, stats=stats)
-        grads = tape.gradient(total, self.emotion_variables)
-        self.emotion_optimizer.apply(grads, self.emotion_variables)
+        self._apply("emotion", tape, total, self.emotion_optimizer)
         return {k: v * scale for k, v in stats.items()}
 
     def _sentiment_step(self, batch):
@@ -313,9 +332,18 @@ class Trainer:
             stats = {"sentiment_loss": sentiment_loss}
             if self.spec.adversarial:
                 total += scale * self._adversarial_terms(out, token_ids, task_id=0, stats=stats)
-        grads = tape.gradient(total, self.left_variables)
-        self.sentiment_optimizer.apply(grads, self.left_variables)
+        self._apply("sentiment", tape, total, self.sentiment_optimizer)
         return {k: v * scale for k, v in stats.items()}
+
+    def _apply(self, kind, tape, loss, optimizer):
+        """Gradients of `loss` applied to the step kind's group (E row-wise when sparse)."""
+        dense = self._dense[kind]
+        if self._embedding is None:
+            optimizer.apply(tape.gradient(loss, dense), dense)
+            return
+        grads = tape.gradient(loss, [self._embedding] + dense)
+        self.embedding_optimizers[kind].apply(grads[0], self._embedding)
+        optimizer.apply(grads[1:], dense)
 
     def _adversarial_terms(self, out, token_ids, task_id, stats):
         """Liu et al. (2017): task discriminator (through gradient reversal) + orthogonality."""

@@ -59,12 +59,13 @@ class BiLSTMEncoder(keras.layers.Layer):
         self.input_dropout = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="input_dropout"
         )
+        lstm = keras.layers.LSTM(self.hidden_size, return_sequences=True, dtype=self.dtype_policy)
+        # Keep the template LSTM alive (untracked): Bidirectional copies and drops it, and
+        # during `load_model` Keras keys objects by id(), so a freed template's id reused by
+        # a later encoder's LSTM made loading a two-encoder model fail now and then.
+        object.__setattr__(self, "_lstm_template", lstm)
         self.bilstm = keras.layers.Bidirectional(
-            keras.layers.LSTM(
-                self.hidden_size,
-                return_sequences=True,
-                dtype=self.dtype_policy,
-            ),
+            lstm,
             merge_mode="concat",
             dtype=self.dtype_policy,
             name="bilstm",

@@ -1,0 +1,201 @@
+"""Emotions of raw texts with an exported model (`python -m datn_tf.export`).
+
+    python -m datn_tf.predict --model exports/semeval-datn2 "I am so happy today" "what a mess"
+    python -m datn_tf.predict --model exports/semeval-datn2 --input texts.txt --output out.jsonl
+    echo "I am so happy today" | python -m datn_tf.predict --model exports/semeval-datn2
+    python -m datn_tf.predict --model exports/semeval-datn2 --format semeval \
+        --input 2018-E-c-En-test.txt --output E-C_en_pred.txt
+
+Texts come from the positional arguments, else from `--input` (one text per line), else
+from standard input (one text per line). `--format jsonl` (default) writes one JSON object
+per text, in input order:
+
+    {"text": "...", "labels": ["joy", "optimism"], "probabilities": {"anger": 0.01, ...}}
+
+`--format semeval` reads an official SemEval-2018 E-c file (the unlabelled test input with
+NONE labels, or a labelled file) and writes the official submission file: the input's header
+and IDs, each tweet as given, and 0/1 per emotion. `--output` is written atomically.
+
+The model is loaded with `tf.saved_model.load` and called through its `serving_default`
+signature (the tokenizer, vocabulary and threshold are inside it); only TensorFlow is needed
+for the model, the package is used for reading and writing files.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from datn_tf import io_utils  # noqa: E402
+from datn_tf.data.errors import DataFormatError  # noqa: E402
+
+METADATA_PATH = Path("assets") / "datn_tf.json"
+SIGNATURE = "serving_default"
+DEFAULT_BATCH_SIZE = 256
+
+
+class PredictError(ValueError):
+    """Bad input for the prediction command."""
+
+
+class ExportedModel:
+    """A datn-tf SavedModel: `predict(texts)` -> (probabilities [N, K], labels [N, K] bool)."""
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self._tf = tf
+        path = Path(path)
+        if not (path / "saved_model.pb").exists():
+            raise FileNotFoundError(f"{path} is not a SavedModel (no saved_model.pb); see python -m datn_tf.export")
+        self.path = path
+        self.metadata = io_utils.read_json(path / METADATA_PATH) if (path / METADATA_PATH).exists() else {}
+        self._loaded = tf.saved_model.load(str(path))
+        if SIGNATURE not in self._loaded.signatures:
+            raise ValueError(f"{path} has no {SIGNATURE!r} signature")
+        self._fn = self._loaded.signatures[SIGNATURE]
+        self.label_names = list(self.metadata.get("label_names") or self._label_names_from_model())
+
+    def _label_names_from_model(self):
+        names = self._fn(text=self._tf.constant(["."]))["label_names"].numpy()[0]
+        return [n.decode("utf-8") for n in names]
+
+    def predict(self, texts, batch_size=DEFAULT_BATCH_SIZE):
+        k = len(self.label_names)
+        probs = np.zeros((len(texts), k), np.float32)
+        labels = np.zeros((len(texts), k), bool)
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            out = self._fn(text=self._tf.constant(batch, dtype=self._tf.string))
+            probs[start : start + len(batch)] = out["probabilities"].numpy()
+            labels[start : start + len(batch)] = out["labels"].numpy()
+        return probs, labels
+
+
+def _decode(data, source):
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise PredictError(f"{source}: not UTF-8 text (byte {e.start})") from None
+
+
+def split_texts(content):
+    """One text per line (LF or CRLF); a final line end does not start another text."""
+    if not content:
+        return []
+    lines = content.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _number(p):
+    # The shortest decimal that reads back as the same float32.
+    return float(str(np.float32(p)))
+
+
+def jsonl_lines(texts, probs, labels, label_names):
+    for text, p, y in zip(texts, probs, labels):
+        yield json.dumps(
+            {
+                "text": text,
+                "labels": [n for n, on in zip(label_names, y) if on],
+                "probabilities": {n: _number(v) for n, v in zip(label_names, p)},
+            },
+            ensure_ascii=False,
+        )
+
+
+def submission_text(examples, labels):
+    """The official E-c submission file: the input's header and IDs, 0/1 per emotion."""
+    rows = ["\t".join(["ID", "Tweet", *examples.label_names])]
+    for id_, text, y in zip(examples.ids, examples.texts, labels):
+        rows.append("\t".join([id_, text, *(str(int(v)) for v in y)]))
+    return "\n".join(rows) + "\n"
+
+
+def _write(text, output):
+    if output:
+        io_utils.write_text(output, text)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))  # UTF-8 whatever the locale
+        sys.stdout.buffer.flush()
+
+
+def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_size=DEFAULT_BATCH_SIZE,
+        stdin=None):
+    """The command: reads texts, predicts, writes; returns the number of texts."""
+    if batch_size < 1:
+        raise PredictError("--batch_size must be positive")
+    if fmt == "semeval":
+        if texts:
+            raise PredictError("--format semeval reads an E-c file given with --input, not texts")
+        if not input_path:
+            raise PredictError("--format semeval needs --input (an official E-c file)")
+        from datn_tf.data import semeval_ec
+
+        examples = semeval_ec.read_ec(input_path, prediction=True)
+        model = ExportedModel(model_dir)
+        if list(model.label_names) != list(examples.label_names):
+            raise PredictError(
+                f"the model's labels {model.label_names} are not the E-c emotions {list(examples.label_names)}"
+            )
+        _, labels = model.predict(list(examples.texts), batch_size)
+        _write(submission_text(examples, labels), output)
+        return len(examples)
+
+    if texts:
+        if input_path:
+            raise PredictError("give texts as arguments or with --input, not both")
+    elif input_path:
+        path = Path(input_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"--input {input_path} not found")
+        texts = split_texts(_decode(path.read_bytes(), input_path))
+    else:
+        stdin = stdin if stdin is not None else sys.stdin.buffer
+        texts = split_texts(_decode(stdin.read(), "standard input"))
+    model = ExportedModel(model_dir)
+    probs, labels = model.predict(list(texts), batch_size)
+    lines = list(jsonl_lines(texts, probs, labels, model.label_names))
+    _write("".join(line + "\n" for line in lines), output)
+    return len(texts)
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command's flags; defined only when run as a program (see `datn_tf.export`)."""
+    flags.DEFINE_string("model", None, "An exported SavedModel folder (python -m datn_tf.export).")
+    flags.DEFINE_string("input", None, "Texts, one per line (jsonl), or an official E-c file (semeval).")
+    flags.DEFINE_string("output", None, "Write here (atomically) instead of standard output.")
+    flags.DEFINE_enum("format", "jsonl", ["jsonl", "semeval"],
+                      "jsonl: one JSON object per text; semeval: the official E-c submission file.")
+    flags.DEFINE_integer("batch_size", DEFAULT_BATCH_SIZE, "Texts per call of the model.")
+
+
+def main(argv):
+    if not FLAGS.model:
+        print("error: --model is required", file=sys.stderr)
+        sys.exit(2)
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    try:
+        run(FLAGS.model, texts=argv[1:], input_path=FLAGS.input, output=FLAGS.output, fmt=FLAGS.format,
+            batch_size=FLAGS.batch_size)
+    except (PredictError, DataFormatError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
