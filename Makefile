@@ -1,11 +1,12 @@
 # datn-tf: every command a user needs. Variables: DATA_DIR (data/), RUNS (10), VARIANTS (all eight),
-# VARIANT (datn2), DATASET (semeval), EPOCHS (paper default per dataset), RUN_DIR, EXPORT_DIR.
+# CV_VARIANTS (base datn2: E2 ten-fold cross-validation), VARIANT (datn2), DATASET (semeval), EPOCHS (paper default per dataset), RUN_DIR, EXPORT_DIR.
 PYTHON_BOOT ?= python3
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 DATA_DIR ?= data
 RUNS ?= 10
 VARIANTS ?= base ft fs psp apsp sp datn1 datn2
+CV_VARIANTS ?= base datn2
 VARIANT ?= datn2
 DATASET ?= semeval
 OUTPUT_DIR ?= runs
@@ -45,7 +46,7 @@ reproduce-e1: install
 
 reproduce-e2: install
 	$(PYTHON) -m experiments.reproduce --dataset ren_cecps --data_dir $(DATA_DIR) --runs $(RUNS) \
-		--variants "$(VARIANTS)" $(EXTRA)
+		--variants "$(VARIANTS)" --cv_variants "$(CV_VARIANTS)" $(EXTRA)
 
 export: install
 	$(PYTHON) -m datn_tf.export --run_dir $(RUN_DIR) --output $(EXPORT_DIR) $(EXTRA)

@@ -52,6 +52,9 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
                   "tf.distribute.MirroredStrategy over all visible devices.")
 flags.DEFINE_integer("logical_cpus", None, "Split the CPU into this many logical devices "
                      "(to try --strategy=mirrored without GPUs).")
+flags.DEFINE_integer("cv_fold", None, "ren_cecps only: train on fold k (0-based) of the ten-fold "
+                     "cross-validation over the whole corpus (Table 3's Base† and DATN-2†).")
+flags.DEFINE_integer("cv_folds", 10, "Number of cross-validation folds.")
 flags.DEFINE_bool("dense_embedding_updates", False, "Update the lookup table E with dense Adam "
                   "(every row, every step) instead of row-wise Adam on the batch's words (faster).")
 flags.DEFINE_bool("deterministic", True, "Deterministic TensorFlow ops (same seed -> same numbers).")
@@ -60,7 +63,8 @@ flags.DEFINE_bool("deterministic", True, "Deterministic TensorFlow ops (same see
 def config_from_flags():
     from datn_tf.trainer import TrainConfig
 
-    output_dir = FLAGS.output_dir or os.path.join("runs", f"{FLAGS.dataset}-{FLAGS.variant}-seed{FLAGS.seed}")
+    cv = f"-fold{FLAGS.cv_fold}" if FLAGS.cv_fold is not None else ""
+    output_dir = FLAGS.output_dir or os.path.join("runs", f"{FLAGS.dataset}-{FLAGS.variant}-seed{FLAGS.seed}{cv}")
     return TrainConfig(
         dataset=FLAGS.dataset, variant=FLAGS.variant, data_dir=FLAGS.data_dir, output_dir=output_dir,
         embeddings=FLAGS.embeddings, embedding_dim=FLAGS.embedding_dim, seed=FLAGS.seed,
@@ -71,7 +75,8 @@ def config_from_flags():
         adversarial_weight=FLAGS.adversarial_weight, orthogonality_weight=FLAGS.orthogonality_weight,
         threshold=FLAGS.threshold, eval_every=FLAGS.eval_every, log_every=FLAGS.log_every,
         max_steps=FLAGS.max_steps, max_length=FLAGS.max_length, deterministic=FLAGS.deterministic,
-        strategy=FLAGS.strategy, dense_embedding_updates=FLAGS.dense_embedding_updates,
+        strategy=FLAGS.strategy, cv_fold=FLAGS.cv_fold, cv_folds=FLAGS.cv_folds,
+        dense_embedding_updates=FLAGS.dense_embedding_updates,
     )
 
 

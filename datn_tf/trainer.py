@@ -79,6 +79,8 @@ class TrainConfig:
     max_length: int | None = None  # truncate sentences to this many tokens (None: no limit)
     deterministic: bool = True
     strategy: str = "default"  # "mirrored": tf.distribute.MirroredStrategy over all visible devices
+    cv_fold: int | None = None  # E2 cross-validation fold (0-based); None: the paper's split
+    cv_folds: int = 10
     dense_embedding_updates: bool = False  # True: Keras' dense Adam on E (slower; see optimizers.py)
 
     def resolved_epochs(self):
@@ -136,7 +138,7 @@ def write_scalar(name, value, step):
 
 def prepare_data(config, task=None, vocab=None):
     """Reads the data, builds the vocabulary (training splits only) and the lookup table E."""
-    task = task or datasets.load_task(config.dataset, config.data_dir)
+    task = task or datasets.load_task(config.dataset, config.data_dir, config.cv_fold, config.cv_folds)
     language = task.language
     if vocab is None:
         train_texts = list(task.train.texts) + list(task.sentiment.texts)

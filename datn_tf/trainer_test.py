@@ -181,3 +181,14 @@ def test_metrics_file_is_complete(data_dir, tmp_path):
     assert set(payload["dev"]) >= {"jaccard", "micro_f1", "macro_f1", "n"}
     assert payload["threshold_source"] == "tuned on dev"
     assert (tmp_path / "run" / "tensorboard").is_dir()
+
+
+def test_ren_cecps_cross_validation_fold_trains_and_reports_ranking_metrics(data_dir, tmp_path):
+    result = _trainer(data_dir, tmp_path / "run", dataset="ren_cecps", variant="datn2", epochs=1,
+                      cv_fold=0, cv_folds=4, embedding_dim=8).fit()
+    # The fold's test set is evaluated (it is never used for selection) with AP and one-error.
+    assert result["test_evaluated"]
+    for split in ("dev", "test"):
+        assert {"average_precision", "one_error"} <= set(result[split])
+    config = io_utils.read_json(tmp_path / "run" / trainer.CONFIG_FILE)
+    assert config["embeddings"] == "random-8d" and config["language"] == "zh"

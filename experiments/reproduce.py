@@ -28,6 +28,8 @@ flags.DEFINE_string("variants", " ".join(train_cli.variants.VARIANT_NAMES),
                     "Systems to run, separated by spaces or commas.")
 flags.DEFINE_string("results_dir", "experiments/results", "Where results/<dataset>/ is written.")
 flags.DEFINE_bool("table_only", False, "Only rebuild table3.md from the finished runs.")
+flags.DEFINE_string("cv_variants", "", "ren_cecps: also run these systems over the ten-fold "
+                    "cross-validation of the whole corpus (Table 3's Base† and DATN-2†: \"base datn2\").")
 
 
 def parse_variants(text):
@@ -37,11 +39,11 @@ def parse_variants(text):
     return names
 
 
-def run_dir(results, variant, seed):
-    return results / "runs" / f"{variant}-seed{seed}"
+def run_dir(results, variant, seed, fold=None):
+    return results / "runs" / (f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}")
 
 
-def run_all(dataset_dir, variants, runs):
+def run_all(dataset_dir, variants, runs, cv_variants=()):
     import dataclasses
 
     import keras
@@ -49,28 +51,36 @@ def run_all(dataset_dir, variants, runs):
     from datn_tf import io_utils, trainer
 
     base_config = train_cli.config_from_flags()
-    task = vocab = None
-    for seed in range(runs):
-        for variant in variants:
-            out = run_dir(dataset_dir, variant, seed)
-            if (out / trainer.METRICS_FILE).exists():
-                print(f"[reproduce] {variant} seed {seed}: finished, skipped", flush=True)
-                continue
-            config = dataclasses.replace(base_config, variant=variant, seed=seed, output_dir=str(out))
-            if task is None:
-                task = trainer.datasets.load_task(config.dataset, config.data_dir)
-            data = trainer.prepare_data(config, task=task, vocab=vocab)
-            vocab = data.vocab
-            print(f"[reproduce] {variant} seed {seed}: training -> {out}", flush=True)
-            keras.backend.clear_session()
-            result = trainer.Trainer(config, data).fit()
-            io_utils.write_json(dataset_dir / f"{variant}-seed{seed}.json", result)
+    jobs = [(v, seed, None) for seed in range(runs) for v in variants]
+    jobs += [(v, 0, fold) for fold in range(base_config.cv_folds) for v in cv_variants]
+    cache = {}  # (fold) -> (task, vocab): the data and vocabulary do not depend on variant or seed
+    for variant, seed, fold in jobs:
+        name = f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
+        out = run_dir(dataset_dir, variant, seed, fold)
+        if (out / trainer.METRICS_FILE).exists():
+            print(f"[reproduce] {name}: finished, skipped", flush=True)
+            continue
+        config = dataclasses.replace(base_config, variant=variant, seed=seed, output_dir=str(out), cv_fold=fold)
+        if fold not in cache:
+            cache[fold] = (trainer.datasets.load_task(config.dataset, config.data_dir, fold, config.cv_folds), None)
+        task, vocab = cache[fold]
+        data = trainer.prepare_data(config, task=task, vocab=vocab)
+        cache[fold] = (task, data.vocab)
+        print(f"[reproduce] {name}: training -> {out}", flush=True)
+        keras.backend.clear_session()
+        result = trainer.Trainer(config, data).fit()
+        io_utils.write_json(dataset_dir / f"{name}.json", result)
 
 
 def _mean_std(values):
     if not values:
         return None
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def variants_with_cv(dataset_dir):
+    names = {p.name.split("-cvfold")[0] for p in (dataset_dir / "runs").glob("*-cvfold*") if (p / "metrics.json").exists()}
+    return sorted(names)
 
 
 def build_table(dataset, dataset_dir, variants, data_dir):
@@ -88,10 +98,10 @@ def build_table(dataset, dataset_dir, variants, data_dir):
         dirs = sorted(p for p in (dataset_dir / "runs").glob(f"{v}-seed*") if (p / "metrics.json").exists())
         if dirs:
             finished[v] = dirs
-    if not finished:
+    if not finished and not variants_with_cv(dataset_dir):
         return None
     all_payloads = [io_utils.read_json(d / "metrics.json") for ds in finished.values() for d in ds]
-    split = "test" if all(p.get("test_evaluated") for p in all_payloads) else "dev"
+    split = "test" if all_payloads and all(p.get("test_evaluated") for p in all_payloads) else "dev"
     gold = {s: ex.labels for s, ex in task.splits().items() if s != "train"}
     keys = ["jaccard", "macro_f1", "micro_f1"] + (["average_precision", "one_error"] if ranking else [])
     heads = {"jaccard": "Jaccard acc.", "macro_f1": "macro-F1", "micro_f1": "micro-F1",
@@ -142,6 +152,19 @@ def build_table(dataset, dataset_dir, variants, data_dir):
             cells = [f"{ens[split][k]:.3f}" + (f" [{ref[k]:.3f}]" if k in ref else "") for k in keys]
             lines.append(f"| {get_variant(v).title}* (ensemble) | {len(dirs)} | " + " | ".join(cells)
                          + " | | | |")
+    cv_lines = []
+    for v in variants_with_cv(dataset_dir):
+        payloads = [io_utils.read_json(d / "metrics.json") for d in sorted((dataset_dir / "runs").glob(f"{v}-cvfold*"))
+                    if (d / "metrics.json").exists()]
+        cells = []
+        for k in keys:
+            ms = _mean_std([p["test"][k] for p in payloads])
+            cells.append(f"{ms[0]:.3f} ± {ms[1]:.3f}")
+        cv_lines.append(f"| {get_variant(v).title}† ({len(payloads)} folds) | " + " | ".join(cells) + " |")
+    if cv_lines:
+        lines += ["", "Cross-validation over the whole corpus (each fold's held-out documents; mean ± std over folds):",
+                  "", "| system | " + " | ".join(heads[k] for k in keys) + " |",
+                  "|---|" + "---|" * len(keys)] + cv_lines
     lines += ["", f"Generated by `python -m experiments.reproduce --dataset {dataset} --table_only` "
               f"on {time.strftime('%Y-%m-%d')}."]
     text = "\n".join(lines) + "\n"
@@ -159,7 +182,7 @@ def main(argv):
         dataset_dir.mkdir(parents=True, exist_ok=True)
         if not FLAGS.table_only:
             start = time.time()
-            run_all(dataset_dir, variants, FLAGS.runs)
+            run_all(dataset_dir, variants, FLAGS.runs, parse_variants(FLAGS.cv_variants))
             print(f"[reproduce] all runs finished in {(time.time() - start) / 60:.1f} min", flush=True)
         text = build_table(FLAGS.dataset, dataset_dir, variants, FLAGS.data_dir)
     except (DataFormatError, ValueError, FileNotFoundError) as e:

@@ -9,10 +9,10 @@ from datn_tf import io_utils, testing
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _make(target, data_dir, results, extra):
+def _make(target, data_dir, results, extra, *variables):
     # -o install: use the interpreter running the tests instead of (re)building .venv.
     cmd = ["make", "-s", "-o", "install", target, f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}",
-           "RUNS=1", "VARIANTS=base", f"EXTRA=--results_dir={results} {extra}"]
+           "RUNS=1", "VARIANTS=base", *variables, f"EXTRA=--results_dir={results} {extra}"]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
@@ -45,3 +45,17 @@ def test_reproduce_rejects_unknown_variant(tmp_path):
     assert proc.returncode == 2
     assert "unknown variant 'bogus'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_make_reproduce_e2_with_cross_validation(tmp_path):
+    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
+    results = tmp_path / "results"
+    tiny = ("--epochs=1 --batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 "
+            "--eval_every=3 --embedding_dim=8 --cv_folds=4")
+    proc = _make("reproduce-e2", data_dir, results, tiny, "CV_VARIANTS=base")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    runs = results / "ren_cecps" / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == ["base-cvfold0", "base-cvfold1", "base-cvfold2",
+                                                      "base-cvfold3", "base-seed0"]
+    table = (results / "ren_cecps" / "table3.md").read_text()
+    assert "| Base† (4 folds) |" in table and "AP" in table and "one-error" in table

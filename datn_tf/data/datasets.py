@@ -60,12 +60,52 @@ def _require_dir(path, what):
         raise DataFormatError(path, None, f"{what} folder not found (see README: data layout)")
 
 
-def load_task(dataset, data_dir):
-    """Reads the emotion and sentiment data of `dataset` ('semeval' or 'ren_cecps')."""
+CV_SEED = 2018  # fixes the document folds of the E2 cross-validation (Base†, DATN-2†)
+
+
+def cross_validation_task(corpus, fold, folds=10):
+    """E2 cross-validation on the whole corpus (Table 3's Base† and DATN-2†).
+
+    Documents (all splits) are dealt into `folds` folds by a fixed permutation; fold `fold`
+    is the test set, fold `fold + 1` the dev set (model selection and gamma), the rest the
+    training set, which also serves as the sentiment source ("for the source and target
+    tasks in DATN-2†, we use the same training data"). Folding by document keeps the
+    sentences of one blog post on one side.
+    """
+    import numpy as np
+
+    if not 0 <= fold < folds:
+        raise ValueError(f"--cv_fold must be in [0, {folds})")
+    sentences = corpus.all_sentences(("train", "dev", "test", "sentiment"))
+    docs = sorted({s.doc for s in sentences})
+    if len(docs) < folds:
+        raise ValueError(f"{len(docs)} documents cannot make {folds} folds")
+    order = np.random.default_rng(CV_SEED).permutation(len(docs))
+    fold_of = {docs[i]: rank % folds for rank, i in enumerate(order)}
+    dev_fold = (fold + 1) % folds
+    parts = {"train": [], "dev": [], "test": []}
+    for s in sentences:
+        f = fold_of[s.doc]
+        parts["test" if f == fold else "dev" if f == dev_fold else "train"].append(s)
+    source = f"{corpus.train.source} (fold {fold + 1}/{folds})"
+    emotion = {k: ren_cecps.emotion_examples(v, source) for k, v in parts.items()}
+    sentiment = ren_cecps.sentiment_examples([s for s in parts["train"] if s.polarity is not None], source)
+    notes = [f"{folds}-fold cross-validation over {len(docs)} documents: fold {fold + 1} is the test set"]
+    return TaskData("ren_cecps", "zh", tuple(ren_cecps.REN_EMOTIONS), emotion["train"], emotion["dev"],
+                    emotion["test"], sentiment, notes)
+
+
+def load_task(dataset, data_dir, cv_fold=None, cv_folds=10):
+    """Reads the emotion and sentiment data of `dataset` ('semeval' or 'ren_cecps').
+
+    With `cv_fold` (E2 only), the splits are those of `cross_validation_task`.
+    """
     data_dir = Path(data_dir)
     if dataset not in DATASET_DEFAULTS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
     notes = []
+    if cv_fold is not None and dataset != "ren_cecps":
+        raise ValueError("cross-validation (--cv_fold) is defined for ren_cecps only (Table 3's † rows)")
     if dataset == "semeval":
         ec = data_dir / EC_DIR
         _require_dir(ec, "SemEval-2018 E-c")
@@ -90,6 +130,8 @@ def load_task(dataset, data_dir):
     folder = data_dir / REN_DIR
     _require_dir(folder, "Ren-CECps")
     corpus = ren_cecps.read_ren_cecps(folder)
+    if cv_fold is not None:
+        return cross_validation_task(corpus, cv_fold, cv_folds)
     test = corpus.test if len(corpus.test) else None
     if test is None:
         notes.append(
