@@ -584,8 +584,9 @@ def markdown_table(payload):
                     f"{_fmt_seconds(e['training_seconds_estimate'])} without dev evaluation |")
     s = payload["serving"]
     if s:
-        rows.append(f"| SavedModel throughput | {s['variant']} | {s['embedding_dim']} | {s['sentences_per_second']:.1f} | "
-                    f"sentences/s | batch {s['batch_size']} raw tweets ({s['batch_ms']:.1f} ms/batch); "
+        rows.append(f"| SavedModel throughput | {s['variant']} | {s['embedding_dim']} | "
+                    f"{s['sentences_per_second']:.1f} | sentences/s | batch {s['batch_size']} raw tweets "
+                    f"({s['batch_ms']:.1f} ms/batch); "
                     f"hidden {s['hidden_size']}, vocab {s['vocab_size']:,} |")
         rows.append(f"| SavedModel latency | {s['variant']} | {s['embedding_dim']} | {s['latency_ms_median']:.2f} | "
                     f"ms | one sentence, median of {s['latency_runs']} (p90 {s['latency_ms_p90']:.2f} ms) |")

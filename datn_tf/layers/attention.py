@@ -130,6 +130,10 @@ class Attention(keras.layers.Layer):
         self.built = True
 
     def call(self, h, z, mask=None):
+        return self._attend(h, z, mask)
+
+    def _attend(self, h, z, mask, extra=None):
+        """Eq. 1-2; `extra` [B, T, a] is added inside the tanh (the fed-attention term)."""
         if mask is None:
             # Keras fills `mask` from the input only for single-input layers,
             # so read the mask BiLSTMEncoder attached to `h` ourselves.
@@ -137,11 +141,10 @@ class Attention(keras.layers.Layer):
         h = tf.convert_to_tensor(h, dtype=self.compute_dtype)
         z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
         # [B, T, a] + [B, 1, a]: W_z z is shared by every position.
-        projected = tf.tanh(
-            tf.einsum("btd,da->bta", h, self.W_h)
-            + tf.matmul(z, self.W_z)[:, tf.newaxis, :]
-        )
-        scores = tf.einsum("bta,a->bt", projected, self.v)
+        pre = tf.einsum("btd,da->bta", h, self.W_h) + tf.matmul(z, self.W_z)[:, tf.newaxis, :]
+        if extra is not None:
+            pre += extra
+        scores = tf.einsum("bta,a->bt", tf.tanh(pre), self.v)
         alpha = masked_softmax(scores, mask)
         return attention_pool(h, alpha), alpha
 

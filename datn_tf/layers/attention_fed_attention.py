@@ -3,12 +3,11 @@
 import keras
 import tensorflow as tf
 
-from datn_tf.layers.attention import attention_pool
-from datn_tf.layers.attention import masked_softmax
+from datn_tf.layers.attention import Attention
 
 
 @keras.saving.register_keras_serializable(package="datn_tf")
-class AttentionFedAttention(keras.layers.Layer):
+class AttentionFedAttention(Attention):
     """The dual-attention layer of DATN (Section 2.2.2 of the paper).
 
     Like `Attention` (Eq. 1-2) but the score of each token also sees the
@@ -46,75 +45,18 @@ class AttentionFedAttention(keras.layers.Layer):
         A tuple `(H, alpha)` with shapes `[B, D]` and `[B, T]`.
     """
 
-    def __init__(
-        self,
-        attention_size=200,
-        kernel_initializer="glorot_uniform",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.attention_size = int(attention_size)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        # Consume the token mask (explicit or Keras-propagated) quietly; the
-        # outputs have no time axis, so compute_mask passes nothing on.
-        self.supports_masking = True
-
     def build(self, h_shape, z_shape=None, alpha_other_shape=None):
-        hidden_dim = h_shape[-1]
-        z_dim = hidden_dim if z_shape is None else z_shape[-1]
-        self.W_h = self.add_weight(
-            name="W_h",
-            shape=(hidden_dim, self.attention_size),
-            initializer=self.kernel_initializer,
-        )
+        super().build(h_shape, z_shape)
         self.w_alpha = self.add_weight(
             name="w_alpha",
             shape=(self.attention_size,),
             initializer=self.kernel_initializer,
         )
-        self.W_z = self.add_weight(
-            name="W_z",
-            shape=(z_dim, self.attention_size),
-            initializer=self.kernel_initializer,
-        )
-        self.v = self.add_weight(
-            name="v",
-            shape=(self.attention_size,),
-            initializer=self.kernel_initializer,
-        )
-        self.built = True
 
     def call(self, h, z, alpha_other, mask=None):
-        if mask is None:
-            # Keras fills `mask` from the input only for single-input layers,
-            # so read the mask BiLSTMEncoder attached to `h` ourselves.
-            mask = getattr(h, "_keras_mask", None)
-        h = tf.convert_to_tensor(h, dtype=self.compute_dtype)
-        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
         alpha_other = tf.convert_to_tensor(alpha_other, dtype=self.compute_dtype)
-        projected = tf.tanh(
-            tf.einsum("btd,da->bta", h, self.W_h)
-            + alpha_other[:, :, tf.newaxis] * self.w_alpha
-            + tf.matmul(z, self.W_z)[:, tf.newaxis, :]
-        )
-        scores = tf.einsum("bta,a->bt", projected, self.v)
-        alpha = masked_softmax(scores, mask)
-        return attention_pool(h, alpha), alpha
-
-    def compute_mask(self, h, mask=None):
-        return None
+        # w_alpha alpha'_j: each position's weight in the other space, projected to [B, T, a].
+        return self._attend(h, z, mask, extra=alpha_other[:, :, tf.newaxis] * self.w_alpha)
 
     def compute_output_shape(self, h_shape, z_shape=None, alpha_other_shape=None):
-        return (h_shape[0], h_shape[-1]), (h_shape[0], h_shape[1])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "attention_size": self.attention_size,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-            }
-        )
-        return config
+        return super().compute_output_shape(h_shape, z_shape)
