@@ -374,7 +374,7 @@ def test_predict_texts_from_arguments_and_stdin(setup):
     _check_records(out.splitlines(), texts, export_dir, gamma)
 
     stdin_texts = ["first line", "", "third: 北京 😊"]
-    out = _run_predict(["--model", str(export_dir)], stdin="first line\n\nthird: 北京 😊\r\n".encode("utf-8"))
+    out = _run_predict(["--model", str(export_dir)], stdin="first line\n\nthird: 北京 😊\r\n".encode())
     _check_records(out.splitlines(), stdin_texts, export_dir, gamma)
 
 

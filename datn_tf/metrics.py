@@ -50,7 +50,7 @@ arrays of shape [N, K] and scores / probabilities as finite float arrays [N, K].
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

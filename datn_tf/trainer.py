@@ -9,11 +9,7 @@ so a killed run resumes where it stopped, and writes metrics and predictions.
 """
 
 import dataclasses
-import json
 import math
-import os
-import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +21,6 @@ from datn_tf import embeddings as embeddings_lib
 from datn_tf import input_pipeline, io_utils, losses, metrics
 from datn_tf import variants as variants_lib
 from datn_tf.data import datasets
-from datn_tf.data.errors import DataFormatError
 from datn_tf.models import EmotionTransferModel, build_model
 from datn_tf.optimizers import RowwiseAdam
 from datn_tf.vocab import Vocabulary
@@ -439,7 +434,8 @@ class Trainer:
         sentiment_iter = emotion_iter = None
         if step < main_steps:
             emotion_iter = self._dataset("emotion", input_pipeline.emotion_dataset(
-                self.data.ids["train"], self.data.task.train.labels, self._batcher("train", "emotion"), start_step=step))
+                self.data.ids["train"], self.data.task.train.labels, self._batcher("train", "emotion"),
+                start_step=step))
             if self.spec.schedule == variants_lib.ALTERNATING:
                 sentiment_iter = self._dataset("sentiment", input_pipeline.sentiment_dataset(
                     self.data.ids["sentiment"], self.data.task.sentiment.labels,
@@ -510,7 +506,8 @@ class Trainer:
         self.summary_writer.flush()
         log(f"  dev step {step}: jaccard {score:.4f} macro_f1 {result['macro_f1']:.4f} "
             f"micro_f1 {result['micro_f1']:.4f} (gamma {gamma:.2f})"
-            + ("  * best" if improved else f"  (best {float(self.best_score.numpy()):.4f} at step {int(self.best_step.numpy())})"))
+            + ("  * best" if improved else
+               f"  (best {float(self.best_score.numpy()):.4f} at step {int(self.best_step.numpy())})"))
 
     def _save_best_weights(self):
         with io_utils.atomic_path(self.output_dir / BEST_DIR, is_dir=True) as tmp:

@@ -168,7 +168,7 @@ def unique_names(configs, run_dirs):
 # -- text the font can draw --------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def plot_fonts():
     """(font family list, set of code points they cover): the default font plus fallbacks."""
     default = font_manager.findfont(font_manager.FontProperties(family=matplotlib.rcParams["font.family"]))

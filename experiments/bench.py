@@ -482,7 +482,7 @@ def run(cfg, log=None):
     import keras
     import tensorflow as tf
 
-    from datn_tf.trainer import Trainer, TrainConfig
+    from datn_tf.trainer import TrainConfig, Trainer
 
     tf.get_logger().setLevel("ERROR")
     validate(cfg)

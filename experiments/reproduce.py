@@ -79,7 +79,8 @@ def _mean_std(values):
 
 
 def variants_with_cv(dataset_dir):
-    names = {p.name.split("-cvfold")[0] for p in (dataset_dir / "runs").glob("*-cvfold*") if (p / "metrics.json").exists()}
+    runs = (dataset_dir / "runs").glob("*-cvfold*")
+    names = {p.name.split("-cvfold")[0] for p in runs if (p / "metrics.json").exists()}
     return sorted(names)
 
 
@@ -125,8 +126,8 @@ def build_table(dataset, dataset_dir, variants, data_dir):
     lines = [
         f"# Table 3 reproduction: {dataset} ({'test' if split == 'test' else 'DEV'} set)",
         "",
-        f"Mean ± std over the finished seeds; the paper's numbers (test set, ten runs, 300-d GloVe for E1) "
-        f"in brackets. McNemar: median p-value over seed-matched pairs (whole label set as one label).",
+        "Mean ± std over the finished seeds; the paper's numbers (test set, ten runs, 300-d GloVe for E1) "
+        "in brackets. McNemar: median p-value over seed-matched pairs (whole label set as one label).",
         "",
     ]
     if split == "dev":

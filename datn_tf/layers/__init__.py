@@ -1,7 +1,6 @@
 """Keras layers of DATN (Yu et al., EMNLP 2018); see README.md for the index."""
 
-from datn_tf.layers.attention import Attention
-from datn_tf.layers.attention import masked_softmax
+from datn_tf.layers.attention import Attention, masked_softmax
 from datn_tf.layers.attention_fed_attention import AttentionFedAttention
 from datn_tf.layers.bilstm_encoder import BiLSTMEncoder
 from datn_tf.layers.emotion_mlp import EmotionMLP

@@ -4,8 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datn_tf.layers.attention import Attention
-from datn_tf.layers.attention import masked_softmax
+from datn_tf.layers.attention import Attention, masked_softmax
 from datn_tf.layers.layer_test_case import LayerTestCase
 
 B, T, D, A = 3, 5, 4, 6
