@@ -18,11 +18,16 @@ from datn_tf.vocab import PAD_ID
 ENCODE_CHUNK = 4096
 
 
+def _tokenized_chunks(texts, language):
+    """The TF tokenizer's ragged output over `texts`, ENCODE_CHUNK texts at a time."""
+    for start in range(0, len(texts), ENCODE_CHUNK):
+        yield tokenizer_lib.tokenize(tf.constant(texts[start : start + ENCODE_CHUNK]), language)
+
+
 def tokenize_corpus(texts, language):
     """Tokens of each text as Python strings (for building the vocabulary)."""
     out = []
-    for start in range(0, len(texts), ENCODE_CHUNK):
-        ragged = tokenizer_lib.tokenize(tf.constant(texts[start : start + ENCODE_CHUNK]), language)
+    for ragged in _tokenized_chunks(texts, language):
         out.extend([t.decode("utf-8") for t in row] for row in ragged.to_list())
     return out
 
@@ -31,8 +36,7 @@ def encode_texts(texts, vocab, language, table=None, max_length=None):
     """Token ids (int32 arrays, variable length) of each text, via the TF tokenizer and table."""
     table = table or vocab.lookup_table()
     encoded = []
-    for start in range(0, len(texts), ENCODE_CHUNK):
-        ragged = tokenizer_lib.tokenize(tf.constant(texts[start : start + ENCODE_CHUNK]), language)
+    for ragged in _tokenized_chunks(texts, language):
         ids = tf.ragged.map_flat_values(table.lookup, ragged)
         for row in ids.to_list():
             row = np.asarray(row, dtype=np.int32)
@@ -110,37 +114,29 @@ class Batcher:
             pass_index, offset = pass_index + 1, 0
 
 
-def emotion_dataset(token_ids, labels, batcher, start_step=0, num_steps=None):
-    """`tf.data` of `{"token_ids": [B, T] int32, "labels": [B, K] int32}` batches."""
-    num_labels = labels.shape[1]
+def _labelled_dataset(token_ids, labels, key, label_spec, batcher, start_step, num_steps):
+    """`tf.data` of `{"token_ids": [B, T] int32, key: labels[batch]}` from `batcher`'s stream."""
 
     def gen():
         for step, idx in batcher.iterate(start_step):
             if num_steps is not None and step >= start_step + num_steps:
                 return
-            yield {"token_ids": pad_batch(token_ids, idx), "labels": labels[idx].astype(np.int32)}
+            yield {"token_ids": pad_batch(token_ids, idx), key: labels[idx].astype(np.int32)}
 
-    spec = {
-        "token_ids": tf.TensorSpec([None, None], tf.int32),
-        "labels": tf.TensorSpec([None, num_labels], tf.int32),
-    }
+    spec = {"token_ids": tf.TensorSpec([None, None], tf.int32), key: label_spec}
     return tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(4)
+
+
+def emotion_dataset(token_ids, labels, batcher, start_step=0, num_steps=None):
+    """`tf.data` of `{"token_ids": [B, T] int32, "labels": [B, K] int32}` batches."""
+    spec = tf.TensorSpec([None, labels.shape[1]], tf.int32)
+    return _labelled_dataset(token_ids, labels, "labels", spec, batcher, start_step, num_steps)
 
 
 def sentiment_dataset(token_ids, labels, batcher, start_step=0, num_steps=None):
     """`tf.data` of `{"token_ids": [B, T] int32, "sentiment": [B] int32}` batches."""
-
-    def gen():
-        for step, idx in batcher.iterate(start_step):
-            if num_steps is not None and step >= start_step + num_steps:
-                return
-            yield {"token_ids": pad_batch(token_ids, idx), "sentiment": labels[idx].astype(np.int32)}
-
-    spec = {
-        "token_ids": tf.TensorSpec([None, None], tf.int32),
-        "sentiment": tf.TensorSpec([None], tf.int32),
-    }
-    return tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(4)
+    spec = tf.TensorSpec([None], tf.int32)
+    return _labelled_dataset(token_ids, labels, "sentiment", spec, batcher, start_step, num_steps)
 
 
 def eval_batches(token_ids, batch_size=256):
