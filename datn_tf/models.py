@@ -38,6 +38,8 @@ class EmotionTransferModel(keras.Model):
         attention_size: a, the attention projection size.
         mlp_hidden_units: hidden units of the emotion MLP.
         dropout: dropout rate inside the encoders (0.5).
+        lstm_implementation: the encoders' BiLSTM kernel, `"auto"`, `"keras"` or `"packed"`
+            (see `BiLSTMEncoder`; the same function and weights either way).
 
     Call: `model(token_ids, training=...)` runs the emotion task on right-padded int ids
     [B, T] (mask = ids != 0) and returns a dict with `logits` [B, K+1], `probabilities`
@@ -57,6 +59,7 @@ class EmotionTransferModel(keras.Model):
         attention_size=200,
         mlp_hidden_units=200,
         dropout=0.5,
+        lstm_implementation="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -69,11 +72,14 @@ class EmotionTransferModel(keras.Model):
         self.attention_size = attention_size
         self.mlp_hidden_units = mlp_hidden_units
         self.dropout = dropout
+        self.lstm_implementation = lstm_implementation
         spec = variants_lib.get_variant(variant)
         self.spec = spec
 
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
-        self.shared_encoder = BiLSTMEncoder(hidden_size, dropout=dropout, name="shared_encoder")
+        self.shared_encoder = BiLSTMEncoder(
+                hidden_size, dropout=dropout, implementation=lstm_implementation, name="shared_encoder"
+            )
         fed_shared = spec.feed == variants_lib.FEED_TARGET_TO_SHARED
         fed_target = spec.feed == variants_lib.FEED_SHARED_TO_TARGET
         self.shared_attention = (AttentionFedAttention if fed_shared else Attention)(
@@ -81,13 +87,17 @@ class EmotionTransferModel(keras.Model):
         )
         self.target_encoder = self.target_attention = None
         if spec.target_encoder:
-            self.target_encoder = BiLSTMEncoder(hidden_size, dropout=dropout, name="target_encoder")
+            self.target_encoder = BiLSTMEncoder(
+                hidden_size, dropout=dropout, implementation=lstm_implementation, name="target_encoder"
+            )
             self.target_attention = (AttentionFedAttention if fed_target else Attention)(
                 attention_size, name="target_attention"
             )
         self.source_encoder = self.source_attention = None
         if spec.source_encoder:
-            self.source_encoder = BiLSTMEncoder(hidden_size, dropout=dropout, name="source_encoder")
+            self.source_encoder = BiLSTMEncoder(
+                hidden_size, dropout=dropout, implementation=lstm_implementation, name="source_encoder"
+            )
             self.source_attention = Attention(attention_size, name="source_attention")
         self.emotion_mlp = EmotionMLP(num_emotions + 1, hidden_units=mlp_hidden_units, name="emotion_mlp")
         self.sentiment_output = None
@@ -120,6 +130,7 @@ class EmotionTransferModel(keras.Model):
                 "attention_size": self.attention_size,
                 "mlp_hidden_units": self.mlp_hidden_units,
                 "dropout": self.dropout,
+                "lstm_implementation": self.lstm_implementation,
             }
         )
         return config

@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from datn_tf import io_utils  # noqa: E402
+from datn_tf import io_utils, runtime  # noqa: E402
 from datn_tf.data.errors import DataFormatError  # noqa: E402
 
 METADATA_PATH = Path("assets") / "datn_tf.json"
@@ -179,6 +179,7 @@ def define_flags():
     flags.DEFINE_enum("format", "jsonl", ["jsonl", "semeval"],
                       "jsonl: one JSON object per text; semeval: the official E-c submission file.")
     flags.DEFINE_integer("batch_size", DEFAULT_BATCH_SIZE, "Texts per call of the model.")
+    runtime.define_thread_flags()
 
 
 def main(argv):
@@ -189,6 +190,7 @@ def main(argv):
 
     tf.get_logger().setLevel("ERROR")
     try:
+        runtime.configure_threads_from_flags()
         run(FLAGS.model, texts=argv[1:], input_path=FLAGS.input, output=FLAGS.output, fmt=FLAGS.format,
             batch_size=FLAGS.batch_size)
     except (PredictError, DataFormatError, FileNotFoundError) as e:

@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from datn_tf import variants  # noqa: E402
+from datn_tf import runtime, variants  # noqa: E402
 from datn_tf.data.datasets import DATASETS  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -57,6 +57,11 @@ flags.DEFINE_integer("cv_fold", None, "ren_cecps only: train on fold k (0-based)
 flags.DEFINE_integer("cv_folds", 10, "Number of cross-validation folds.")
 flags.DEFINE_bool("dense_embedding_updates", False, "Update the lookup table E with dense Adam "
                   "(every row, every step) instead of row-wise Adam on the batch's words (faster).")
+flags.DEFINE_enum("lstm_implementation", "auto", ["auto", "keras", "packed"],
+                  "BiLSTM kernel (same function, same weights): packed steps only the rows that still "
+                  "have tokens (fast on a CPU); keras runs Keras' LSTM (cuDNN on a GPU); auto: packed "
+                  "without a GPU, keras with one.")
+runtime.define_thread_flags()
 flags.DEFINE_bool("deterministic", True, "Deterministic TensorFlow ops (same seed -> same numbers).")
 
 
@@ -76,7 +81,7 @@ def config_from_flags():
         threshold=FLAGS.threshold, eval_every=FLAGS.eval_every, log_every=FLAGS.log_every,
         max_steps=FLAGS.max_steps, max_length=FLAGS.max_length, deterministic=FLAGS.deterministic,
         strategy=FLAGS.strategy, cv_fold=FLAGS.cv_fold, cv_folds=FLAGS.cv_folds,
-        dense_embedding_updates=FLAGS.dense_embedding_updates,
+        dense_embedding_updates=FLAGS.dense_embedding_updates, lstm_implementation=FLAGS.lstm_implementation,
     )
 
 
@@ -104,6 +109,7 @@ def main(argv):
     if FLAGS.logical_cpus:
         split_cpu(FLAGS.logical_cpus)
     try:
+        runtime.configure_threads_from_flags()
         config.validate()
         run(config)
     except (DataFormatError, ValueError, FileNotFoundError) as e:

@@ -21,6 +21,7 @@ from datn_tf import embeddings as embeddings_lib
 from datn_tf import input_pipeline, io_utils, losses, metrics
 from datn_tf import variants as variants_lib
 from datn_tf.data import datasets
+from datn_tf.layers.bilstm_encoder import IMPLEMENTATIONS
 from datn_tf.models import EmotionTransferModel, build_model
 from datn_tf.optimizers import RowwiseAdam
 from datn_tf.vocab import Vocabulary
@@ -77,6 +78,7 @@ class TrainConfig:
     cv_fold: int | None = None  # E2 cross-validation fold (0-based); None: the paper's split
     cv_folds: int = 10
     dense_embedding_updates: bool = False  # True: Keras' dense Adam on E (slower; see optimizers.py)
+    lstm_implementation: str = "auto"  # BiLSTM kernel: auto (packed on CPU, Keras/cuDNN on GPU), keras, packed
 
     def resolved_epochs(self):
         if self.epochs is not None:
@@ -98,6 +100,8 @@ class TrainConfig:
             raise ValueError("--strategy must be 'default' or 'mirrored'")
         if self.sim_reduction not in ("sum", "mean"):
             raise ValueError("--sim_reduction must be 'sum' or 'mean'")
+        if self.lstm_implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"--lstm_implementation must be one of {IMPLEMENTATIONS}")
 
 
 @dataclasses.dataclass
@@ -197,6 +201,7 @@ class Trainer:
                 attention_size=config.attention_size,
                 mlp_hidden_units=config.mlp_hidden_units,
                 dropout=config.dropout,
+                lstm_implementation=config.lstm_implementation,
             )
             # Two Adam optimisers, one per objective of the alternating schedule (as two TF1
             # train ops would have): each keeps its own moments and step count. Built here,

@@ -57,6 +57,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from datn_tf import runtime  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = "experiments/results/bench.json"
 
@@ -428,6 +430,7 @@ class BenchConfig:
     variants: tuple = ("datn2", "base")
     embedding_dims: tuple | None = None  # None: preset
     dense_embedding_updates: bool = False
+    lstm_implementation: str = "auto"
     deterministic: bool = True
     full_epoch: bool = False
     serving: bool = True
@@ -506,6 +509,7 @@ def run(cfg, log=None):
                     seed=cfg.seed, batch_size=cfg.batch_size, hidden_size=hidden, attention_size=hidden,
                     mlp_hidden_units=hidden, deterministic=cfg.deterministic,
                     dense_embedding_updates=cfg.dense_embedding_updates,
+                    lstm_implementation=cfg.lstm_implementation,
                     # Only used by the short fit before the export.
                     max_steps=settings["export_train_steps"], eval_every=settings["export_train_steps"],
                     log_every=10**6,
@@ -614,6 +618,8 @@ def define_flags():
     flags.DEFINE_string("variants", "datn2,base", "Comma-separated variants to time; the first one is "
                         "exported and served (at the largest embedding size).")
     flags.DEFINE_bool("dense_embedding_updates", False, "Keras' dense Adam on E instead of row-wise Adam.")
+    flags.DEFINE_enum("lstm_implementation", "auto", ["auto", "keras", "packed"],
+                      "BiLSTM kernel (see datn_tf.layers.BiLSTMEncoder).")
     flags.DEFINE_bool("deterministic", True, "Deterministic TensorFlow ops, as in training (the default).")
     flags.DEFINE_bool("full_epoch", False, "Also run one whole E1 epoch per variant instead of estimating it.")
     flags.DEFINE_bool("serving", True, "Export a SavedModel and time serving (--noserving: training only).")
@@ -628,8 +634,7 @@ def define_flags():
     flags.DEFINE_integer("infer_windows", None, "Timed serving windows of 4 batches (default 5; quick: 2; "
                          "each window is 1 batch in quick).")
     flags.DEFINE_integer("latency_runs", None, "Timed single-sentence calls (default 100; quick: 5).")
-    flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra-op threads (0: default).")
-    flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow inter-op threads (0: default).")
+    runtime.define_thread_flags()
     flags.DEFINE_integer("seed", 0, "Seed of the synthetic data, weights and batch order.")
 
 
@@ -641,18 +646,17 @@ def main(argv):
     if len(argv) > 1:
         print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
         sys.exit(2)
-    import tensorflow as tf
     from absl import logging as absl_logging
 
     absl_logging.set_verbosity(absl_logging.WARNING)  # no per-file INFO lines from the saver
-    # Before TensorFlow runs anything.
-    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
-    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
     try:
+        # Before TensorFlow runs anything; the same defaults as training and predict.
+        runtime.configure_threads_from_flags()
         cfg = BenchConfig(
             quick=FLAGS.quick, variants=_split(FLAGS.variants),
             embedding_dims=tuple(int(d) for d in _split(FLAGS.embedding_dims)) if FLAGS.embedding_dims else None,
-            dense_embedding_updates=FLAGS.dense_embedding_updates, deterministic=FLAGS.deterministic,
+            dense_embedding_updates=FLAGS.dense_embedding_updates,
+            lstm_implementation=FLAGS.lstm_implementation, deterministic=FLAGS.deterministic,
             full_epoch=FLAGS.full_epoch, serving=FLAGS.serving, label=FLAGS.label, batch_size=FLAGS.batch_size,
             infer_batch_size=FLAGS.infer_batch_size, vocab_size=FLAGS.vocab_size, hidden_size=FLAGS.hidden_size,
             warmup_steps=FLAGS.warmup_steps, window_steps=FLAGS.window_steps, windows=FLAGS.windows,

@@ -56,9 +56,16 @@ def make_inputs(lengths=LENGTHS, time_steps=T, dtype="float32", seed=0):
 
 
 class BiLSTMEncoderTest(LayerTestCase):
+    """Every test runs once per kernel (this class: Keras' LSTM; the subclass below: packed)."""
+
+    IMPLEMENTATION = "keras"
+
+    def make_encoder(self, **kwargs):
+        return BiLSTMEncoder(implementation=self.IMPLEMENTATION, **kwargs)
+
     def test_shapes_padding_and_last_state(self):
         x, mask = make_inputs()
-        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.5)
+        encoder = self.make_encoder(hidden_size=U, dropout=0.5)
         h, z = encoder(x, mask=mask, training=False)
         self.assertEqual(h.shape, (B, T, 2 * U))
         self.assertEqual(z.shape, (B, 2 * U))
@@ -71,7 +78,7 @@ class BiLSTMEncoderTest(LayerTestCase):
 
     def test_matches_numpy_reference(self):
         x, mask = make_inputs(dtype="float64")
-        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.5, dtype="float64")
+        encoder = self.make_encoder(hidden_size=U, dropout=0.5, dtype="float64")
         h, z = encoder(x, mask=mask, training=False)
         want_h, want_z = numpy_bilstm(encoder, x, LENGTHS)
         self.assertAllClose(h, want_h, rtol=1e-10, atol=1e-10)
@@ -79,7 +86,7 @@ class BiLSTMEncoderTest(LayerTestCase):
 
     def test_padding_invariance(self):
         x, mask = make_inputs(lengths=[4, 2], time_steps=4)
-        encoder = BiLSTMEncoder(hidden_size=U)
+        encoder = self.make_encoder(hidden_size=U)
         h, z = encoder(x, mask=mask, training=False)
         # The same sentences with three more padded steps: zeros, or garbage.
         for fill in (0.0, 7.0):
@@ -96,7 +103,7 @@ class BiLSTMEncoderTest(LayerTestCase):
         self.assertAllClose(z[1], z_alone[0], atol=1e-5, rtol=1e-5)
 
     def test_empty_inputs(self):
-        encoder = BiLSTMEncoder(hidden_size=U)
+        encoder = self.make_encoder(hidden_size=U)
         h, z = encoder(np.zeros((2, 3, E), "float32"), mask=np.zeros((2, 3), bool))
         self.assertAllEqual(h, np.zeros((2, 3, 2 * U)))
         self.assertAllEqual(z, np.zeros((2, 2 * U)))
@@ -107,7 +114,7 @@ class BiLSTMEncoderTest(LayerTestCase):
 
     def test_dropout(self):
         x, mask = make_inputs()
-        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.5)
+        encoder = self.make_encoder(hidden_size=U, dropout=0.5)
         h_eval, _ = encoder(x, mask=mask, training=False)
         h_train, z_train = encoder(x, mask=mask, training=True)
         self.assertNotAllClose(h_eval, h_train)
@@ -116,13 +123,13 @@ class BiLSTMEncoderTest(LayerTestCase):
 
     def test_eager_matches_tf_function(self):
         x, mask = make_inputs()
-        encoder = BiLSTMEncoder(hidden_size=U)
+        encoder = self.make_encoder(hidden_size=U)
         self.assert_eager_matches_tf_function(
             lambda: encoder(x, mask=mask, training=False), atol=1e-6
         )
 
     def test_no_retracing_across_lengths(self):
-        encoder = BiLSTMEncoder(hidden_size=U)
+        encoder = self.make_encoder(hidden_size=U)
         encoder(*make_inputs())  # build outside the traced function
         traces = []
 
@@ -147,7 +154,7 @@ class BiLSTMEncoderTest(LayerTestCase):
     def test_mask_reaches_attention_through_keras_masking(self):
         ids = keras.Input((None,), dtype="int32")
         embedded = keras.layers.Embedding(10, E, mask_zero=True)(ids)
-        h, z = BiLSTMEncoder(hidden_size=U)(embedded)
+        h, z = self.make_encoder(hidden_size=U)(embedded)
         _, alpha = Attention(attention_size=5)(h, z)
         model = keras.Model(ids, alpha)
         alpha = model(np.array([[1, 2, 0, 0], [3, 0, 0, 0]])).numpy()
@@ -157,9 +164,10 @@ class BiLSTMEncoderTest(LayerTestCase):
 
     def test_config_round_trip(self):
         x, mask = make_inputs()
-        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.25)
+        encoder = self.make_encoder(hidden_size=U, dropout=0.25)
         self.assertEqual(encoder.get_config()["hidden_size"], U)
         self.assertEqual(encoder.get_config()["dropout"], 0.25)
+        self.assertEqual(encoder.get_config()["implementation"], self.IMPLEMENTATION)
         self.assert_config_round_trip(
             encoder, lambda layer: layer(x, mask=mask, training=False)
         )
@@ -168,13 +176,13 @@ class BiLSTMEncoderTest(LayerTestCase):
         x, mask = make_inputs()
         x_in = keras.Input((None, E))
         mask_in = keras.Input((None,), dtype="bool")
-        outputs = BiLSTMEncoder(hidden_size=U)(x_in, mask=mask_in)
+        outputs = self.make_encoder(hidden_size=U)(x_in, mask=mask_in)
         model = keras.Model([x_in, mask_in], outputs)
         self.assert_save_reload(model, [x, mask])
 
     def test_training_step(self):
         x, mask = make_inputs()
-        encoder = BiLSTMEncoder(hidden_size=U, dropout=0.1)
+        encoder = self.make_encoder(hidden_size=U, dropout=0.1)
         encoder(x, mask=mask)
         target = np.random.default_rng(1).normal(size=(B, 2 * U)).astype("float32")
 
@@ -184,6 +192,57 @@ class BiLSTMEncoderTest(LayerTestCase):
 
         self.assertLen(encoder.trainable_weights, 6)  # 2 x (kernel, recurrent, bias)
         self.assert_training_step_changes_weights(encoder, loss)
+
+
+
+class PackedBiLSTMEncoderTest(BiLSTMEncoderTest):
+    IMPLEMENTATION = "packed"
+
+
+class KernelChoiceTest(LayerTestCase):
+    def make_pair(self, dtype="float32"):
+        """A Keras-kernel and a packed-kernel encoder with the same weights."""
+        x, mask = make_inputs(lengths=[2, 5, 0, 3, 5, 1], time_steps=6, dtype=dtype)
+        keras_encoder = BiLSTMEncoder(hidden_size=U, implementation="keras", dtype=dtype)
+        packed_encoder = BiLSTMEncoder(hidden_size=U, implementation="packed", dtype=dtype)
+        keras_encoder(x, mask=mask)
+        packed_encoder(x, mask=mask)
+        packed_encoder.set_weights(keras_encoder.get_weights())
+        return keras_encoder, packed_encoder, x, mask
+
+    def test_packed_equals_keras(self):
+        keras_encoder, packed_encoder, x, mask = self.make_pair("float64")
+        for want, got in zip(keras_encoder(x, mask=mask), packed_encoder(x, mask=mask)):
+            self.assertAllClose(want, got, rtol=1e-12, atol=1e-12)
+
+    def test_packed_gradients_equal_keras(self):
+        keras_encoder, packed_encoder, x, mask = self.make_pair("float64")
+        x = tf.constant(x)
+        weight = np.random.default_rng(2).normal(size=(1, 6, 2 * U))
+
+        def gradients(encoder):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                h, z = encoder(x, mask=mask, training=False)
+                loss = tf.reduce_sum(h * weight) + tf.reduce_sum(tf.sin(z))
+            # The packed kernel's gather gives x an IndexedSlices gradient.
+            return [tf.convert_to_tensor(g) for g in tape.gradient(loss, [x, *encoder.trainable_weights])]
+
+        for want, got in zip(gradients(keras_encoder), gradients(packed_encoder)):
+            self.assertAllClose(want, got, rtol=1e-10, atol=1e-10)
+
+    def test_auto_picks_packed_for_inference_without_a_gpu(self):
+        encoder = BiLSTMEncoder(hidden_size=U)
+        self.assertEqual(encoder.implementation, "auto")
+        self.assertEqual(encoder.uses_packed_kernel(training=False), not tf.config.list_logical_devices("GPU"))
+        self.assertFalse(encoder.uses_packed_kernel(training=True))
+        self.assertTrue(BiLSTMEncoder(hidden_size=U, implementation="packed").uses_packed_kernel(training=True))
+        self.assertTrue(BiLSTMEncoder(hidden_size=U, implementation="packed").uses_packed_kernel())
+        self.assertFalse(BiLSTMEncoder(hidden_size=U, implementation="keras").uses_packed_kernel())
+
+    def test_rejects_unknown_implementation(self):
+        with self.assertRaisesRegex(ValueError, "implementation must be one of"):
+            BiLSTMEncoder(hidden_size=U, implementation="cudnn")
 
 
 if __name__ == "__main__":
