@@ -147,20 +147,20 @@ class EmotionTransferModel(keras.Model):
         h_s, z_s = self.shared_encoder(x, mask, training=training)
         out = {}
         if self.target_encoder is None:
-            H_c, alpha_s = self.shared_attention(h_s, z_s, mask)
+            H_c, alpha_s = self.shared_attention(h_s, z_s, mask, training=training)
             features = H_c
         else:
             h_t, z_t = self.target_encoder(x, mask, training=training)
             feed = self.spec.feed
             if feed == variants_lib.FEED_SHARED_TO_TARGET:  # DATN-1: alpha_s first
-                H_c, alpha_s = self.shared_attention(h_s, z_s, mask)
-                H_t, alpha_t = self.target_attention(h_t, z_t, alpha_s, mask)
+                H_c, alpha_s = self.shared_attention(h_s, z_s, mask, training=training)
+                H_t, alpha_t = self.target_attention(h_t, z_t, alpha_s, mask, training=training)
             elif feed == variants_lib.FEED_TARGET_TO_SHARED:  # DATN-2: alpha_t first
-                H_t, alpha_t = self.target_attention(h_t, z_t, mask)
-                H_c, alpha_s = self.shared_attention(h_s, z_s, alpha_t, mask)
+                H_t, alpha_t = self.target_attention(h_t, z_t, mask, training=training)
+                H_c, alpha_s = self.shared_attention(h_s, z_s, alpha_t, mask, training=training)
             else:
-                H_c, alpha_s = self.shared_attention(h_s, z_s, mask)
-                H_t, alpha_t = self.target_attention(h_t, z_t, mask)
+                H_c, alpha_s = self.shared_attention(h_s, z_s, mask, training=training)
+                H_t, alpha_t = self.target_attention(h_t, z_t, mask, training=training)
             features = tf.concat([H_c, H_t], axis=-1)
             out["alpha_t"] = alpha_t
             if self.spec.adversarial:
@@ -182,14 +182,14 @@ class EmotionTransferModel(keras.Model):
         if self.spec.feed == variants_lib.FEED_TARGET_TO_SHARED:
             # No target-side attention exists for a source sentence: feed zeros, so the
             # sentiment task never depends on target-only parameters (docs/fidelity.md).
-            H_c, alpha_s = self.shared_attention(h_s, z_s, tf.zeros_like(x[..., 0]), mask)
+            H_c, alpha_s = self.shared_attention(h_s, z_s, tf.zeros_like(x[..., 0]), mask, training=training)
         else:
-            H_c, alpha_s = self.shared_attention(h_s, z_s, mask)
+            H_c, alpha_s = self.shared_attention(h_s, z_s, mask, training=training)
         out = {"alpha_s": alpha_s}
         features = H_c
         if self.source_encoder is not None:
             h_p, z_p = self.source_encoder(x, mask, training=training)
-            H_p, _ = self.source_attention(h_p, z_p, mask)
+            H_p, _ = self.source_attention(h_p, z_p, mask, training=training)
             features = tf.concat([H_c, H_p], axis=-1)
             if self.spec.adversarial:
                 out["h_shared"], out["h_private"] = h_s, h_p

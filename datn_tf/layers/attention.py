@@ -74,6 +74,9 @@ class Attention(keras.layers.Layer):
         mask: optional bool tensor `[B, T]`, True for real tokens. If omitted,
             the Keras mask attached to `h` is used (`BiLSTMEncoder` attaches
             one); without either, every token is real.
+        training: bool. Only picks how the scores are computed: with a mask and
+            `training` false, for the real tokens only (gathered); otherwise for
+            every position. Both give the same `H` and `alpha`.
 
     Masking:
         The softmax runs over real tokens only: weights on padding are exactly 0
@@ -129,22 +132,37 @@ class Attention(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, h, z, mask=None):
-        return self._attend(h, z, mask)
+    def call(self, h, z, mask=None, training=None):
+        return self._attend(h, z, mask, training)
 
-    def _attend(self, h, z, mask, extra=None):
-        """Eq. 1-2; `extra` [B, T, a] is added inside the tanh (the fed-attention term)."""
+    def _attend(self, h, z, mask, training, fed=None):
+        """Eq. 1-2. `fed = (alpha_other [B, T], w_alpha [a])` adds `w_alpha alpha'_j`
+        inside the tanh (the attention-fed attention of Section 2.2.2)."""
         if mask is None:
             # Keras fills `mask` from the input only for single-input layers,
             # so read the mask BiLSTMEncoder attached to `h` ourselves.
             mask = getattr(h, "_keras_mask", None)
         h = tf.convert_to_tensor(h, dtype=self.compute_dtype)
         z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
-        # [B, T, a] + [B, 1, a]: W_z z is shared by every position.
-        pre = tf.einsum("btd,da->bta", h, self.W_h) + tf.matmul(z, self.W_z)[:, tf.newaxis, :]
-        if extra is not None:
-            pre += extra
-        scores = tf.einsum("bta,a->bt", tf.tanh(pre), self.v)
+        if mask is None or training:
+            # Every position, padding included: cheaper than gathering when batches
+            # are length-bucketed (training), and the only choice without a mask.
+            # [B, T, a] + [B, 1, a]: W_z z is shared by every position.
+            pre = tf.einsum("btd,da->bta", h, self.W_h) + tf.matmul(z, self.W_z)[:, tf.newaxis, :]
+            if fed is not None:
+                pre += fed[0][:, :, tf.newaxis] * fed[1]
+            scores = tf.einsum("bta,a->bt", tf.tanh(pre), self.v)
+        else:
+            # Inference: the real tokens only ([N, D] rows), so the projection and the
+            # tanh skip the padding, most of a serving batch's [B, T]. Padding gets
+            # score 0; its softmax weight is 0 whatever its score.
+            mask = tf.cast(mask, tf.bool)
+            real = tf.where(mask)
+            pre = tf.matmul(tf.gather_nd(h, real), self.W_h) + tf.gather(tf.matmul(z, self.W_z), real[:, 0])
+            if fed is not None:
+                pre += tf.gather_nd(fed[0], real)[:, tf.newaxis] * fed[1]
+            real_scores = tf.linalg.matvec(tf.tanh(pre), self.v)
+            scores = tf.scatter_nd(real, real_scores, tf.shape(mask, out_type=tf.int64))
         alpha = masked_softmax(scores, mask)
         return attention_pool(h, alpha), alpha
 

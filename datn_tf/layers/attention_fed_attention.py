@@ -36,6 +36,7 @@ class AttentionFedAttention(Attention):
             as in the paper's joint objective).
         mask: optional bool tensor `[B, T]`, True for real tokens. If omitted,
             the Keras mask attached to `h` is used, as in `Attention`.
+        training: bool, as in `Attention` (how the scores are computed only).
 
     Masking:
         Same as `Attention`: zero weight on padding, real weights sum to 1, an
@@ -53,10 +54,10 @@ class AttentionFedAttention(Attention):
             initializer=self.kernel_initializer,
         )
 
-    def call(self, h, z, alpha_other, mask=None):
+    def call(self, h, z, alpha_other, mask=None, training=None):
         alpha_other = tf.convert_to_tensor(alpha_other, dtype=self.compute_dtype)
-        # w_alpha alpha'_j: each position's weight in the other space, projected to [B, T, a].
-        return self._attend(h, z, mask, extra=alpha_other[:, :, tf.newaxis] * self.w_alpha)
+        # w_alpha alpha'_j: each position's weight in the other space, projected to a dims.
+        return self._attend(h, z, mask, training, fed=(alpha_other, self.w_alpha))
 
     def compute_output_shape(self, h_shape, z_shape=None, alpha_other_shape=None):
         return super().compute_output_shape(h_shape, z_shape)

@@ -68,6 +68,23 @@ class AttentionFedAttentionTest(LayerTestCase):
         self.assertAllClose(alpha, want_alpha, rtol=1e-6, atol=1e-6)
         self.assertAllClose(H, want_H, rtol=1e-5, atol=1e-6)
 
+    def test_training_and_inference_paths_agree(self):
+        # As for Attention: the gathered real-token scores (inference) equal the
+        # all-position ones (training), gradients into alpha_other included.
+        h, z, other, mask = make_inputs("float64")
+        layer = AttentionFedAttention(attention_size=A, dtype="float64")
+        layer(h, z, other, mask=mask)
+        other = tf.Variable(other)
+        results = []
+        for training in (False, True):
+            with tf.GradientTape() as tape:
+                H, alpha = layer(h, z, other, mask=mask, training=training)
+                loss = tf.reduce_sum(H * np.arange(D)) + tf.reduce_sum(alpha**2)
+            grads = tape.gradient(loss, [other] + layer.trainable_weights)
+            results.append([H, alpha] + grads)
+        for inference, training in zip(*results):
+            self.assertAllClose(inference, training, rtol=1e-12, atol=1e-12)
+
     def test_masking(self):
         h, z, other, mask = make_inputs()
         layer = AttentionFedAttention(attention_size=A)

@@ -83,6 +83,24 @@ class AttentionTest(LayerTestCase):
         self.assertAllClose(alpha, want_alpha, rtol=1e-6, atol=1e-6)
         self.assertAllClose(H, want_H, rtol=1e-5, atol=1e-6)
 
+    def test_training_and_inference_paths_agree(self):
+        # training=True scores every position, inference only the gathered real
+        # tokens: same outputs and gradients (incl. the empty row and garbage padding).
+        h, z, mask = make_inputs("float64")
+        h = np.where(mask[:, :, None], h, 1e3)
+        layer = Attention(attention_size=A, dtype="float64")
+        layer(h, z, mask=mask)
+        h = tf.Variable(h)
+        results = []
+        for training in (False, True):
+            with tf.GradientTape() as tape:
+                H, alpha = layer(h, z, mask=mask, training=training)
+                loss = tf.reduce_sum(H * np.arange(D)) + tf.reduce_sum(alpha**2)
+            grads = tape.gradient(loss, [h] + layer.trainable_weights)
+            results.append([H, alpha] + grads)
+        for inference, training in zip(*results):
+            self.assertAllClose(inference, training, rtol=1e-12, atol=1e-12)
+
     def test_masking(self):
         h, z, mask = make_inputs()
         # Garbage on padding must not matter.

@@ -6,12 +6,14 @@ that work is padding (E-c tweets average 20 tokens, a batch's longest is near 40
 kernel does what cuDNN's packed sequences do, in plain TensorFlow ops:
 
 1. sort the rows by length, longest first, so that the rows still running at step `t`
-   are a prefix of the batch (`active[t]` of them);
+   are a prefix of the batch (`active[t]` of them), and gather each direction's inputs
+   time major in that order (the backward pass reads each row from its own last real
+   token back to its first);
 2. step `t` multiplies only that prefix: `z = [x_t; h_{t-1}] @ [W; U] + b`, one matmul
-   per step for the input and the recurrence together;
-3. the backward direction runs the same loop over `tf.reverse_sequence(x, lengths)`
-   (each row reversed within its own length, so it starts at the last real token);
-4. the rows are put back in their original order.
+   per step for the input and the recurrence together, and keeps only the prefix's
+   states (no padded copy per step);
+3. one gather per direction puts the packed states back at `[B, T]`, in the rows'
+   original order, with exact zeros at padding.
 
 The arithmetic is the Keras `LSTMCell`'s (gates `i, f, c, o`; `sigmoid` and `tanh`; zero
 initial state), on the same weights, so outputs agree with Keras to float rounding. The
@@ -21,7 +23,11 @@ two cores at once.
 Measured alternative, not taken: computing the input projection `x @ W` for all time
 steps at once before the loop was slower on the 2-core CPU (1,780 vs 2,620 sentences/s
 for DATN-2's two encoders at batch 256): TensorFlow's matmul with an inner size of 50 is
-slow and its `[T * B, 4u]` result does not stay in cache.
+slow and its `[T * B, 4u]` result does not stay in cache. Replacing the per-step padded
+`TensorArray` writes, `tf.reverse_sequence` and the unsorting gather by the packed
+layout above made the two encoders about 20% faster (167 -> 130 ms at batch 256).
+Computing the gates' sigmoid as `0.5 tanh(x / 2) + 0.5` to use one `tanh` gained under
+5% and would leave the Keras arithmetic, so it was not taken.
 """
 
 import tensorflow as tf
@@ -37,21 +43,24 @@ def _lstm_over_prefixes(x_time_major, active, steps, kernel, recurrent_kernel, b
     """One LSTM direction over rows sorted longest first.
 
     Args:
-        x_time_major: `[T, B, d]`, rows sorted by length, longest first.
+        x_time_major: `[steps, B, d]`, rows sorted by length, longest first.
         active: int32 `[steps]`, how many rows have a real token at step t.
         steps: int32 scalar, the number of steps to run (at least 1).
         kernel, recurrent_kernel, bias: Keras LSTMCell weights `[d, 4u]`, `[u, 4u]`,
             `[4u]`.
 
     Returns:
-        `[B, steps, u]`: the hidden states, 0 where a row has no real token.
+        `[sum(active) + 1, u]`: the hidden states of the real tokens, step after step
+        (row `r` of step `t` at `offset[t] + r`, `offset` the exclusive cumulative sum of
+        `active`), then one row of zeros for the padding to read.
     """
     units = recurrent_kernel.shape[0]
     dtype = x_time_major.dtype
     weights = _gates_ifoc(tf.concat([tf.cast(kernel, dtype), tf.cast(recurrent_kernel, dtype)], axis=0), units)
     bias = _gates_ifoc(tf.cast(bias, dtype), units)
     batch = tf.shape(x_time_major)[1]
-    outputs = tf.TensorArray(dtype, size=steps, element_shape=tf.TensorShape([None, units]))
+    # Each step writes only its active rows; the steps are concatenated at the end.
+    outputs = tf.TensorArray(dtype, size=steps, element_shape=tf.TensorShape([None, units]), infer_shape=False)
 
     def step(t, h, c, outputs):
         n = active[t]
@@ -60,8 +69,7 @@ def _lstm_over_prefixes(x_time_major, active, steps, kernel, recurrent_kernel, b
         gates = tf.sigmoid(z[:, : 3 * units])
         c = gates[:, units : 2 * units] * c[:n] + gates[:, :units] * tf.tanh(z[:, 3 * units :])
         h = gates[:, 2 * units :] * tf.tanh(c)
-        outputs = outputs.write(t, tf.pad(h, [[0, batch - n], [0, 0]]))
-        return t + 1, h, c, outputs
+        return t + 1, h, c, outputs.write(t, h)
 
     zeros = tf.zeros([batch, units], dtype)
     _, _, _, outputs = tf.while_loop(
@@ -75,7 +83,7 @@ def _lstm_over_prefixes(x_time_major, active, steps, kernel, recurrent_kernel, b
             None,
         ],
     )
-    return tf.transpose(outputs.stack(), [1, 0, 2])
+    return tf.concat([outputs.concat(), tf.zeros([1, units], dtype)], axis=0)
 
 
 def packed_bilstm(x, lengths, forward_weights, backward_weights):
@@ -97,20 +105,36 @@ def packed_bilstm(x, lengths, forward_weights, backward_weights):
     # Longest first; stable so that equal lengths keep their order (deterministic).
     order = tf.argsort(lengths, direction="DESCENDING", stable=True)
     sorted_lengths = tf.gather(lengths, order)
-    sorted_x = tf.gather(x, order)
     # At least one step, so that the outputs have a shape even for B = 0 or all-empty rows
     # (that step multiplies 0 rows).
     steps = tf.maximum(tf.reduce_max(tf.concat([sorted_lengths, [0]], axis=0)), 1)
-    active = tf.reduce_sum(tf.cast(sorted_lengths[tf.newaxis, :] > tf.range(steps)[:, tf.newaxis], tf.int32), axis=1)
-    sorted_x = tf.pad(sorted_x, [[0, 0], [0, tf.maximum(steps - time_steps, 0)], [0, 0]])[:, :steps]
+    t = tf.range(steps)[:, tf.newaxis]
+    active = tf.reduce_sum(tf.cast(sorted_lengths[tf.newaxis, :] > t, tf.int32), axis=1)
+    x = tf.pad(x, [[0, 0], [0, tf.maximum(steps - time_steps, 0)], [0, 0]])
 
-    forward = _lstm_over_prefixes(tf.transpose(sorted_x, [1, 0, 2]), active, steps, *forward_weights)
-    reversed_x = tf.reverse_sequence(sorted_x, sorted_lengths, seq_axis=1, batch_axis=0)
-    backward = _lstm_over_prefixes(tf.transpose(reversed_x, [1, 0, 2]), active, steps, *backward_weights)
-    backward = tf.reverse_sequence(backward, sorted_lengths, seq_axis=1, batch_axis=0)
+    # Both directions' inputs, time major and sorted, in one gather each: the backward
+    # pass reads row r at position length_r - 1 - t (inactive rows read anything, unused).
+    rows = tf.broadcast_to(order[tf.newaxis, :], [steps, tf.shape(order)[0]])
+    forward_steps = tf.broadcast_to(t, tf.shape(rows))
+    backward_steps = tf.maximum(sorted_lengths[tf.newaxis, :] - 1 - t, 0)
+    forward = _lstm_over_prefixes(tf.gather_nd(x, tf.stack([rows, forward_steps], -1)), active, steps,
+                                  *forward_weights)
+    backward = _lstm_over_prefixes(tf.gather_nd(x, tf.stack([rows, backward_steps], -1)), active, steps,
+                                   *backward_weights)
 
-    h = tf.gather(tf.concat([forward, backward], axis=-1), tf.math.invert_permutation(order))
-    # Back to T steps: cut the dummy step of an empty batch, pad the steps beyond the
-    # longest row.
-    h = h[:, :time_steps]
-    return tf.pad(h, [[0, 0], [0, time_steps - tf.shape(h)[1]], [0, 0]])
+    # Back to [B, T]: row b's state at step s is packed row offset[s] + rank[b]; padding
+    # reads the final zero row. One gather per direction undoes the sort, the backward
+    # reversal and the packing.
+    offsets = tf.cumsum(active, exclusive=True)
+    rank = tf.math.invert_permutation(order)[:, tf.newaxis]
+    j = tf.range(time_steps)[tf.newaxis, :]
+    real = j < lengths[:, tf.newaxis]
+    zero_row = tf.shape(forward)[0] - 1
+
+    def packed_rows(step):
+        return tf.where(real, tf.gather(offsets, tf.clip_by_value(step, 0, steps - 1)) + rank, zero_row)
+
+    return tf.concat(
+        [tf.gather(forward, packed_rows(j)), tf.gather(backward, packed_rows(lengths[:, tf.newaxis] - 1 - j))],
+        axis=-1,
+    )
