@@ -24,7 +24,7 @@ What it measures, on data shaped like S1 -> E1 (vocabulary 30,000, 28,631 sentim
    with `tf.saved_model.load`, and timed on synthetic raw tweets: sentences per second at
    batch 256 and the median latency of a single sentence (after warm-up).
 4. Peak memory (max RSS of this process) and the environment (TensorFlow version, CPUs,
-   GPUs, thread settings, load average) so runs can be compared.
+   GPUs, thread settings, load average, a NumPy matmul speed) so runs can be compared.
 
 Sentence lengths are drawn from hard-coded histograms of token counts (the project's
 tokenizer) of the SemEval-2018 E-c training tweets (mean 19.5, 1-85 tokens) and of the
@@ -378,6 +378,24 @@ def bench_serving(path, vocab, settings, batch_size, seed):
     }
 
 
+def cpu_matmul_gflops(seconds=0.5):
+    """NumPy float32 matmul speed at the LSTM step's shape, all cores: a calibration.
+
+    The benchmark machines are shared virtual machines whose speed drifts (the same
+    commit measured 25% slower on a busier day); runs are comparable only when this
+    figure is too.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((256, 250), dtype=np.float32)
+    b = rng.standard_normal((250, 800), dtype=np.float32)
+    a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    return round(n * 2 * 256 * 250 * 800 / (time.perf_counter() - start) / 1e9, 1)
+
+
 def environment():
     import keras
     import tensorflow as tf
@@ -401,6 +419,7 @@ def environment():
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "gpu_visible": bool(gpus),
         "gpus": [g.name for g in gpus],
+        "cpu_matmul_gflops": cpu_matmul_gflops(),
         "threads": {
             "intra_op_parallelism": threading.get_intra_op_parallelism_threads(),
             "inter_op_parallelism": threading.get_inter_op_parallelism_threads(),
@@ -603,7 +622,8 @@ def markdown_table(payload):
               f"GPU {'visible: ' + ', '.join(env['gpus']) if env['gpu_visible'] else 'not visible'}, "
               f"threads intra {threads['intra_op_parallelism']} / inter {threads['inter_op_parallelism']} "
               f"(0 = default), load average {env['load_average_start'][0]:.2f} at start, "
-              f"{env['load_average_end'][0]:.2f} at end")
+              f"{env['load_average_end'][0]:.2f} at end, NumPy matmul {env.get('cpu_matmul_gflops', '?')} "
+              f"GFLOP/s (host speed calibration)")
     return "\n".join([title, "", *rows, "", footer])
 
 

@@ -57,6 +57,7 @@ def test_quick_bench_writes_every_figure(tmp_path):
     env = payload["environment"]
     assert env["tensorflow_version"] and env["cpu_count"] >= 1 and isinstance(env["gpu_visible"], bool)
     assert {"intra_op_parallelism", "inter_op_parallelism"} <= set(env["threads"])
+    assert _positive(env["cpu_matmul_gflops"])
 
     runs = {r["variant"]: r for r in payload["training"]}
     assert set(runs) == {"datn2", "base"}
