@@ -43,3 +43,11 @@ def write_json(path, obj):
 
 def read_json(path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def save_npy(path, array):
+    """`np.save` to `path` (which should end in .npy), atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        np.save(tmp, array)

@@ -17,6 +17,12 @@ All functions take logits (never probabilities) and compute in float32
 import tensorflow as tf
 
 
+def _reducer(reduction):
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"`reduction` must be 'mean' or 'sum'. Received: reduction={reduction!r}")
+    return tf.reduce_mean if reduction == "mean" else tf.reduce_sum
+
+
 def _float(x):
     # Losses run in float32 (float64 kept) even under mixed precision: eps**2
     # and log-probabilities underflow in float16.
@@ -45,7 +51,7 @@ def emotion_target_distribution(labels):
     return tf.concat([tf.math.divide_no_nan(labels, counts), none], axis=-1)
 
 
-def emotion_kl_loss(target_dist, logits):
+def emotion_kl_loss(target_dist, logits, reduction="mean"):
     """Eq. 3: the mean over the batch of `KL(target || softmax(logits))`.
 
         L = (1/N) sum_i sum_k t_ik (log t_ik - log o_ik),  o_i = softmax(logits_i)
@@ -57,10 +63,13 @@ def emotion_kl_loss(target_dist, logits):
         target_dist: float tensor `[B, C]`, rows summing to 1 (see
             `emotion_target_distribution`).
         logits: float tensor `[B, C]`, e.g. from `EmotionMLP`.
+        reduction: `"mean"` (Eq. 3's 1/N) or `"sum"` over the batch (the
+            authors' released code sums).
 
     Returns:
         A scalar.
     """
+    reduce = _reducer(reduction)
     logits = _float(logits)
     target = tf.cast(target_dist, logits.dtype)
     log_probs = tf.nn.log_softmax(logits, axis=-1)
@@ -69,7 +78,7 @@ def emotion_kl_loss(target_dist, logits):
     # gradient w.r.t. the target sees log(0).
     log_target = tf.math.log(tf.where(positive, target, tf.ones_like(target)))
     terms = tf.where(positive, target * (log_target - log_probs), 0.0)
-    return tf.reduce_mean(tf.reduce_sum(terms, axis=-1))
+    return reduce(tf.reduce_sum(terms, axis=-1))
 
 
 def attention_cosine_similarity(alpha_s, alpha_t, eps=1e-8):
@@ -101,44 +110,58 @@ def attention_cosine_similarity(alpha_s, alpha_t, eps=1e-8):
     return tf.where(valid, dot * tf.math.rsqrt(safe), tf.zeros_like(dot))
 
 
-def similarity_loss(alpha_s, alpha_t, lambda_sim=0.05, reduction="sum"):
-    """The dual-attention similarity term `lambda sum_i cos_sim(a_s^i, a_t^i)`.
+SIMILARITY_FORMS = ("sum", "mean", "released")
 
-    Minimising it pushes the shared and target-specific attention weights
-    apart (Section 2.2.2). The paper's objective sums over the mini-batch;
-    `reduction="mean"` makes the term independent of the batch size.
+
+def similarity_loss(alpha_s, alpha_t, lambda_sim=0.05, form="sum"):
+    """The dual-attention similarity term of J, in one of three forms.
+
+        sum       lambda sum_i cos(a_s^i, a_t^i)          as written in J (Section 2.2.2)
+        mean      lambda (1/B) sum_i cos(a_s^i, a_t^i)    independent of the batch size
+        released  lambda (1/B) sum_i (1 - a_s^i . a_t^i)  the authors' released code
+
+    The first two push the shared and target-specific attentions apart, as the
+    paper says. "released" is what `tf.losses.cosine_distance(tgt_alphas,
+    alphas, dim=1)` computes with TF1's defaults: one minus the dot product of
+    the raw attention vectors (not unit-normalised), averaged over the batch;
+    minimising it raises the dot product, pulling the two attentions together.
 
     Args:
         alpha_s: float tensor `[B, T]`, the shared layer's attention weights.
         alpha_t: float tensor `[B, T]`, the target-specific attention weights.
         lambda_sim: float, the weight `lambda` (0.05 in the paper).
-        reduction: `"sum"` (as written in J) or `"mean"`.
+        form: `"sum"`, `"mean"` or `"released"`.
 
     Returns:
         A scalar.
     """
-    if reduction not in ("sum", "mean"):
-        raise ValueError(
-            f"`reduction` must be 'sum' or 'mean'. Received: reduction={reduction!r}"
-        )
+    if form not in SIMILARITY_FORMS:
+        raise ValueError(f"`form` must be one of {SIMILARITY_FORMS}. Received: form={form!r}")
+    alpha_s = _float(alpha_s)
+    if form == "released":
+        dot = tf.reduce_sum(alpha_s * tf.cast(alpha_t, alpha_s.dtype), axis=-1)
+        return tf.cast(lambda_sim, dot.dtype) * tf.reduce_mean(1.0 - dot)
     cosine = attention_cosine_similarity(alpha_s, alpha_t)
-    reduce = tf.reduce_sum if reduction == "sum" else tf.reduce_mean
+    reduce = tf.reduce_sum if form == "sum" else tf.reduce_mean
     return tf.cast(lambda_sim, cosine.dtype) * reduce(cosine)
 
 
-def sentiment_loss(labels, logits):
+def sentiment_loss(labels, logits, reduction="mean"):
     """`-(1/M) sum_m log p(y_m | H_c)`: mean sparse softmax cross-entropy.
 
     Args:
         labels: int tensor `[M]` of class ids.
         logits: float tensor `[M, C]`.
+        reduction: `"mean"` (J's 1/M) or `"sum"` (the released code minimises
+            the per-sentence vector, i.e. its sum).
 
     Returns:
         A scalar.
     """
+    reduce = _reducer(reduction)
     logits = _float(logits)
     labels = tf.cast(labels, tf.int32)
-    return tf.reduce_mean(
+    return reduce(
         tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     )
 

@@ -50,10 +50,16 @@ class EmotionKLLossTest(LossesTestCase):
         want = np.where(
             positive, target * (np.log(np.where(positive, target, 1.0)) - log_o), 0.0
         )
-        want = want.sum(axis=1).mean()
+        want = want.sum(axis=1)
         self.assertAllClose(
-            losses.emotion_kl_loss(target, logits), want, rtol=1e-6, atol=1e-6
+            losses.emotion_kl_loss(target, logits), want.mean(), rtol=1e-6, atol=1e-6
         )
+        # The released code's reduction: summed over the batch.
+        self.assertAllClose(
+            losses.emotion_kl_loss(target, logits, reduction="sum"), want.sum(), rtol=1e-6, atol=1e-6
+        )
+        with self.assertRaisesRegex(ValueError, "reduction"):
+            losses.emotion_kl_loss(target, logits, reduction="max")
 
     def test_zero_when_prediction_equals_target(self):
         target = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]], "float32")
@@ -120,13 +126,29 @@ class SimilarityLossTest(LossesTestCase):
         )
         self.assertAllClose(
             losses.similarity_loss(
-                self.alpha_s, self.alpha_t, lambda_sim=0.5, reduction="mean"
+                self.alpha_s, self.alpha_t, lambda_sim=0.5, form="mean"
             ),
             0.5 * self.cos.mean(),
             rtol=1e-6,
         )
-        with self.assertRaisesRegex(ValueError, "reduction"):
-            losses.similarity_loss(self.alpha_s, self.alpha_t, reduction="none")
+        with self.assertRaisesRegex(ValueError, "form"):
+            losses.similarity_loss(self.alpha_s, self.alpha_t, form="none")
+
+    def test_released_form(self):
+        # The released code's tf.losses.cosine_distance(tgt_alphas, alphas, dim=1):
+        # the batch mean of 1 - a.b on the raw (not unit-normalised) weights.
+        a, b = self.alpha_s, self.alpha_t
+        self.assertAllClose(
+            losses.similarity_loss(a, b, lambda_sim=0.05, form="released"),
+            0.05 * np.mean(1.0 - (a * b).sum(1)),
+            rtol=1e-6,
+        )
+        # Minimising it raises the dot product: the attentions are pulled together.
+        alpha_s = tf.Variable(a)
+        with tf.GradientTape() as tape:
+            loss = losses.similarity_loss(alpha_s, b, form="released")
+        step = alpha_s - 0.5 * tape.gradient(loss, alpha_s)
+        self.assertTrue(np.all((step.numpy() * b).sum(1) > (a * b).sum(1)))
 
     def test_gradient_step_pushes_attentions_apart(self):
         alpha_s = tf.Variable(self.alpha_s)
@@ -143,8 +165,9 @@ class CrossEntropyLossesTest(LossesTestCase):
         rng = np.random.default_rng(2)
         logits = rng.normal(size=(5, 3)).astype("float32")
         labels = np.array([0, 2, 1, 1, 0])
-        want = -np_log_softmax(logits.astype("float64"))[np.arange(5), labels].mean()
-        self.assertAllClose(losses.sentiment_loss(labels, logits), want, rtol=1e-6)
+        want = -np_log_softmax(logits.astype("float64"))[np.arange(5), labels]
+        self.assertAllClose(losses.sentiment_loss(labels, logits), want.mean(), rtol=1e-6)
+        self.assertAllClose(losses.sentiment_loss(labels, logits, reduction="sum"), want.sum(), rtol=1e-6)
 
     def test_adversarial_loss_matches_numpy(self):
         rng = np.random.default_rng(3)

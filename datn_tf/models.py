@@ -37,7 +37,15 @@ class EmotionTransferModel(keras.Model):
         hidden_size: LSTM units per direction (200).
         attention_size: a, the attention projection size.
         mlp_hidden_units: hidden units of the emotion MLP.
-        dropout: dropout rate inside the encoders (0.5).
+        dropout: dropout rate on the encoders' outputs h (0.5), and on their inputs
+            unless `input_dropout` is given.
+        input_dropout: dropout rate on the embedded words entering each encoder; None
+            takes `dropout`.
+        mlp_dropout: dropout rate on the emotion MLP's hidden layer (0).
+        mlp_activation: the emotion MLP's hidden activation ("relu" or "tanh").
+        attention_bias: a bias inside every attention's tanh (Eq. 1 has none).
+        tie_lstm_directions: one set of LSTM weights for both directions of each
+            encoder (the released code's behaviour).
         lstm_implementation: the encoders' BiLSTM kernel, `"auto"`, `"keras"` or `"packed"`
             (see `BiLSTMEncoder`; the same function and weights either way).
 
@@ -60,6 +68,11 @@ class EmotionTransferModel(keras.Model):
         mlp_hidden_units=200,
         dropout=0.5,
         lstm_implementation="auto",
+        input_dropout=None,
+        mlp_dropout=0.0,
+        mlp_activation="relu",
+        attention_bias=False,
+        tie_lstm_directions=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,33 +86,34 @@ class EmotionTransferModel(keras.Model):
         self.mlp_hidden_units = mlp_hidden_units
         self.dropout = dropout
         self.lstm_implementation = lstm_implementation
+        self.input_dropout = input_dropout
+        self.mlp_dropout = mlp_dropout
+        self.mlp_activation = mlp_activation
+        self.attention_bias = attention_bias
+        self.tie_lstm_directions = tie_lstm_directions
         spec = variants_lib.get_variant(variant)
         self.spec = spec
 
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
-        self.shared_encoder = BiLSTMEncoder(
-                hidden_size, dropout=dropout, implementation=lstm_implementation, name="shared_encoder"
-            )
-        fed_shared = spec.feed == variants_lib.FEED_TARGET_TO_SHARED
-        fed_target = spec.feed == variants_lib.FEED_SHARED_TO_TARGET
-        self.shared_attention = (AttentionFedAttention if fed_shared else Attention)(
-            attention_size, name="shared_attention"
-        )
+        def encoder(name):
+            return BiLSTMEncoder(hidden_size, dropout=dropout, input_dropout=input_dropout,
+                                 tie_directions=tie_lstm_directions, implementation=lstm_implementation, name=name)
+
+        def attention(fed, name):
+            return (AttentionFedAttention if fed else Attention)(attention_size, use_bias=attention_bias, name=name)
+
+        self.shared_encoder = encoder("shared_encoder")
+        self.shared_attention = attention(spec.feed == variants_lib.FEED_TARGET_TO_SHARED, "shared_attention")
         self.target_encoder = self.target_attention = None
         if spec.target_encoder:
-            self.target_encoder = BiLSTMEncoder(
-                hidden_size, dropout=dropout, implementation=lstm_implementation, name="target_encoder"
-            )
-            self.target_attention = (AttentionFedAttention if fed_target else Attention)(
-                attention_size, name="target_attention"
-            )
+            self.target_encoder = encoder("target_encoder")
+            self.target_attention = attention(spec.feed == variants_lib.FEED_SHARED_TO_TARGET, "target_attention")
         self.source_encoder = self.source_attention = None
         if spec.source_encoder:
-            self.source_encoder = BiLSTMEncoder(
-                hidden_size, dropout=dropout, implementation=lstm_implementation, name="source_encoder"
-            )
-            self.source_attention = Attention(attention_size, name="source_attention")
-        self.emotion_mlp = EmotionMLP(num_emotions + 1, hidden_units=mlp_hidden_units, name="emotion_mlp")
+            self.source_encoder = encoder("source_encoder")
+            self.source_attention = attention(False, "source_attention")
+        self.emotion_mlp = EmotionMLP(num_emotions + 1, hidden_units=mlp_hidden_units, activation=mlp_activation,
+                                      dropout=mlp_dropout, name="emotion_mlp")
         self.sentiment_output = None
         if spec.sentiment_head:
             self.sentiment_output = keras.layers.Dense(num_sentiments, name="sentiment_output")
@@ -131,6 +145,11 @@ class EmotionTransferModel(keras.Model):
                 "mlp_hidden_units": self.mlp_hidden_units,
                 "dropout": self.dropout,
                 "lstm_implementation": self.lstm_implementation,
+                "input_dropout": self.input_dropout,
+                "mlp_dropout": self.mlp_dropout,
+                "mlp_activation": self.mlp_activation,
+                "attention_bias": self.attention_bias,
+                "tie_lstm_directions": self.tie_lstm_directions,
             }
         )
         return config
@@ -165,7 +184,7 @@ class EmotionTransferModel(keras.Model):
             out["alpha_t"] = alpha_t
             if self.spec.adversarial:
                 out["h_shared"], out["h_private"] = h_s, h_t
-        logits = self.emotion_mlp(features)
+        logits = self.emotion_mlp(features, training=training)
         out["logits"] = logits
         out["probabilities"] = tf.nn.softmax(logits)[:, : self.num_emotions]
         out["alpha_s"] = alpha_s

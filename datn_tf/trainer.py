@@ -20,8 +20,8 @@ import tensorflow as tf
 from datn_tf import embeddings as embeddings_lib
 from datn_tf import input_pipeline, io_utils, losses, metrics
 from datn_tf import variants as variants_lib
+from datn_tf.config import DEFAULT_EPOCHS, TrainConfig  # noqa: F401  (re-exported)
 from datn_tf.data import datasets
-from datn_tf.layers.bilstm_encoder import IMPLEMENTATIONS
 from datn_tf.models import EmotionTransferModel, build_model
 from datn_tf.optimizers import RowwiseAdam
 from datn_tf.vocab import Vocabulary
@@ -31,78 +31,6 @@ VOCAB_FILE = "vocab.txt"
 METRICS_FILE = "metrics.json"
 BEST_DIR = "best"
 CKPT_DIR = "checkpoints"
-
-# Default epochs per dataset and schedule. An epoch is one pass over the larger training
-# set the variant reads: the sentiment set for the alternating schedule (emotion batches
-# cycle, as in the authors' code), the emotion set for Base and FT's fine-tuning.
-DEFAULT_EPOCHS = {
-    ("semeval", variants_lib.ALTERNATING): 4,
-    ("semeval", variants_lib.EMOTION_ONLY): 16,
-    ("semeval", variants_lib.PRETRAIN_FINETUNE): 16,
-    ("ren_cecps", variants_lib.ALTERNATING): 4,
-    ("ren_cecps", variants_lib.EMOTION_ONLY): 5,
-    ("ren_cecps", variants_lib.PRETRAIN_FINETUNE): 5,
-}
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Every setting of a run; defaults are the paper's (Section 3.1) where it gives one."""
-
-    dataset: str = "semeval"
-    variant: str = "datn2"
-    data_dir: str = "data"
-    output_dir: str = "runs/default"
-    embeddings: str | None = None  # GloVe text file; None: glove.6B.50d (en) or random (zh)
-    embedding_dim: int | None = None  # only for random vectors; None: the paper's 200 for E2
-    seed: int = 0
-    epochs: int | None = None  # None: DEFAULT_EPOCHS
-    pretrain_epochs: int = 1  # FT: passes over the sentiment set before fine-tuning
-    batch_size: int = 60
-    learning_rate: float = 1e-3
-    dropout: float = 0.5
-    hidden_size: int = 200
-    attention_size: int = 200
-    mlp_hidden_units: int = 200
-    lambda_sim: float = 0.05
-    sim_reduction: str = "sum"  # J's lambda * sum_i cos(...) over the mini-batch; "mean" optional
-    adversarial_weight: float = 0.05  # APSP (Liu et al., 2017)
-    orthogonality_weight: float = 0.01  # APSP (Liu et al., 2017)
-    threshold: float | None = None  # fixed gamma; None: tuned on dev
-    eval_every: int = 100  # steps between dev evaluations (and checkpoints)
-    log_every: int = 20
-    max_steps: int | None = None  # cap on main-phase steps (smoke tests, benchmarks)
-    max_length: int | None = None  # truncate sentences to this many tokens (None: no limit)
-    deterministic: bool = True
-    strategy: str = "default"  # "mirrored": tf.distribute.MirroredStrategy over all visible devices
-    cv_fold: int | None = None  # E2 cross-validation fold (0-based); None: the paper's split
-    cv_folds: int = 10
-    dense_embedding_updates: bool = False  # True: Keras' dense Adam on E (slower; see optimizers.py)
-    lstm_implementation: str = "auto"  # BiLSTM kernel: auto (packed on CPU, Keras/cuDNN on GPU), keras, packed
-
-    def resolved_epochs(self):
-        if self.epochs is not None:
-            return self.epochs
-        return DEFAULT_EPOCHS[(self.dataset, variants_lib.get_variant(self.variant).schedule)]
-
-    def validate(self):
-        variants_lib.get_variant(self.variant)
-        if self.dataset not in datasets.DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {datasets.DATASETS}")
-        for name in ("batch_size", "hidden_size", "attention_size", "eval_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError("--dropout must be in [0, 1)")
-        if self.threshold is not None and not 0.0 <= self.threshold < 1.0:
-            raise ValueError("--threshold must be in [0, 1)")
-        if self.strategy not in ("default", "mirrored"):
-            raise ValueError("--strategy must be 'default' or 'mirrored'")
-        if self.sim_reduction not in ("sum", "mean"):
-            raise ValueError("--sim_reduction must be 'sum' or 'mean'")
-        if self.lstm_implementation not in IMPLEMENTATIONS:
-            raise ValueError(f"--lstm_implementation must be one of {IMPLEMENTATIONS}")
-
 
 @dataclasses.dataclass
 class PreparedData:
@@ -137,22 +65,39 @@ def write_scalar(name, value, step):
 
 def prepare_data(config, task=None, vocab=None):
     """Reads the data, builds the vocabulary (training splits only) and the lookup table E."""
+    return _with_embedding_matrix(config, _seed_free_parts(config, task, vocab))
+
+
+class PreparedDataCache:
+    """`prepare_data` for the runs of a grid: the seed-free parts are computed once.
+
+    The data, the vocabulary, the token ids and the pretrained vectors depend only on the
+    data and tokenization settings, not on the seed or the model; only the random rows of
+    E do. The last entry is kept (one grid uses one data setting).
+    """
+
+    def __init__(self):
+        self._key = self._parts = None
+
+    def prepare(self, config):
+        key = (config.dataset, config.data_dir, config.cv_fold, config.cv_folds, config.embeddings,
+               config.embedding_dim, config.max_length)
+        if key != self._key:
+            self._key, self._parts = key, _seed_free_parts(config)
+        return _with_embedding_matrix(config, self._parts)
+
+
+def _seed_free_parts(config, task=None, vocab=None):
     task = task or datasets.load_task(config.dataset, config.data_dir, config.cv_fold, config.cv_folds)
     language = task.language
     if vocab is None:
         train_texts = list(task.train.texts) + list(task.sentiment.texts)
         vocab = Vocabulary.build(input_pipeline.tokenize_corpus(train_texts, language))
-    if config.embeddings:
-        vectors, dim = embeddings_lib.load_vectors(config.embeddings, words=set(vocab.tokens))
-        matrix, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim, seed=config.seed)
-        name = str(config.embeddings)
-    elif language == "en":
-        vectors, dim = embeddings_lib.load_vectors(None, words=set(vocab.tokens))
-        matrix, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim, seed=config.seed)
-        name = embeddings_lib.DEFAULT_EMBEDDINGS
+    if config.embeddings or language == "en":
+        vectors, dim = embeddings_lib.load_vectors(config.embeddings or None, words=set(vocab.tokens))
+        name = str(config.embeddings) if config.embeddings else embeddings_lib.DEFAULT_EMBEDDINGS
     else:
-        dim = config.embedding_dim or datasets.DATASET_DEFAULTS[config.dataset]["embedding_dim"]
-        matrix, coverage = embeddings_lib.random_embedding_matrix(vocab, dim, seed=config.seed)
+        vectors, dim = None, config.embedding_dim or datasets.DATASET_DEFAULTS[config.dataset]["embedding_dim"]
         name = f"random-{dim}d"
     table = vocab.lookup_table()
     ids = {}
@@ -160,6 +105,15 @@ def prepare_data(config, task=None, vocab=None):
         ids[split] = input_pipeline.encode_texts(
             examples.texts, vocab, language, table=table, max_length=config.max_length
         )
+    return task, vocab, vectors, dim, name, ids
+
+
+def _with_embedding_matrix(config, parts):
+    task, vocab, vectors, dim, name, ids = parts
+    if vectors is None:
+        matrix, coverage = embeddings_lib.random_embedding_matrix(vocab, dim, seed=config.seed)
+    else:
+        matrix, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim, seed=config.seed)
     return PreparedData(task, vocab, matrix, coverage, name, ids)
 
 
@@ -200,7 +154,12 @@ class Trainer:
                 hidden_size=config.hidden_size,
                 attention_size=config.attention_size,
                 mlp_hidden_units=config.mlp_hidden_units,
-                dropout=config.dropout,
+                mlp_activation=config.mlp_activation,
+                mlp_dropout=config.mlp_dropout,
+                input_dropout=config.input_dropout,
+                dropout=config.lstm_dropout,
+                attention_bias=config.attention_bias,
+                tie_lstm_directions=config.tie_lstm_directions,
                 lstm_implementation=config.lstm_implementation,
             )
             # Two Adam optimisers, one per objective of the alternating schedule (as two TF1
@@ -299,43 +258,49 @@ class Trainer:
             self._batch_specs[kind] = dataset.element_spec
         return iter(dataset)
 
+    def _replica_share(self, value, reduction):
+        """A loss term as this replica's share of the global objective.
+
+        Mean-type terms are divided by the replica count so that the gradients summed over
+        replicas equal the global-batch mean; summed terms are already shares of the sum.
+        """
+        if reduction == "sum":
+            return value
+        return value / self.strategy.num_replicas_in_sync
+
     def _emotion_step(self, batch):
         self.trace_counts["emotion"] += 1  # Python side effect: runs once per trace
         cfg = self.config
         token_ids, labels = batch["token_ids"], batch["labels"]
-        # Mean-type losses are divided by the replica count so that the gradients summed
-        # over replicas equal the global-batch mean; the similarity sum is already global.
-        scale = 1.0 / self.strategy.num_replicas_in_sync
         with tf.GradientTape() as tape:
             out = self.model(token_ids, training=True)
             target = losses.emotion_target_distribution(labels)
-            emotion_loss = losses.emotion_kl_loss(target, out["logits"])
-            total = scale * emotion_loss
-            stats = {"emotion_loss": emotion_loss}
+            emotion_loss = losses.emotion_kl_loss(target, out["logits"], reduction=cfg.task_loss_reduction)
+            total = self._replica_share(emotion_loss, cfg.task_loss_reduction)
+            stats = {"emotion_loss": total}
             if self.spec.similarity_loss:
-                sim = losses.similarity_loss(
-                    out["alpha_s"], out["alpha_t"], lambda_sim=cfg.lambda_sim, reduction=cfg.sim_reduction
-                )
-                total += sim if cfg.sim_reduction == "sum" else scale * sim
+                sim = losses.similarity_loss(out["alpha_s"], out["alpha_t"], lambda_sim=cfg.lambda_sim,
+                                             form=cfg.similarity)
+                sim = self._replica_share(sim, "sum" if cfg.similarity == "sum" else "mean")
+                total += sim
                 stats["similarity_loss"] = sim
             if self.spec.adversarial:
-                total += scale * self._adversarial_terms(out, token_ids, task_id=1, stats=stats)
+                total += self._replica_share(self._adversarial_terms(out, token_ids, task_id=1, stats=stats), "mean")
         self._apply("emotion", tape, total, self.emotion_optimizer)
-        return {k: v * scale for k, v in stats.items()}
+        return stats
 
     def _sentiment_step(self, batch):
         self.trace_counts["sentiment"] += 1
+        reduction = self.config.task_loss_reduction
         token_ids, labels = batch["token_ids"], batch["sentiment"]
-        scale = 1.0 / self.strategy.num_replicas_in_sync
         with tf.GradientTape() as tape:
             out = self.model.sentiment(token_ids, training=True)
-            sentiment_loss = losses.sentiment_loss(labels, out["logits"])
-            total = scale * sentiment_loss
-            stats = {"sentiment_loss": sentiment_loss}
+            total = self._replica_share(losses.sentiment_loss(labels, out["logits"], reduction=reduction), reduction)
+            stats = {"sentiment_loss": total}
             if self.spec.adversarial:
-                total += scale * self._adversarial_terms(out, token_ids, task_id=0, stats=stats)
+                total += self._replica_share(self._adversarial_terms(out, token_ids, task_id=0, stats=stats), "mean")
         self._apply("sentiment", tape, total, self.sentiment_optimizer)
-        return {k: v * scale for k, v in stats.items()}
+        return stats
 
     def _apply(self, kind, tape, loss, optimizer):
         """Gradients of `loss` applied to the step kind's group (E row-wise when sparse)."""
@@ -352,8 +317,8 @@ class Trainer:
         task_ids = tf.fill(tf.shape(token_ids)[:1], task_id)
         adv = losses.adversarial_loss(task_ids, out["task_logits"])
         ortho = losses.orthogonality_loss(out["h_shared"], out["h_private"], tf.not_equal(token_ids, 0))
-        stats["adversarial_loss"] = adv
-        stats["orthogonality_loss"] = ortho
+        stats["adversarial_loss"] = self._replica_share(adv, "mean")
+        stats["orthogonality_loss"] = self._replica_share(ortho, "mean")
         return self.config.adversarial_weight * adv + self.config.orthogonality_weight * ortho
 
     def _predict(self, token_ids):
@@ -451,9 +416,11 @@ class Trainer:
                 log(f"stopped after {session_steps} steps (not finished)")
                 return None
             stats = {}
-            if sentiment_iter is not None:
+            if sentiment_iter is not None and cfg.step_order == "sentiment_first":
                 stats.update(self.sentiment_step(next(sentiment_iter)))
             stats.update(self.emotion_step(next(emotion_iter)))
+            if sentiment_iter is not None and cfg.step_order == "emotion_first":
+                stats.update(self.sentiment_step(next(sentiment_iter)))
             step += 1
             session_steps += 1
             self.step.assign(step)
@@ -559,8 +526,7 @@ class Trainer:
             pred = metrics.predict_labels(probs, gamma)
             results[split] = metrics.emotion_metrics(examples.labels, pred, probs, ranking=ranking)
             write_predictions(pred_dir / f"{split}.txt", examples, pred)
-            with io_utils.atomic_path(pred_dir / f"{split}_probabilities.npy") as tmp:
-                np.save(tmp, probs)
+            io_utils.save_npy(pred_dir / f"{split}_probabilities.npy", probs)
         wall = time.time() - start_time
         payload = {
             "dataset": self.config.dataset,

@@ -167,10 +167,10 @@ def _pad(seqs):
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="unknown variant"):
+    with pytest.raises(ValueError, match="--variant must be one of"):
         trainer.TrainConfig(variant="datn3").validate()
     with pytest.raises(ValueError, match="dropout"):
-        trainer.TrainConfig(dropout=1.5).validate()
+        trainer.TrainConfig(lstm_dropout=1.5).validate()
     for name in variants_lib.VARIANT_NAMES:
         trainer.TrainConfig(variant=name).validate()
 

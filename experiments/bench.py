@@ -561,7 +561,7 @@ def run(cfg, log=None):
     config_block = {
         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
-        "attention_size": hidden, "mlp_hidden_units": hidden, "dropout": TrainConfig.dropout,
+        "attention_size": hidden, "mlp_hidden_units": hidden, "dropout": TrainConfig.lstm_dropout,
         "learning_rate": TrainConfig.learning_rate,
         "data": {
             "sentiment_sentences": E1_SIZES["sentiment"], "emotion_sentences": E1_SIZES["train"],

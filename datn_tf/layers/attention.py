@@ -60,9 +60,13 @@ class Attention(keras.layers.Layer):
     transposes of the paper's `a x d` matrices, so they right-multiply the
     row-vector states); `v` has shape `[attention_size]`.
 
+    With `use_bias=True` a bias `b` is added inside the tanh,
+    `u_j = v^T tanh(W_h h_j + W_z z + b)`, as in the authors' released code.
+
     Args:
         attention_size: int. The attention dimension `a`. Defaults to 200
             (the paper's hidden size).
+        use_bias: bool. Add a bias inside the tanh. Defaults to False (Eq. 1).
         kernel_initializer: initializer for `W_h`, `W_z` and `v`. Defaults to
             `"glorot_uniform"`.
         **kwargs: other keyword arguments passed to `keras.layers.Layer`
@@ -102,10 +106,12 @@ class Attention(keras.layers.Layer):
         self,
         attention_size=200,
         kernel_initializer="glorot_uniform",
+        use_bias=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.attention_size = int(attention_size)
+        self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         # Consume the token mask (explicit or Keras-propagated) quietly; the
         # outputs have no time axis, so compute_mask passes nothing on.
@@ -130,6 +136,9 @@ class Attention(keras.layers.Layer):
             shape=(self.attention_size,),
             initializer=self.kernel_initializer,
         )
+        self.b = None
+        if self.use_bias:
+            self.b = self.add_weight(name="b", shape=(self.attention_size,), initializer="zeros")
         self.built = True
 
     def call(self, h, z, mask=None, training=None):
@@ -148,7 +157,7 @@ class Attention(keras.layers.Layer):
             # Every position, padding included: cheaper than gathering when batches
             # are length-bucketed (training), and the only choice without a mask.
             # [B, T, a] + [B, 1, a]: W_z z is shared by every position.
-            pre = tf.einsum("btd,da->bta", h, self.W_h) + tf.matmul(z, self.W_z)[:, tf.newaxis, :]
+            pre = tf.einsum("btd,da->bta", h, self.W_h) + self._query(z)[:, tf.newaxis, :]
             if fed is not None:
                 pre += fed[0][:, :, tf.newaxis] * fed[1]
             scores = tf.einsum("bta,a->bt", tf.tanh(pre), self.v)
@@ -158,13 +167,18 @@ class Attention(keras.layers.Layer):
             # score 0; its softmax weight is 0 whatever its score.
             mask = tf.cast(mask, tf.bool)
             real = tf.where(mask)
-            pre = tf.matmul(tf.gather_nd(h, real), self.W_h) + tf.gather(tf.matmul(z, self.W_z), real[:, 0])
+            pre = tf.matmul(tf.gather_nd(h, real), self.W_h) + tf.gather(self._query(z), real[:, 0])
             if fed is not None:
                 pre += tf.gather_nd(fed[0], real)[:, tf.newaxis] * fed[1]
             real_scores = tf.linalg.matvec(tf.tanh(pre), self.v)
             scores = tf.scatter_nd(real, real_scores, tf.shape(mask, out_type=tf.int64))
         alpha = masked_softmax(scores, mask)
         return attention_pool(h, alpha), alpha
+
+    def _query(self, z):
+        """`W_z z` (+ b): the part of the score shared by every position, [B, a]."""
+        query = tf.matmul(z, self.W_z)
+        return query if self.b is None else query + self.b
 
     def compute_mask(self, h, mask=None):
         return None
@@ -177,6 +191,7 @@ class Attention(keras.layers.Layer):
         config.update(
             {
                 "attention_size": self.attention_size,
+                "use_bias": self.use_bias,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),

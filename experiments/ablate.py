@@ -1,0 +1,278 @@
+"""Ablation study on E1 dev: which difference between the paper and the released code moves Table 3.
+
+    python -m experiments.ablate --data_dir data --stage similarity --seeds 3
+    python -m experiments.ablate --data_dir data --configs "base,sp,datn2-mean" --seeds 5
+    python -m experiments.ablate --table_only          # rebuild ablations.md from the per-run JSON
+    (or: make ablate DATA_DIR=data STAGE=similarity SEEDS=3)
+
+Every configuration is a variant plus `TrainConfig` overrides (`CONFIGS` below); the
+runs are ordinary training runs with dev selection (the test split is never read for a
+choice). Runs go one at a time in this process, and share what does not depend on the
+seed or the model: the data, the vocabulary, the token ids and the pretrained vectors
+(`trainer.PreparedDataCache`). A finished run (its JSON present) is skipped and an
+interrupted one resumes from its last checkpoint, so re-running the same command
+continues where it stopped.
+
+Per run it writes `<results>/semeval/ablations/<config>-seed<k>.json` (dev metrics, best
+step, the attention-health figures, the resolved settings) and the dev probabilities
+(`probs/<config>-seed<k>.npy`, float16) for ensembles and McNemar; the table
+`<results>/semeval/ablations.md` is generated from those files only.
+"""
+
+import dataclasses
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class Ablation:
+    name: str
+    variant: str
+    overrides: dict
+    stage: str
+    about: str
+
+
+_RELEASED_HEAD = dict(mlp_activation="tanh", mlp_dropout=0.5)
+_RELEASED_DROPOUT = dict(input_dropout=0.0, lstm_dropout=0.5, mlp_dropout=0.5)
+
+CONFIGS = {
+    a.name: a
+    for a in (
+        Ablation("base", "base", {}, "reference", "Base, current defaults"),
+        Ablation("sp", "sp", {}, "reference", "SP, current defaults"),
+        # 1. the similarity term
+        Ablation("datn2", "datn2", {}, "similarity", "DATN-2, current defaults (lambda sum_i cos)"),
+        Ablation("datn2-mean", "datn2", dict(similarity="mean"), "similarity", "lambda mean_i cos"),
+        Ablation("datn2-released-sim", "datn2", dict(similarity="released", task_loss_reduction="sum"),
+                 "similarity", "released term: lambda mean_i (1 - a_s.a_t), KL and CE summed over the batch"),
+        Ablation("datn2-lambda0", "datn2", dict(lambda_sim=0.0), "similarity", "no similarity term"),
+        Ablation("datn1", "datn1", {}, "similarity", "DATN-1, current defaults (lambda sum_i cos)"),
+        Ablation("datn1-mean", "datn1", dict(similarity="mean"), "similarity", "lambda mean_i cos"),
+        Ablation("datn1-released-sim", "datn1", dict(similarity="released", task_loss_reduction="sum"),
+                 "similarity", "released term, KL and CE summed"),
+        Ablation("datn1-lambda0", "datn1", dict(lambda_sim=0.0), "similarity", "no similarity term"),
+        # 2. the head and the dropout
+        Ablation("datn2-mean-head", "datn2", dict(similarity="mean", **_RELEASED_HEAD), "head",
+                 "mean + released head (tanh MLP, dropout 0.5 on its hidden layer)"),
+        Ablation("datn2-mean-dropout", "datn2", dict(similarity="mean", **_RELEASED_DROPOUT), "head",
+                 "mean + released dropout (none on inputs, 0.5 on LSTM outputs and MLP hidden)"),
+        Ablation("base-dropout", "base", dict(_RELEASED_DROPOUT), "head", "Base with the released dropout"),
+        Ablation("sp-dropout", "sp", dict(_RELEASED_DROPOUT), "head", "SP with the released dropout"),
+        # 3. the length of training
+        Ablation("datn2-mean-8ep", "datn2", dict(similarity="mean", epochs=8, eval_every=50), "length",
+                 "mean, 8 epochs, dev every 50 steps"),
+        Ablation("sp-8ep", "sp", dict(epochs=8, eval_every=50), "length", "SP, 8 epochs, dev every 50 steps"),
+        # 4. the rest, one at a time
+        Ablation("datn2-mean-att400bias", "datn2", dict(similarity="mean", attention_size=400, attention_bias=True),
+                 "other", "mean + attention a = 400 with bias"),
+        Ablation("datn2-mean-tied", "datn2", dict(similarity="mean", tie_lstm_directions=True), "other",
+                 "mean + one LSTM for both directions"),
+        Ablation("datn2-mean-emofirst", "datn2", dict(similarity="mean", step_order="emotion_first"), "other",
+                 "mean + emotion mini-batch first"),
+        Ablation("datn2-released", "datn2", dict(preset="released"), "other",
+                 "--preset=released (1 epoch, dev every 50 steps)"),
+    )
+}
+STAGES = ("reference", "similarity", "head", "length", "other")
+
+flags.DEFINE_string("stage", None, f"Run every configuration of one stage: {', '.join(STAGES)}.")
+flags.DEFINE_string("configs", None, "Configurations to run, separated by commas (see CONFIGS in this file).")
+flags.DEFINE_integer("seeds", 3, "Seeds per configuration (0 .. seeds-1): 3 to screen, 5 to compare.")
+flags.DEFINE_string("results_dir", "experiments/results", "Where semeval/ablations/ is written.")
+flags.DEFINE_bool("table_only", False, "Only rebuild ablations.md from the per-run JSON.")
+
+
+def selected(stage, names):
+    if names:
+        chosen = [n.strip() for n in names.split(",") if n.strip()]
+        unknown = [n for n in chosen if n not in CONFIGS]
+        if unknown:
+            raise ValueError(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+        return [CONFIGS[n] for n in chosen]
+    if stage:
+        if stage not in STAGES:
+            raise ValueError(f"--stage must be one of {', '.join(STAGES)}")
+        return [a for a in CONFIGS.values() if a.stage == stage]
+    raise ValueError("give --stage, --configs or --table_only")
+
+
+def attention_health(trainer, token_ids, batch_size=256):
+    """Dev means of max_j alpha_t,j and cos(alpha_s, alpha_t) (None without a target attention)."""
+    import tensorflow as tf
+
+    from datn_tf import input_pipeline, losses
+
+    if trainer.model.target_attention is None:
+        return {"mean_max_alpha_t": None, "mean_cos_alpha_s_alpha_t": None, "mean_max_alpha_s": None}
+    max_t, max_s, cos = [], [], []
+    for _, batch in input_pipeline.eval_batches(token_ids, batch_size):
+        out = trainer.model(tf.constant(batch), training=False)
+        max_t.append(tf.reduce_max(out["alpha_t"], axis=1).numpy())
+        max_s.append(tf.reduce_max(out["alpha_s"], axis=1).numpy())
+        cos.append(losses.attention_cosine_similarity(out["alpha_s"], out["alpha_t"]).numpy())
+    return {"mean_max_alpha_t": float(np.mean(np.concatenate(max_t))),
+            "mean_max_alpha_s": float(np.mean(np.concatenate(max_s))),
+            "mean_cos_alpha_s_alpha_t": float(np.mean(np.concatenate(cos)))}
+
+
+def run_all(ablations, seeds, out_dir):
+    import keras
+
+    from datn_tf import config as config_lib
+    from datn_tf import io_utils, trainer
+
+    base = train_cli.config_from_flags()
+    given = {f.name: getattr(base, f.name) for f in config_lib.flag_fields() if FLAGS[f.name].present}
+    cache = trainer.PreparedDataCache()
+    jobs = [(a, s) for s in range(seeds) for a in ablations]
+    start = time.time()
+    done = 0
+    for i, (ablation, seed) in enumerate(jobs):
+        name = f"{ablation.name}-seed{seed}"
+        json_path = out_dir / f"{name}.json"
+        if json_path.exists():
+            print(f"[ablate] {i + 1}/{len(jobs)} {name}: finished, skipped", flush=True)
+            continue
+        run_dir = out_dir.parent / "runs" / f"ablate-{name}"
+        settings = {**given, **ablation.overrides, "variant": ablation.variant, "seed": seed,
+                    "output_dir": str(run_dir)}
+        config = config_lib.resolve(settings).validate()
+        if done:
+            eta = (time.time() - start) / done * (len(jobs) - i)
+            print(f"[ablate] ETA for the remaining {len(jobs) - i} runs: {trainer._fmt_time(eta)}", flush=True)
+        print(f"[ablate] {i + 1}/{len(jobs)} {name}: {ablation.about} -> {run_dir}", flush=True)
+        data = cache.prepare(config)
+        keras.backend.clear_session()
+        t = trainer.Trainer(config, data)
+        result = t.fit()
+        health = attention_health(t, data.ids["dev"])
+        probs = t.predict(data.ids["dev"])
+        io_utils.save_npy(out_dir / "probs" / f"{name}.npy", probs.astype(np.float16))
+        payload = {"config": ablation.name, "about": ablation.about, "stage": ablation.stage,
+                   "overrides": ablation.overrides, "train_config": dataclasses.asdict(config),
+                   **{k: result[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds")},
+                   "dev": result["dev"], "test_evaluated": result["test_evaluated"], **health}
+        io_utils.write_json(json_path, payload)
+        done += 1
+        print(f"[ablate] {name}: dev jaccard {result['dev']['jaccard']:.4f} (best step {result['best_step']} "
+              f"of {result['steps']}); max alpha_t {health['mean_max_alpha_t']}; "
+              f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)
+
+
+def _fmt(values, digits=3):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
+
+
+def build_table(out_dir, data_dir):
+    """ablations.md from the per-run JSON and dev probabilities (nothing typed in)."""
+    from datn_tf import io_utils, metrics
+    from datn_tf.data import datasets
+
+    payloads = {}
+    for path in sorted(out_dir.glob("*.json")):
+        p = io_utils.read_json(path)
+        payloads.setdefault(p["config"], []).append(p)
+    if not payloads:
+        return None
+    gold = datasets.load_task("semeval", data_dir).dev.labels
+
+    def ensemble(config):
+        runs = sorted(payloads[config], key=lambda p: p["seed"])
+        probs = [np.load(out_dir / "probs" / f"{config}-seed{p['seed']}.npy").astype(np.float32) for p in runs]
+        mean = metrics.ensemble_probabilities(probs)
+        gamma, _ = metrics.tune_threshold(gold, mean)
+        return metrics.predict_labels(mean, gamma)
+
+    order = [n for n in CONFIGS if n in payloads] + sorted(n for n in payloads if n not in CONFIGS)
+    base_pred = ensemble("base") if "base" in payloads else None
+    lines = [
+        "# Ablations on E1 dev (SemEval-2018 E-c, 886 tweets)",
+        "",
+        "Each configuration is a variant with the settings changed from the defaults of its time "
+        "(`experiments/ablate.py`, `CONFIGS`). Figures are mean ± std over seeds; the best step is "
+        "chosen on dev and gamma is tuned on dev, so these are dev figures and optimistic. "
+        "max α_t / max α_s: dev mean of the largest attention weight of a sentence (1.0: all on one "
+        "token); cos: dev mean of cos(α_s, α_t). Ensemble: mean probabilities of all seeds, gamma "
+        "tuned on dev; McNemar (exact label set as one label) of that ensemble against Base's "
+        "ensemble of as many seeds.",
+        "",
+        "| configuration | variant | seeds | Jaccard | macro-F1 | micro-F1 | best step / steps | "
+        "max α_t | max α_s | cos(α_s, α_t) | ensemble Jaccard | McNemar p vs Base | wall / run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in order:
+        runs = sorted(payloads[name], key=lambda p: p["seed"])
+        best = f"{statistics.mean(p['best_step'] for p in runs):.0f} / {runs[0]['steps']}"
+        last = sum(p["best_step"] == p["steps"] for p in runs)
+        if last:
+            best += f" ({last} at the end)"
+        pred = ensemble(name)
+        ens_jaccard = metrics.emotion_metrics(gold, pred)["jaccard"]
+        p_value = "–"
+        if base_pred is not None and name != "base":
+            base_runs = sorted(payloads["base"], key=lambda p: p["seed"])
+            if len(base_runs) == len(runs):
+                p_value = f"{metrics.mcnemar(gold, pred, base_pred)['p_value']:.3f}"
+            else:
+                p_value = f"(Base has {len(base_runs)} seeds)"
+        lines.append(
+            f"| {name} | {runs[0]['variant']} | {len(runs)} | {_fmt([p['dev']['jaccard'] for p in runs])} | "
+            f"{_fmt([p['dev']['macro_f1'] for p in runs])} | {_fmt([p['dev']['micro_f1'] for p in runs])} | "
+            f"{best} | {_fmt([p['mean_max_alpha_t'] for p in runs], 2)} | "
+            f"{_fmt([p.get('mean_max_alpha_s') for p in runs], 2)} | "
+            f"{_fmt([p['mean_cos_alpha_s_alpha_t'] for p in runs], 2)} | {ens_jaccard:.3f} | {p_value} | "
+            f"{statistics.mean(p['wall_seconds'] for p in runs) / 60:.1f} min |")
+    lines += ["", "Settings of each configuration (changes from the defaults):", ""]
+    for name in order:
+        p = payloads[name][0]
+        changes = ", ".join(f"{k}={v}" for k, v in p["overrides"].items()) or "none"
+        lines.append(f"- `{name}`: {p['about']} ({changes})")
+    lines += ["", f"Generated by `python -m experiments.ablate --table_only` on {time.strftime('%Y-%m-%d')}."]
+    text = "\n".join(lines) + "\n"
+    io_utils.write_text(out_dir.parent / "ablations.md", text)
+    return text
+
+
+def main(argv):
+    from datn_tf.data.errors import DataFormatError
+
+    if len(argv) > 1:
+        print(f"error: unexpected argument(s) {' '.join(argv[1:])!r}", file=sys.stderr)
+        sys.exit(2)
+    out_dir = Path(FLAGS.results_dir) / "semeval" / "ablations"
+    try:
+        if not FLAGS.table_only:
+            ablations = selected(FLAGS.stage, FLAGS.configs)
+            if FLAGS.seeds < 1:
+                raise ValueError("--seeds must be >= 1")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            train_cli.runtime.configure_threads_from_flags()
+            start = time.time()
+            run_all(ablations, FLAGS.seeds, out_dir)
+            print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
+        text = build_table(out_dir, FLAGS.data_dir)
+    except (DataFormatError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(text or "no finished runs")
+
+
+if __name__ == "__main__":
+    app.run(main)
