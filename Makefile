@@ -1,5 +1,6 @@
 # datn-tf: every command a user needs. Variables: DATA_DIR (data/), RUNS (10), VARIANTS (all eight),
-# CV_VARIANTS (base datn2: E2 ten-fold cross-validation), VARIANT (datn2), DATASET (semeval), EPOCHS (paper default per dataset), RUN_DIR, EXPORT_DIR.
+# CV_VARIANTS (base datn2: E2 ten-fold cross-validation), VARIANT (datn2), DATASET (semeval), EPOCHS (paper default per dataset), RUN_DIR, EXPORT_DIR,
+# STAGE / CONFIGS / SEEDS (make ablate: experiments/ablate.py).
 PYTHON_BOOT ?= python3
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
@@ -13,8 +14,11 @@ OUTPUT_DIR ?= runs
 RUN_DIR ?= $(OUTPUT_DIR)/$(DATASET)-$(VARIANT)-seed0
 EXPORT_DIR ?= exports/$(DATASET)-$(VARIANT)
 EXTRA ?=
+STAGE ?= similarity
+CONFIGS ?=
+SEEDS ?= 3
 
-.PHONY: install test lint train stats reproduce-e1 reproduce-e2 export bench clean
+.PHONY: install test lint train stats reproduce-e1 reproduce-e2 ablate export bench clean
 
 # A fresh virtual environment with everything pinned in requirements.txt, and this package.
 $(VENV)/.installed: requirements.txt setup.py
@@ -47,6 +51,10 @@ reproduce-e1: install
 reproduce-e2: install
 	$(PYTHON) -m experiments.reproduce --dataset ren_cecps --data_dir $(DATA_DIR) --runs $(RUNS) \
 		--variants "$(VARIANTS)" --cv_variants "$(CV_VARIANTS)" $(EXTRA)
+
+ablate: install
+	$(PYTHON) -m experiments.ablate --data_dir $(DATA_DIR) --seeds $(SEEDS) \
+		$(if $(CONFIGS),--configs "$(CONFIGS)",--stage $(STAGE)) $(EXTRA)
 
 export: install
 	$(PYTHON) -m datn_tf.export --run_dir $(RUN_DIR) --output $(EXPORT_DIR) $(EXTRA)

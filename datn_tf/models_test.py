@@ -385,3 +385,37 @@ def test_tf_function_does_not_retrace_for_new_shapes(variant, model):
         assert got["probabilities"].shape == (ids.shape[0], K)
         assert np.all(np.isfinite(got["probabilities"])) and np.all(np.isfinite(got["sentiment"]))
     assert len(traces) == 1
+
+
+# The released code's architecture options (docs/fidelity.md), all at once.
+RELEASED_OPTIONS = dict(input_dropout=0.0, dropout=0.5, mlp_dropout=0.5, mlp_activation="tanh",
+                        attention_bias=True, tie_lstm_directions=True)
+
+
+@pytest.mark.parametrize("variant", ["datn1", "datn2"])
+def test_released_options_round_trip_and_kernels_agree(variant):
+    keras.utils.set_random_seed(0)
+    models = {impl: build_model(variant, VOCAB, DIM, K, lstm_implementation=impl, **SIZES, **RELEASED_OPTIONS)
+              for impl in ("keras", "packed")}
+    model = models["keras"]
+    config = model.get_config()
+    for name, value in RELEASED_OPTIONS.items():
+        assert config[name] == value, name
+    # One LSTM per encoder; a bias in every attention.
+    assert len(model.shared_encoder.trainable_weights) == len(model.target_encoder.trainable_weights) == 3
+    assert model.shared_attention.b is not None and model.target_attention.b is not None
+    clone = EmotionTransferModel.from_config(config)
+    assert clone.get_config() == config
+    clone.build()
+    clone.set_weights(model.get_weights())
+    want = _np(model(IDS, training=False))
+    _assert_same_outputs(want, _np(clone(IDS, training=False)))
+    # The packed kernel reads the same tied weights.
+    models["packed"].set_weights(model.get_weights())
+    got = _np(models["packed"](IDS, training=False))
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    # MLP dropout is active in training only.
+    features = tf.random.normal([3, model.emotion_mlp.hidden_dense.kernel.shape[0]])
+    np.testing.assert_array_equal(model.emotion_mlp(features, training=False), model.emotion_mlp(features))
+    assert not np.allclose(model.emotion_mlp(features, training=True), model.emotion_mlp(features, training=False))

@@ -192,3 +192,55 @@ def test_ren_cecps_cross_validation_fold_trains_and_reports_ranking_metrics(data
         assert {"average_precision", "one_error"} <= set(result[split])
     config = io_utils.read_json(tmp_path / "run" / trainer.CONFIG_FILE)
     assert config["embeddings"] == "random-8d" and config["language"] == "zh"
+
+
+@pytest.mark.parametrize("order", ["sentiment_first", "emotion_first"])
+def test_step_order(data_dir, tmp_path, order):
+    t = _trainer(data_dir, tmp_path / "run", variant="sp", max_steps=2, eval_every=2, step_order=order)
+    calls = []
+    for kind in ("emotion", "sentiment"):
+        step = getattr(t, f"{kind}_step")
+        setattr(t, f"{kind}_step", lambda batch, kind=kind, step=step: calls.append(kind) or step(batch))
+    t.fit()
+    first, second = ("sentiment", "emotion") if order == "sentiment_first" else ("emotion", "sentiment")
+    assert calls == [first, second, first, second]
+
+
+def test_task_loss_reduction_sum_is_batch_size_times_mean(data_dir, tmp_path):
+    stats = {}
+    for reduction in ("mean", "sum"):
+        t = _trainer(data_dir, tmp_path / reduction, variant="datn2", task_loss_reduction=reduction,
+                     similarity="released", input_dropout=0.0, lstm_dropout=0.0)
+        emotion, sentiment = _batch(t, "train", "emotion"), _batch(t, "sentiment", "sentiment")
+        stats[reduction] = {**t.emotion_step(emotion), **t.sentiment_step(sentiment)}
+        rows = {"emotion": int(emotion["token_ids"].shape[0]), "sentiment": int(sentiment["token_ids"].shape[0])}
+    # Same seed, same initial weights, same batch: only the reduction differs.
+    np.testing.assert_allclose(stats["sum"]["emotion_loss"], rows["emotion"] * stats["mean"]["emotion_loss"],
+                               rtol=1e-5)
+    np.testing.assert_allclose(stats["sum"]["sentiment_loss"],
+                               rows["sentiment"] * stats["mean"]["sentiment_loss"], rtol=1e-5)
+    # The released similarity term is a batch mean of 1 - a_s.a_t in both: in (0, lambda].
+    assert 0.0 < float(stats["sum"]["similarity_loss"]) <= 0.05
+    np.testing.assert_allclose(stats["sum"]["similarity_loss"], stats["mean"]["similarity_loss"], rtol=1e-5)
+
+
+def test_released_preset_builds_the_released_model_and_trains(data_dir, tmp_path):
+    from datn_tf import config as config_lib
+
+    config = config_lib.resolve(dict(testing.TINY_MODEL, preset="released", data_dir=str(data_dir),
+                                     output_dir=str(tmp_path / "run"), max_steps=3, eval_every=3))
+    config.validate()
+    t = trainer.Trainer(config, trainer.prepare_data(config))
+    model = t.model
+    for encoder in (model.shared_encoder, model.target_encoder):
+        assert encoder.tie_directions and len(encoder.trainable_weights) == 3
+        assert encoder.input_dropout.rate == 0.0 and encoder.output_dropout.rate == 0.5
+    for attention in (model.shared_attention, model.target_attention):
+        assert attention.use_bias
+    assert model.emotion_mlp.hidden_dropout.rate == 0.5
+    assert model.emotion_mlp.get_config()["activation"] == "tanh"
+    result = t.fit()
+    assert result["steps"] == 3
+    saved = io_utils.read_json(tmp_path / "run" / trainer.CONFIG_FILE)["train_config"]
+    assert saved["preset"] == "released" and saved["similarity"] == "released"
+    assert saved["tie_lstm_directions"] is True and saved["step_order"] == "emotion_first"

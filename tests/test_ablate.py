@@ -1,0 +1,64 @@
+"""End to end: `make ablate` on generated fixture data, resumable, and the table from per-run JSON."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from datn_tf import io_utils, metrics, testing
+from datn_tf.data import datasets
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = "--batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 --eval_every=3 --max_steps=3"
+
+
+def _make(data_dir, results, configs, seeds=1):
+    cmd = ["make", "-s", "-o", "install", "ablate", f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}",
+           f"CONFIGS={configs}", f"SEEDS={seeds}", f"EXTRA=--results_dir={results} {TINY}"]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
+    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
+    results = tmp_path / "results"
+    proc = _make(data_dir, results, "base,datn2-released-sim", seeds=2)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = results / "semeval" / "ablations"
+    payload = io_utils.read_json(out / "datn2-released-sim-seed1.json")
+    assert payload["variant"] == "datn2" and payload["seed"] == 1
+    assert payload["train_config"]["similarity"] == "released"
+    assert payload["train_config"]["task_loss_reduction"] == "sum"
+    assert payload["train_config"]["max_steps"] == 3  # the flags given to the command apply to every run
+    assert 0.0 < payload["mean_max_alpha_t"] <= 1.0 and -1.0 <= payload["mean_cos_alpha_s_alpha_t"] <= 1.0
+    assert io_utils.read_json(out / "base-seed0.json")["mean_max_alpha_t"] is None
+
+    # The table is computed from those files: mean Jaccard and the ensembles' McNemar.
+    table = (results / "semeval" / "ablations.md").read_text()
+    runs = [io_utils.read_json(out / f"datn2-released-sim-seed{s}.json")["dev"]["jaccard"] for s in (0, 1)]
+    row = next(line for line in table.splitlines() if line.startswith("| datn2-released-sim |"))
+    assert f"{np.mean(runs):.3f} ± {np.std(runs, ddof=1):.3f}" in row
+    gold = datasets.load_task("semeval", str(data_dir)).dev.labels
+
+    def ensemble(name):
+        probs = metrics.ensemble_probabilities(
+            [np.load(out / "probs" / f"{name}-seed{s}.npy").astype(np.float32) for s in (0, 1)])
+        return metrics.predict_labels(probs, metrics.tune_threshold(gold, probs)[0])
+
+    p_value = metrics.mcnemar(gold, ensemble("datn2-released-sim"), ensemble("base"))["p_value"]
+    assert f"| {p_value:.3f} |" in row
+
+    # A second invocation skips the finished runs.
+    again = _make(data_dir, results, "base,datn2-released-sim", seeds=2)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("finished, skipped") == 4
+
+
+def test_ablate_rejects_unknown_configuration(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.ablate", "--configs=base,bogus", f"--results_dir={tmp_path}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "unknown configuration(s) bogus" in proc.stderr
+    assert "Traceback" not in proc.stderr
