@@ -1,3 +1,42 @@
 """datn-tf: Dual Attention Transfer Network (Yu et al., EMNLP 2018) in TensorFlow/Keras 3."""
 
+import os as _os
+
 __version__ = "0.1.0"
+
+
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with its start-up lines hidden unless DATN_TF_VERBOSE=1.
+
+    On a machine without a GPU, TensorFlow's C++ side prints CUDA-not-found, cuInit and
+    oneDNN notices to the process's stderr before its logging is set up, so
+    TF_CPP_MIN_LOG_LEVEL does not stop them. They are hidden by pointing file descriptor 2
+    at /dev/null while TensorFlow loads and probes its devices (the probe does not fix the
+    thread pools, so `runtime.configure_threads` still works after it). Errors still
+    surface: a failed import raises in Python after stderr is restored. The commands print
+    the devices they use themselves. Later C++ log lines (e.g. oneDNN's "DT_BOOL only on
+    platforms with AVX-512") are errors only by level: TF_CPP_MIN_LOG_LEVEL defaults to 3
+    here, and an explicit value (0 shows everything) is kept.
+    """
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import sys
+
+    if _os.environ.get("DATN_TF_VERBOSE") == "1" or "tensorflow" in sys.modules:
+        return
+    try:
+        sys.stderr.flush()
+        saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
+    except OSError:  # no usable stderr: nothing to hide
+        return
+    try:
+        _os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        _os.dup2(saved, 2)
+        _os.close(saved)
+        _os.close(devnull)
+
+
+_import_tensorflow_quietly()

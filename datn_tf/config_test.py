@@ -94,3 +94,29 @@ def test_validate_names_the_flag(settings, message):
 def test_unknown_preset_is_rejected():
     with pytest.raises(ValueError, match="--preset must be one of paper, released"):
         config_lib.resolve(preset="authors")
+
+
+@dataclasses.dataclass
+class _ListConfig:
+    sizes: tuple = config_lib.setting((50, 300), "Sizes.", minimum=1, item_type=int)
+    names: tuple = config_lib.setting(("a",), "Names.", choices=("a", "b"))
+
+
+def test_tuple_fields_are_comma_separated_list_flags():
+    flag_values = flags.FlagValues()
+    config_lib.define_flags(flag_values, config_class=_ListConfig)
+    flag_values(["prog", "--sizes=16,32", "--names=b,a"])
+    config = config_lib.from_flags(flag_values, config_class=_ListConfig)
+    assert config == _ListConfig(sizes=(16, 32), names=("b", "a"))
+    for name in ("sizes", "names"):
+        config_lib._check_field(next(f for f in dataclasses.fields(_ListConfig) if f.name == name),
+                                getattr(config, name))
+    with pytest.raises(ValueError, match="--sizes must be >= 1; got 0"):
+        config_lib._check_field(dataclasses.fields(_ListConfig)[0], (16, 0))
+    with pytest.raises(ValueError, match="--names must be one of a, b; got 'c'"):
+        config_lib._check_field(dataclasses.fields(_ListConfig)[1], ("a", "c"))
+    flag_values = flags.FlagValues()
+    config_lib.define_flags(flag_values, config_class=_ListConfig)
+    flag_values(["prog", "--sizes=16,x"])
+    with pytest.raises(ValueError, match="--sizes: '16,x' is not a list of int"):
+        config_lib.from_flags(flag_values, config_class=_ListConfig)

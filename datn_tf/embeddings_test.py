@@ -13,7 +13,7 @@ import pytest
 
 from datn_tf import embeddings, testing
 from datn_tf.data.errors import DataFormatError
-from datn_tf.embeddings import build_embedding_matrix, load_vectors, random_embedding_matrix
+from datn_tf.embeddings import build_embedding_matrix, check_coverage, load_vectors, random_embedding_matrix
 
 PAD, OOV = "<pad>", "<unk>"  # As in datn_tf.vocab.
 
@@ -44,7 +44,7 @@ GLOVE = (
     "New York 0.25 0.5 0.75\n"  # A word with a space, as in glove.840B.
     ". . . 7 8 9\n"  # glove.840B has ". . ." too.
     "trailing 4 5 6 \n"  # Trailing space before the newline.
-)
+)  # Words with spaces: read with allow_multiword_keys=True (without it they are errors).
 EXPECTED = {
     "the": [0.1, -0.2, 0.3],
     "good": [1.5, 2.0, -0.3],
@@ -76,8 +76,8 @@ def _check(vectors, dim, expected=EXPECTED):
 @pytest.mark.parametrize("gz", [False, True])
 def test_reads_glove_text(tmp_path, gz):
     path = _write(tmp_path / ("v.txt.gz" if gz else "v.txt"), GLOVE, gz=gz)
-    _check(*load_vectors(str(path)))
-    _check(*load_vectors(path))  # A Path works too.
+    _check(*load_vectors(str(path), allow_multiword_keys=True))
+    _check(*load_vectors(path, allow_multiword_keys=True))  # A Path works too.
 
 
 def test_dimension_is_inferred(tmp_path):
@@ -90,7 +90,7 @@ def test_dimension_is_inferred(tmp_path):
 @pytest.mark.parametrize("gz", [False, True])
 def test_word2vec_header_is_skipped(tmp_path, gz):
     path = _write(tmp_path / ("v.txt.gz" if gz else "v.txt"), "6 3\n" + GLOVE, gz=gz)
-    _check(*load_vectors(path))
+    _check(*load_vectors(path, allow_multiword_keys=True))
 
 
 def test_crlf_and_blank_lines(tmp_path):
@@ -101,11 +101,11 @@ def test_crlf_and_blank_lines(tmp_path):
 def test_restricted_to_words(tmp_path):
     path = _write(tmp_path / "v.txt", GLOVE)
     # The dimension comes from the first line even when its word is not kept.
-    vectors, dim = load_vectors(path, words={"good", "New York", "absent"})
+    vectors, dim = load_vectors(path, words={"good", "New York", "absent"}, allow_multiword_keys=True)
     assert dim == 3
     assert set(vectors) == {"good", "New York"}
     np.testing.assert_allclose(vectors["New York"], [0.25, 0.5, 0.75])
-    vectors, dim = load_vectors(path, words=set())
+    vectors, dim = load_vectors(path, words=set(), allow_multiword_keys=True)
     assert vectors == {} and dim == 3
 
 
@@ -154,6 +154,97 @@ def test_corrupt_gzip(tmp_path):
     with pytest.raises(DataFormatError) as err:
         load_vectors(path)
     assert err.value.path == str(path) and err.value.line is None
+
+
+def _gzip_cut_short(data):
+    return data[: len(data) // 2]
+
+
+def _gzip_bad_crc(data):
+    return data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:]
+
+
+def _gzip_bad_block(data):
+    # The first deflate byte right after the 10-byte header: block type 11 does not exist.
+    return data[:10] + b"\xff" + data[11:]
+
+
+@pytest.mark.parametrize("corrupt", [_gzip_cut_short, _gzip_bad_crc, _gzip_bad_block])
+def test_damaged_gzip_names_the_file(tmp_path, corrupt):
+    data = gzip.compress(("the 0.1 0.2 0.3\n" * 500).encode())
+    path = _write(tmp_path / "v.txt.gz", corrupt(data))
+    # zlib.error (the bad block) is not an OSError and used to escape as a raw traceback.
+    with testing.expect_data_error(path, None, "cannot decompress", "not gzip"):
+        load_vectors(path)
+
+
+# ------------------------------------------------------------------------------------
+# The number of values per line
+
+GOOD_LINES = "a 1 2 3\nb 4 5 6\nc 7 8 9\n"
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_short_first_line_does_not_set_the_dimension(tmp_path, gz):
+    # Taking d from line 1 (d = 2) read every later line as a two-word key: 0% coverage, no error.
+    path = _write(tmp_path / ("v.txt.gz" if gz else "v.txt"), "the 1 2\n" + GOOD_LINES, gz=gz)
+    with testing.expect_data_error(path, 1, "expected 3 numbers after the word, got 2"):
+        load_vectors(path, words={"a", "b", "c"})
+    with testing.expect_data_error(path, 1, "expected 3 numbers after the word, got 2"):
+        load_vectors(path, allow_multiword_keys=True)  # fewer values is never a longer word
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_extra_number_is_an_error(tmp_path, gz):
+    # It used to be read as the word "b 4" with the vector 5 6 7.
+    path = _write(tmp_path / ("v.txt.gz" if gz else "v.txt"), "a 1 2 3\nb 4 5 6 7\nc 7 8 9\n", gz=gz)
+    with testing.expect_data_error(path, 2, "expected 3 numbers after the word, got 4", "allow_multiword_keys=True"):
+        load_vectors(path)
+
+
+def test_words_with_spaces_need_allow_multiword_keys(tmp_path):
+    path = _write(tmp_path / "v.txt", GLOVE)
+    with testing.expect_data_error(path, 4, "got 4", "'New York'", "allow_multiword_keys=True"):
+        load_vectors(path)
+    with testing.expect_data_error(path, 4, "'New York'"):
+        load_vectors(path, words={"the"})  # a malformed line is an error even when its word is not kept
+
+
+def test_multiword_keys_still_reject_short_lines(tmp_path):
+    path = _write(tmp_path / "v.txt", GOOD_LINES + "New York 1 2 3\nd 1 2\n")
+    with testing.expect_data_error(path, 5, "expected 3 numbers after the word, got 2"):
+        load_vectors(path, allow_multiword_keys=True)
+
+
+def test_dimension_is_the_majority_of_the_first_lines(tmp_path):
+    # Two bad lines first cannot outvote the good ones.
+    path = _write(tmp_path / "v.txt", "x 1\ny 1 2 3 4 5\n" + GOOD_LINES)
+    with testing.expect_data_error(path, 1, "expected 3 numbers after the word, got 1"):
+        load_vectors(path)
+    # A bad line after the lines that decided d is found too.
+    n = embeddings.DIM_SAMPLE_LINES + 50
+    path = _write(tmp_path / "w.txt", "".join(f"w{i} 1 2 3\n" for i in range(n)) + "late 1 2\n")
+    with testing.expect_data_error(path, n + 1, "expected 3 numbers after the word, got 2"):
+        load_vectors(path)
+    # ... and with the word2vec header the line numbers still count it.
+    path = _write(tmp_path / "h.txt", "3 3\nthe 1 2\n" + GOOD_LINES)
+    with testing.expect_data_error(path, 2, "expected 3 numbers after the word, got 2"):
+        load_vectors(path)
+
+
+def test_numeric_looking_words(tmp_path):
+    # glove.6B has words such as "1", "-" and "-1": only the count of fields matters.
+    path = _write(tmp_path / "v.txt", "1 0.5 0.25 0.125\n- 1 2 3\n-1 4 5 6\n2.5 7 8 9\n")
+    vectors, dim = load_vectors(path)
+    assert dim == 3 and set(vectors) == {"1", "-", "-1", "2.5"}
+    np.testing.assert_array_equal(vectors["1"], [0.5, 0.25, 0.125])
+    np.testing.assert_array_equal(vectors["-1"], [4, 5, 6])
+
+
+def test_whitespace_only_lines_are_skipped(tmp_path):
+    path = _write(tmp_path / "v.txt", "\t\n" + GOOD_LINES + "   \n")
+    vectors, dim = load_vectors(path)
+    assert dim == 3 and set(vectors) == {"a", "b", "c"}
 
 
 def test_packaged_default_glove_6b_50d():
@@ -279,8 +370,49 @@ def test_random_embedding_matrix():
 def test_loaded_vectors_feed_the_matrix(tmp_path):
     path = _write(tmp_path / "v.txt.gz", GLOVE, gz=True)
     vocab = Vocabulary.build([["the", "Good", "New York", "missing"]])
-    vectors, dim = load_vectors(path, words=set(vocab.tokens) | {t.lower() for t in vocab.tokens})
+    vectors, dim = load_vectors(path, words=set(vocab.tokens) | {t.lower() for t in vocab.tokens},
+                                allow_multiword_keys=True)
     matrix, coverage = build_embedding_matrix(vocab, vectors, dim)
     np.testing.assert_allclose(matrix[vocab.tokens.index("Good")], EXPECTED["good"])
     np.testing.assert_allclose(matrix[vocab.tokens.index("New York")], EXPECTED["New York"])
     assert (coverage.types, coverage.covered_types) == (4, 3)
+
+
+# ------------------------------------------------------------------------------------
+# check_coverage
+
+
+def _coverage(covered, types):
+    return embeddings.Coverage(types=types, covered_types=covered, tokens=10 * types, covered_tokens=10 * covered)
+
+
+def test_check_coverage_rejects_almost_no_coverage():
+    with pytest.raises(ValueError) as err:
+        check_coverage(_coverage(0, 400), "vectors.txt")
+    message = str(err.value)
+    assert message == (
+        "vectors.txt covers 0.0% of the vocabulary's word types (minimum 5%): is it a GloVe text file "
+        "'word v1 ... vd' for this language? Pass --min_embedding_coverage=0 to train anyway."
+    )
+    assert "\n" not in message
+    with pytest.raises(ValueError, match=r"covers 4\.9% .*\(minimum 5%\)"):
+        check_coverage(_coverage(49, 1000), "vectors.txt")
+    with pytest.raises(ValueError, match=r"^glove\.6B\.50d covers 10\.0% .*\(minimum 12\.5%\)"):
+        check_coverage(_coverage(1, 10), None, minimum=0.125)  # the packaged default
+
+
+def test_check_coverage_accepts():
+    check_coverage(_coverage(50, 1000), "v.txt")  # exactly the minimum
+    check_coverage(_coverage(900, 1000), "v.txt")
+    check_coverage(_coverage(0, 1000), "v.txt", minimum=0)  # --min_embedding_coverage=0
+    check_coverage(_coverage(0, 0), "v.txt")  # an empty vocabulary has nothing to cover
+
+
+def test_check_coverage_of_a_wrong_file(tmp_path):
+    # The silent failure this guards against: the vectors of another language.
+    path = _write(tmp_path / "v.txt", "chat 1 2 3\nmaison 4 5 6\n")
+    vocab = Vocabulary.build([["the", "cat", "house"]])
+    vectors, dim = load_vectors(path, words=set(vocab.tokens))
+    _, coverage = build_embedding_matrix(vocab, vectors, dim)
+    with pytest.raises(ValueError, match="covers 0.0%"):
+        check_coverage(coverage, str(path))

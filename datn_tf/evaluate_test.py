@@ -8,7 +8,7 @@ import pytest
 from datn_tf import evaluate, io_utils, metrics, testing
 from datn_tf.data import semeval_ec
 from datn_tf.data.errors import DataFormatError
-from datn_tf.trainer import write_predictions
+from datn_tf.data.semeval_ec import write_ec_file as write_predictions
 
 
 @pytest.fixture

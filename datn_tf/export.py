@@ -41,16 +41,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-from absl import logging as absl_logging  # noqa: E402
 
 import datn_tf  # noqa: E402
-from datn_tf import io_utils, tokenizer, trainer  # noqa: E402
+from datn_tf import io_utils, runtime, tokenizer  # noqa: E402
+from datn_tf import run_dir as run_dir_lib  # noqa: E402
+from datn_tf.saved_model_format import EXPLAIN_SIGNATURE, EXTRA_DIR, METADATA_FILE, SERVING_SIGNATURE  # noqa: E402
 from datn_tf.vocab import OOV, PAD, PAD_ID  # noqa: E402
 
-METADATA_FILE = "datn_tf.json"
-EXTRA_DIR = "assets.extra"
-SERVING_SIGNATURE = "serving_default"
-EXPLAIN_SIGNATURE = "explain"
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 
 
@@ -176,12 +173,12 @@ def export_run(run_dir, output, overwrite=False):
     """
     run_dir, output = Path(run_dir), Path(output)
     _check_destination(run_dir, output, overwrite)
-    if not (run_dir / trainer.METRICS_FILE).exists():
+    if not (run_dir / run_dir_lib.METRICS_FILE).exists():
         raise FileNotFoundError(
-            f"{run_dir} is not a finished run (no {trainer.METRICS_FILE}; it holds the dev-tuned threshold)"
+            f"{run_dir} is not a finished run (no {run_dir_lib.METRICS_FILE}; it holds the dev-tuned threshold)"
         )
-    config, vocab, model = trainer.load_run(run_dir)
-    metrics_payload = io_utils.read_json(run_dir / trainer.METRICS_FILE)
+    config, vocab, model = run_dir_lib.load_run(run_dir)
+    metrics_payload = io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)
     metadata = run_metadata(run_dir, config, metrics_payload)
     lookup = build_lookup(vocab)
     endpoints = _Endpoints(model, lookup, metadata["language"], metadata["threshold"],
@@ -224,11 +221,11 @@ def main(argv):
     if not FLAGS.run_dir or not FLAGS.output:
         print("error: --run_dir and --output are required", file=sys.stderr)
         sys.exit(2)
-    absl_logging.set_verbosity(absl_logging.WARNING)  # no per-file INFO lines from the saver
+    runtime.quiet_logging()  # no per-file INFO lines from the saver unless --verbosity asks
     tf.get_logger().setLevel("ERROR")
     try:
         path = export_run(FLAGS.run_dir, FLAGS.output, overwrite=FLAGS.overwrite)
-    except (ExportError, FileNotFoundError) as e:
+    except (ExportError, run_dir_lib.RunDirError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     meta = io_utils.read_json(path / EXTRA_DIR / METADATA_FILE)

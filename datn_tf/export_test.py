@@ -19,7 +19,10 @@ import tensorflow as tf
 
 import datn_tf
 from datn_tf import export, input_pipeline, io_utils, metrics, predict, testing, trainer
+from datn_tf import run_dir as run_dir_lib
 from datn_tf.data import datasets, semeval_ec
+from datn_tf.data.prepare import prepare_data
+from datn_tf.data.semeval_ec import write_ec_file
 from datn_tf.tokenizer import tokenize_py
 
 VARIANTS = ("datn2", "base")
@@ -49,7 +52,7 @@ def setup(tmp_path_factory):
     runs, exports = {}, {}
     for variant in VARIANTS:
         config = testing.tiny_train_config(data_dir, root / f"run-{variant}", variant=variant, epochs=1)
-        trainer.Trainer(config, trainer.prepare_data(config)).fit()
+        trainer.Trainer(config, prepare_data(config)).fit()
         runs[variant] = root / f"run-{variant}"
         exports[variant] = export.export_run(runs[variant], root / "exports" / variant)
     dev = datasets.load_task("semeval", data_dir).dev
@@ -76,7 +79,7 @@ def _explain(path, texts):
 
 
 def _threshold(run_dir):
-    return io_utils.read_json(run_dir / trainer.METRICS_FILE)["threshold"]
+    return io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)["threshold"]
 
 
 def _decode_row(row):
@@ -89,7 +92,7 @@ def _decode_row(row):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_parity_with_the_in_memory_model_on_dev(setup, variant):
     run_dir, export_dir, dev = setup["runs"][variant], setup["exports"][variant], setup["dev"]
-    config, vocab, model = trainer.load_run(run_dir)
+    config, vocab, model = run_dir_lib.load_run(run_dir)
     ids = input_pipeline.encode_texts(dev.texts, vocab, config["language"],
                                       max_length=config["train_config"]["max_length"])
     padded = input_pipeline.pad_batch(ids, list(range(len(ids))))
@@ -120,7 +123,7 @@ def test_parity_with_the_in_memory_model_on_dev(setup, variant):
 
 def test_token_ids_inside_the_export_are_the_training_ids(setup):
     run_dir, export_dir = setup["runs"]["datn2"], setup["exports"]["datn2"]
-    _, vocab, _ = trainer.load_run(run_dir)
+    _, vocab, _ = run_dir_lib.load_run(run_dir)
     texts = list(setup["dev"].texts) + ROBUSTNESS_TEXTS + ["<pad> <unk> pad unk"]
     explained = _explain(export_dir, texts)
     training_ids = input_pipeline.encode_texts(texts, vocab, "en")
@@ -211,7 +214,7 @@ def test_empty_batch(setup, variant):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_metadata_in_assets(setup, variant):
     run_dir, export_dir = setup["runs"][variant], setup["exports"][variant]
-    run_metrics = io_utils.read_json(run_dir / trainer.METRICS_FILE)
+    run_metrics = io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)
     for folder in ("assets", "assets.extra"):
         meta = io_utils.read_json(export_dir / folder / export.METADATA_FILE)
         assert meta["threshold"] == run_metrics["threshold"]
@@ -416,6 +419,23 @@ def test_predict_semeval_format_round_trip(setup, tmp_path):
     # Byte for byte what the trainer writes for the same predictions, and the run's own dev file.
     reference = tmp_path / "reference.txt"
     examples = semeval_ec.read_ec(unlabelled, prediction=True)
-    trainer.write_predictions(reference, examples, written.labels)
+    write_ec_file(reference, examples, written.labels)
     assert output.read_bytes() == reference.read_bytes()
     assert output.read_text().splitlines()[1:] == (run_dir / "predictions" / "dev.txt").read_text().splitlines()[1:]
+
+
+def test_export_of_a_run_with_damaged_or_missing_best_weights_says_so(setup, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(setup["runs"]["base"], run)
+    weights = next((run / run_dir_lib.BEST_DIR).glob("weights.data*"))
+    weights.write_bytes(weights.read_bytes()[:7])
+    with pytest.raises(run_dir_lib.RunDirError, match="best is damaged"):
+        export.export_run(run, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    shutil.rmtree(run / run_dir_lib.BEST_DIR)
+    result = subprocess.run([sys.executable, "-m", "datn_tf.export", f"--run_dir={run}", f"--output={tmp_path / 'o'}"],
+                            env=_subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "best holds no weights" in result.stderr and "Traceback" not in result.stderr

@@ -3,9 +3,26 @@
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
+
+
+def _make_temp_dir(parent, name):
+    """Creates and returns a new empty hidden folder `.{name}.<random>.tmp` in `parent`.
+
+    Unlike `tempfile.mkdtemp` (always 0o700), the folder gets the umask's usual mode
+    (0o777 & ~umask), so a folder renamed into place from it (an export, `best/`) is as
+    readable as any other folder the user creates.
+    """
+    for _ in range(100):
+        candidate = Path(parent) / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.mkdir(candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free temporary name for {name!r} in {parent}")
 
 
 @contextlib.contextmanager
@@ -13,23 +30,41 @@ def atomic_path(path, *, is_dir=False):
     """Yields a temporary sibling path; renames it onto `path` only if the block succeeds.
 
     The temporary lives in the destination's folder so the final `os.replace` is a
-    same-filesystem rename, which is atomic on POSIX.
+    same-filesystem rename, which is atomic on POSIX. Files and folders get the modes
+    the umask gives any new file (0o666 & ~umask) or folder (0o777 & ~umask).
+
+    An existing folder (`is_dir=True`) is renamed aside, the new one renamed in, and only
+    then is the old one deleted; if the rename-in fails the old one is moved back. So the
+    old or the new content exists at every moment (for the instant between the two renames,
+    the old one is under a hidden `.{name}.*.tmp` sibling, which is also where a process
+    killed in that instant leaves it).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = _make_temp_dir(path.parent, path.name)
     target = tmp if is_dir else tmp / path.name
+    aside = None
     try:
         yield target
-        if is_dir:
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        else:
+        if is_dir and path.is_dir() and not path.is_symlink():
+            aside = _make_temp_dir(path.parent, path.name)
+            old = aside / path.name
+            os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                try:
+                    os.replace(old, path)
+                except BaseException:
+                    aside = None  # the old content now lives only there: never delete it
+                    raise
+                raise
+        else:  # a file, or a folder where none is yet
             os.replace(target, path)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, aside):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_text(path, text, encoding="utf-8"):

@@ -9,6 +9,7 @@ their moments stay as they are instead of drifting on stale momentum. docs/fidel
 records this; `--dense_embedding_updates` restores plain Adam on E.
 """
 
+import keras
 import tensorflow as tf
 
 
@@ -57,3 +58,48 @@ class RowwiseAdam(tf.Module):
         self.v.scatter_update(tf.IndexedSlices(v_rows, rows))
         var.scatter_sub(tf.IndexedSlices(alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon), rows))
         self.iterations.assign_add(1)
+
+
+class TaskOptimizers:
+    """The optimisers of the alternating schedule: one Adam per objective (Section 2.2.3).
+
+    As two TF1 train ops would, the emotion objective (every parameter) and the sentiment
+    objective (the left part) each have their own Adam, with its own moments and step
+    count. With `sparse_embedding`, the lookup table E is left out of both and updated by a
+    `RowwiseAdam` per objective instead.
+
+    Args:
+        model: an `EmotionTransferModel` (built).
+        uses_sentiment_data: whether the variant has sentiment steps.
+        learning_rate: Adam's learning rate.
+        sparse_embedding: update E row-wise.
+    """
+
+    def __init__(self, model, uses_sentiment_data, learning_rate, sparse_embedding=True):
+        self.variables = {"emotion": model.emotion_variables,
+                          "sentiment": model.left_variables if uses_sentiment_data else []}
+        embedding = model.embedding.embeddings
+        self.embedding = embedding if sparse_embedding else None
+        self.dense = {k: [v for v in vs if v is not self.embedding] for k, vs in self.variables.items()}
+        self.adam, self.rowwise = {}, {}
+        for kind in ("emotion", "sentiment") if uses_sentiment_data else ("emotion",):
+            # Built here, before any tracing, so the step functions create no variables.
+            self.adam[kind] = keras.optimizers.Adam(learning_rate)
+            self.adam[kind].build(self.dense[kind])
+            if sparse_embedding:
+                self.rowwise[kind] = RowwiseAdam(embedding, learning_rate, name=f"{kind}_embedding_adam")
+
+    def apply(self, kind, tape, loss):
+        """Gradients of `loss` applied to the step kind's group (E row-wise when sparse)."""
+        dense = self.dense[kind]
+        if self.embedding is None:
+            self.adam[kind].apply(tape.gradient(loss, dense), dense)
+            return
+        grads = tape.gradient(loss, [self.embedding] + dense)
+        self.rowwise[kind].apply(grads[0], self.embedding)
+        self.adam[kind].apply(grads[1:], dense)
+
+    def trackables(self):
+        """Checkpoint entries: `{kind}_optimizer` and `{kind}_embedding_optimizer`."""
+        return {**{f"{k}_optimizer": o for k, o in self.adam.items()},
+                **{f"{k}_embedding_optimizer": o for k, o in self.rowwise.items()}}

@@ -14,7 +14,9 @@ per text, in input order:
 
 `--format semeval` reads an official SemEval-2018 E-c file (the unlabelled test input with
 NONE labels, or a labelled file) and writes the official submission file: the input's header
-and IDs, each tweet as given, and 0/1 per emotion. `--output` is written atomically.
+and IDs, each tweet as given, and 0/1 per emotion. `--output` is written atomically. An E-c
+file given without `--format semeval` is refused (its header and ID/label columns would
+otherwise be scored as text).
 
 The model is loaded with `tf.saved_model.load` and called through its `serving_default`
 signature (the tokenizer, vocabulary and threshold are inside it); only TensorFlow is needed
@@ -32,11 +34,15 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from datn_tf import io_utils, runtime  # noqa: E402
+from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
 from datn_tf.data.errors import DataFormatError  # noqa: E402
+from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
+from datn_tf.saved_model_format import METADATA_PATH, SERVING_SIGNATURE  # noqa: E402
 
-METADATA_PATH = Path("assets") / "datn_tf.json"
-SIGNATURE = "serving_default"
+SIGNATURE = SERVING_SIGNATURE
 DEFAULT_BATCH_SIZE = 256
+# How every official E-c file starts (`datn_tf.data.semeval_ec.HEADER`).
+EC_HEADER_START = "ID\tTweet\t"
 
 
 class PredictError(ValueError):
@@ -84,14 +90,19 @@ def _decode(data, source):
         raise PredictError(f"{source}: not UTF-8 text (byte {e.start})") from None
 
 
-def split_texts(content):
-    """One text per line (LF or CRLF); a final line end does not start another text."""
-    if not content:
-        return []
-    lines = content.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+def check_not_ec_file(texts, source):
+    """Refuses texts that are an official E-c file read as plain lines (jsonl mode).
+
+    Scoring its header and its `ID<TAB>tweet<TAB>labels` rows as texts gives output that
+    looks right but is not; the user meant `--format semeval`, which we do not guess.
+    """
+    if texts and texts[0].startswith(EC_HEADER_START):
+        how = "--format semeval" if source != "standard input" else "--format semeval --input FILE"
+        raise PredictError(
+            f"{source}: line 1 is the header of an official SemEval-2018 E-c file ('ID<TAB>Tweet<TAB>anger...'); "
+            f"pass {how} to predict its tweets and write a submission file (with --format jsonl every "
+            "line, header and IDs included, would be scored as a text)"
+        )
 
 
 def _number(p):
@@ -109,14 +120,6 @@ def jsonl_lines(texts, probs, labels, label_names):
             },
             ensure_ascii=False,
         )
-
-
-def submission_text(examples, labels):
-    """The official E-c submission file: the input's header and IDs, 0/1 per emotion."""
-    rows = ["\t".join(["ID", "Tweet", *examples.label_names])]
-    for id_, text, y in zip(examples.ids, examples.texts, labels):
-        rows.append("\t".join([id_, text, *(str(int(v)) for v in y)]))
-    return "\n".join(rows) + "\n"
 
 
 def _write(text, output):
@@ -158,9 +161,11 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
         if not path.is_file():
             raise FileNotFoundError(f"--input {input_path} not found")
         texts = split_texts(_decode(path.read_bytes(), input_path))
+        check_not_ec_file(texts, input_path)
     else:
         stdin = stdin if stdin is not None else sys.stdin.buffer
         texts = split_texts(_decode(stdin.read(), "standard input"))
+        check_not_ec_file(texts, "standard input")
     model = ExportedModel(model_dir)
     probs, labels = model.predict(list(texts), batch_size)
     lines = list(jsonl_lines(texts, probs, labels, model.label_names))
@@ -186,11 +191,9 @@ def main(argv):
     if not FLAGS.model:
         print("error: --model is required", file=sys.stderr)
         sys.exit(2)
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
     try:
         runtime.configure_threads_from_flags()
+        runtime.quiet_logging()
         run(FLAGS.model, texts=argv[1:], input_path=FLAGS.input, output=FLAGS.output, fmt=FLAGS.format,
             batch_size=FLAGS.batch_size)
     except (PredictError, DataFormatError, FileNotFoundError) as e:

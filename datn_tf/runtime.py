@@ -85,3 +85,15 @@ def define_thread_flags():
 
 def configure_threads_from_flags():
     return configure_threads(flags.FLAGS.intra_op_threads, flags.FLAGS.inter_op_threads)
+
+
+def quiet_logging():
+    """Hides TensorFlow's Python-side INFO lines (two per checkpoint write) unless the user
+    asked for them with absl's --verbosity (e.g. --verbosity=0 shows INFO)."""
+    import tensorflow as tf
+    from absl import logging as absl_logging
+
+    if "verbosity" in flags.FLAGS and flags.FLAGS["verbosity"].present:
+        return
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    tf.get_logger().setLevel("ERROR")

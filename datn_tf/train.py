@@ -35,16 +35,17 @@ def split_cpu(n):
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
 
 
-def run(config):
-    """Prepares the data and trains; returns the metrics dict."""
+def run(config, data=None):
+    """Trains one run (preparing its data unless given); returns the metrics dict."""
     from datn_tf import trainer
+    from datn_tf.data.prepare import prepare_data
 
-    data = trainer.prepare_data(config)
-    return trainer.Trainer(config, data).fit()
+    return trainer.Trainer(config, data or prepare_data(config)).fit()
 
 
 def main(argv):
     from datn_tf.data.errors import DataFormatError
+    from datn_tf.trainer import TrainingInterrupted
 
     if len(argv) > 1:
         print(f"error: unexpected argument(s) {' '.join(argv[1:])!r}; settings are flags, e.g. --variant=base",
@@ -55,10 +56,14 @@ def main(argv):
         if FLAGS.logical_cpus:
             split_cpu(FLAGS.logical_cpus)
         runtime.configure_threads_from_flags()
+        runtime.quiet_logging()
         run(config)
     except (DataFormatError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except TrainingInterrupted as e:
+        print(e, file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

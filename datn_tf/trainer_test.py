@@ -5,22 +5,15 @@ import pytest
 import tensorflow as tf
 
 from datn_tf import io_utils, testing, trainer
+from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(scope="module")
-def data_dir_with_test(tmp_path_factory):
-    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data_test"), with_test=True)
+from datn_tf.config import TrainConfig
+from datn_tf.data.prepare import prepare_data
 
 
 def _trainer(data_dir, out, **overrides):
     config = testing.tiny_train_config(data_dir, out, **overrides)
-    return trainer.Trainer(config, trainer.prepare_data(config))
+    return trainer.Trainer(config, prepare_data(config))
 
 
 def _snapshot(variables):
@@ -101,7 +94,7 @@ def test_resume_after_kill_matches_uninterrupted_run(data_dir, tmp_path):
 
     killed = _trainer(data_dir, tmp_path / "killed", variant="datn2", epochs=2)
     assert killed.fit(stop_after=7) is None  # "killed" after 7 steps; last checkpoint at step 6
-    assert not (tmp_path / "killed" / trainer.METRICS_FILE).exists()
+    assert not (tmp_path / "killed" / run_dir_lib.METRICS_FILE).exists()
     resumed = _trainer(data_dir, tmp_path / "killed", variant="datn2", epochs=2)
     result = resumed.fit()
 
@@ -153,7 +146,7 @@ def test_changed_settings_refuse_to_resume(data_dir, tmp_path):
 def test_load_run_restores_best_weights(data_dir, tmp_path):
     t = _trainer(data_dir, tmp_path / "run", variant="datn1", epochs=1)
     t.fit()
-    config, vocab, model = trainer.load_run(tmp_path / "run")
+    config, vocab, model = run_dir_lib.load_run(tmp_path / "run")
     assert config["train_config"]["variant"] == "datn1"
     assert len(vocab) == len(t.data.vocab)
     ids = tf.constant(_pad(t.data.ids["dev"][:4]))
@@ -168,16 +161,16 @@ def _pad(seqs):
 
 def test_config_validation():
     with pytest.raises(ValueError, match="--variant must be one of"):
-        trainer.TrainConfig(variant="datn3").validate()
+        TrainConfig(variant="datn3").validate()
     with pytest.raises(ValueError, match="dropout"):
-        trainer.TrainConfig(lstm_dropout=1.5).validate()
+        TrainConfig(lstm_dropout=1.5).validate()
     for name in variants_lib.VARIANT_NAMES:
-        trainer.TrainConfig(variant=name).validate()
+        TrainConfig(variant=name).validate()
 
 
 def test_metrics_file_is_complete(data_dir, tmp_path):
     _trainer(data_dir, tmp_path / "run", variant="base", epochs=1).fit()
-    payload = io_utils.read_json(tmp_path / "run" / trainer.METRICS_FILE)
+    payload = io_utils.read_json(tmp_path / "run" / run_dir_lib.METRICS_FILE)
     assert set(payload["dev"]) >= {"jaccard", "micro_f1", "macro_f1", "n"}
     assert payload["threshold_source"] == "tuned on dev"
     assert (tmp_path / "run" / "tensorboard").is_dir()
@@ -190,7 +183,7 @@ def test_ren_cecps_cross_validation_fold_trains_and_reports_ranking_metrics(data
     assert result["test_evaluated"]
     for split in ("dev", "test"):
         assert {"average_precision", "one_error"} <= set(result[split])
-    config = io_utils.read_json(tmp_path / "run" / trainer.CONFIG_FILE)
+    config = io_utils.read_json(tmp_path / "run" / run_dir_lib.CONFIG_FILE)
     assert config["embeddings"] == "random-8d" and config["language"] == "zh"
 
 
@@ -230,7 +223,7 @@ def test_released_preset_builds_the_released_model_and_trains(data_dir, tmp_path
     config = config_lib.resolve(dict(testing.TINY_MODEL, preset="released", data_dir=str(data_dir),
                                      output_dir=str(tmp_path / "run"), max_steps=3, eval_every=3))
     config.validate()
-    t = trainer.Trainer(config, trainer.prepare_data(config))
+    t = trainer.Trainer(config, prepare_data(config))
     model = t.model
     for encoder in (model.shared_encoder, model.target_encoder):
         assert encoder.tie_directions and len(encoder.trainable_weights) == 3
@@ -241,6 +234,46 @@ def test_released_preset_builds_the_released_model_and_trains(data_dir, tmp_path
     assert model.emotion_mlp.get_config()["activation"] == "tanh"
     result = t.fit()
     assert result["steps"] == 3
-    saved = io_utils.read_json(tmp_path / "run" / trainer.CONFIG_FILE)["train_config"]
+    saved = io_utils.read_json(tmp_path / "run" / run_dir_lib.CONFIG_FILE)["train_config"]
     assert saved["preset"] == "released" and saved["similarity"] == "released"
     assert saved["tie_lstm_directions"] is True and saved["step_order"] == "emotion_first"
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(data_dir, tmp_path, capsys):
+    settings = dict(variant="base", epochs=2, eval_every=3)
+    _trainer(data_dir, tmp_path / "run", **settings).fit(stop_after=7)  # checkpoints at steps 3 and 6
+    ckpt_dir = tmp_path / "run" / run_dir_lib.CKPT_DIR
+    assert sorted(p.name for p in ckpt_dir.glob("*.index")) == ["ckpt-3.index", "ckpt-6.index"]
+    for data_file in ckpt_dir.glob("ckpt-6.data*"):
+        _truncate(data_file)
+    capsys.readouterr()
+    resumed = _trainer(data_dir, tmp_path / "run", **settings)
+    assert resumed.fit(stop_after=0) is None
+    out = capsys.readouterr().out
+    assert "ckpt-6 is damaged" in out and "resumed from" in out and "ckpt-3 at step 3" in out
+    assert int(resumed.step.numpy()) == 3
+    # With every checkpoint damaged, one clear error says what to delete.
+    _truncate(ckpt_dir / "ckpt-3.index")
+    with pytest.raises(run_dir_lib.RunDirError, match=r"no checkpoint in .*checkpoints can be read.*delete"):
+        _trainer(data_dir, tmp_path / "run", **settings).fit()
+
+
+def test_ctrl_c_stops_with_one_line_saying_how_to_resume(data_dir, tmp_path, monkeypatch):
+    t = _trainer(data_dir, tmp_path / "run", variant="base", epochs=2, eval_every=3)
+    original, calls = t.train_iteration, []
+
+    def interrupted_at_fifth(streams):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return original(streams)
+
+    monkeypatch.setattr(t, "train_iteration", interrupted_at_fifth)
+    with pytest.raises(trainer.TrainingInterrupted, match=r"interrupted at step 4 of \d+; the last checkpoint is "
+                                                          r".*ckpt-3: re-run the same command to resume"):
+        t.fit()

@@ -47,8 +47,10 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
 
-from datn_tf import input_pipeline, io_utils, metrics, trainer  # noqa: E402
+from datn_tf import input_pipeline, io_utils, metrics, runtime  # noqa: E402
+from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
+from datn_tf.data._io import split_text_lines  # noqa: E402
 
 # Figure 3's sentence as the paper's text gives it (the figure also shows an emoji near the
 # end, which the text extraction lost) and its ground truth labels.
@@ -85,7 +87,7 @@ def row_labels(name, has_target):
 
 
 def _threshold(run_dir):
-    path = Path(run_dir) / trainer.METRICS_FILE
+    path = Path(run_dir) / run_dir_lib.METRICS_FILE
     if not path.exists():
         return None  # a run still training: no dev-tuned threshold yet
     return float(io_utils.read_json(path)["threshold"])
@@ -99,7 +101,7 @@ def attention_rows(run_dir, texts, name=None, loaded=None):
             threshold).
         texts: raw texts (str).
         name: the run's display name (default: its variant's Table 3 title).
-        loaded: `trainer.load_run(run_dir)`'s result, if already loaded.
+        loaded: `run_dir_lib.load_run(run_dir)`'s result, if already loaded.
 
     Returns:
         One dict per text: `tokens` (the tokens the model read, as written by the tokenizer,
@@ -110,7 +112,7 @@ def attention_rows(run_dir, texts, name=None, loaded=None):
         tokens gets empty weight arrays (its probabilities are the model's on padding).
     """
     texts = list(texts)
-    config, vocab, model = loaded or trainer.load_run(run_dir)
+    config, vocab, model = loaded or run_dir_lib.load_run(run_dir)
     name = name or run_name(config)
     language = config["language"]
     label_names = list(config["emotion_names"])
@@ -337,7 +339,7 @@ def _draw_panel(fig, ax, p, wrap, annotate):
 
 def visualize(run_dirs, texts, output, golds=None, dpi=DEFAULT_DPI, annotate=True):
     """Loads each run once, computes the rows, draws the figure; returns (panels, pixel size)."""
-    loaded = [trainer.load_run(d) for d in run_dirs]
+    loaded = [run_dir_lib.load_run(d) for d in run_dirs]
     names = unique_names([c for c, _, _ in loaded], run_dirs)
     per_run = [attention_rows(d, texts, name=n, loaded=l) for d, n, l in zip(run_dirs, names, loaded)]
     per_text = [[rows[i] for rows in per_run] for i in range(len(texts))]
@@ -356,11 +358,7 @@ def parse_gold(spec, known):
 
 def read_texts(path):
     """One text per line of a UTF-8 file (LF or CRLF)."""
-    content = Path(path).read_text(encoding="utf-8-sig")
-    lines = content.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return split_text_lines(Path(path).read_text(encoding="utf-8-sig"))
 
 
 # -- command line ------------------------------------------------------------------------------
@@ -396,11 +394,11 @@ def main(argv):
     default_text = not texts
     if default_text:
         texts = [PAPER_SENTENCE]
-    missing = [d for d in FLAGS.run_dirs if not (Path(d) / trainer.CONFIG_FILE).exists()]
+    missing = [d for d in FLAGS.run_dirs if not (Path(d) / run_dir_lib.CONFIG_FILE).exists()]
     if missing:
-        print(f"error: {', '.join(missing)}: not a training run (no {trainer.CONFIG_FILE})", file=sys.stderr)
+        print(f"error: {', '.join(missing)}: not a training run (no {run_dir_lib.CONFIG_FILE})", file=sys.stderr)
         sys.exit(2)
-    configs = [io_utils.read_json(Path(d) / trainer.CONFIG_FILE) for d in FLAGS.run_dirs]
+    configs = [io_utils.read_json(Path(d) / run_dir_lib.CONFIG_FILE) for d in FLAGS.run_dirs]
     known = sorted({n for c in configs for n in c["emotion_names"]})
     gold_specs = list(FLAGS.gold or [])
     if len(gold_specs) > len(texts):
@@ -416,11 +414,11 @@ def main(argv):
     for i, t in enumerate(texts):
         if not t.strip():
             print(f"note: sentence {i + 1} is empty; its panel is left empty", file=sys.stderr)
-    tf.get_logger().setLevel("ERROR")
+    runtime.quiet_logging()
     try:
         panels, (w, h) = visualize(FLAGS.run_dirs, texts, FLAGS.output, golds, dpi=FLAGS.dpi,
                                    annotate=FLAGS.annotate)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, run_dir_lib.RunDirError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     print(f"wrote {FLAGS.output} ({w}x{h} px, {len(panels)} panel{'s' if len(panels) != 1 else ''}, "

@@ -14,6 +14,8 @@ import tensorflow as tf
 from matplotlib import pyplot as plt
 
 from datn_tf import io_utils, metrics, testing, trainer, visualize
+from datn_tf import run_dir as run_dir_lib
+from datn_tf.data.prepare import prepare_data
 from datn_tf.tokenizer import tokenize_py
 from datn_tf.vocab import OOV_ID
 
@@ -30,7 +32,7 @@ def runs(tmp_path_factory):
     out = {}
     for variant in EXPECTED_LABELS:
         config = testing.tiny_train_config(data_dir, root / f"run-{variant}", variant=variant, epochs=1)
-        trainer.Trainer(config, trainer.prepare_data(config)).fit()
+        trainer.Trainer(config, prepare_data(config)).fit()
         out[variant] = root / f"run-{variant}"
     return out
 
@@ -39,8 +41,8 @@ def runs(tmp_path_factory):
 def test_attention_rows_are_the_models_alphas(runs, variant):
     run_dir = runs[variant]
     rows = visualize.attention_rows(run_dir, TEXTS)
-    config, vocab, model = trainer.load_run(run_dir)
-    threshold = io_utils.read_json(run_dir / trainer.METRICS_FILE)["threshold"]
+    config, vocab, model = run_dir_lib.load_run(run_dir)
+    threshold = io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)["threshold"]
     names = config["emotion_names"]
     assert len(rows) == len(TEXTS)
     for text, r in zip(TEXTS, rows):

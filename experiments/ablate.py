@@ -9,7 +9,7 @@ Every configuration is a variant plus `TrainConfig` overrides (`CONFIGS` below);
 runs are ordinary training runs with dev selection (the test split is never read for a
 choice). Runs go one at a time in this process, and share what does not depend on the
 seed or the model: the data, the vocabulary, the token ids and the pretrained vectors
-(`trainer.PreparedDataCache`). A finished run (its JSON present) is skipped and an
+(`datn_tf.data.prepare.PreparedDataCache`). A finished run (its JSON present) is skipped and an
 interrupted one resumes from its last checkpoint, so re-running the same command
 continues where it stopped.
 
@@ -109,17 +109,17 @@ def selected(stage, names):
     raise ValueError("give --stage, --configs or --table_only")
 
 
-def attention_health(trainer, token_ids, batch_size=256):
-    """Dev means of max_j alpha_t,j and cos(alpha_s, alpha_t) (None without a target attention)."""
+def attention_health(model, token_ids, batch_size=256):
+    """Dev means of max_j alpha_t,j, max_j alpha_s,j and cos(alpha_s, alpha_t) (None without alpha_t)."""
     import tensorflow as tf
 
     from datn_tf import input_pipeline, losses
 
-    if trainer.model.target_attention is None:
+    if model.target_attention is None:
         return {"mean_max_alpha_t": None, "mean_cos_alpha_s_alpha_t": None, "mean_max_alpha_s": None}
     max_t, max_s, cos = [], [], []
     for _, batch in input_pipeline.eval_batches(token_ids, batch_size):
-        out = trainer.model(tf.constant(batch), training=False)
+        out = model(tf.constant(batch), training=False)
         max_t.append(tf.reduce_max(out["alpha_t"], axis=1).numpy())
         max_s.append(tf.reduce_max(out["alpha_s"], axis=1).numpy())
         cos.append(losses.attention_cosine_similarity(out["alpha_s"], out["alpha_t"]).numpy())
@@ -132,11 +132,13 @@ def run_all(ablations, seeds, out_dir):
     import keras
 
     from datn_tf import config as config_lib
-    from datn_tf import io_utils, trainer
+    from datn_tf import io_utils, progress
+    from datn_tf import run_dir as run_dir_lib
+    from datn_tf.data.prepare import PreparedDataCache
 
     base = train_cli.config_from_flags()
     given = {f.name: getattr(base, f.name) for f in config_lib.flag_fields() if FLAGS[f.name].present}
-    cache = trainer.PreparedDataCache()
+    cache = PreparedDataCache()
     jobs = [(a, s) for s in range(seeds) for a in ablations]
     start = time.time()
     done = 0
@@ -152,14 +154,14 @@ def run_all(ablations, seeds, out_dir):
         config = config_lib.resolve(settings).validate()
         if done:
             eta = (time.time() - start) / done * (len(jobs) - i)
-            print(f"[ablate] ETA for the remaining {len(jobs) - i} runs: {trainer._fmt_time(eta)}", flush=True)
+            print(f"[ablate] ETA for the remaining {len(jobs) - i} runs: {progress.fmt_time(eta)}", flush=True)
         print(f"[ablate] {i + 1}/{len(jobs)} {name}: {ablation.about} -> {run_dir}", flush=True)
         data = cache.prepare(config)
         keras.backend.clear_session()
-        t = trainer.Trainer(config, data)
-        result = t.fit()
-        health = attention_health(t, data.ids["dev"])
-        probs = t.predict(data.ids["dev"])
+        result = train_cli.run(config, data)
+        _, _, model = run_dir_lib.load_run(run_dir)
+        health = attention_health(model, data.ids["dev"])
+        probs = np.load(run_dir / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
         io_utils.save_npy(out_dir / "probs" / f"{name}.npy", probs.astype(np.float16))
         payload = {"config": ablation.name, "about": ablation.about, "stage": ablation.stage,
                    "overrides": ablation.overrides, "train_config": dataclasses.asdict(config),
@@ -252,6 +254,7 @@ def build_table(out_dir, data_dir):
 
 def main(argv):
     from datn_tf.data.errors import DataFormatError
+    from datn_tf.trainer import TrainingInterrupted
 
     if len(argv) > 1:
         print(f"error: unexpected argument(s) {' '.join(argv[1:])!r}", file=sys.stderr)
@@ -264,6 +267,7 @@ def main(argv):
                 raise ValueError("--seeds must be >= 1")
             out_dir.mkdir(parents=True, exist_ok=True)
             train_cli.runtime.configure_threads_from_flags()
+            train_cli.runtime.quiet_logging()
             start = time.time()
             run_all(ablations, FLAGS.seeds, out_dir)
             print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
@@ -271,6 +275,9 @@ def main(argv):
     except (DataFormatError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except TrainingInterrupted as e:
+        print(f"[ablate] {e}", file=sys.stderr)
+        sys.exit(130)
     print(text or "no finished runs")
 
 

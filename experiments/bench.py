@@ -57,7 +57,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import runtime  # noqa: E402
+from datn_tf.config import LSTM_IMPLEMENTATIONS, setting  # noqa: E402
+from datn_tf.variants import VARIANT_NAMES  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = "experiments/results/bench.json"
@@ -155,11 +158,11 @@ def render(ids, vocab):
 
 
 def make_prepared_data(vocab_size, embedding_dim, sizes=None, seed=0):
-    """A `trainer.PreparedData` shaped like S1 -> E1, with random embeddings of `embedding_dim`."""
+    """A `PreparedData` shaped like S1 -> E1, with random embeddings of `embedding_dim`."""
     from datn_tf import embeddings as embeddings_lib
     from datn_tf.data import datasets, semeval_ec
     from datn_tf.data.examples import SENTIMENTS, EmotionExamples, SentimentExamples
-    from datn_tf.trainer import PreparedData
+    from datn_tf.data.prepare import PreparedData
     from datn_tf.vocab import OOV, PAD, Vocabulary
 
     sizes = dict(E1_SIZES, **(sizes or {}))
@@ -236,43 +239,19 @@ def summarize_windows(windows, steps_per_window):
 
 
 def make_train_step(trainer, seed, start_step=0):
-    """A closure running one loop iteration as `Trainer.fit` does; returns sentences read."""
-    from datn_tf import input_pipeline
-    from datn_tf import variants as variants_lib
-
-    data, bs = trainer.data, trainer.config.batch_size
-    alternating = trainer.spec.schedule == variants_lib.ALTERNATING
-
-    def batcher(split, stream):
-        return input_pipeline.Batcher([len(t) for t in data.ids[split]], bs, seed=seed, stream=stream)
-
-    emotion_it = iter(input_pipeline.emotion_dataset(
-        data.ids["train"], data.task.train.labels, batcher("train", "emotion"), start_step=start_step))
-    sentiment_it = None
-    if alternating:
-        sentiment_it = iter(input_pipeline.sentiment_dataset(
-            data.ids["sentiment"], data.task.sentiment.labels, batcher("sentiment", "sentiment"),
-            start_step=start_step))
+    """A closure running one iteration of `Trainer.fit`'s loop (`Trainer.train_iteration`: the
+    same batches, steps and loss reads); returns the sentences it read."""
+    streams = trainer.batch_streams(start_step=start_step, seed=seed)
 
     def step():
-        stats, rows = {}, 0
-        if sentiment_it is not None:
-            batch = next(sentiment_it)
-            rows += int(batch["token_ids"].shape[0])
-            stats.update(trainer.sentiment_step(batch))
-        batch = next(emotion_it)
-        rows += int(batch["token_ids"].shape[0])
-        stats.update(trainer.emotion_step(batch))
-        for v in stats.values():  # fit reads every loss each step (running averages)
-            float(v)
-        return rows
+        return trainer.train_iteration(streams)[1]
 
-    return step, alternating
+    return step, "sentiment" in streams
 
 
 def bench_training(trainer, settings, full_epoch):
     """Throughput and epoch time of one Trainer; see the module docstring."""
-    from datn_tf import trainer as trainer_lib
+    from datn_tf.config import DEFAULT_EPOCHS
 
     step, alternating = make_train_step(trainer, seed=trainer.config.seed)
     first, windows = timed_windows(step, settings["warmup_steps"], settings["windows"], settings["window_steps"])
@@ -308,7 +287,7 @@ def bench_training(trainer, settings, full_epoch):
         for _ in range(per_epoch):
             step()
         epoch.update(seconds=time.perf_counter() - t0, estimated=False, basis="measured: one full epoch run")
-    epochs = trainer_lib.DEFAULT_EPOCHS[("semeval", trainer.spec.schedule)]
+    epochs = DEFAULT_EPOCHS[("semeval", trainer.spec.schedule)]
     epoch["default_epochs"] = epochs
     epoch["training_seconds_estimate"] = epochs * epoch["seconds"]  # without dev evaluation
     result["epoch"] = epoch
@@ -445,25 +424,33 @@ def _git(*args):
 # -- the run --------------------------------------------------------------------------
 @dataclasses.dataclass
 class BenchConfig:
-    quick: bool = False
-    variants: tuple = ("datn2", "base")
-    embedding_dims: tuple | None = None  # None: preset
-    dense_embedding_updates: bool = False
-    lstm_implementation: str = "auto"
-    deterministic: bool = True
-    full_epoch: bool = False
-    serving: bool = True
-    label: str = ""
-    batch_size: int = 60
-    infer_batch_size: int = 256
-    vocab_size: int | None = None  # None: preset
-    hidden_size: int | None = None  # None: preset (also the attention and MLP sizes)
-    warmup_steps: int | None = None
-    window_steps: int | None = None
-    windows: int | None = None
-    infer_windows: int | None = None
-    latency_runs: int | None = None
-    seed: int = 0
+    """The benchmark's settings; flags are generated from these fields (`datn_tf.config`)."""
+
+    quick: bool = setting(False, "Smoke test: tiny model, small vocabulary, few steps (numbers mean nothing).")
+    output: str = setting(DEFAULT_OUTPUT, "JSON file to write (atomically).")
+    variants: tuple = setting(("datn2", "base"), "Comma-separated variants to time; the first one is exported "
+                              "and served (at the largest embedding size).", choices=VARIANT_NAMES)
+    embedding_dims: tuple | None = setting(None, "Comma-separated embedding sizes (default 50,300; quick: 16).",
+                                           minimum=1, item_type=int)
+    dense_embedding_updates: bool = setting(False, "Keras' dense Adam on E instead of row-wise Adam.")
+    lstm_implementation: str = setting("auto", "BiLSTM kernel (see datn_tf.layers.BiLSTMEncoder).",
+                                       choices=LSTM_IMPLEMENTATIONS)
+    deterministic: bool = setting(True, "Deterministic TensorFlow ops, as in training (the default).")
+    full_epoch: bool = setting(False, "Also run one whole E1 epoch per variant instead of estimating it.")
+    serving: bool = setting(True, "Export a SavedModel and time serving (--noserving: training only).")
+    label: str = setting("", "Free text stored in the JSON (e.g. 'before row-wise Adam').")
+    batch_size: int = setting(60, "Training batch size (each task).", minimum=1)
+    infer_batch_size: int = setting(256, "Serving batch size for the throughput figure.", minimum=1)
+    vocab_size: int | None = setting(None, "Vocabulary size (default 30000; quick: 2000).", minimum=1)
+    hidden_size: int | None = setting(None, "LSTM, attention and MLP size (default 200; quick: 16).", minimum=1)
+    warmup_steps: int | None = setting(None, "Untimed steps first, tracing included (default 5; quick: 2).",
+                                       minimum=1)
+    window_steps: int | None = setting(None, "Steps per timed window (default 10; quick: 2).", minimum=1)
+    windows: int | None = setting(None, "Timed windows; the median is reported (default 5; quick: 3).", minimum=1)
+    infer_windows: int | None = setting(None, "Timed serving windows of 4 batches (default 5; quick: 2; each "
+                                        "window is 1 batch in quick).", minimum=1)
+    latency_runs: int | None = setting(None, "Timed single-sentence calls (default 100; quick: 5).", minimum=1)
+    seed: int = setting(0, "Seed of the synthetic data, weights and batch order.", minimum=0)
 
     def settings(self):
         s = dict(PRESETS["quick" if self.quick else "full"])
@@ -504,7 +491,8 @@ def run(cfg, log=None):
     import keras
     import tensorflow as tf
 
-    from datn_tf.trainer import TrainConfig, Trainer
+    from datn_tf.config import TrainConfig
+    from datn_tf.trainer import Trainer
 
     tf.get_logger().setLevel("ERROR")
     validate(cfg)
@@ -585,15 +573,10 @@ def run(cfg, log=None):
     }
 
 
-def _fmt_seconds(seconds):
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 def markdown_table(payload):
     """The one table printed at the end."""
+    from datn_tf.progress import fmt_time
+
     cfg, env = payload["config"], payload["environment"]
     rows = ["| measurement | variant | emb. dim | value | unit | notes |", "|---|---|---|---:|---|---|"]
     for r in payload["training"]:
@@ -603,8 +586,8 @@ def markdown_table(payload):
         e = r["epoch"]
         kind = "estimate" if e["estimated"] else "measured"
         rows.append(f"| E1 epoch time ({kind}) | {r['variant']} | {r['embedding_dim']} | {e['seconds']:.0f} | s | "
-                    f"{e['steps']} steps ({_fmt_seconds(e['seconds'])}); x{e['default_epochs']} epochs = "
-                    f"{_fmt_seconds(e['training_seconds_estimate'])} without dev evaluation |")
+                    f"{e['steps']} steps ({fmt_time(e['seconds'])}); x{e['default_epochs']} epochs = "
+                    f"{fmt_time(e['training_seconds_estimate'])} without dev evaluation |")
     s = payload["serving"]
     if s:
         rows.append(f"| SavedModel throughput | {s['variant']} | {s['embedding_dim']} | "
@@ -632,56 +615,19 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     """Defined only when run as a program, so importing this module defines no flags."""
-    flags.DEFINE_bool("quick", False, "Smoke test: tiny model, small vocabulary, few steps (numbers mean nothing).")
-    flags.DEFINE_string("output", DEFAULT_OUTPUT, "JSON file to write (atomically).")
-    flags.DEFINE_string("embedding_dims", None, "Comma-separated embedding sizes (default 50,300; quick: 16).")
-    flags.DEFINE_string("variants", "datn2,base", "Comma-separated variants to time; the first one is "
-                        "exported and served (at the largest embedding size).")
-    flags.DEFINE_bool("dense_embedding_updates", False, "Keras' dense Adam on E instead of row-wise Adam.")
-    flags.DEFINE_enum("lstm_implementation", "auto", ["auto", "keras", "packed"],
-                      "BiLSTM kernel (see datn_tf.layers.BiLSTMEncoder).")
-    flags.DEFINE_bool("deterministic", True, "Deterministic TensorFlow ops, as in training (the default).")
-    flags.DEFINE_bool("full_epoch", False, "Also run one whole E1 epoch per variant instead of estimating it.")
-    flags.DEFINE_bool("serving", True, "Export a SavedModel and time serving (--noserving: training only).")
-    flags.DEFINE_string("label", "", "Free text stored in the JSON (e.g. 'before row-wise Adam').")
-    flags.DEFINE_integer("batch_size", 60, "Training batch size (each task).")
-    flags.DEFINE_integer("infer_batch_size", 256, "Serving batch size for the throughput figure.")
-    flags.DEFINE_integer("vocab_size", None, "Vocabulary size (default 30000; quick: 2000).")
-    flags.DEFINE_integer("hidden_size", None, "LSTM, attention and MLP size (default 200; quick: 16).")
-    flags.DEFINE_integer("warmup_steps", None, "Untimed steps first, tracing included (default 5; quick: 2).")
-    flags.DEFINE_integer("window_steps", None, "Steps per timed window (default 10; quick: 2).")
-    flags.DEFINE_integer("windows", None, "Timed windows; the median is reported (default 5; quick: 3).")
-    flags.DEFINE_integer("infer_windows", None, "Timed serving windows of 4 batches (default 5; quick: 2; "
-                         "each window is 1 batch in quick).")
-    flags.DEFINE_integer("latency_runs", None, "Timed single-sentence calls (default 100; quick: 5).")
+    config_lib.define_flags(config_class=BenchConfig)
     runtime.define_thread_flags()
-    flags.DEFINE_integer("seed", 0, "Seed of the synthetic data, weights and batch order.")
-
-
-def _split(text):
-    return tuple(x for x in text.replace(" ", ",").split(",") if x)
 
 
 def main(argv):
     if len(argv) > 1:
         print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
         sys.exit(2)
-    from absl import logging as absl_logging
-
-    absl_logging.set_verbosity(absl_logging.WARNING)  # no per-file INFO lines from the saver
     try:
         # Before TensorFlow runs anything; the same defaults as training and predict.
         runtime.configure_threads_from_flags()
-        cfg = BenchConfig(
-            quick=FLAGS.quick, variants=_split(FLAGS.variants),
-            embedding_dims=tuple(int(d) for d in _split(FLAGS.embedding_dims)) if FLAGS.embedding_dims else None,
-            dense_embedding_updates=FLAGS.dense_embedding_updates,
-            lstm_implementation=FLAGS.lstm_implementation, deterministic=FLAGS.deterministic,
-            full_epoch=FLAGS.full_epoch, serving=FLAGS.serving, label=FLAGS.label, batch_size=FLAGS.batch_size,
-            infer_batch_size=FLAGS.infer_batch_size, vocab_size=FLAGS.vocab_size, hidden_size=FLAGS.hidden_size,
-            warmup_steps=FLAGS.warmup_steps, window_steps=FLAGS.window_steps, windows=FLAGS.windows,
-            infer_windows=FLAGS.infer_windows, latency_runs=FLAGS.latency_runs, seed=FLAGS.seed,
-        )
+        runtime.quiet_logging()
+        cfg = config_lib.from_flags(config_class=BenchConfig)
         validate(cfg)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -689,9 +635,9 @@ def main(argv):
     payload = run(cfg)
     from datn_tf import io_utils
 
-    io_utils.write_json(FLAGS.output, payload)
+    io_utils.write_json(cfg.output, payload)
     print(markdown_table(payload))
-    print(f"\nwritten to {FLAGS.output}")
+    print(f"\nwritten to {cfg.output}")
 
 
 if __name__ == "__main__":

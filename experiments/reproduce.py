@@ -48,27 +48,25 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
 
     import keras
 
-    from datn_tf import io_utils, trainer
+    from datn_tf import io_utils
+    from datn_tf import run_dir as run_dir_lib
+    from datn_tf.data.prepare import PreparedDataCache
 
     base_config = train_cli.config_from_flags()
     jobs = [(v, seed, None) for seed in range(runs) for v in variants]
     jobs += [(v, 0, fold) for fold in range(base_config.cv_folds) for v in cv_variants]
-    cache = {}  # (fold) -> (task, vocab): the data and vocabulary do not depend on variant or seed
+    cache = PreparedDataCache()  # the data, vocabulary and vectors depend on neither variant nor seed
     for variant, seed, fold in jobs:
         name = f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
         out = run_dir(dataset_dir, variant, seed, fold)
-        if (out / trainer.METRICS_FILE).exists():
+        if (out / run_dir_lib.METRICS_FILE).exists():
             print(f"[reproduce] {name}: finished, skipped", flush=True)
             continue
         config = dataclasses.replace(base_config, variant=variant, seed=seed, output_dir=str(out), cv_fold=fold)
-        if fold not in cache:
-            cache[fold] = (trainer.datasets.load_task(config.dataset, config.data_dir, fold, config.cv_folds), None)
-        task, vocab = cache[fold]
-        data = trainer.prepare_data(config, task=task, vocab=vocab)
-        cache[fold] = (task, data.vocab)
+        data = cache.prepare(config)
         print(f"[reproduce] {name}: training -> {out}", flush=True)
         keras.backend.clear_session()
-        result = trainer.Trainer(config, data).fit()
+        result = train_cli.run(config, data)
         io_utils.write_json(dataset_dir / f"{name}.json", result)
 
 
@@ -176,12 +174,15 @@ def build_table(dataset, dataset_dir, variants, data_dir):
 def main(argv):
     del argv
     from datn_tf.data.errors import DataFormatError
+    from datn_tf.trainer import TrainingInterrupted
 
     try:
         variants = parse_variants(FLAGS.variants)
         dataset_dir = Path(FLAGS.results_dir) / FLAGS.dataset
         dataset_dir.mkdir(parents=True, exist_ok=True)
         if not FLAGS.table_only:
+            train_cli.runtime.configure_threads_from_flags()
+            train_cli.runtime.quiet_logging()
             start = time.time()
             run_all(dataset_dir, variants, FLAGS.runs, parse_variants(FLAGS.cv_variants))
             print(f"[reproduce] all runs finished in {(time.time() - start) / 60:.1f} min", flush=True)
@@ -189,6 +190,9 @@ def main(argv):
     except (DataFormatError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except TrainingInterrupted as e:
+        print(f"[reproduce] {e}", file=sys.stderr)
+        sys.exit(130)
     print(text or "no finished runs")
 
 

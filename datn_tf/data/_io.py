@@ -30,14 +30,25 @@ def read_utf8(path):
     return text.removeprefix("\ufeff")
 
 
-def split_lines(text):
-    """Splits on '\\n' only and drops a '\\r' before it and any trailing blank lines.
+def split_text_lines(text):
+    """One entry per line: splits on '\\n' only and drops a '\\r' before it; a final line
+    end does not start another line (blank lines inside are kept).
 
     `str.splitlines()` is not used on purpose: tweets hold characters such as
     U+2028 or U+0085 that it treats as line breaks, which would cut a row in two.
     Line i of the result is line i + 1 of the file.
     """
+    if not text:
+        return []
     lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def split_lines(text):
+    """`split_text_lines` without trailing blank lines (data files' rows)."""
+    lines = split_text_lines(text)
     while lines and not lines[-1].strip():
         lines.pop()
     return lines

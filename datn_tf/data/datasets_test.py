@@ -7,11 +7,6 @@ from datn_tf.data import datasets
 from datn_tf.data.errors import DataFormatError
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data"))
-
-
 def test_semeval_task_reports_missing_test(data_dir):
     task = datasets.load_task("semeval", data_dir)
     assert len(task.train) == testing.FIXTURE_COUNTS["ec_train"]

@@ -125,3 +125,18 @@ def read_ec(path, *, prediction=False):
     return EmotionExamples(
         ids=ids, texts=texts, labels=labels, label_names=EMOTIONS, source=str(path)
     )
+
+
+def ec_file_text(examples, predicted):
+    """An official E-c file's text: the header, then `ID<TAB>Tweet<TAB>labels` per row."""
+    lines = ["\t".join(["ID", "Tweet", *examples.label_names])]
+    for i, (id_, text) in enumerate(zip(examples.ids, examples.texts)):
+        lines.append("\t".join([id_, text, *(str(int(x)) for x in predicted[i])]))
+    return "\n".join(lines) + "\n"
+
+
+def write_ec_file(path, examples, predicted):
+    """Predictions in the official E-c submission format (same header and IDs as the gold file), atomically."""
+    from datn_tf import io_utils
+
+    io_utils.write_text(path, ec_file_text(examples, predicted))

@@ -5,29 +5,11 @@ import numpy as np
 import tensorflow as tf
 
 from datn_tf.layers.attention_fed_attention import AttentionFedAttention
-from datn_tf.layers.layer_test_case import LayerTestCase
+from datn_tf.testing.layer_test_case import LayerTestCase
+from datn_tf.testing.references import numpy_fed_attention
 
 B, T, D, A = 3, 5, 4, 6
 LENGTHS = [5, 2, 0]
-
-
-def numpy_fed_attention(h, z, alpha_other, mask, W_h, w_alpha, W_z, v):
-    """u_j = v^T tanh(W_h h_j + w_alpha a'_j + W_z z), softmax over real j."""
-    H, alpha = np.zeros((h.shape[0], h.shape[2])), np.zeros(mask.shape)
-    for i in range(h.shape[0]):
-        n = int(mask[i].sum())
-        if n == 0:
-            continue
-        u = (
-            np.tanh(
-                h[i, :n] @ W_h + np.outer(alpha_other[i, :n], w_alpha) + z[i] @ W_z
-            )
-            @ v
-        )
-        e = np.exp(u - u.max())
-        alpha[i, :n] = e / e.sum()
-        H[i] = alpha[i, :n] @ h[i, :n]
-    return H, alpha
 
 
 def make_inputs(dtype="float32"):

@@ -5,24 +5,11 @@ import numpy as np
 import tensorflow as tf
 
 from datn_tf.layers.attention import Attention, masked_softmax
-from datn_tf.layers.layer_test_case import LayerTestCase
+from datn_tf.testing.layer_test_case import LayerTestCase
+from datn_tf.testing.references import numpy_attention
 
 B, T, D, A = 3, 5, 4, 6
 LENGTHS = [5, 2, 0]  # full, padded and empty rows
-
-
-def numpy_attention(h, z, mask, W_h, W_z, v, b=0.0):
-    """Eq. 1-2 written directly, one sentence at a time (`b`: the optional bias)."""
-    H, alpha = np.zeros((h.shape[0], h.shape[2])), np.zeros(mask.shape)
-    for i in range(h.shape[0]):
-        n = int(mask[i].sum())
-        if n == 0:
-            continue  # empty sentence: zero weights, zero vector
-        u = np.tanh(h[i, :n] @ W_h + z[i] @ W_z + b) @ v
-        e = np.exp(u - u.max())
-        alpha[i, :n] = e / e.sum()
-        H[i] = alpha[i, :n] @ h[i, :n]
-    return H, alpha
 
 
 def make_inputs(dtype="float32"):

@@ -6,46 +6,11 @@ import tensorflow as tf
 
 from datn_tf.layers.attention import Attention
 from datn_tf.layers.bilstm_encoder import BiLSTMEncoder
-from datn_tf.layers.layer_test_case import LayerTestCase
+from datn_tf.testing.layer_test_case import LayerTestCase
+from datn_tf.testing.references import numpy_bilstm
 
 B, T, E, U = 3, 5, 4, 3  # batch, time, embedding size, LSTM units
 LENGTHS = [5, 2, 0]
-
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def numpy_lstm(x, kernel, recurrent_kernel, bias):
-    """Keras' LSTM cell (gates i, f, c, o) over `x` [n, d] from zero state."""
-    units = recurrent_kernel.shape[0]
-    h, c, outputs = np.zeros(units), np.zeros(units), []
-    for x_t in x:
-        i, f, g, o = np.split(x_t @ kernel + h @ recurrent_kernel + bias, 4)
-        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
-        h = sigmoid(o) * np.tanh(c)
-        outputs.append(h)
-    return np.array(outputs).reshape(len(x), units)
-
-
-def numpy_bilstm(encoder, x, lengths):
-    """h_j = [fwd_j; bwd_j] over the real tokens only; z = h at length - 1."""
-    cells = encoder.direction_cells()
-    fwd_w, bwd_w = [
-        [w.numpy().astype("float64") for w in (c.kernel, c.recurrent_kernel, c.bias)]
-        for c in cells
-    ]
-    h = np.zeros((x.shape[0], x.shape[1], 2 * U))
-    z = np.zeros((x.shape[0], 2 * U))
-    for i, n in enumerate(lengths):
-        if n == 0:
-            continue
-        words = x[i, :n].astype("float64")
-        fwd = numpy_lstm(words, *fwd_w)
-        bwd = numpy_lstm(words[::-1], *bwd_w)[::-1]  # starts at the last word
-        h[i, :n] = np.concatenate([fwd, bwd], axis=-1)
-        z[i] = h[i, n - 1]
-    return h, z
 
 
 def make_inputs(lengths=LENGTHS, time_steps=T, dtype="float32", seed=0):

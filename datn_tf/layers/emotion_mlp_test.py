@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from datn_tf.layers.emotion_mlp import EmotionMLP
-from datn_tf.layers.layer_test_case import LayerTestCase
+from datn_tf.testing.layer_test_case import LayerTestCase
 
 B, D, HIDDEN, K = 4, 6, 5, 12
 

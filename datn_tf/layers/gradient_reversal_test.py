@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from datn_tf.layers.gradient_reversal import GradientReversal
-from datn_tf.layers.layer_test_case import LayerTestCase
+from datn_tf.testing.layer_test_case import LayerTestCase
 
 
 def make_inputs():

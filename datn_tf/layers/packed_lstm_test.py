@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from datn_tf.layers.bilstm_encoder_test import numpy_lstm
 from datn_tf.layers.packed_lstm import packed_bilstm
+from datn_tf.testing.references import numpy_lstm
 
 E, U = 4, 3
 

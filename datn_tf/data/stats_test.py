@@ -21,16 +21,6 @@ EC_BAD_LINE = 4  # Header, two good rows, then the bad one.
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(scope="module")
-def data_dir_with_test(tmp_path_factory):
-    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data_test"), with_test=True)
-
-
-@pytest.fixture(scope="module")
 def semeval(data_dir):
     """Statistics with the packaged default glove.6B 50-d vectors."""
     return stats.describe("semeval", data_dir)

@@ -465,7 +465,7 @@ TINY_MODEL = dict(batch_size=8, hidden_size=6, attention_size=5, mlp_hidden_unit
 
 def tiny_train_config(data_dir, output_dir, **overrides):
     """`TrainConfig` for tests: tiny model, a couple of epochs, frequent evaluation."""
-    from datn_tf.trainer import TrainConfig
+    from datn_tf.config import TrainConfig
 
     settings = dict(TINY_MODEL, dataset="semeval", variant="datn2", epochs=2, pretrain_epochs=1,
                     eval_every=3, log_every=3)

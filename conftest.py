@@ -1,0 +1,20 @@
+"""pytest fixtures shared by every test: small data folders in the official formats.
+
+Built once per session (`datn_tf.testing.make_fixture_data_dir`); tests only read them.
+"""
+
+import pytest
+
+from datn_tf import testing
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """A fixture data folder with the E1/S1 files and Ren-CECps documents, test splits held out."""
+    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir_with_test(tmp_path_factory):
+    """The same with the test splits present (E-c test gold, Ren-CECps documents 641-800)."""
+    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data_test"), with_test=True)

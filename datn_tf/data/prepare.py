@@ -1,0 +1,86 @@
+"""A run's data, encoded: vocabulary (training splits only), token ids and the lookup table E.
+
+`prepare_data(config)` is what one run needs; `PreparedDataCache` serves the runs of a
+grid (reproduce, ablate), computing the seed-free parts once.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from datn_tf import embeddings as embeddings_lib
+from datn_tf import input_pipeline
+from datn_tf.data import datasets
+from datn_tf.vocab import Vocabulary
+
+
+@dataclasses.dataclass
+class PreparedData:
+    """Everything the loop needs, encoded: ids per split, labels, vocabulary, table E."""
+
+    task: datasets.TaskData
+    vocab: Vocabulary
+    embedding_matrix: np.ndarray
+    coverage: embeddings_lib.Coverage
+    embeddings_name: str
+    ids: dict  # split -> list of int32 arrays ("train", "dev", "test", "sentiment")
+
+    def eval_splits(self):
+        """{split: EmotionExamples} of the splits scored at the end (dev, and test when present)."""
+        return {s: ex for s, ex in self.task.splits().items() if s != "train"}
+
+
+def prepare_data(config, task=None, vocab=None):
+    """Reads the data, builds the vocabulary (training splits only) and the lookup table E."""
+    return _with_embedding_matrix(config, _seed_free_parts(config, task, vocab))
+
+
+class PreparedDataCache:
+    """`prepare_data` for the runs of a grid: the seed-free parts are computed once.
+
+    The data, the vocabulary, the token ids and the pretrained vectors depend only on the
+    data and tokenization settings, not on the seed or the model; only the random rows of
+    E do. The last entry is kept (one grid uses one data setting).
+    """
+
+    def __init__(self):
+        self._key = self._parts = None
+
+    def prepare(self, config):
+        key = (config.dataset, config.data_dir, config.cv_fold, config.cv_folds, config.embeddings,
+               config.allow_multiword_embedding_keys, config.embedding_dim, config.max_length)
+        if key != self._key:
+            self._key, self._parts = key, _seed_free_parts(config)
+        return _with_embedding_matrix(config, self._parts)
+
+
+def _seed_free_parts(config, task=None, vocab=None):
+    task = task or datasets.load_task(config.dataset, config.data_dir, config.cv_fold, config.cv_folds)
+    language = task.language
+    if vocab is None:
+        train_texts = list(task.train.texts) + list(task.sentiment.texts)
+        vocab = Vocabulary.build(input_pipeline.tokenize_corpus(train_texts, language))
+    if config.embeddings or language == "en":
+        vectors, dim = embeddings_lib.load_vectors(config.embeddings or None, words=set(vocab.tokens),
+                                                   allow_multiword_keys=config.allow_multiword_embedding_keys)
+        name = str(config.embeddings) if config.embeddings else embeddings_lib.DEFAULT_EMBEDDINGS
+    else:
+        vectors, dim = None, config.embedding_dim or datasets.DATASET_DEFAULTS[config.dataset]["embedding_dim"]
+        name = f"random-{dim}d"
+    table = vocab.lookup_table()
+    ids = {}
+    for split, examples in list(task.splits().items()) + [("sentiment", task.sentiment)]:
+        ids[split] = input_pipeline.encode_texts(
+            examples.texts, vocab, language, table=table, max_length=config.max_length
+        )
+    return task, vocab, vectors, dim, name, ids
+
+
+def _with_embedding_matrix(config, parts):
+    task, vocab, vectors, dim, name, ids = parts
+    if vectors is None:
+        matrix, coverage = embeddings_lib.random_embedding_matrix(vocab, dim, seed=config.seed)
+    else:
+        matrix, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim, seed=config.seed)
+        embeddings_lib.check_coverage(coverage, config.embeddings, config.min_embedding_coverage)
+    return PreparedData(task, vocab, matrix, coverage, name, ids)

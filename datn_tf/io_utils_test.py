@@ -1,0 +1,204 @@
+"""Tests for the atomic writes in `datn_tf.io_utils`: modes, interruption, replacing a folder."""
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datn_tf import io_utils
+
+
+@pytest.fixture
+def set_umask():
+    """Sets the process umask for one test and puts the previous one back."""
+    previous = os.umask(0o022)
+    os.umask(previous)
+    yield os.umask
+    os.umask(previous)
+
+
+def _mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def _names(folder):
+    return sorted(p.name for p in Path(folder).iterdir())
+
+
+def _make_folder(path, marker):
+    path.mkdir()
+    (path / "model.txt").write_text(marker)
+    (path / "variables").mkdir()
+    (path / "variables" / "data").write_text(marker)
+    return path
+
+
+def _content(path):
+    """The marker a folder holds, or None when it is incomplete or missing."""
+    try:
+        marker = (path / "model.txt").read_text()
+        return marker if (path / "variables" / "data").read_text() == marker else None
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+# -- modes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775),
+                                                        (0o077, 0o600, 0o700)], ids=["022", "002", "077"])
+def test_modes_follow_the_umask(tmp_path, set_umask, umask, file_mode, dir_mode):
+    set_umask(umask)
+    io_utils.write_text(tmp_path / "a.txt", "x")
+    io_utils.write_json(tmp_path / "sub" / "m.json", {"a": 1})
+    io_utils.save_npy(tmp_path / "p.npy", np.zeros(3))
+    with io_utils.atomic_path(tmp_path / "best", is_dir=True) as tmp:
+        (tmp / "weights").write_text("w")
+        (tmp / "variables").mkdir()
+    for name in ("a.txt", "sub/m.json", "p.npy", "best/weights"):
+        assert _mode(tmp_path / name) == file_mode, name
+    # mkdtemp made the folder itself 0o700 whatever the umask: exports were private.
+    for name in ("sub", "best", "best/variables"):
+        assert _mode(tmp_path / name) == dir_mode, name
+
+    # Replacing an existing folder gives the same mode.
+    with io_utils.atomic_path(tmp_path / "best", is_dir=True) as tmp:
+        (tmp / "weights").write_text("w2")
+    assert _mode(tmp_path / "best") == dir_mode
+    assert _names(tmp_path) == ["a.txt", "best", "p.npy", "sub"]
+
+
+# -- interruption -------------------------------------------------------------------------
+
+
+def test_interrupted_file_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with io_utils.atomic_path(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert path.read_text() == "old"
+    with pytest.raises(KeyboardInterrupt):
+        with io_utils.atomic_path(tmp_path / "new.txt") as tmp:
+            tmp.write_text("half")
+            raise KeyboardInterrupt
+    assert _names(tmp_path) == ["out.txt"]
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_interrupted_folder_write_keeps_the_old_folder(tmp_path, existing):
+    dest = tmp_path / "model"
+    if existing:
+        _make_folder(dest, "old")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with io_utils.atomic_path(dest, is_dir=True) as tmp:
+            (tmp / "model.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    if existing:
+        assert _content(dest) == "old"
+        assert _names(tmp_path) == ["model"]
+    else:
+        assert _names(tmp_path) == []
+
+
+# -- replacing a folder -------------------------------------------------------------------
+
+
+def test_replacing_a_folder(tmp_path):
+    dest = _make_folder(tmp_path / "model", "old")
+    with io_utils.atomic_path(dest, is_dir=True) as tmp:
+        (tmp / "model.txt").write_text("new")
+        (tmp / "variables").mkdir()
+        (tmp / "variables" / "data").write_text("new")
+    assert _content(dest) == "new"
+    assert _names(dest) == ["model.txt", "variables"]
+    assert _names(tmp_path) == ["model"]  # no temporary siblings, no old copy
+
+
+def test_old_folder_exists_until_the_new_one_is_in_place(tmp_path, monkeypatch):
+    """At every rename and delete, `dest` or a sibling holds the old or the new folder whole,
+    and the old one is deleted only once `dest` holds the new one."""
+    dest = _make_folder(tmp_path / "model", "old")
+    real_replace, real_rmtree = os.replace, shutil.rmtree
+    events = []
+
+    def complete_versions():
+        found = {_content(p) for p in tmp_path.rglob("*") if p.is_dir()}
+        return found & {"old", "new"}
+
+    def replace(src, dst):
+        assert complete_versions(), "neither the old nor the new folder exists"
+        real_replace(src, dst)
+        events.append(("replace", Path(src).name, Path(dst).name))
+        assert complete_versions(), "neither the old nor the new folder exists"
+
+    def rmtree(path, *args, **kwargs):
+        if any(_content(p) == "old" for p in [Path(path), *Path(path).rglob("*")] if p.is_dir()):
+            # The old code deleted `dest` first, then renamed the new folder in.
+            assert _content(dest) == "new", "the old folder is deleted before the new one is in place"
+        real_rmtree(path, *args, **kwargs)
+        events.append(("rmtree",))
+
+    monkeypatch.setattr(io_utils.os, "replace", replace)
+    monkeypatch.setattr(io_utils.shutil, "rmtree", rmtree)
+    with io_utils.atomic_path(dest, is_dir=True) as tmp:
+        (tmp / "model.txt").write_text("new")
+        (tmp / "variables").mkdir()
+        (tmp / "variables" / "data").write_text("new")
+    monkeypatch.undo()
+    assert _content(dest) == "new"
+    assert _names(tmp_path) == ["model"]
+    assert [e[0] for e in events] == ["replace", "replace", "rmtree"]
+
+
+@pytest.mark.parametrize("error", [OSError("rename failed"), KeyboardInterrupt()])
+def test_failed_rename_in_puts_the_old_folder_back(tmp_path, monkeypatch, error):
+    dest = _make_folder(tmp_path / "model", "old")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        # The rename-in: from the temporary sibling (the rename back comes from deeper down).
+        if Path(dst) == dest and Path(src).parent == tmp_path:
+            raise error
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io_utils.os, "replace", replace)
+    with pytest.raises(type(error)):
+        with io_utils.atomic_path(dest, is_dir=True) as tmp:
+            (tmp / "model.txt").write_text("new")
+    monkeypatch.undo()
+    assert _content(dest) == "old"
+    assert _names(dest) == ["model.txt", "variables"]
+    assert _names(tmp_path) == ["model"]
+
+
+def test_old_folder_is_never_deleted_when_it_cannot_be_put_back(tmp_path, monkeypatch):
+    dest = _make_folder(tmp_path / "model", "old")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst) == dest:  # both the rename-in and the rename back fail
+            raise OSError("disk gone")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io_utils.os, "replace", replace)
+    with pytest.raises(OSError, match="disk gone"):
+        with io_utils.atomic_path(dest, is_dir=True) as tmp:
+            (tmp / "model.txt").write_text("new")
+    monkeypatch.undo()
+    kept = [p for p in tmp_path.rglob("model") if _content(p) == "old"]
+    assert len(kept) == 1 and kept[0].parent.name.startswith(".model.")
+
+
+def test_a_file_where_a_folder_goes_is_not_replaced(tmp_path):
+    dest = tmp_path / "model"
+    dest.write_text("a file")
+    with pytest.raises(OSError):
+        with io_utils.atomic_path(dest, is_dir=True) as tmp:
+            (tmp / "model.txt").write_text("new")
+    assert dest.read_text() == "a file"
+    assert _names(tmp_path) == ["model"]

@@ -1,0 +1,65 @@
+"""The objective of each step kind, composed per variant (Section 2.2.2-2.2.3).
+
+Pure functions of `(model, batch, spec, config, replicas)` returning `(total, stats)`;
+the trainer differentiates `total` and logs `stats`. An emotion mini-batch minimises
+
+    L (Eq. 3)  [+ the similarity term of J, DATN]  [+ Liu et al.'s adversarial terms, APSP]
+
+and a sentiment mini-batch `-(1/M) sum_m log p(y_m | H_c)` [+ the adversarial terms].
+Under a replicated strategy each replica returns its share of the global objective (see
+`replica_share`), so the gradients summed over replicas are the global batch's.
+"""
+
+import tensorflow as tf
+
+from datn_tf import losses
+from datn_tf.models import SOURCE_TASK, TARGET_TASK
+
+
+def replica_share(value, reduction, replicas=1):
+    """A term as one replica's share: batch means are divided by the replica count;
+    sums over the batch are already shares of the global sum."""
+    return value if reduction == "sum" or replicas == 1 else value / replicas
+
+
+def emotion_objective(model, batch, spec, config, replicas=1):
+    """An emotion mini-batch: every parameter (Section 2.2.3)."""
+    token_ids = batch["token_ids"]
+    out = model(token_ids, training=True)
+    target = losses.emotion_target_distribution(batch["labels"])
+    reduction = config.task_loss_reduction
+    total = replica_share(losses.emotion_kl_loss(target, out["logits"], reduction=reduction), reduction, replicas)
+    stats = {"emotion_loss": total}
+    if spec.similarity_loss:
+        sim = losses.similarity_loss(out["alpha_s"], out["alpha_t"], lambda_sim=config.lambda_sim,
+                                     form=config.similarity)
+        sim = replica_share(sim, "sum" if config.similarity == "sum" else "mean", replicas)
+        stats["similarity_loss"] = sim
+        total += sim
+    if spec.adversarial:
+        total += _adversarial_terms(out, token_ids, TARGET_TASK, config, replicas, stats)
+    return total, stats
+
+
+def sentiment_objective(model, batch, spec, config, replicas=1):
+    """A sentiment mini-batch: only the left part of the model is involved."""
+    token_ids = batch["token_ids"]
+    out = model.sentiment(token_ids, training=True)
+    reduction = config.task_loss_reduction
+    total = replica_share(losses.sentiment_loss(batch["sentiment"], out["logits"], reduction=reduction),
+                          reduction, replicas)
+    stats = {"sentiment_loss": total}
+    if spec.adversarial:
+        total += _adversarial_terms(out, token_ids, SOURCE_TASK, config, replicas, stats)
+    return total, stats
+
+
+def _adversarial_terms(out, token_ids, task_id, config, replicas, stats):
+    """Liu et al. (2017): task discriminator (through gradient reversal) + orthogonality."""
+    task_ids = tf.fill(tf.shape(token_ids)[:1], task_id)
+    adv = replica_share(losses.adversarial_loss(task_ids, out["task_logits"]), "mean", replicas)
+    ortho = replica_share(losses.orthogonality_loss(out["h_shared"], out["h_private"], tf.not_equal(token_ids, 0)),
+                          "mean", replicas)
+    stats["adversarial_loss"] = adv
+    stats["orthogonality_loss"] = ortho
+    return config.adversarial_weight * adv + config.orthogonality_weight * ortho

@@ -1,0 +1,165 @@
+"""The run folder: its layout, what training writes there, and how other commands read it.
+
+    <run>/config.json          the resolved TrainConfig, the model's config, labels, embeddings
+    <run>/vocab.txt            the vocabulary (training splits only)
+    <run>/checkpoints/         the last KEEP_CHECKPOINTS training checkpoints (resume)
+    <run>/best/weights.*       the best weights by dev Jaccard accuracy
+    <run>/metrics.json         the finished run's metrics (dev, and test when present)
+    <run>/predictions/         {split}.txt (official E-c format), {split}_probabilities.npy
+    <run>/tensorboard/         scalars
+
+`export`, `visualize`, `evaluate` and the experiment drivers read runs through this
+module, never through the trainer.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import tensorflow as tf
+
+from datn_tf import io_utils
+from datn_tf.data import semeval_ec
+from datn_tf.progress import fmt_time, log
+
+CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.txt"
+METRICS_FILE = "metrics.json"
+BEST_DIR = "best"
+CKPT_DIR = "checkpoints"
+PREDICTIONS_DIR = "predictions"
+TENSORBOARD_DIR = "tensorboard"
+# Two, so that a checkpoint damaged on disk (a full disk, a cut copy) costs one evaluation
+# interval, not the run.
+KEEP_CHECKPOINTS = 2
+# What a damaged checkpoint or weights file raises while being read.
+_READ_ERRORS = (tf.errors.OpError, ValueError, IndexError, AssertionError, OSError)
+
+
+class RunDirError(ValueError):
+    """A run folder that cannot be used, with what to do about it."""
+
+
+def write_run_files(output_dir, config, model, data):
+    """config.json and vocab.txt; refuses a folder holding a run with other settings."""
+    output_dir = Path(output_dir)
+    cfg_path = output_dir / CONFIG_FILE
+    train_config = dataclasses.asdict(config)
+    if cfg_path.exists():
+        old = io_utils.read_json(cfg_path)["train_config"]
+        changed = {k for k in train_config if k not in ("output_dir", "data_dir") and old.get(k) != train_config[k]}
+        if changed and (output_dir / CKPT_DIR).exists():
+            raise RunDirError(
+                f"{output_dir} holds a run with other settings ({', '.join(sorted(changed))}); "
+                "use another --output_dir"
+            )
+    payload = {
+        "train_config": train_config,
+        "model_config": model.get_config(),
+        "emotion_names": list(data.task.emotion_names),
+        "language": data.task.language,
+        "embeddings": data.embeddings_name,
+        "coverage": data.coverage.as_dict(),
+    }
+    io_utils.write_json(cfg_path, payload)
+    if not (output_dir / VOCAB_FILE).exists():
+        data.vocab.save(output_dir / VOCAB_FILE)
+
+
+class Checkpoints:
+    """The training checkpoints of a run: the last KEEP_CHECKPOINTS, restored newest first."""
+
+    def __init__(self, checkpoint, output_dir):
+        self.checkpoint = checkpoint
+        self.directory = Path(output_dir) / CKPT_DIR
+        self.manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=KEEP_CHECKPOINTS)
+
+    def save(self, step):
+        self.manager.save(checkpoint_number=step)
+
+    def restore_latest(self):
+        """Restores the newest readable checkpoint; returns its path, or None when there is none.
+
+        A damaged checkpoint is reported and the previous one tried; if none can be read the
+        run cannot resume, and the error says which folder to delete.
+        """
+        saved = list(reversed(self.manager.checkpoints))
+        for path in saved:
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+            except _READ_ERRORS as e:
+                log(f"warning: checkpoint {path} is damaged ({_first_line(e)}); trying the previous one")
+                continue
+            return path
+        if saved:
+            raise RunDirError(
+                f"no checkpoint in {self.directory} can be read ({', '.join(Path(p).name for p in saved)} are "
+                f"damaged); delete {self.directory.parent} to train this run from the start"
+            )
+        return None
+
+
+def save_best_weights(output_dir, model):
+    with io_utils.atomic_path(Path(output_dir) / BEST_DIR, is_dir=True) as tmp:
+        tf.train.Checkpoint(model=model).write(str(tmp / "weights"))
+
+
+def read_best_weights(run_dir, model):
+    """Loads `<run>/best/weights` into `model`, with an error naming the folder if it cannot."""
+    best = Path(run_dir) / BEST_DIR
+    if not (best / "weights.index").exists():
+        raise RunDirError(f"{best} holds no weights (no weights.index): the run has not reached its first dev "
+                          "evaluation, or the folder was removed; re-run its training command to finish it")
+    try:
+        tf.train.Checkpoint(model=model).read(str(best / "weights")).assert_existing_objects_matched()
+    except _READ_ERRORS as e:
+        raise RunDirError(f"{best} is damaged or from another model ({_first_line(e)}); re-run the training "
+                          "command (it resumes and rewrites best/ at its next improvement), or train again "
+                          f"after deleting {Path(run_dir)}") from None
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def write_split_outputs(output_dir, split, examples, predicted, probabilities):
+    """predictions/{split}.txt (official E-c format) and {split}_probabilities.npy."""
+    pred_dir = Path(output_dir) / PREDICTIONS_DIR
+    semeval_ec.write_ec_file(pred_dir / f"{split}.txt", examples, predicted)
+    io_utils.save_npy(pred_dir / f"{split}_probabilities.npy", probabilities)
+
+
+def write_metrics(output_dir, payload):
+    io_utils.write_json(Path(output_dir) / METRICS_FILE, payload)
+
+
+def summary_text(payload):
+    """The one-screen end-of-run summary."""
+    rows = [f"== {payload['dataset']} / {payload['variant']} / seed {payload['seed']} ==",
+            f"best dev step {payload['best_step']} of {payload['steps']}; gamma {payload['threshold']:.2f} "
+            f"({payload['threshold_source']}); wall {fmt_time(payload['wall_seconds'])}"]
+    for split in ("dev", "test"):
+        if split in payload:
+            m = payload[split]
+            extra = "".join(f" {k} {m[k]:.4f}" for k in ("average_precision", "one_error") if k in m)
+            rows.append(f"{split:5s} jaccard {m['jaccard']:.4f}  macro_f1 {m['macro_f1']:.4f}  "
+                        f"micro_f1 {m['micro_f1']:.4f}{extra}  (n={m['n']})")
+    if not payload["test_evaluated"]:
+        rows.append("; ".join(payload["notes"]) or "test split not evaluated")
+    return "\n".join(rows)
+
+
+def load_run(run_dir):
+    """(config dict, vocabulary, model with the best weights) of a finished or running run."""
+    from datn_tf.models import EmotionTransferModel
+    from datn_tf.vocab import Vocabulary
+
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).exists():
+        raise FileNotFoundError(f"{run_dir} is not a training run (no {CONFIG_FILE})")
+    config = io_utils.read_json(run_dir / CONFIG_FILE)
+    vocab = Vocabulary.load(run_dir / VOCAB_FILE)
+    model = EmotionTransferModel.from_config(config["model_config"])
+    model.build()
+    read_best_weights(run_dir, model)
+    return config, vocab, model

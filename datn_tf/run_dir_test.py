@@ -1,0 +1,81 @@
+"""Tests for the run folder: best weights that are missing or damaged, the summary, the E-c writer."""
+
+import numpy as np
+import pytest
+
+from datn_tf import run_dir as run_dir_lib
+from datn_tf import testing
+from datn_tf.config import TrainConfig
+from datn_tf.data.prepare import prepare_data
+from datn_tf.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def finished_run(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = testing.tiny_train_config(data_dir, out, variant="base", epochs=1)
+    Trainer(config, prepare_data(config)).fit()
+    return out
+
+
+def test_load_run_gives_the_best_weights(finished_run):
+    config, vocab, model = run_dir_lib.load_run(finished_run)
+    assert config["train_config"]["variant"] == "base" and len(vocab) > 2
+    assert model.embedding.embeddings.shape[0] == len(vocab)
+
+
+def test_missing_or_damaged_best_weights_give_a_clear_error(finished_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    data = next((run / run_dir_lib.BEST_DIR).glob("weights.data*"))
+    data.write_bytes(data.read_bytes()[:10])
+    with pytest.raises(run_dir_lib.RunDirError, match=r"best is damaged or from another model"):
+        run_dir_lib.load_run(run)
+    shutil.rmtree(run / run_dir_lib.BEST_DIR)
+    with pytest.raises(run_dir_lib.RunDirError, match=r"best holds no weights"):
+        run_dir_lib.load_run(run)
+    with pytest.raises(FileNotFoundError, match="is not a training run"):
+        run_dir_lib.load_run(tmp_path)
+
+
+def test_summary_says_why_test_was_not_evaluated_once():
+    payload = {"dataset": "semeval", "variant": "base", "seed": 0, "best_step": 3, "steps": 6, "threshold": 0.12,
+               "threshold_source": "tuned on dev", "wall_seconds": 75.0, "test_evaluated": False,
+               "notes": ["test split not evaluated: data/x.txt is not present (held out)"],
+               "dev": {"jaccard": 0.5, "macro_f1": 0.4, "micro_f1": 0.6, "n": 10}}
+    text = run_dir_lib.summary_text(payload)
+    assert text.splitlines()[-1] == "test split not evaluated: data/x.txt is not present (held out)"
+    assert text.count("not evaluated") == 1
+    assert "wall 1:15" in text
+
+
+def test_changed_settings_are_named(finished_run, tmp_path):
+    import shutil
+
+    from datn_tf import io_utils
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    saved = io_utils.read_json(run / run_dir_lib.CONFIG_FILE)["train_config"]
+    config = TrainConfig(**{**saved, "lambda_sim": 0.5, "seed": 3})
+    with pytest.raises(run_dir_lib.RunDirError, match=r"other settings \(lambda_sim, seed\)"):
+        run_dir_lib.write_run_files(run, config, None, None)
+
+
+def test_predictions_are_written_in_the_official_format(tmp_path):
+    from datn_tf.data import semeval_ec
+    from datn_tf.data.examples import EmotionExamples
+
+    names = tuple(semeval_ec.EMOTIONS)
+    examples = EmotionExamples(["2018-En-1", "2018-En-2"], ["so happy", "what a mess"],
+                               np.zeros((2, len(names)), np.int64), names, "x")
+    predicted = np.zeros((2, len(names)), bool)
+    predicted[0, names.index("joy")] = predicted[1, names.index("anger")] = True
+    run_dir_lib.write_split_outputs(tmp_path, "dev", examples, predicted, np.full((2, len(names)), 0.5, np.float32))
+    written = semeval_ec.read_ec(tmp_path / run_dir_lib.PREDICTIONS_DIR / "dev.txt")
+    assert list(written.ids) == ["2018-En-1", "2018-En-2"]
+    np.testing.assert_array_equal(written.labels, predicted.astype(written.labels.dtype))
+    probs = np.load(tmp_path / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
+    assert probs.shape == (2, len(names))

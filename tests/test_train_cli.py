@@ -1,0 +1,46 @@
+"""End to end: `python -m datn_tf.train` checks its flags first, prints only its own lines."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--batch_size=8", "--hidden_size=6", "--attention_size=5", "--mlp_hidden_units=7", "--eval_every=3",
+        "--max_steps=3"]
+NOISE = ("cudart_stub", "cuInit", "Sharding callback", "All log messages before absl", "oneDNN custom operations")
+
+
+def _train(*args, cwd=REPO):
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DATN_TF_VERBOSE")}
+    return subprocess.run([sys.executable, "-m", "datn_tf.train", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["base"], "unexpected argument(s) 'base'"),
+    (["--epochs=0"], "--epochs must be >= 1; got 0"),
+    (["--max_steps=0"], "--max_steps must be >= 1; got 0"),
+    (["--max_length=-2"], "--max_length must be >= 1; got -2"),
+    (["--lambda_sim=-1"], "--lambda_sim must be >= 0"),
+    (["--learning_rate=-0.001"], "--learning_rate must be > 0"),
+])
+def test_bad_settings_stop_before_any_data_is_read(tmp_path, args, message):
+    out = tmp_path / "run"
+    proc = _train("--data_dir=/nonexistent", f"--output_dir={out}", *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()  # nothing half-made
+
+
+def test_a_run_prints_only_the_projects_lines(data_dir, tmp_path):
+    proc = _train(f"--data_dir={data_dir}", f"--output_dir={tmp_path / 'run'}", "--variant=datn2", *TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for noise in NOISE:
+        assert noise not in proc.stdout + proc.stderr, noise
+    assert proc.stderr == ""
+    last = proc.stdout.rstrip("\n").splitlines()[-1]
+    assert last.startswith("test split not evaluated: ") and last.count("not evaluated") == 1
+    assert "devices CPU" in proc.stdout  # the device in use is still reported
