@@ -5,8 +5,16 @@ import os as _os
 __version__ = "0.1.0"
 
 
-def _import_tensorflow_quietly():
+# TensorFlow's C++ log lines at every level below FATAL are hidden unless asked for; set
+# before TensorFlow is imported (modules such as `datn_tf.metrics` never import it).
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def import_tensorflow_quietly():
     """Imports TensorFlow with its start-up lines hidden unless DATN_TF_VERBOSE=1.
+
+    Every command calls this before anything imports TensorFlow; the library modules
+    do not, so that e.g. `datn_tf.metrics` can be used without TensorFlow.
 
     On a machine without a GPU, TensorFlow's C++ side prints CUDA-not-found, cuInit and
     oneDNN notices to the process's stderr before its logging is set up, so
@@ -18,7 +26,6 @@ def _import_tensorflow_quietly():
     platforms with AVX-512") are errors only by level: TF_CPP_MIN_LOG_LEVEL defaults to 3
     here, and an explicit value (0 shows everything) is kept.
     """
-    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import sys
 
     if _os.environ.get("DATN_TF_VERBOSE") == "1" or "tensorflow" in sys.modules:
@@ -38,5 +45,3 @@ def _import_tensorflow_quietly():
         _os.close(saved)
         _os.close(devnull)
 
-
-_import_tensorflow_quietly()

@@ -8,11 +8,8 @@ Prediction files are in the official E-c submission format (the gold file's head
 IDs). An ensemble averages the runs' emotion probabilities and tunes gamma on dev.
 """
 
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402

@@ -30,19 +30,19 @@ complete, so an interrupted export leaves nothing half-written at the destinatio
 """
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import datn_tf  # noqa: E402
+
+datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-import datn_tf  # noqa: E402
 from datn_tf import io_utils, runtime, tokenizer  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf.saved_model_format import EXPLAIN_SIGNATURE, EXTRA_DIR, METADATA_FILE, SERVING_SIGNATURE  # noqa: E402

@@ -4,10 +4,12 @@ Thin command line over `datn_tf.trainer`; `--helpfull` documents every flag. Re-
 the same command with the same --output_dir resumes from the last checkpoint.
 """
 
-import os
+import contextlib
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import datn_tf  # noqa: E402
+
+datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 from absl import app, flags  # noqa: E402
 
@@ -43,7 +45,10 @@ def run(config, data=None):
     return trainer.Trainer(config, data or prepare_data(config)).fit()
 
 
-def main(argv):
+@contextlib.contextmanager
+def user_errors(argv, prefix=""):
+    """What a training command does with a user's mistake or Ctrl-C: one line on stderr and
+    exit status 2 (bad input, including stray positional words) or 130 (interrupted)."""
     from datn_tf.data.errors import DataFormatError
     from datn_tf.trainer import TrainingInterrupted
 
@@ -52,18 +57,23 @@ def main(argv):
               file=sys.stderr)
         sys.exit(2)
     try:
+        yield
+    except (DataFormatError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except TrainingInterrupted as e:
+        print(f"{prefix}{e}", file=sys.stderr)
+        sys.exit(130)
+
+
+def main(argv):
+    with user_errors(argv):
         config = config_from_flags().validate()
         if FLAGS.logical_cpus:
             split_cpu(FLAGS.logical_cpus)
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
         run(config)
-    except (DataFormatError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except TrainingInterrupted as e:
-        print(e, file=sys.stderr)
-        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -152,7 +152,8 @@ class Trainer:
         stats, rows = {}, 0
         for kind in kinds:
             batch = next(streams[kind])
-            rows += int(tf.shape(batch["token_ids"])[0]) if not self.distributed else self.config.batch_size
+            # A batch's static shape (no op); under a mirrored strategy, the global batch size.
+            rows += self.config.batch_size if self.distributed else int(batch["token_ids"].shape[0])
             stats.update(self.emotion_step(batch) if kind == "emotion" else self.sentiment_step(batch))
         return {k: float(v) for k, v in stats.items()}, rows
 

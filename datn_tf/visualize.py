@@ -27,14 +27,15 @@ written atomically.
 """
 
 import functools
-import os
 import sys
 import textwrap
 import unicodedata
 import warnings
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import datn_tf  # noqa: E402
+
+datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import matplotlib  # noqa: E402
 

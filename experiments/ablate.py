@@ -20,13 +20,13 @@ step, the attention-health figures, the resolved settings) and the dev probabili
 """
 
 import dataclasses
-import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import datn_tf  # noqa: E402
+
+datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
@@ -253,14 +253,8 @@ def build_table(out_dir, data_dir):
 
 
 def main(argv):
-    from datn_tf.data.errors import DataFormatError
-    from datn_tf.trainer import TrainingInterrupted
-
-    if len(argv) > 1:
-        print(f"error: unexpected argument(s) {' '.join(argv[1:])!r}", file=sys.stderr)
-        sys.exit(2)
     out_dir = Path(FLAGS.results_dir) / "semeval" / "ablations"
-    try:
+    with train_cli.user_errors(argv, prefix="[ablate] "):
         if not FLAGS.table_only:
             ablations = selected(FLAGS.stage, FLAGS.configs)
             if FLAGS.seeds < 1:
@@ -272,12 +266,6 @@ def main(argv):
             run_all(ablations, FLAGS.seeds, out_dir)
             print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
         text = build_table(out_dir, FLAGS.data_dir)
-    except (DataFormatError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except TrainingInterrupted as e:
-        print(f"[ablate] {e}", file=sys.stderr)
-        sys.exit(130)
     print(text or "no finished runs")
 
 

@@ -10,13 +10,13 @@ checkpoint, so an interrupted reproduction continues where it stopped. Run folde
 which git ignores; per-run metrics are copied to `<results>/<dataset>/<variant>-seed<k>.json`.
 """
 
-import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import datn_tf  # noqa: E402
+
+datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 from absl import app, flags  # noqa: E402
 
@@ -172,11 +172,7 @@ def build_table(dataset, dataset_dir, variants, data_dir):
 
 
 def main(argv):
-    del argv
-    from datn_tf.data.errors import DataFormatError
-    from datn_tf.trainer import TrainingInterrupted
-
-    try:
+    with train_cli.user_errors(argv, prefix="[reproduce] "):
         variants = parse_variants(FLAGS.variants)
         dataset_dir = Path(FLAGS.results_dir) / FLAGS.dataset
         dataset_dir.mkdir(parents=True, exist_ok=True)
@@ -187,12 +183,6 @@ def main(argv):
             run_all(dataset_dir, variants, FLAGS.runs, parse_variants(FLAGS.cv_variants))
             print(f"[reproduce] all runs finished in {(time.time() - start) / 60:.1f} min", flush=True)
         text = build_table(FLAGS.dataset, dataset_dir, variants, FLAGS.data_dir)
-    except (DataFormatError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except TrainingInterrupted as e:
-        print(f"[reproduce] {e}", file=sys.stderr)
-        sys.exit(130)
     print(text or "no finished runs")
 
 

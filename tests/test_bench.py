@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import bench
+from experiments import bench_data as bench
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,10 +5,11 @@ as the model sees it) and pretrained-vector coverage. `--check` exits non-zero w
 counts the paper fixes (E1 6,838 / 886, S1 28,631; E2 and S2 as in Table 2) differ.
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import datn_tf  # noqa: E402
+
+datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 from absl import app, flags  # noqa: E402
 
