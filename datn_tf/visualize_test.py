@@ -128,3 +128,19 @@ def test_command_writes_a_png(runs, tmp_path):
     dpi = visualize.DEFAULT_DPI
     assert abs(width - w_in * dpi) <= 1 and abs(height - h_in * dpi) <= 1  # the planned size and aspect
     assert width > height  # one sentence of 13 tokens and an empty panel: a wide figure
+
+
+def test_a_run_without_best_weights_gives_one_error_line(runs, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["base"], run)
+    shutil.rmtree(run / run_dir_lib.BEST_DIR)
+    with pytest.raises(run_dir_lib.RunDirError, match="best holds no weights"):
+        visualize.attention_rows(run, TEXTS)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, "-m", "datn_tf.visualize", f"--run_dirs={run}",
+                           f"--output={tmp_path / 'x.png'}"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "best holds no weights" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.png").exists()
