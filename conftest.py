@@ -18,3 +18,11 @@ def data_dir(tmp_path_factory):
 def data_dir_with_test(tmp_path_factory):
     """The same with the test splits present (E-c test gold, Ren-CECps documents 641-800)."""
     return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data_test"), with_test=True)
+
+
+@pytest.fixture(scope="session")
+def exported_runs(tmp_path_factory):
+    """Tiny DATN-2 and Base runs, trained and exported once (`datn_tf.testing.exports`)."""
+    from datn_tf.testing.exports import make_exported_runs
+
+    return make_exported_runs(tmp_path_factory.mktemp("export"))

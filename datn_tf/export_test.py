@@ -1,12 +1,10 @@
-"""Tests of the SavedModel export (`datn_tf.export`) and the prediction command (`datn_tf.predict`).
+"""Tests of the SavedModel export (`datn_tf.export`).
 
-Two tiny runs are trained once for the module on the fixture data: DATN-2 (two attentions)
-and Base (no target side), and each is exported once.
+Two tiny runs, DATN-2 (two attentions) and Base (no target side), are trained and exported
+once per session (the `exported_runs` fixture of the root conftest.py).
 """
 
-import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,68 +16,21 @@ import pytest
 import tensorflow as tf
 
 import datn_tf
-from datn_tf import export, input_pipeline, io_utils, metrics, predict, testing, trainer
+from datn_tf import export, input_pipeline, io_utils, metrics
 from datn_tf import run_dir as run_dir_lib
-from datn_tf.data import datasets, semeval_ec
-from datn_tf.data.prepare import prepare_data
-from datn_tf.data.semeval_ec import write_ec_file
+from datn_tf.data import semeval_ec
+from datn_tf.testing.exports import EXPORTED_VARIANTS as VARIANTS
+from datn_tf.testing.exports import ROBUSTNESS_TEXTS, explain, loaded, run_threshold, serve, subprocess_env
 from datn_tf.tokenizer import tokenize_py
 
-VARIANTS = ("datn2", "base")
 ATOL = 1e-5
 
-LONG_TEXT = ("So happy today!!! 😊 " * 600)[:10_000]
-ROBUSTNESS_TEXTS = [
-    "",  # empty
-    "  \t \u00a0\u3000  ",  # whitespace only (ASCII and Unicode)
-    "qwzxv plorkt zzyzzx",  # no word in the vocabulary
-    "😊🎉🙏🏽❤️",  # only emoji
-    LONG_TEXT,  # 10,000 characters
-    "I love 北京 and Москва, مرحبا 🎉 #joy",  # mixed scripts
-]
 
 
-def _subprocess_env():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    return env
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+@pytest.fixture
+def setup(exported_runs):
     """{"data_dir", "runs": {variant: run_dir}, "exports": {variant: export_dir}, "dev": examples}."""
-    root = tmp_path_factory.mktemp("export")
-    data_dir = testing.make_fixture_data_dir(root / "data")
-    runs, exports = {}, {}
-    for variant in VARIANTS:
-        config = testing.tiny_train_config(data_dir, root / f"run-{variant}", variant=variant, epochs=1)
-        trainer.Trainer(config, prepare_data(config)).fit()
-        runs[variant] = root / f"run-{variant}"
-        exports[variant] = export.export_run(runs[variant], root / "exports" / variant)
-    dev = datasets.load_task("semeval", data_dir).dev
-    return {"root": root, "data_dir": data_dir, "runs": runs, "exports": exports, "dev": dev}
-
-
-_LOADED = {}
-
-
-def _loaded(path):
-    if path not in _LOADED:
-        _LOADED[path] = tf.saved_model.load(str(path))
-    return _LOADED[path]
-
-
-def _serve(path, texts):
-    out = _loaded(path).signatures["serving_default"](text=tf.constant(texts, dtype=tf.string))
-    return {k: v.numpy() for k, v in out.items()}
-
-
-def _explain(path, texts):
-    out = _loaded(path).signatures["explain"](text=tf.constant(texts, dtype=tf.string))
-    return {k: v.numpy() for k, v in out.items()}
-
-
-def _threshold(run_dir):
-    return io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)["threshold"]
+    return exported_runs
 
 
 def _decode_row(row):
@@ -98,9 +49,9 @@ def test_parity_with_the_in_memory_model_on_dev(setup, variant):
     padded = input_pipeline.pad_batch(ids, list(range(len(ids))))
     expected = model(tf.constant(padded), training=False)
     expected_probs = expected["probabilities"].numpy()
-    gamma = _threshold(run_dir)
+    gamma = run_threshold(run_dir)
 
-    served = _serve(export_dir, dev.texts)
+    served = serve(export_dir, dev.texts)
     diff = float(np.abs(served["probabilities"] - expected_probs).max())
     assert diff <= ATOL, f"max |exported - in-memory| = {diff:.3g}"
     np.testing.assert_array_equal(served["labels"], metrics.predict_labels(expected_probs, gamma))
@@ -110,7 +61,7 @@ def test_parity_with_the_in_memory_model_on_dev(setup, variant):
     assert served["label_names"].shape == expected_probs.shape
     assert all(_decode_row(row) == config["emotion_names"] for row in served["label_names"])
 
-    explained = _explain(export_dir, dev.texts)
+    explained = explain(export_dir, dev.texts)
     np.testing.assert_allclose(explained["probabilities"], expected_probs, atol=ATOL)
     width = padded.shape[1]
     assert explained["alpha_s"].shape == (len(dev), width)
@@ -125,7 +76,7 @@ def test_token_ids_inside_the_export_are_the_training_ids(setup):
     run_dir, export_dir = setup["runs"]["datn2"], setup["exports"]["datn2"]
     _, vocab, _ = run_dir_lib.load_run(run_dir)
     texts = list(setup["dev"].texts) + ROBUSTNESS_TEXTS + ["<pad> <unk> pad unk"]
-    explained = _explain(export_dir, texts)
+    explained = explain(export_dir, texts)
     training_ids = input_pipeline.encode_texts(texts, vocab, "en")
     width = explained["token_ids"].shape[1]
     assert width == max(len(tokenize_py(t)) for t in texts)
@@ -158,8 +109,8 @@ def _check_outputs(served, explained, n, k, gamma, names):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_hard_inputs_give_defined_outputs(setup, variant):
     run_dir, export_dir = setup["runs"][variant], setup["exports"][variant]
-    gamma, names = _threshold(run_dir), list(semeval_ec.EMOTIONS)
-    served, explained = _serve(export_dir, ROBUSTNESS_TEXTS), _explain(export_dir, ROBUSTNESS_TEXTS)
+    gamma, names = run_threshold(run_dir), list(semeval_ec.EMOTIONS)
+    served, explained = serve(export_dir, ROBUSTNESS_TEXTS), explain(export_dir, ROBUSTNESS_TEXTS)
     _check_outputs(served, explained, len(ROBUSTNESS_TEXTS), 11, gamma, names)
 
     lengths = [len(tokenize_py(t)) for t in ROBUSTNESS_TEXTS]
@@ -178,7 +129,7 @@ def test_hard_inputs_give_defined_outputs(setup, variant):
 
     # Each text alone (batch of one) gives what it gets in the batch: padding does not leak.
     for i, text in enumerate(ROBUSTNESS_TEXTS):
-        alone, alone_explained = _serve(export_dir, [text]), _explain(export_dir, [text])
+        alone, alone_explained = serve(export_dir, [text]), explain(export_dir, [text])
         _check_outputs(alone, alone_explained, 1, 11, gamma, names)
         np.testing.assert_allclose(alone["probabilities"][0], served["probabilities"][i], atol=ATOL)
         assert alone_explained["alpha_s"].shape == (1, lengths[i])
@@ -188,9 +139,9 @@ def test_hard_inputs_give_defined_outputs(setup, variant):
 def test_batch_of_one_thousand(setup):
     export_dir, dev = setup["exports"]["datn2"], setup["dev"]
     texts = [dev.texts[i % len(dev)] for i in range(1000)]
-    served = _serve(export_dir, texts)
+    served = serve(export_dir, texts)
     assert served["probabilities"].shape == (1000, 11)
-    per_text = _serve(export_dir, dev.texts)
+    per_text = serve(export_dir, dev.texts)
     np.testing.assert_allclose(served["probabilities"], per_text["probabilities"][np.arange(1000) % len(dev)],
                                atol=ATOL)
     np.testing.assert_array_equal(served["labels"], per_text["labels"][np.arange(1000) % len(dev)])
@@ -199,7 +150,7 @@ def test_batch_of_one_thousand(setup):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_empty_batch(setup, variant):
     export_dir = setup["exports"][variant]
-    served, explained = _serve(export_dir, []), _explain(export_dir, [])
+    served, explained = serve(export_dir, []), explain(export_dir, [])
     assert served["probabilities"].shape == (0, 11)
     assert served["labels"].shape == (0, 11)
     assert served["label_names"].shape == (0, 11)
@@ -222,7 +173,7 @@ def test_metadata_in_assets(setup, variant):
         assert meta["language"] == "en"
         assert meta["label_names"] == list(semeval_ec.EMOTIONS)
         assert meta["datn_tf_version"] == datn_tf.__version__
-    path = _loaded(export_dir).datn_tf_metadata.asset_path.numpy().decode()
+    path = loaded(export_dir).datn_tf_metadata.asset_path.numpy().decode()
     assert Path(path).is_file() and io_utils.read_json(path)["variant"] == variant
 
 
@@ -242,13 +193,13 @@ assert explained["alpha_t"].shape == explained["tokens"].shape
 assert not [m for m in sys.modules if m == "datn_tf" or m.startswith("datn_tf.")], "datn_tf was imported"
 print(json.dumps(out["probabilities"].numpy().tolist()))
 """
-    env = _subprocess_env()
+    env = subprocess_env()
     env.pop("PYTHONPATH", None)
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     probs = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
-    np.testing.assert_allclose(probs, _serve(export_dir, texts)["probabilities"], atol=1e-6)
+    np.testing.assert_allclose(probs, serve(export_dir, texts)["probabilities"], atol=1e-6)
 
 
 def _signature_block(text, name):
@@ -264,7 +215,7 @@ def test_saved_model_cli_lists_both_signatures(setup):
         if cli is None:
             pytest.skip("saved_model_cli is not installed")
     result = subprocess.run([str(cli), "show", "--all", "--dir", str(setup["exports"]["base"])],
-                            env=_subprocess_env(), capture_output=True, text=True, timeout=300)
+                            env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     for name, outputs in (("serving_default", ("probabilities", "labels", "label_names")),
                           ("explain", ("tokens", "token_ids", "alpha_s", "alpha_t", "probabilities"))):
@@ -290,7 +241,7 @@ def test_refuses_a_non_empty_output_unless_overwrite(setup, tmp_path):
 
     result = subprocess.run(
         [sys.executable, "-m", "datn_tf.export", "--run_dir", str(run_dir), "--output", str(dest)],
-        env=_subprocess_env(), capture_output=True, text=True, timeout=300)
+        env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "error:" in result.stderr and "--overwrite" in result.stderr
     assert "Traceback" not in result.stderr
@@ -298,8 +249,8 @@ def test_refuses_a_non_empty_output_unless_overwrite(setup, tmp_path):
 
     assert export.export_run(run_dir, dest, overwrite=True) == dest
     assert not (dest / "keep.txt").exists()
-    np.testing.assert_allclose(_serve(dest, ["so happy"])["probabilities"],
-                               _serve(setup["exports"]["base"], ["so happy"])["probabilities"], atol=1e-7)
+    np.testing.assert_allclose(serve(dest, ["so happy"])["probabilities"],
+                               serve(setup["exports"]["base"], ["so happy"])["probabilities"], atol=1e-7)
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folders left
 
     # Other destinations that would lose data.
@@ -344,86 +295,6 @@ def test_interrupted_export_leaves_the_destination_untouched(setup, tmp_path, mo
     assert list(scratch.iterdir()) == []
 
 
-# -- the predict command ------------------------------------------------------------------
-
-
-def _run_predict(args, stdin=None):
-    result = subprocess.run([sys.executable, "-m", "datn_tf.predict", *args], input=stdin,
-                            env=_subprocess_env(), capture_output=True, timeout=300)
-    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")[-3000:]
-    return result.stdout.decode("utf-8")
-
-
-def _check_records(lines, texts, export_dir, gamma):
-    records = [json.loads(line) for line in lines]
-    assert [r["text"] for r in records] == texts
-    served = _serve(export_dir, texts)
-    names = list(semeval_ec.EMOTIONS)
-    for record, probs in zip(records, served["probabilities"]):
-        assert set(record) == {"text", "labels", "probabilities"}
-        assert list(record["probabilities"]) == names
-        got = np.array([record["probabilities"][n] for n in names], np.float32)
-        # Batches of another size pad differently: the same numbers up to float rounding.
-        np.testing.assert_allclose(got, probs, atol=1e-6)
-        # Written float32 values read back exactly, so the labels are those above gamma.
-        assert record["labels"] == [n for n, p in zip(names, got) if float(p) > gamma]
-
-
-def test_predict_texts_from_arguments_and_stdin(setup):
-    run_dir, export_dir = setup["runs"]["datn2"], setup["exports"]["datn2"]
-    gamma = _threshold(run_dir)
-    texts = ["I am so happy today", "so sad about the exam 😢", "-_- whatever"]
-    out = _run_predict(["--model", str(export_dir), texts[0], texts[1], "--", texts[2]])
-    _check_records(out.splitlines(), texts, export_dir, gamma)
-
-    stdin_texts = ["first line", "", "third: 北京 😊"]
-    out = _run_predict(["--model", str(export_dir)], stdin="first line\n\nthird: 北京 😊\r\n".encode())
-    _check_records(out.splitlines(), stdin_texts, export_dir, gamma)
-
-
-def test_predict_input_file_in_process(setup, tmp_path):
-    run_dir, export_dir = setup["runs"]["base"], setup["exports"]["base"]
-    texts = list(setup["dev"].texts) + ROBUSTNESS_TEXTS[:4]
-    source = tmp_path / "texts.txt"
-    source.write_text("\n".join(texts) + "\n", encoding="utf-8")
-    out = tmp_path / "out" / "predictions.jsonl"
-    assert predict.run(export_dir, input_path=source, output=out, batch_size=4) == len(texts)
-    _check_records(out.read_text(encoding="utf-8").splitlines(), texts, export_dir, _threshold(run_dir))
-    assert sorted(p.name for p in out.parent.iterdir()) == ["predictions.jsonl"]
-
-    assert predict.run(export_dir, stdin=io.BytesIO(b"")) == 0  # no text: no output, no error
-    with pytest.raises(predict.PredictError, match="needs --input"):
-        predict.run(export_dir, fmt="semeval")
-    with pytest.raises(predict.PredictError, match="not UTF-8"):
-        bad = tmp_path / "bad.txt"
-        bad.write_bytes(b"caf\xe9\n")
-        predict.run(export_dir, input_path=bad)
-    with pytest.raises(FileNotFoundError, match="not a SavedModel"):
-        predict.run(tmp_path, texts=["x"])
-
-
-def test_predict_semeval_format_round_trip(setup, tmp_path):
-    run_dir, export_dir, dev = setup["runs"]["datn2"], setup["exports"]["datn2"], setup["dev"]
-    unlabelled = tmp_path / "2018-E-c-En-test.txt"
-    testing.write_ec_file(unlabelled, [(i, t, ["NONE"] * 11) for i, t in zip(dev.ids, dev.texts)])
-    output = tmp_path / "E-C_en_pred.txt"
-    _run_predict(["--model", str(export_dir), "--format", "semeval", "--input", str(unlabelled),
-                  "--output", str(output)])
-
-    source_lines = unlabelled.read_text(encoding="utf-8").splitlines()
-    lines = output.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == source_lines[0]
-    assert [l.split("\t")[:2] for l in lines] == [l.split("\t")[:2] for l in source_lines]  # IDs and tweets
-    written = semeval_ec.read_ec(output)
-    np.testing.assert_array_equal(written.labels.astype(bool), _serve(export_dir, dev.texts)["labels"])
-    # Byte for byte what the trainer writes for the same predictions, and the run's own dev file.
-    reference = tmp_path / "reference.txt"
-    examples = semeval_ec.read_ec(unlabelled, prediction=True)
-    write_ec_file(reference, examples, written.labels)
-    assert output.read_bytes() == reference.read_bytes()
-    assert output.read_text().splitlines()[1:] == (run_dir / "predictions" / "dev.txt").read_text().splitlines()[1:]
-
-
 def test_export_of_a_run_with_damaged_or_missing_best_weights_says_so(setup, tmp_path):
     import shutil
 
@@ -436,6 +307,6 @@ def test_export_of_a_run_with_damaged_or_missing_best_weights_says_so(setup, tmp
     assert not (tmp_path / "out").exists()
     shutil.rmtree(run / run_dir_lib.BEST_DIR)
     result = subprocess.run([sys.executable, "-m", "datn_tf.export", f"--run_dir={run}", f"--output={tmp_path / 'o'}"],
-                            env=_subprocess_env(), capture_output=True, text=True, timeout=300)
+                            env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "best holds no weights" in result.stderr and "Traceback" not in result.stderr

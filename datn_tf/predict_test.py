@@ -1,0 +1,143 @@
+"""Tests of the prediction command (`datn_tf.predict`) on exported tiny runs.
+
+The runs are trained and exported once per session (the `exported_runs` fixture).
+"""
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from datn_tf import predict, testing
+from datn_tf.data import semeval_ec
+from datn_tf.data.semeval_ec import write_ec_file
+from datn_tf.testing.exports import ROBUSTNESS_TEXTS, run_threshold, serve, subprocess_env
+
+
+def _run_predict(args, stdin=None):
+    result = subprocess.run([sys.executable, "-m", "datn_tf.predict", *args], input=stdin,
+                            env=subprocess_env(), capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")[-3000:]
+    return result.stdout.decode("utf-8")
+
+
+def _check_records(lines, texts, export_dir, gamma):
+    records = [json.loads(line) for line in lines]
+    assert [r["text"] for r in records] == texts
+    served = serve(export_dir, texts)
+    names = list(semeval_ec.EMOTIONS)
+    for record, probs in zip(records, served["probabilities"]):
+        assert set(record) == {"text", "labels", "probabilities"}
+        assert list(record["probabilities"]) == names
+        got = np.array([record["probabilities"][n] for n in names], np.float32)
+        # Batches of another size pad differently: the same numbers up to float rounding.
+        np.testing.assert_allclose(got, probs, atol=1e-6)
+        # Written float32 values read back exactly, so the labels are those above gamma.
+        assert record["labels"] == [n for n, p in zip(names, got) if float(p) > gamma]
+
+
+def test_predict_texts_from_arguments_and_stdin(exported_runs):
+    run_dir, export_dir = exported_runs["runs"]["datn2"], exported_runs["exports"]["datn2"]
+    gamma = run_threshold(run_dir)
+    texts = ["I am so happy today", "so sad about the exam 😢", "-_- whatever"]
+    out = _run_predict(["--model", str(export_dir), texts[0], texts[1], "--", texts[2]])
+    _check_records(out.splitlines(), texts, export_dir, gamma)
+
+    stdin_texts = ["first line", "", "third: 北京 😊"]
+    out = _run_predict(["--model", str(export_dir)], stdin="first line\n\nthird: 北京 😊\r\n".encode())
+    _check_records(out.splitlines(), stdin_texts, export_dir, gamma)
+
+
+def test_predict_input_file_in_process(exported_runs, tmp_path):
+    run_dir, export_dir = exported_runs["runs"]["base"], exported_runs["exports"]["base"]
+    texts = list(exported_runs["dev"].texts) + ROBUSTNESS_TEXTS[:4]
+    source = tmp_path / "texts.txt"
+    source.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    out = tmp_path / "out" / "predictions.jsonl"
+    assert predict.run(export_dir, input_path=source, output=out, batch_size=4) == len(texts)
+    _check_records(out.read_text(encoding="utf-8").splitlines(), texts, export_dir, run_threshold(run_dir))
+    assert sorted(p.name for p in out.parent.iterdir()) == ["predictions.jsonl"]
+
+    assert predict.run(export_dir, stdin=io.BytesIO(b"")) == 0  # no text: no output, no error
+    with pytest.raises(predict.PredictError, match="needs --input"):
+        predict.run(export_dir, fmt="semeval")
+    with pytest.raises(predict.PredictError, match="not UTF-8"):
+        bad = tmp_path / "bad.txt"
+        bad.write_bytes(b"caf\xe9\n")
+        predict.run(export_dir, input_path=bad)
+    with pytest.raises(FileNotFoundError, match="not a SavedModel"):
+        predict.run(tmp_path, texts=["x"])
+
+
+def test_predict_semeval_format_round_trip(exported_runs, tmp_path):
+    run_dir, export_dir, dev = exported_runs["runs"]["datn2"], exported_runs["exports"]["datn2"], exported_runs["dev"]
+    unlabelled = tmp_path / "2018-E-c-En-test.txt"
+    testing.write_ec_file(unlabelled, [(i, t, ["NONE"] * 11) for i, t in zip(dev.ids, dev.texts)])
+    output = tmp_path / "E-C_en_pred.txt"
+    _run_predict(["--model", str(export_dir), "--format", "semeval", "--input", str(unlabelled),
+                  "--output", str(output)])
+
+    source_lines = unlabelled.read_text(encoding="utf-8").splitlines()
+    lines = output.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == source_lines[0]
+    assert [l.split("\t")[:2] for l in lines] == [l.split("\t")[:2] for l in source_lines]  # IDs and tweets
+    written = semeval_ec.read_ec(output)
+    np.testing.assert_array_equal(written.labels.astype(bool), serve(export_dir, dev.texts)["labels"])
+    # Byte for byte what the trainer writes for the same predictions, and the run's own dev file.
+    reference = tmp_path / "reference.txt"
+    examples = semeval_ec.read_ec(unlabelled, prediction=True)
+    write_ec_file(reference, examples, written.labels)
+    assert output.read_bytes() == reference.read_bytes()
+    assert output.read_text().splitlines()[1:] == (run_dir / "predictions" / "dev.txt").read_text().splitlines()[1:]
+
+
+# -- an official E-c file without --format semeval
+
+NONE_ROW = ["NONE"] * 11
+
+
+def _ec_file(path, crlf_bom=False):
+    testing.write_ec_file(path, [("2018-En-01", "so happy today", NONE_ROW), ("2018-En-02", "what a mess", NONE_ROW)])
+    if crlf_bom:  # as re-saved by a Windows editor
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    return path
+
+
+@pytest.mark.parametrize(
+    "texts, refused",
+    [
+        (["ID\tTweet\tanger\tanticipation", "2018-En-01\thi\t0\t1"], True),
+        (["ID\tTweet\t"], True),
+        (["ID Tweet anger", "hello"], False),  # spaces, not tabs: a text like any other
+        (["ID\tTweet"], False),
+        (["hello", "ID\tTweet\tanger"], False),  # only the first line is a header
+        (["id\ttweet\tanger"], False),
+        ([], False),
+    ],
+)
+def test_check_not_ec_file(texts, refused):
+    if refused:
+        with pytest.raises(predict.PredictError, match=r"^in\.txt: line 1 .*E-c file.*pass --format semeval "):
+            predict.check_not_ec_file(texts, "in.txt")
+    else:
+        predict.check_not_ec_file(texts, "in.txt")
+
+
+@pytest.mark.parametrize("crlf_bom", [False, True])
+def test_run_refuses_an_ec_input_file(tmp_path, crlf_bom):
+    path = _ec_file(tmp_path / "2018-E-c-En-dev.txt", crlf_bom)
+    output = tmp_path / "out.jsonl"
+    # The model is never loaded: the input is checked first.
+    with pytest.raises(predict.PredictError, match="official SemEval-2018 E-c file.*--format semeval") as err:
+        predict.run(tmp_path / "no-model", input_path=path, output=output)
+    assert str(err.value).startswith(f"{path}: line 1 ")
+    assert not output.exists()
+
+
+def test_run_refuses_an_ec_file_on_stdin(tmp_path):
+    data = _ec_file(tmp_path / "ec.txt").read_bytes()
+    with pytest.raises(predict.PredictError, match=r"^standard input: .*--format semeval --input FILE"):
+        predict.run(tmp_path / "no-model", stdin=io.BytesIO(data))
