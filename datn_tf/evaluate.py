@@ -11,12 +11,12 @@ IDs). An ensemble averages the runs' emotion probabilities and tunes gamma on de
 import sys
 from pathlib import Path
 
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+import numpy as np
+from absl import app, flags
 
-from datn_tf import io_utils, metrics  # noqa: E402
-from datn_tf.data import semeval_ec  # noqa: E402
-from datn_tf.data.errors import DataFormatError  # noqa: E402
+from datn_tf import io_utils, metrics
+from datn_tf.data import semeval_ec
+from datn_tf.data.errors import DataFormatError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("gold", None, "Gold file in the official E-c format.")

@@ -40,7 +40,6 @@ from datn_tf.data.errors import DataFormatError  # noqa: E402
 from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
 from datn_tf.saved_model_format import METADATA_PATH, SERVING_SIGNATURE  # noqa: E402
 
-SIGNATURE = SERVING_SIGNATURE
 DEFAULT_BATCH_SIZE = 256
 # How every official E-c file starts (`datn_tf.data.semeval_ec.HEADER`).
 EC_HEADER_START = "ID\tTweet\t"
@@ -63,9 +62,9 @@ class ExportedModel:
         self.path = path
         self.metadata = io_utils.read_json(path / METADATA_PATH) if (path / METADATA_PATH).exists() else {}
         self._loaded = tf.saved_model.load(str(path))
-        if SIGNATURE not in self._loaded.signatures:
-            raise ValueError(f"{path} has no {SIGNATURE!r} signature")
-        self._fn = self._loaded.signatures[SIGNATURE]
+        if SERVING_SIGNATURE not in self._loaded.signatures:
+            raise ValueError(f"{path} has no {SERVING_SIGNATURE!r} signature")
+        self._fn = self._loaded.signatures[SERVING_SIGNATURE]
         self.label_names = list(self.metadata.get("label_names") or self._label_names_from_model())
 
     def _label_names_from_model(self):

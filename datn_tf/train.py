@@ -14,7 +14,7 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 from absl import app, flags  # noqa: E402
 
 from datn_tf import config as config_lib  # noqa: E402
-from datn_tf import runtime, variants  # noqa: E402, F401  (variants: used by experiments.reproduce)
+from datn_tf import runtime  # noqa: E402
 
 FLAGS = flags.FLAGS
 

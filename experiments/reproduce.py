@@ -21,10 +21,11 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 from absl import app, flags  # noqa: E402
 
 from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
+from datn_tf import variants as variants_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("runs", 10, "Seeds per system (the paper averages ten runs).")
-flags.DEFINE_string("variants", " ".join(train_cli.variants.VARIANT_NAMES),
+flags.DEFINE_string("variants", " ".join(variants_lib.VARIANT_NAMES),
                     "Systems to run, separated by spaces or commas.")
 flags.DEFINE_string("results_dir", "experiments/results", "Where results/<dataset>/ is written.")
 flags.DEFINE_bool("table_only", False, "Only rebuild table3.md from the finished runs.")
@@ -35,7 +36,7 @@ flags.DEFINE_string("cv_variants", "", "ren_cecps: also run these systems over t
 def parse_variants(text):
     names = [v for v in text.replace(",", " ").split() if v]
     for name in names:
-        train_cli.variants.get_variant(name)
+        variants_lib.get_variant(name)
     return names
 
 
