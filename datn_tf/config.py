@@ -77,8 +77,15 @@ class TrainConfig:
     min_embedding_coverage: float = setting(
         0.05, "Stop when the pretrained vectors cover less than this share of the vocabulary's word types "
         "(almost always the wrong file); 0 trains anyway.", minimum=0.0, maximum=1.0)
+    embedding_init: str | None = setting(
+        None, "Where the lookup table E starts: pretrained (the --embeddings file; for English the packaged "
+        "glove.6B-50d without one), word2vec (skip-gram trained on this dataset's emotion-train and sentiment "
+        "sentences only, cached; needs gensim) or random. Default: pretrained for semeval, "
+        "the dataset default for ren_cecps (docs/fidelity.md).",
+        choices=("pretrained", "word2vec", "random"))
     embedding_dim: int | None = setting(
-        None, "Size of random vectors when no file is given (E2 default 200).", minimum=1)
+        None, "Size of E's rows when they are not read from a file (word2vec, random; E2 default 200).",
+        minimum=1)
     seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0)
     epochs: int | None = setting(
         None, "Epochs; an epoch is one pass over the larger training set the variant reads (the sentiment "
@@ -157,6 +164,9 @@ class TrainConfig:
         """Raises ValueError naming the flag for a value outside its field's choices or bounds."""
         for field in dataclasses.fields(self):
             _check_field(field, getattr(self, field.name))
+        if self.embeddings and self.embedding_init not in (None, "pretrained"):
+            raise ValueError(
+                f"--embeddings is a pretrained file; it cannot go with --embedding_init={self.embedding_init}")
         if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
             raise ValueError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
         return self

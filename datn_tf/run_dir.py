@@ -46,7 +46,12 @@ def write_run_files(output_dir, config, model, data):
     train_config = dataclasses.asdict(config)
     if cfg_path.exists():
         old = io_utils.read_json(cfg_path)["train_config"]
-        changed = {k for k in train_config if k not in ("output_dir", "data_dir") and old.get(k) != train_config[k]}
+        # A setting added to the library after the run started is absent from its config.json;
+        # at its default it keeps the old behaviour (new options never change defaults), so
+        # the run may resume under a newer datn-tf.
+        defaults = {f.name: f.default for f in dataclasses.fields(config)}
+        changed = {k for k, v in train_config.items() if k not in ("output_dir", "data_dir")
+                   and old.get(k, defaults.get(k)) != v}
         if changed and (output_dir / CKPT_DIR).exists():
             raise RunDirError(
                 f"{output_dir} holds a run with other settings ({', '.join(sorted(changed))}); "

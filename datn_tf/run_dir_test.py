@@ -64,6 +64,34 @@ def test_changed_settings_are_named(finished_run, tmp_path):
         run_dir_lib.write_run_files(run, config, None, None)
 
 
+def test_settings_added_after_the_run_started_resume_at_their_default(finished_run, tmp_path):
+    """A config.json written before a setting existed: at its default the run resumes; set
+    to anything else it is a change."""
+    import shutil
+    import types
+
+    from datn_tf import io_utils
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    cfg_path = run / run_dir_lib.CONFIG_FILE
+    payload = io_utils.read_json(cfg_path)
+    saved = dict(payload["train_config"])
+    for name in ("mlp_activation", "embedding_init"):  # as if written before these existed
+        del payload["train_config"][name]
+    io_utils.write_json(cfg_path, payload)
+    _, vocab, model = run_dir_lib.load_run(finished_run)
+    data = types.SimpleNamespace(
+        task=types.SimpleNamespace(emotion_names=payload["emotion_names"], language=payload["language"]),
+        embeddings_name=payload["embeddings"], coverage=types.SimpleNamespace(as_dict=lambda: {}), vocab=vocab)
+    run_dir_lib.write_run_files(run, TrainConfig(**saved), model, data)
+    assert io_utils.read_json(cfg_path)["train_config"]["mlp_activation"] == saved["mlp_activation"]
+
+    io_utils.write_json(cfg_path, payload)
+    with pytest.raises(run_dir_lib.RunDirError, match=r"other settings \(mlp_activation\)"):
+        run_dir_lib.write_run_files(run, TrainConfig(**{**saved, "mlp_activation": "tanh"}), model, data)
+
+
 def test_predictions_are_written_in_the_official_format(tmp_path):
     from datn_tf.data import semeval_ec
     from datn_tf.data.examples import EmotionExamples

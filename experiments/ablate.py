@@ -43,6 +43,7 @@ class Ablation:
     overrides: dict
     stage: str
     about: str
+    dataset: str = "semeval"
 
 
 _RELEASED_HEAD = dict(mlp_activation="tanh", mlp_dropout=0.5)
@@ -84,14 +85,24 @@ CONFIGS = {
                  "mean + emotion mini-batch first"),
         Ablation("datn2-released", "datn2", dict(preset="released"), "other",
                  "--preset=released (1 epoch, dev every 50 steps)"),
+        # E2 (Ren-CECps): where E starts, measured with Base
+        Ablation("e2-base-random", "base", dict(embedding_init="random"), "e2-init",
+                 "Base, E from U(-0.1, 0.1)", "ren_cecps"),
+        Ablation("e2-base-word2vec", "base", dict(embedding_init="word2vec"), "e2-init",
+                 "Base, E from word2vec trained on E2 train + S2 (datn_tf/word2vec.py)", "ren_cecps"),
     )
 }
-STAGES = ("reference", "similarity", "head", "length", "other")
+STAGES = ("reference", "similarity", "head", "length", "other", "e2-init")
+# The configuration each dataset's McNemar tests compare against.
+REFERENCE = {"semeval": "base", "ren_cecps": "e2-base-random"}
+TITLES = {"semeval": "E1 dev (SemEval-2018 E-c, 886 tweets)",
+          "ren_cecps": "E2 dev (Ren-CECps documents 561-640)"}
 
 flags.DEFINE_string("stage", None, f"Run every configuration of one stage: {', '.join(STAGES)}.")
 flags.DEFINE_string("configs", None, "Configurations to run, separated by commas (see CONFIGS in this file).")
 flags.DEFINE_integer("seeds", 3, "Seeds per configuration (0 .. seeds-1): 3 to screen, 5 to compare.")
-flags.DEFINE_string("results_dir", "experiments/results", "Where semeval/ablations/ is written.")
+flags.DEFINE_string("results_dir", "experiments/results",
+                    "Where <dataset>/ablations/ and <dataset>/ablations.md are written.")
 flags.DEFINE_bool("table_only", False, "Only rebuild ablations.md from the per-run JSON.")
 
 
@@ -149,8 +160,8 @@ def run_all(ablations, seeds, out_dir):
             print(f"[ablate] {i + 1}/{len(jobs)} {name}: finished, skipped", flush=True)
             continue
         run_dir = out_dir.parent / "runs" / f"ablate-{name}"
-        settings = {**given, **ablation.overrides, "variant": ablation.variant, "seed": seed,
-                    "output_dir": str(run_dir)}
+        settings = {**given, **ablation.overrides, "dataset": ablation.dataset, "variant": ablation.variant,
+                    "seed": seed, "output_dir": str(run_dir)}
         config = config_lib.resolve(settings).validate()
         if done:
             eta = (time.time() - start) / done * (len(jobs) - i)
@@ -164,6 +175,7 @@ def run_all(ablations, seeds, out_dir):
         probs = np.load(run_dir / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
         io_utils.save_npy(out_dir / "probs" / f"{name}.npy", probs.astype(np.float16))
         payload = {"config": ablation.name, "about": ablation.about, "stage": ablation.stage,
+                   "dataset": ablation.dataset,
                    "overrides": ablation.overrides, "train_config": dataclasses.asdict(config),
                    **{k: result[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds")},
                    "dev": result["dev"], "test_evaluated": result["test_evaluated"], **health}
@@ -182,8 +194,8 @@ def _fmt(values, digits=3):
     return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
 
 
-def build_table(out_dir, data_dir):
-    """ablations.md from the per-run JSON and dev probabilities (nothing typed in)."""
+def build_table(out_dir, data_dir, dataset="semeval"):
+    """<dataset>/ablations.md from the per-run JSON and dev probabilities (nothing typed in)."""
     from datn_tf import io_utils, metrics
     from datn_tf.data import datasets
 
@@ -193,7 +205,9 @@ def build_table(out_dir, data_dir):
         payloads.setdefault(p["config"], []).append(p)
     if not payloads:
         return None
-    gold = datasets.load_task("semeval", data_dir).dev.labels
+    gold = datasets.load_task(dataset, data_dir).dev.labels
+    ranking = datasets.DATASET_DEFAULTS[dataset]["ranking_metrics"]
+    reference = REFERENCE[dataset]
 
     def ensemble(config):
         runs = sorted(payloads[config], key=lambda p: p["seed"])
@@ -203,9 +217,10 @@ def build_table(out_dir, data_dir):
         return metrics.predict_labels(mean, gamma)
 
     order = [n for n in CONFIGS if n in payloads] + sorted(n for n in payloads if n not in CONFIGS)
-    base_pred = ensemble("base") if "base" in payloads else None
+    base_pred = ensemble(reference) if reference in payloads else None
+    extra = ["AP", "one-error"] if ranking else []
     lines = [
-        "# Ablations on E1 dev (SemEval-2018 E-c, 886 tweets)",
+        f"# Ablations on {TITLES[dataset]}",
         "",
         "Each configuration is a variant with the settings changed from the defaults of its time "
         "(`experiments/ablate.py`, `CONFIGS`). Figures are mean ± std over seeds; the best step is "
@@ -213,11 +228,12 @@ def build_table(out_dir, data_dir):
         "max α_t / max α_s: dev mean of the largest attention weight of a sentence (1.0: all on one "
         "token); cos: dev mean of cos(α_s, α_t). Ensemble: mean probabilities of all seeds, gamma "
         "tuned on dev; McNemar (exact label set as one label) of that ensemble against Base's "
-        "ensemble of as many seeds.",
+        f"ensemble of as many seeds (`{reference}`).",
         "",
-        "| configuration | variant | seeds | Jaccard | macro-F1 | micro-F1 | best step / steps | "
-        "max α_t | max α_s | cos(α_s, α_t) | ensemble Jaccard | McNemar p vs Base | wall / run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| configuration | variant | seeds | Jaccard | macro-F1 | micro-F1 | " + "".join(f"{m} | " for m in extra)
+        + "best step / steps | max α_t | max α_s | cos(α_s, α_t) | ensemble Jaccard | McNemar p vs Base | "
+        "wall / run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(extra),
     ]
     for name in order:
         runs = sorted(payloads[name], key=lambda p: p["seed"])
@@ -228,8 +244,8 @@ def build_table(out_dir, data_dir):
         pred = ensemble(name)
         ens_jaccard = metrics.emotion_metrics(gold, pred)["jaccard"]
         p_value = "–"
-        if base_pred is not None and name != "base":
-            base_runs = sorted(payloads["base"], key=lambda p: p["seed"])
+        if base_pred is not None and name != reference:
+            base_runs = sorted(payloads[reference], key=lambda p: p["seed"])
             if len(base_runs) == len(runs):
                 p_value = f"{metrics.mcnemar(gold, pred, base_pred)['p_value']:.3f}"
             else:
@@ -237,7 +253,9 @@ def build_table(out_dir, data_dir):
         lines.append(
             f"| {name} | {runs[0]['variant']} | {len(runs)} | {_fmt([p['dev']['jaccard'] for p in runs])} | "
             f"{_fmt([p['dev']['macro_f1'] for p in runs])} | {_fmt([p['dev']['micro_f1'] for p in runs])} | "
-            f"{best} | {_fmt([p['mean_max_alpha_t'] for p in runs], 2)} | "
+            + "".join(f"{_fmt([p['dev'][k] for p in runs])} | " for k in
+                      (["average_precision", "one_error"] if ranking else []))
+            + f"{best} | {_fmt([p['mean_max_alpha_t'] for p in runs], 2)} | "
             f"{_fmt([p.get('mean_max_alpha_s') for p in runs], 2)} | "
             f"{_fmt([p['mean_cos_alpha_s_alpha_t'] for p in runs], 2)} | {ens_jaccard:.3f} | {p_value} | "
             f"{statistics.mean(p['wall_seconds'] for p in runs) / 60:.1f} min |")
@@ -252,21 +270,28 @@ def build_table(out_dir, data_dir):
     return text
 
 
+def results_dir(dataset):
+    return Path(FLAGS.results_dir) / dataset / "ablations"
+
+
 def main(argv):
-    out_dir = Path(FLAGS.results_dir) / "semeval" / "ablations"
     with train_cli.user_errors(argv, prefix="[ablate] "):
+        datasets_run = {"semeval", "ren_cecps"}
         if not FLAGS.table_only:
             ablations = selected(FLAGS.stage, FLAGS.configs)
             if FLAGS.seeds < 1:
                 raise ValueError("--seeds must be >= 1")
-            out_dir.mkdir(parents=True, exist_ok=True)
             train_cli.runtime.configure_threads_from_flags()
             train_cli.runtime.quiet_logging()
             start = time.time()
-            run_all(ablations, FLAGS.seeds, out_dir)
+            datasets_run = []
+            for dataset in dict.fromkeys(a.dataset for a in ablations):  # in CONFIGS order
+                results_dir(dataset).mkdir(parents=True, exist_ok=True)
+                run_all([a for a in ablations if a.dataset == dataset], FLAGS.seeds, results_dir(dataset))
+                datasets_run.append(dataset)
             print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
-        text = build_table(out_dir, FLAGS.data_dir)
-    print(text or "no finished runs")
+        texts = [build_table(results_dir(d), FLAGS.data_dir, d) for d in sorted(datasets_run)]
+    print("\n".join(t for t in texts if t) or "no finished runs")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """End to end: `make ablate` on generated fixture data, resumable, and the table from per-run JSON."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from datn_tf import io_utils, metrics, testing
 from datn_tf.data import datasets
@@ -13,10 +15,10 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = "--batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 --eval_every=3 --max_steps=3"
 
 
-def _make(data_dir, results, configs, seeds=1):
+def _make(data_dir, results, configs, seeds=1, extra="", env=None):
     cmd = ["make", "-s", "-o", "install", "ablate", f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}",
-           f"CONFIGS={configs}", f"SEEDS={seeds}", f"EXTRA=--results_dir={results} {TINY}"]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+           f"CONFIGS={configs}", f"SEEDS={seeds}", f"EXTRA=--results_dir={results} {TINY} {extra}"]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
 
 
 def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
@@ -52,6 +54,25 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
     again = _make(data_dir, results, "base,datn2-released-sim", seeds=2)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("finished, skipped") == 4
+
+
+def test_e2_configurations_write_their_own_table_with_ranking_metrics(tmp_path):
+    pytest.importorskip("gensim")
+    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
+    results = tmp_path / "results"
+    env = {**os.environ, "DATN_TF_CACHE": str(tmp_path / "cache")}
+    proc = _make(data_dir, results, "e2-base-random,e2-base-word2vec", extra="--embedding_dim=8", env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    payload = io_utils.read_json(results / "ren_cecps" / "ablations" / "e2-base-word2vec-seed0.json")
+    assert payload["train_config"]["dataset"] == "ren_cecps"
+    assert payload["train_config"]["embedding_init"] == "word2vec"
+    assert list((tmp_path / "cache" / "word2vec").glob("*-8d.txt"))
+    table = (results / "ren_cecps" / "ablations.md").read_text()
+    assert table.startswith("# Ablations on E2 dev")
+    assert "| AP | one-error |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| e2-base-word2vec |"))
+    assert f"{payload['dev']['average_precision']:.3f} ± 0.000" in row
+    assert not (results / "semeval").exists()
 
 
 def test_ablate_rejects_unknown_configuration(tmp_path):

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 
 from datn_tf import embeddings as embeddings_lib
-from datn_tf import input_pipeline
+from datn_tf import input_pipeline, progress
 from datn_tf.data import datasets
 from datn_tf.vocab import Vocabulary
 
@@ -48,25 +48,50 @@ class PreparedDataCache:
 
     def prepare(self, config):
         key = (config.dataset, config.data_dir, config.cv_fold, config.cv_folds, config.embeddings,
-               config.allow_multiword_embedding_keys, config.embedding_dim, config.max_length)
+               config.embedding_init, config.allow_multiword_embedding_keys, config.embedding_dim,
+               config.max_length)
         if key != self._key:
             self._key, self._parts = key, _seed_free_parts(config)
         return _with_embedding_matrix(config, self._parts)
 
 
+def embedding_init(config, language):
+    """--embedding_init, or its default: pretrained when a file is given or the language has
+    packaged vectors (English), else the dataset's default."""
+    if config.embedding_init:
+        return config.embedding_init
+    if config.embeddings or language == "en":
+        return "pretrained"
+    return datasets.DATASET_DEFAULTS[config.dataset]["embedding_init"]
+
+
 def _seed_free_parts(config, task=None, vocab=None):
     task = task or datasets.load_task(config.dataset, config.data_dir, config.cv_fold, config.cv_folds)
     language = task.language
+    init = embedding_init(config, language)
+    # The sentences E may learn from before training: the emotion-train split and the
+    # sentiment set (never dev or test).
+    train_tokens = None
+    if vocab is None or init == "word2vec":
+        train_tokens = input_pipeline.tokenize_corpus(list(task.train.texts) + list(task.sentiment.texts), language)
     if vocab is None:
-        train_texts = list(task.train.texts) + list(task.sentiment.texts)
-        vocab = Vocabulary.build(input_pipeline.tokenize_corpus(train_texts, language))
-    if config.embeddings or language == "en":
+        vocab = Vocabulary.build(train_tokens)
+    dim = config.embedding_dim or datasets.DATASET_DEFAULTS[config.dataset]["embedding_dim"]
+    if init == "pretrained":
+        if not config.embeddings and language != "en":
+            raise ValueError(f"--embedding_init=pretrained needs --embeddings for {config.dataset} "
+                             "(no packaged vectors for this language)")
         vectors, dim = embeddings_lib.load_vectors(config.embeddings or None, words=set(vocab.tokens),
                                                    allow_multiword_keys=config.allow_multiword_embedding_keys)
         name = str(config.embeddings) if config.embeddings else embeddings_lib.DEFAULT_EMBEDDINGS
+    elif init == "word2vec":
+        from datn_tf import word2vec  # gensim is imported only when asked for
+
+        vectors, path = word2vec.train_word_vectors(train_tokens, dim, seed=0, log=progress.log)
+        vectors = {w: v for w, v in vectors.items() if w in vocab}
+        name = f"word2vec-{dim}d ({path.name})"
     else:
-        vectors, dim = None, config.embedding_dim or datasets.DATASET_DEFAULTS[config.dataset]["embedding_dim"]
-        name = f"random-{dim}d"
+        vectors, name = None, f"random-{dim}d"
     table = vocab.lookup_table()
     ids = {}
     for split, examples in list(task.splits().items()) + [("sentiment", task.sentiment)]:
@@ -82,5 +107,5 @@ def _with_embedding_matrix(config, parts):
         matrix, coverage = embeddings_lib.random_embedding_matrix(vocab, dim, seed=config.seed)
     else:
         matrix, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim, seed=config.seed)
-        embeddings_lib.check_coverage(coverage, config.embeddings, config.min_embedding_coverage)
+        embeddings_lib.check_coverage(coverage, config.embeddings or name, config.min_embedding_coverage)
     return PreparedData(task, vocab, matrix, coverage, name, ids)

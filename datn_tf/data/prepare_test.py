@@ -41,3 +41,41 @@ def test_cache_reuses_the_seed_free_parts(data_dir, tmp_path):
     np.testing.assert_array_equal(fresh.embedding_matrix, b.embedding_matrix)
     c = cache.prepare(_config(data_dir, tmp_path, max_length=3))
     assert c.ids is not a.ids and max(len(x) for x in c.ids["train"]) <= 3
+
+
+def test_e2_word2vec_vectors_come_from_train_and_sentiment_sentences_only(data_dir, tmp_path, monkeypatch):
+    pytest.importorskip("gensim")
+    from datn_tf import input_pipeline, word2vec
+
+    monkeypatch.setenv("DATN_TF_CACHE", str(tmp_path / "cache"))
+    seen = {}
+
+    def train(token_lists, dim, seed):  # gensim's result, recording what it was given
+        seen["corpus"] = [list(t) for t in token_lists]
+        return {w: np.full(dim, 0.5, np.float32) for t in token_lists for w in t if w.strip()}
+
+    monkeypatch.setattr(word2vec, "_train", train)
+    data = prepare_data(_config(data_dir, tmp_path, dataset="ren_cecps", embedding_init="word2vec",
+                                embedding_dim=12))
+    task = data.task
+    expected = input_pipeline.tokenize_corpus(list(task.train.texts) + list(task.sentiment.texts), "zh")
+    assert seen["corpus"] == expected  # dev sentences never reach word2vec
+    assert data.embedding_matrix.shape == (len(data.vocab), 12)
+    assert data.embeddings_name.startswith("word2vec-12d")
+    covered = [i for i, t in enumerate(data.vocab.tokens) if np.all(data.embedding_matrix[i] == 0.5)]
+    assert len(covered) == data.coverage.covered_types == len(data.vocab) - 2
+    assert list((tmp_path / "cache" / "word2vec").glob("*-12d.txt"))
+
+
+def test_embedding_init_defaults_and_conflicts(data_dir, tmp_path):
+    from datn_tf.data.prepare import embedding_init
+
+    assert embedding_init(_config(data_dir, tmp_path), "en") == "pretrained"
+    assert embedding_init(_config(data_dir, tmp_path, dataset="ren_cecps"), "zh") == "random"
+    assert embedding_init(_config(data_dir, tmp_path, dataset="ren_cecps", embeddings="v.txt"), "zh") == "pretrained"
+    random_e1 = prepare_data(_config(data_dir, tmp_path, embedding_init="random", embedding_dim=7))
+    assert random_e1.embeddings_name == "random-7d" and random_e1.coverage.covered_types == 0
+    with pytest.raises(ValueError, match="--embedding_init=pretrained needs --embeddings for ren_cecps"):
+        prepare_data(_config(data_dir, tmp_path, dataset="ren_cecps", embedding_init="pretrained"))
+    with pytest.raises(ValueError, match="cannot go with --embedding_init=word2vec"):
+        _config(data_dir, tmp_path, embeddings="v.txt", embedding_init="word2vec").validate()
