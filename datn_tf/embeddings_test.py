@@ -109,6 +109,17 @@ def test_restricted_to_words(tmp_path):
     assert vectors == {} and dim == 3
 
 
+def test_first_words_are_kept_whatever_the_restriction_in_file_order(tmp_path):
+    path = _write(tmp_path / "v.txt", "the 0.1 -0.2 0.3\ngood 1.5 2 -3e-1\nbad 1 1 1\nugly 2 2 2\n")
+    vectors, _ = load_vectors(path, words={"ugly"}, first=2)
+    assert list(vectors) == ["the", "good", "ugly"]
+
+
+def test_packaged_default_keeps_its_most_frequent_words_first():
+    vectors, _ = load_vectors(None, words={"good"}, first=3)
+    assert list(vectors) == ["the", ",", ".", "good"]  # glove.6B lists words by frequency
+
+
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize(
     "body, line, fragment",

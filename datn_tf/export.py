@@ -92,6 +92,7 @@ def run_metadata(run_dir, config, metrics_payload):
         "variant": metrics_payload.get("variant", train_config["variant"]),
         "seed": train_config.get("seed"),
         "language": config["language"],
+        "normalize_tokens": bool(config.get("normalize_tokens", False)),
         "input": "raw UTF-8 text" if config["language"] == "en"
         else "whitespace-segmented Chinese words (as in Ren-CECps)",
         "threshold": float(metrics_payload["threshold"]),
@@ -117,16 +118,17 @@ def run_metadata(run_dir, config, metrics_payload):
 class _Endpoints:
     """The two serving functions over one model, lookup table and threshold."""
 
-    def __init__(self, model, lookup, language, threshold, label_names, max_length=None):
+    def __init__(self, model, lookup, language, threshold, label_names, max_length=None, normalize=False):
         self.model = model
         self.lookup = lookup
         self.language = language
+        self.normalize = bool(normalize)
         self.threshold = float(threshold)
         self.label_names = list(label_names)
         self.max_length = max_length
 
     def _encode(self, text):
-        tokens = tokenizer.tokenize(text, self.language)  # ragged [B, None]
+        tokens = tokenizer.tokenize(text, self.language, self.normalize)  # ragged [B, None]
         if self.max_length:
             tokens = tokens[:, : self.max_length]  # the training pipeline's truncation
         ids = tf.ragged.map_flat_values(lambda t: tf.cast(self.lookup(t), tf.int32), tokens)
@@ -182,7 +184,7 @@ def export_run(run_dir, output, overwrite=False):
     metadata = run_metadata(run_dir, config, metrics_payload)
     lookup = build_lookup(vocab)
     endpoints = _Endpoints(model, lookup, metadata["language"], metadata["threshold"],
-                           metadata["label_names"], metadata["max_length"])
+                           metadata["label_names"], metadata["max_length"], metadata["normalize_tokens"])
 
     archive = keras.export.ExportArchive()
     archive.track(model)

@@ -90,6 +90,30 @@ def test_token_ids_inside_the_export_are_the_training_ids(setup):
         assert _decode_row(row_tokens) == tokens + [""] * (width - len(tokens))
 
 
+def test_a_run_with_normalized_tokens_exports_the_same_tokenizer(tmp_path):
+    """--normalize_tokens: the vocabulary holds the tags, and the served model rewrites raw
+    text into them exactly as training did."""
+    from datn_tf import testing
+    from datn_tf.data.prepare import prepare_data
+    from datn_tf.trainer import Trainer
+
+    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
+    config = testing.tiny_train_config(data_dir, tmp_path / "run", variant="base", epochs=1,
+                                       normalize_tokens=True)
+    data = prepare_data(config)
+    assert "<user>" in data.vocab and "<url>" in data.vocab  # the fixture tweets hold both
+    Trainer(config, data).fit()
+    out = export.export_run(tmp_path / "run", tmp_path / "export")
+    assert json.loads((out / export.EXTRA_DIR / export.METADATA_FILE).read_text())["normalize_tokens"] is True
+    texts = ["@someone look http://t.co/abc :)", "plain words only"] + list(data.task.dev.texts[:20])
+    explained = explain(out, texts)
+    assert _decode_row(explained["tokens"][0])[:4] == ["<user>", "look", "<url>", "<happy>"]
+    training_ids = input_pipeline.encode_texts(texts, data.vocab, "en", normalize=True)
+    for row_ids, train_ids in zip(explained["token_ids"], training_ids):
+        np.testing.assert_array_equal(row_ids[: len(train_ids)], train_ids)
+        assert not row_ids[len(train_ids):].any()
+
+
 # -- robustness ---------------------------------------------------------------------------
 
 

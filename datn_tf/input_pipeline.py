@@ -18,25 +18,25 @@ from datn_tf.vocab import PAD_ID
 ENCODE_CHUNK = 4096
 
 
-def _tokenized_chunks(texts, language):
+def _tokenized_chunks(texts, language, normalize=False):
     """The TF tokenizer's ragged output over `texts`, ENCODE_CHUNK texts at a time."""
     for start in range(0, len(texts), ENCODE_CHUNK):
-        yield tokenizer_lib.tokenize(tf.constant(texts[start : start + ENCODE_CHUNK]), language)
+        yield tokenizer_lib.tokenize(tf.constant(texts[start : start + ENCODE_CHUNK]), language, normalize)
 
 
-def tokenize_corpus(texts, language):
+def tokenize_corpus(texts, language, normalize=False):
     """Tokens of each text as Python strings (for building the vocabulary)."""
     out = []
-    for ragged in _tokenized_chunks(texts, language):
+    for ragged in _tokenized_chunks(texts, language, normalize):
         out.extend([t.decode("utf-8") for t in row] for row in ragged.to_list())
     return out
 
 
-def encode_texts(texts, vocab, language, table=None, max_length=None):
+def encode_texts(texts, vocab, language, table=None, max_length=None, normalize=False):
     """Token ids (int32 arrays, variable length) of each text, via the TF tokenizer and table."""
     table = table or vocab.lookup_table()
     encoded = []
-    for ragged in _tokenized_chunks(texts, language):
+    for ragged in _tokenized_chunks(texts, language, normalize):
         ids = tf.ragged.map_flat_values(table.lookup, ragged)
         for row in ids.to_list():
             row = np.asarray(row, dtype=np.int32)

@@ -229,6 +229,35 @@ CLITIC_REWRITE = r"\1 \2"
 # zh: every whitespace character becomes an ASCII space.
 ZH_SPACE_RE = "[" + _UNICODE_SPACE + "]"
 
+# --------------------------------------------------------------------------------------
+# Optional tags (`normalize=True`, `--normalize_tokens`): the released code's ekphrasis
+# normalisation, re-expressed as whole-token rewrites of the lower-cased tokens. Tried in
+# order; a token takes the first tag whose pattern it matches in full. ekphrasis' names.
+# Not covered (each needs more than a one-token rewrite or data downloaded at run time):
+# hashtag segmentation and <hashtag> ... </hashtag>, <allcaps>, <elongated>, <repeated>,
+# <emphasis>, <censored>, <percent>/<money> (`%` and `$` stay their own tokens, as in
+# glove.6B), phone numbers, contraction unpacking.
+_NOSE = r"[\-o'^*]?"
+TAGS = (
+    ("<url>", rf"{URL}|{BARE_DOMAIN}"),
+    ("<email>", EMAIL),
+    ("<user>", r"[@\x{FF20}][a-z0-9_]+"),
+    ("<time>", r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?"),
+    ("<date>", r"[0-9]{1,4}[/.][0-9]{1,2}[/.][0-9]{1,4}|[0-9]{1,2}/[0-9]{1,2}"),
+    ("<number>", r"[0-9]+(?:[.,][0-9]+)*"),
+    ("<heart>", r"<+3+"),
+    ("<angry>", rf">[:=;]{_NOSE}[\(\[\{{]+"),
+    ("<sad>", rf"[:=]{_NOSE}[\(\[\{{]+|[\)\]\}}]+[\-'^*]?[:=]|d+[\-'^*]?[:=;]|[;t][._]+[;t]|<+/3+"),
+    ("<wink>", rf";{_NOSE}(?:[\)\]\}}]+|d+)|[\(\[\{{]+[\-'^*]?;"),
+    ("<laugh>", rf"[:=]{_NOSE}d+|x+d+"),
+    ("<tong>", rf"[:=;]{_NOSE}p+"),
+    ("<surprise>", rf"[:=]{_NOSE}o+|o[._]o|0_0"),
+    ("<annoyed>", rf"[:=]{_NOSE}(?:[/\\]+|\|+|s+)|-_+-|-\.-"),
+    ("<kiss>", rf"[:=;]{_NOSE}\*+"),
+    ("<happy>", rf"[:=]{_NOSE}[\)\]\}}]+|[\(\[\{{]+[\-'^*]?[:=]|\(?\^[._\-]*\^\)?"),
+)
+TAG_NAMES = tuple(tag for tag, _ in TAGS)
+
 
 def _as_batch(texts):
     """A 1-D tf.string tensor from a str, a list of str, an array or a tensor."""
@@ -258,13 +287,17 @@ def _normalize_en(texts):
     return texts
 
 
-def tokenize(texts, language: str = "en") -> tf.RaggedTensor:
+def tokenize(texts, language: str = "en", normalize: bool = False) -> tf.RaggedTensor:
     """Tokens of each text: a tf.string RaggedTensor of shape [B, None].
 
     `texts` is a string Tensor of shape [B], or a Python str / list of str / scalar
     tensor (made into [B]). Empty or whitespace-only texts give rows of length 0.
+    `normalize` (English only) rewrites URLs, users, numbers and emoticons into the tags of
+    `TAGS` (`<url>`, `<user>`, `<number>`, `<happy>`, ...), one token for one token.
     """
     _check_language(language)
+    if normalize and language != "en":
+        raise ValueError("token normalisation (--normalize_tokens) is defined for English only")
     texts = _as_batch(texts)
     if language == "zh":
         spaced = tf.strings.regex_replace(texts, ZH_SPACE_RE, " ")
@@ -272,10 +305,20 @@ def tokenize(texts, language: str = "en") -> tf.RaggedTensor:
         spaced = tf.strings.regex_replace(_normalize_en(texts), TOKEN_RE, TOKEN_REWRITE)
         spaced = tf.strings.regex_replace(spaced, CLITIC_RE, CLITIC_REWRITE)
         spaced = tf.strings.lower(spaced, encoding="utf-8")
-    return tf.strings.split(spaced)
+    tokens = tf.strings.split(spaced)
+    return tf.ragged.map_flat_values(tag_tokens, tokens) if normalize else tokens
 
 
-def tokenize_py(text: str, language: str = "en") -> list:
+def tag_tokens(tokens):
+    """Each lower-cased token that matches one of `TAGS` in full becomes that tag."""
+    # A tag never matches a later pattern in full, so the order of the passes is the
+    # order of precedence.
+    for tag, pattern in TAGS:
+        tokens = tf.strings.regex_replace(tokens, f"^(?:{pattern})$", tag)
+    return tokens
+
+
+def tokenize_py(text: str, language: str = "en", normalize: bool = False) -> list:
     """Eager convenience: the tokens of one Python string as Python strings."""
-    tokens = tokenize(tf.constant([text], dtype=tf.string), language)
+    tokens = tokenize(tf.constant([text], dtype=tf.string), language, normalize)
     return [t.decode("utf-8") for t in tokens[0].numpy().tolist()]

@@ -194,3 +194,42 @@ def test_saved_model_matches_eager(tmp_path):
 def test_patterns_are_documented_module_constants():
     for name in ("URL", "EMAIL", "MENTION", "EMOTICON", "NUMBER", "WORD", "TOKEN_RE"):
         assert isinstance(getattr(tokenizer, name), str)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("@Bob see http://t.co/x4 or www.bbc.co.uk", ["<user>", "see", "<url>", "or", "<url>"]),
+        ("mail a.b@x.com at 12:30 on 9/11/2017", ["mail", "<email>", "at", "<time>", "on", "<date>"]),
+        ("1,000 of 3.5 and 42 but not 10am or 1st", ["<number>", "of", "<number>", "and", "<number>", "but",
+                                                      "not", "10am", "or", "1st"]),
+        (":) :-) (: ^_^ :D xD", ["<happy>", "<happy>", "<happy>", "<happy>", "<laugh>", "<laugh>"]),
+        (":( ): D: :'( ;_; </3", ["<sad>"] * 6),
+        (";) ;D :P :o :/ -_- :* <3 >:(", ["<wink>", "<wink>", "<tong>", "<surprise>", "<annoyed>", "<annoyed>",
+                                         "<kiss>", "<heart>", "<angry>"]),
+        # Whole tokens only: words, hashtags and punctuation are left alone.
+        ("so :)happy #blessed !!! x", ["so", "<happy>", "happy", "#", "blessed", "!!!", "x"]),
+        ("", []),
+    ],
+)
+def test_normalize_rewrites_whole_tokens_into_tags(text, expected):
+    assert tokenize_py(text, normalize=True) == expected
+
+
+def test_normalize_keeps_one_token_per_token_and_the_tags_are_fixed_points():
+    text = "@a http://x.co 12:30 3 :) :( ;) :p :o :/ :* <3 >:( xd hello"
+    plain, tagged = tokenize_py(text), tokenize_py(text, normalize=True)
+    assert len(plain) == len(tagged)
+    assert [p for p, t in zip(plain, tagged) if p == t] == ["hello"]
+    # A tag fed back in as a token stays that tag; written in text it is three tokens.
+    flat = tf.constant(list(tokenizer.TAG_NAMES))
+    assert tokenizer.tag_tokens(flat).numpy().tolist() == [t.encode() for t in tokenizer.TAG_NAMES]
+    assert tokenize_py("<url>", normalize=True) == ["<", "url", ">"]
+
+
+def test_normalize_is_english_only_and_works_in_a_graph():
+    with pytest.raises(ValueError, match="English only"):
+        tokenize("我 很 高兴", "zh", normalize=True)
+    fn = tf.function(lambda t: tokenize(t, "en", True).to_tensor(""))
+    out = fn(tf.constant(["@x :)", "hi"])).numpy().tolist()
+    assert out == [[b"<user>", b"<happy>"], [b"hi", b""]]

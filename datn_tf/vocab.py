@@ -52,6 +52,11 @@ class Vocabulary:
             items = items[: max(0, max_size - 2)]
         return cls([PAD, OOV] + [t for t, _ in items], counts=dict(items))
 
+    def extended(self, extra_tokens):
+        """This vocabulary plus `extra_tokens` not already in it (in order, training count 0)."""
+        extra = [t for t in dict.fromkeys(extra_tokens) if t not in self._index and t not in (PAD, OOV)]
+        return Vocabulary(self.tokens + extra, counts=self.counts)
+
     def __len__(self):
         return len(self.tokens)
 

@@ -169,3 +169,11 @@ def test_load_rejects_duplicate_tokens(tmp_path):
     path = _write(tmp_path / "vocab.tsv", f"{PAD}\t0\n{OOV}\t0\na\t3\na\t2\n")
     with testing.expect_data_error(path, None, "unique"):
         Vocabulary.load(path)
+
+
+def test_extended_appends_new_tokens_only_keeping_ids_and_counts():
+    vocab = Vocabulary.build([["a", "b", "a"]])
+    bigger = vocab.extended(["c", "a", "<unk>", "c", "d"])
+    assert bigger.tokens == vocab.tokens + ["c", "d"]
+    assert bigger.id("a") == vocab.id("a") and bigger.id("d") == len(vocab) + 1
+    assert bigger.counts == {"a": 2, "b": 1}

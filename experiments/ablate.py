@@ -83,6 +83,10 @@ CONFIGS = {
                  "mean + one LSTM for both directions"),
         Ablation("datn2-mean-emofirst", "datn2", dict(similarity="mean", step_order="emotion_first"), "other",
                  "mean + emotion mini-batch first"),
+        Ablation("datn2-mean-tags", "datn2", dict(similarity="mean", normalize_tokens=True), "other",
+                 "mean + ekphrasis-style tags (<url>, <user>, <number>, emoticons)"),
+        Ablation("datn2-mean-vocab100k", "datn2", dict(similarity="mean", pretrained_vocab_size=100_000), "other",
+                 "mean + the 100k most frequent GloVe words in the vocabulary (dev words keep their vectors)"),
         Ablation("datn2-released", "datn2", dict(preset="released"), "other",
                  "--preset=released (1 epoch, dev every 50 steps)"),
         # E2 (Ren-CECps): where E starts, measured with Base

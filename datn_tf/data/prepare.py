@@ -49,7 +49,7 @@ class PreparedDataCache:
     def prepare(self, config):
         key = (config.dataset, config.data_dir, config.cv_fold, config.cv_folds, config.embeddings,
                config.embedding_init, config.allow_multiword_embedding_keys, config.embedding_dim,
-               config.max_length)
+               config.max_length, config.pretrained_vocab_size, config.normalize_tokens)
         if key != self._key:
             self._key, self._parts = key, _seed_free_parts(config)
         return _with_embedding_matrix(config, self._parts)
@@ -69,11 +69,14 @@ def _seed_free_parts(config, task=None, vocab=None):
     task = task or datasets.load_task(config.dataset, config.data_dir, config.cv_fold, config.cv_folds)
     language = task.language
     init = embedding_init(config, language)
+    if config.pretrained_vocab_size and init != "pretrained":
+        raise ValueError(f"--pretrained_vocab_size needs pretrained vectors (--embedding_init={init})")
     # The sentences E may learn from before training: the emotion-train split and the
     # sentiment set (never dev or test).
     train_tokens = None
     if vocab is None or init == "word2vec":
-        train_tokens = input_pipeline.tokenize_corpus(list(task.train.texts) + list(task.sentiment.texts), language)
+        train_tokens = input_pipeline.tokenize_corpus(list(task.train.texts) + list(task.sentiment.texts), language,
+                                                      config.normalize_tokens)
     if vocab is None:
         vocab = Vocabulary.build(train_tokens)
     dim = config.embedding_dim or datasets.DATASET_DEFAULTS[config.dataset]["embedding_dim"]
@@ -82,8 +85,12 @@ def _seed_free_parts(config, task=None, vocab=None):
             raise ValueError(f"--embedding_init=pretrained needs --embeddings for {config.dataset} "
                              "(no packaged vectors for this language)")
         vectors, dim = embeddings_lib.load_vectors(config.embeddings or None, words=set(vocab.tokens),
-                                                   allow_multiword_keys=config.allow_multiword_embedding_keys)
+                                                   allow_multiword_keys=config.allow_multiword_embedding_keys,
+                                                   first=config.pretrained_vocab_size)
         name = str(config.embeddings) if config.embeddings else embeddings_lib.DEFAULT_EMBEDDINGS
+        if config.pretrained_vocab_size:
+            # `vectors` is in file order and holds every one of the file's first N words.
+            vocab = vocab.extended(w for i, w in enumerate(vectors) if i < config.pretrained_vocab_size)
     elif init == "word2vec":
         from datn_tf import word2vec  # gensim is imported only when asked for
 
@@ -96,8 +103,8 @@ def _seed_free_parts(config, task=None, vocab=None):
     ids = {}
     for split, examples in list(task.splits().items()) + [("sentiment", task.sentiment)]:
         ids[split] = input_pipeline.encode_texts(
-            examples.texts, vocab, language, table=table, max_length=config.max_length
-        )
+            examples.texts, vocab, language, table=table, max_length=config.max_length,
+            normalize=config.normalize_tokens)
     return task, vocab, vectors, dim, name, ids
 
 

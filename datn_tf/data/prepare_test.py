@@ -79,3 +79,24 @@ def test_embedding_init_defaults_and_conflicts(data_dir, tmp_path):
         prepare_data(_config(data_dir, tmp_path, dataset="ren_cecps", embedding_init="pretrained"))
     with pytest.raises(ValueError, match="cannot go with --embedding_init=word2vec"):
         _config(data_dir, tmp_path, embeddings="v.txt", embedding_init="word2vec").validate()
+
+
+def test_pretrained_vocab_size_adds_the_files_first_words_after_the_training_words(data_dir, tmp_path):
+    plain = prepare_data(_config(data_dir, tmp_path))
+    train_words = set(plain.vocab.tokens[2:])
+    glove = tmp_path / "glove.txt"
+    unseen = ["zzfirst", "zzsecond", "zzthird"]
+    rows = [(w, i + 1.0) for i, w in enumerate(unseen)] + [(w, 9.0) for w in sorted(train_words)[:5]]
+    glove.write_text("".join(f"{w} {v} {v} {v}\n" for w, v in rows), encoding="utf-8")
+    data = prepare_data(_config(data_dir, tmp_path, embeddings=str(glove), pretrained_vocab_size=2,
+                                min_embedding_coverage=0.0))
+    # The training words keep their ids; the first two lines' words follow them.
+    assert data.vocab.tokens[: len(plain.vocab)] == plain.vocab.tokens
+    assert data.vocab.tokens[len(plain.vocab):] == ["zzfirst", "zzsecond"]
+    np.testing.assert_array_equal(data.embedding_matrix[data.vocab.id("zzsecond")], [2.0, 2.0, 2.0])
+    # Coverage stays a statement about the training words.
+    assert data.coverage.types == len(plain.vocab) - 2 and data.coverage.covered_types == 5
+    # A dev sentence holding an added word gets its row instead of the OOV id.
+    assert data.vocab.id("zzfirst") != 1
+    with pytest.raises(ValueError, match="--pretrained_vocab_size needs pretrained vectors"):
+        prepare_data(_config(data_dir, tmp_path, embedding_init="random", pretrained_vocab_size=2))
