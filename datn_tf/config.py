@@ -20,7 +20,7 @@ import types
 import typing
 
 from datn_tf import variants as variants_lib
-from datn_tf.data.datasets import DATASETS
+from datn_tf.data.datasets import DATASET_DEFAULTS, DATASETS
 
 SIMILARITY_FORMS = ("sum", "mean", "released")
 LOSS_REDUCTIONS = ("mean", "sum")
@@ -161,6 +161,13 @@ class TrainConfig:
         "tokens (fast on a CPU); keras runs Keras' LSTM (cuDNN on a GPU); auto: packed without a GPU, "
         "keras with one.", choices=LSTM_IMPLEMENTATIONS)
 
+    def resolved_embedding_init(self):
+        """--embedding_init, or its default: pretrained with an --embeddings file, else the dataset's
+        (pretrained, i.e. the packaged GloVe, for English)."""
+        if self.embedding_init:
+            return self.embedding_init
+        return "pretrained" if self.embeddings else DATASET_DEFAULTS[self.dataset]["embedding_init"]
+
     def resolved_epochs(self):
         if self.epochs is not None:
             return self.epochs
@@ -174,10 +181,15 @@ class TrainConfig:
         """Raises ValueError naming the flag for a value outside its field's choices or bounds."""
         for field in dataclasses.fields(self):
             _check_field(field, getattr(self, field.name))
-        if self.embeddings and self.embedding_init not in (None, "pretrained"):
-            raise ValueError(
-                f"--embeddings is a pretrained file; it cannot go with --embedding_init={self.embedding_init}")
-        if self.normalize_tokens and self.dataset != "semeval":
+        init = self.resolved_embedding_init()
+        if self.embeddings and init != "pretrained":
+            raise ValueError(f"--embeddings is a pretrained file; it cannot go with --embedding_init={init}")
+        if init == "pretrained" and not self.embeddings and DATASET_DEFAULTS[self.dataset]["language"] != "en":
+            raise ValueError(f"--embedding_init=pretrained needs --embeddings for --dataset={self.dataset} "
+                             "(no packaged vectors for its language)")
+        if self.pretrained_vocab_size and init != "pretrained":
+            raise ValueError(f"--pretrained_vocab_size needs pretrained vectors (--embedding_init={init})")
+        if self.normalize_tokens and DATASET_DEFAULTS[self.dataset]["language"] != "en":
             raise ValueError("--normalize_tokens is defined for English (--dataset=semeval) only")
         if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
             raise ValueError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
@@ -267,6 +279,9 @@ def resolve(overrides=None, config_class=TrainConfig, **kwargs):
             raise ValueError(f"--preset must be one of {', '.join(PRESETS)}; got {preset!r}")
         values.update(PRESETS[preset])
     values.update(overrides)
+    if (preset is not None and "normalize_tokens" not in overrides
+            and DATASET_DEFAULTS[values.get("dataset", "semeval")]["language"] != "en"):
+        values.pop("normalize_tokens", None)  # a preset's English preprocessing; Chinese is pre-segmented
     config = config_class(**values)
     if config_class is TrainConfig and config.output_dir is None:
         config.output_dir = config.default_output_dir()

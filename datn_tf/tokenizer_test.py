@@ -201,10 +201,12 @@ def test_patterns_are_documented_module_constants():
     [
         ("@Bob see http://t.co/x4 or www.bbc.co.uk", ["<user>", "see", "<url>", "or", "<url>"]),
         ("mail a.b@x.com at 12:30 on 9/11/2017", ["mail", "<email>", "at", "<time>", "on", "<date>"]),
+        # Scores and fractions are not dates; "D:" after a letter is not a face.
+        ("rated 10/10 24/7 and vitamin D: yes", ["rated", "10/10", "24/7", "and", "vitamin", "d:", "yes"]),
         ("1,000 of 3.5 and 42 but not 10am or 1st", ["<number>", "of", "<number>", "and", "<number>", "but",
                                                       "not", "10am", "or", "1st"]),
         (":) :-) (: ^_^ :D xD", ["<happy>", "<happy>", "<happy>", "<happy>", "<laugh>", "<laugh>"]),
-        (":( ): D: :'( ;_; </3", ["<sad>"] * 6),
+        (":( ): ;( :'( ;_; </3", ["<sad>"] * 6),
         (";) ;D :P :o :/ -_- :* <3 >:(", ["<wink>", "<wink>", "<tong>", "<surprise>", "<annoyed>", "<annoyed>",
                                          "<kiss>", "<heart>", "<angry>"]),
         # Whole tokens only: words, hashtags and punctuation are left alone.

@@ -40,37 +40,34 @@ class PreparedDataCache:
 
     The data, the vocabulary, the token ids and the pretrained vectors depend only on the
     data and tokenization settings, not on the seed or the model; only the random rows of
-    E do. The last entry is kept (one grid uses one data setting).
+    E do. The `size` most recently used data settings are kept (a grid that alternates
+    between a few, seed after seed, prepares each once).
     """
 
-    def __init__(self):
-        self._key = self._parts = None
+    def __init__(self, size=4):
+        self.size = size
+        self._entries = {}  # key -> parts, least recently used first
+
+    @staticmethod
+    def key(config):
+        """The settings the seed-free parts depend on."""
+        return (config.dataset, config.data_dir, config.cv_fold, config.cv_folds, config.embeddings,
+                config.embedding_init, config.allow_multiword_embedding_keys, config.embedding_dim,
+                config.max_length, config.pretrained_vocab_size, config.normalize_tokens)
 
     def prepare(self, config):
-        key = (config.dataset, config.data_dir, config.cv_fold, config.cv_folds, config.embeddings,
-               config.embedding_init, config.allow_multiword_embedding_keys, config.embedding_dim,
-               config.max_length, config.pretrained_vocab_size, config.normalize_tokens)
-        if key != self._key:
-            self._key, self._parts = key, _seed_free_parts(config)
-        return _with_embedding_matrix(config, self._parts)
-
-
-def embedding_init(config, language):
-    """--embedding_init, or its default: pretrained when a file is given or the language has
-    packaged vectors (English), else the dataset's default."""
-    if config.embedding_init:
-        return config.embedding_init
-    if config.embeddings or language == "en":
-        return "pretrained"
-    return datasets.DATASET_DEFAULTS[config.dataset]["embedding_init"]
+        key = self.key(config)
+        parts = self._entries.pop(key, None) or _seed_free_parts(config)
+        self._entries[key] = parts
+        while len(self._entries) > self.size:
+            self._entries.pop(next(iter(self._entries)))
+        return _with_embedding_matrix(config, parts)
 
 
 def _seed_free_parts(config, task=None, vocab=None):
     task = task or datasets.load_task(config.dataset, config.data_dir, config.cv_fold, config.cv_folds)
     language = task.language
-    init = embedding_init(config, language)
-    if config.pretrained_vocab_size and init != "pretrained":
-        raise ValueError(f"--pretrained_vocab_size needs pretrained vectors (--embedding_init={init})")
+    init = config.validate().resolved_embedding_init()
     # The sentences E may learn from before training: the emotion-train split and the
     # sentiment set (never dev or test).
     train_tokens = None
@@ -81,9 +78,6 @@ def _seed_free_parts(config, task=None, vocab=None):
         vocab = Vocabulary.build(train_tokens)
     dim = config.embedding_dim or datasets.DATASET_DEFAULTS[config.dataset]["embedding_dim"]
     if init == "pretrained":
-        if not config.embeddings and language != "en":
-            raise ValueError(f"--embedding_init=pretrained needs --embeddings for {config.dataset} "
-                             "(no packaged vectors for this language)")
         vectors, dim = embeddings_lib.load_vectors(config.embeddings or None, words=set(vocab.tokens),
                                                    allow_multiword_keys=config.allow_multiword_embedding_keys,
                                                    first=config.pretrained_vocab_size)

@@ -41,6 +41,19 @@ def test_cache_reuses_the_seed_free_parts(data_dir, tmp_path):
     np.testing.assert_array_equal(fresh.embedding_matrix, b.embedding_matrix)
     c = cache.prepare(_config(data_dir, tmp_path, max_length=3))
     assert c.ids is not a.ids and max(len(x) for x in c.ids["train"]) <= 3
+    # Back to the first setting: still cached (a grid alternating between settings).
+    assert cache.prepare(_config(data_dir, tmp_path, seed=2)).ids is a.ids
+
+
+@pytest.mark.parametrize("change", [dict(normalize_tokens=True), dict(pretrained_vocab_size=5),
+                                    dict(embedding_init="random"), dict(max_length=4)])
+def test_cache_key_tells_apart_every_data_setting(data_dir, tmp_path, change):
+    cache = PreparedDataCache()
+    plain = cache.prepare(_config(data_dir, tmp_path))
+    changed = cache.prepare(_config(data_dir, tmp_path, **change))
+    assert changed.ids is not plain.ids
+    assert PreparedDataCache.key(_config(data_dir, tmp_path, seed=5, variant="base")) == \
+        PreparedDataCache.key(_config(data_dir, tmp_path))  # the seed and the model are not data settings
 
 
 def test_e2_word2vec_vectors_come_from_train_and_sentiment_sentences_only(data_dir, tmp_path, monkeypatch):
@@ -68,17 +81,21 @@ def test_e2_word2vec_vectors_come_from_train_and_sentiment_sentences_only(data_d
 
 
 def test_embedding_init_defaults_and_conflicts(data_dir, tmp_path):
-    from datn_tf.data.prepare import embedding_init
-
-    assert embedding_init(_config(data_dir, tmp_path), "en") == "pretrained"
-    assert embedding_init(_config(data_dir, tmp_path, dataset="ren_cecps"), "zh") == "random"
-    assert embedding_init(_config(data_dir, tmp_path, dataset="ren_cecps", embeddings="v.txt"), "zh") == "pretrained"
+    assert _config(data_dir, tmp_path).resolved_embedding_init() == "pretrained"
+    assert _config(data_dir, tmp_path, dataset="ren_cecps").resolved_embedding_init() == "random"
+    assert _config(data_dir, tmp_path, dataset="ren_cecps", embeddings="v.txt").resolved_embedding_init() \
+        == "pretrained"
     random_e1 = prepare_data(_config(data_dir, tmp_path, embedding_init="random", embedding_dim=7))
     assert random_e1.embeddings_name == "random-7d" and random_e1.coverage.covered_types == 0
-    with pytest.raises(ValueError, match="--embedding_init=pretrained needs --embeddings for ren_cecps"):
-        prepare_data(_config(data_dir, tmp_path, dataset="ren_cecps", embedding_init="pretrained"))
-    with pytest.raises(ValueError, match="cannot go with --embedding_init=word2vec"):
-        _config(data_dir, tmp_path, embeddings="v.txt", embedding_init="word2vec").validate()
+    # Conflicts are refused by validate(), before any data is read.
+    for settings, message in [
+        (dict(dataset="ren_cecps", embedding_init="pretrained"),
+         "--embedding_init=pretrained needs --embeddings for --dataset=ren_cecps"),
+        (dict(embeddings="v.txt", embedding_init="word2vec"), "cannot go with --embedding_init=word2vec"),
+        (dict(embedding_init="random", pretrained_vocab_size=2), "--pretrained_vocab_size needs pretrained"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            _config(data_dir, tmp_path, **settings).validate()
 
 
 def test_pretrained_vocab_size_adds_the_files_first_words_after_the_training_words(data_dir, tmp_path):
@@ -98,5 +115,3 @@ def test_pretrained_vocab_size_adds_the_files_first_words_after_the_training_wor
     assert data.coverage.types == len(plain.vocab) - 2 and data.coverage.covered_types == 5
     # A dev sentence holding an added word gets its row instead of the OOV id.
     assert data.vocab.id("zzfirst") != 1
-    with pytest.raises(ValueError, match="--pretrained_vocab_size needs pretrained vectors"):
-        prepare_data(_config(data_dir, tmp_path, embedding_init="random", pretrained_vocab_size=2))

@@ -1,7 +1,9 @@
 """Data statistics next to the paper's Table 2: `python -m datn_tf.data.stats --data_dir DIR`.
 
 Per dataset and split: sentences, label counts, vocabulary size (training splits only,
-as the model sees it) and pretrained-vector coverage. `--check` exits non-zero when the
+as the model sees it), the out-of-vocabulary rate and the part of it the pretrained vectors
+know (what `--pretrained_vocab_size` recovers), and pretrained-vector coverage. Tokens are
+the default tokenizer's (no `--normalize_tokens`). `--check` exits non-zero when the
 counts the paper fixes (E1 6,838 / 886, S1 28,631; E2 and S2 as in Table 2) differ.
 """
 
@@ -39,8 +41,10 @@ def describe(dataset, data_dir, embeddings=None):
     tokens = {name: input_pipeline.tokenize_corpus(ex.texts, task.language)
               for name, ex in splits.items() if ex is not None}
     vocab = Vocabulary.build(tokens["train"] + tokens["sentiment"])
+    vectors = {}
     if task.language == "en" or embeddings:
-        vectors, dim = embeddings_lib.load_vectors(embeddings, words=set(vocab.tokens))
+        all_words = set(vocab.tokens).union(*({t for s in toks for t in s} for toks in tokens.values()))
+        vectors, dim = embeddings_lib.load_vectors(embeddings, words=all_words)
         _, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim)
         emb_name = embeddings or embeddings_lib.DEFAULT_EMBEDDINGS
     else:
@@ -51,12 +55,15 @@ def describe(dataset, data_dir, embeddings=None):
             rows[name] = {"sentences": 0, "held_out": True}
             continue
         split_vocab = {t for sent in tokens[name] for t in sent}
+        n_tokens = max(1, sum(len(s) for s in tokens[name]))
         row = {
             "sentences": len(ex),
             "words": len(split_vocab),
             "tokens": sum(len(s) for s in tokens[name]),
-            "oov_rate": (round(sum(t not in vocab for s in tokens[name] for t in s)
-                               / max(1, sum(len(s) for s in tokens[name])), 4)),
+            "oov_rate": round(sum(t not in vocab for s in tokens[name] for t in s) / n_tokens, 4),
+            # Unknown to the vocabulary, known to the vectors (exact or lower-case, as E is built).
+            "oov_with_vector_rate": round(sum(t not in vocab and (t in vectors or t.lower() in vectors)
+                                              for s in tokens[name] for t in s) / n_tokens, 4),
             "label_counts": {n: int(c) for n, c in zip(ex.label_names, np.bincount(
                 ex.labels, minlength=len(ex.label_names)) if ex.labels.ndim == 1 else ex.labels.sum(0))},
         }
@@ -79,11 +86,11 @@ def describe(dataset, data_dir, embeddings=None):
 def render(stats):
     paper = stats["paper"]
     lines = [f"## {stats['dataset']}", "",
-             "| split | sentences | paper (Table 2) | words | tokens | OOV rate | labels |",
-             "|---|---|---|---|---|---|---|"]
+             "| split | sentences | paper (Table 2) | words | tokens | OOV rate | OOV with a vector | labels |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, row in stats["splits"].items():
         if row.get("held_out"):
-            lines.append(f"| {name} | held out | {paper[name]:,} | | | | |")
+            lines.append(f"| {name} | held out | {paper[name]:,} | | | | | |")
             continue
         labels = ", ".join(f"{k} {v}" for k, v in row["label_counts"].items())
         if "no_emotion" in row:
@@ -91,7 +98,7 @@ def render(stats):
         if row.get("duplicates"):
             labels += f" ({row['duplicates']} repeated ids)"
         lines.append(f"| {name} | {row['sentences']:,} | {paper[name]:,} | {row['words']:,} | "
-                     f"{row['tokens']:,} | {row['oov_rate']:.2%} | {labels} |")
+                     f"{row['tokens']:,} | {row['oov_rate']:.2%} | {row['oov_with_vector_rate']:.2%} | {labels} |")
     lines.append("")
     lines.append(f"Vocabulary (train + sentiment, with <pad> and <unk>): {stats['vocabulary']:,}")
     if stats["coverage"]:

@@ -98,6 +98,7 @@ def test_semeval_vocabulary_and_coverage(semeval):
     # The vocabulary is built from train + sentiment: those splits have no OOV.
     assert splits["train"]["oov_rate"] == 0.0 and splits["sentiment"]["oov_rate"] == 0.0
     assert 0.0 < splits["dev"]["oov_rate"] < 1.0
+    assert splits["train"]["oov_with_vector_rate"] == 0.0
     for name in ("train", "dev", "sentiment"):
         assert 0 < splits[name]["words"] <= splits[name]["tokens"]
     assert semeval["vocabulary"] >= splits["train"]["words"] + 2
@@ -109,6 +110,18 @@ def test_semeval_vocabulary_and_coverage(semeval):
     assert 0.5 < coverage["type_coverage"] < 1.0
     assert coverage["type_coverage"] < coverage["token_coverage"] <= 1.0
     assert semeval["paper"] == datasets.PAPER_TABLE2["semeval"]
+
+
+def test_oov_with_a_vector_by_hand(semeval, data_dir):
+    from datn_tf.embeddings import load_vectors
+
+    task = datasets.load_task("semeval", data_dir)
+    training = {t for s in tokenize_corpus(list(task.train.texts) + list(task.sentiment.texts), "en") for t in s}
+    dev = [t for s in tokenize_corpus(list(task.dev.texts), "en") for t in s]
+    vectors, _ = load_vectors(None, words=set(dev))
+    unseen_known = sum(t not in training and t in vectors for t in dev)
+    assert unseen_known > 0  # the fixture's dev tweets hold words the training splits lack
+    assert semeval["splits"]["dev"]["oov_with_vector_rate"] == round(unseen_known / len(dev), 4)
 
 
 def test_coverage_with_an_embeddings_file(data_dir, tmp_path):
