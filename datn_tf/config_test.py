@@ -66,6 +66,13 @@ def test_released_preset_is_the_released_codes_behaviour():
     assert released.threshold is None  # gamma still tuned on dev, never fixed from test
 
 
+def test_released_preset_runs_on_e2_without_its_english_tags():
+    e2 = config_lib.resolve(preset="released", dataset="ren_cecps").validate()
+    assert not e2.normalize_tokens and e2.similarity == "released"
+    with pytest.raises(ValueError, match="--normalize_tokens is defined for English"):
+        config_lib.resolve(preset="released", dataset="ren_cecps", normalize_tokens=True).validate()
+
+
 def test_paper_preset_is_complete_and_matches_section_3_1():
     paper = config_lib.resolve(preset="paper")
     assert (paper.learning_rate, paper.lambda_sim, paper.hidden_size) == (1e-3, 0.05, 200)
