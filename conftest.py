@@ -3,9 +3,17 @@
 Built once per session (`datn_tf.testing.make_fixture_data_dir`); tests only read them.
 """
 
+import os
+
 import pytest
 
 from datn_tf import testing
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Caches that runs write (word2vec vectors) go to a session folder, not ~/.cache."""
+    os.environ["DATN_TF_CACHE"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")

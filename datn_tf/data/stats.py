@@ -48,7 +48,8 @@ def describe(dataset, data_dir, embeddings=None):
         _, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim)
         emb_name = embeddings or embeddings_lib.DEFAULT_EMBEDDINGS
     else:
-        coverage, emb_name = None, "none (random vectors)"
+        coverage, emb_name = None, ("no pretrained file (training starts from word2vec vectors of the "
+                                    "training sentences by default)")
     rows = {}
     for name, ex in splits.items():
         if ex is None:

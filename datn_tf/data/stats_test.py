@@ -144,8 +144,8 @@ def test_ren_cecps(ren, data_dir):
     assert splits["sentiment"]["sentences"] == C["ren_sentiment"]
     assert splits["test"] == {"sentences": 0, "held_out": True}
     assert any("held out" in note for note in ren["notes"])
-    # Chinese: random vectors, no coverage.
-    assert ren["coverage"] is None and ren["embeddings"] == "none (random vectors)"
+    # Chinese: no pretrained file, no coverage.
+    assert ren["coverage"] is None and ren["embeddings"].startswith("no pretrained file")
     corpus = ren_cecps.read_ren_cecps(data_dir / datasets.REN_DIR)
     for name in ("train", "dev"):
         labels = getattr(corpus, name).labels
@@ -203,7 +203,7 @@ def test_render_ren_cecps(ren):
     assert text.startswith("## ren_cecps\n")
     assert f"| train | {C['ren_train']} | 13,841 | " in text
     assert "| test | held out | 3,602 |" in text
-    assert "Embeddings: none (random vectors)" in text
+    assert "Embeddings: no pretrained file" in text
     assert "Coverage by" not in text
 
 
