@@ -95,11 +95,15 @@ CONFIGS = {
                  "Base, E from U(-0.1, 0.1)", "ren_cecps"),
         Ablation("e2-base-word2vec", "base", dict(embedding_init="word2vec"), "e2-init",
                  "Base, E from word2vec trained on E2 train + S2 (datn_tf/word2vec.py)", "ren_cecps"),
+        # E2 with the defaults chosen on E1 dev (and E2's word2vec start)
+        Ablation("e2-base", "base", {}, "e2", "Base, defaults", "ren_cecps"),
+        Ablation("e2-sp", "sp", {}, "e2", "SP, defaults", "ren_cecps"),
+        Ablation("e2-datn2", "datn2", {}, "e2", "DATN-2, defaults", "ren_cecps"),
     )
 }
-STAGES = ("reference", "similarity", "head", "length", "other", "e2-init")
-# The configuration each dataset's McNemar tests compare against.
-REFERENCE = {"semeval": "base", "ren_cecps": "e2-base-random"}
+STAGES = ("reference", "similarity", "head", "length", "other", "e2-init", "e2")
+# The configuration each dataset's McNemar tests compare against: the first with runs.
+REFERENCE = {"semeval": ("base",), "ren_cecps": ("e2-base", "e2-base-random")}
 TITLES = {"semeval": "E1 dev (SemEval-2018 E-c, 886 tweets)",
           "ren_cecps": "E2 dev (Ren-CECps documents 561-640)"}
 
@@ -212,7 +216,7 @@ def build_table(out_dir, data_dir, dataset="semeval"):
         return None
     gold = datasets.load_task(dataset, data_dir).dev.labels
     ranking = datasets.DATASET_DEFAULTS[dataset]["ranking_metrics"]
-    reference = REFERENCE[dataset]
+    reference = next((r for r in REFERENCE[dataset] if r in payloads), REFERENCE[dataset][0])
 
     def ensemble(config):
         runs = sorted(payloads[config], key=lambda p: p["seed"])
