@@ -71,6 +71,9 @@ CONFIGS = {
                  "mean + released head (tanh MLP, dropout 0.5 on its hidden layer)"),
         Ablation("datn2-mean-dropout", "datn2", dict(similarity="mean", **_RELEASED_DROPOUT), "head",
                  "mean + released dropout (none on inputs, 0.5 on LSTM outputs and MLP hidden)"),
+        Ablation("datn2-released-sim-dropout", "datn2",
+                 dict(similarity="released", task_loss_reduction="sum", **_RELEASED_DROPOUT), "head",
+                 "released term + released dropout"),
         Ablation("base-dropout", "base", dict(_RELEASED_DROPOUT), "head", "Base with the released dropout"),
         Ablation("sp-dropout", "sp", dict(_RELEASED_DROPOUT), "head", "SP with the released dropout"),
         # 3. the length of training
