@@ -182,14 +182,15 @@ class TrainConfig:
         for field in dataclasses.fields(self):
             _check_field(field, getattr(self, field.name))
         init = self.resolved_embedding_init()
+        english = DATASET_DEFAULTS[self.dataset]["language"] == "en"
         if self.embeddings and init != "pretrained":
             raise ValueError(f"--embeddings is a pretrained file; it cannot go with --embedding_init={init}")
-        if init == "pretrained" and not self.embeddings and DATASET_DEFAULTS[self.dataset]["language"] != "en":
+        if init == "pretrained" and not self.embeddings and not english:
             raise ValueError(f"--embedding_init=pretrained needs --embeddings for --dataset={self.dataset} "
                              "(no packaged vectors for its language)")
         if self.pretrained_vocab_size and init != "pretrained":
             raise ValueError(f"--pretrained_vocab_size needs pretrained vectors (--embedding_init={init})")
-        if self.normalize_tokens and DATASET_DEFAULTS[self.dataset]["language"] != "en":
+        if self.normalize_tokens and not english:
             raise ValueError("--normalize_tokens is defined for English (--dataset=semeval) only")
         if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
             raise ValueError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")

@@ -92,7 +92,7 @@ def run_metadata(run_dir, config, metrics_payload):
         "variant": metrics_payload.get("variant", train_config["variant"]),
         "seed": train_config.get("seed"),
         "language": config["language"],
-        "normalize_tokens": bool(config.get("normalize_tokens", False)),
+        "normalize_tokens": bool(train_config.get("normalize_tokens", False)),  # absent before the option
         "input": "raw UTF-8 text" if config["language"] == "en"
         else "whitespace-segmented Chinese words (as in Ren-CECps)",
         "threshold": float(metrics_payload["threshold"]),

@@ -62,7 +62,6 @@ def write_run_files(output_dir, config, model, data):
         "model_config": model.get_config(),
         "emotion_names": list(data.task.emotion_names),
         "language": data.task.language,
-        "normalize_tokens": config.normalize_tokens,  # the tokenizer's setting, read by export and visualize
         "embeddings": data.embeddings_name,
         "coverage": data.coverage.as_dict(),
     }

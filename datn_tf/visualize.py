@@ -118,7 +118,7 @@ def attention_rows(run_dir, texts, name=None, loaded=None):
     language = config["language"]
     label_names = list(config["emotion_names"])
     max_length = config["train_config"].get("max_length")
-    normalize = bool(config.get("normalize_tokens", False))
+    normalize = bool(config["train_config"].get("normalize_tokens", False))
     tokens = input_pipeline.tokenize_corpus(texts, language, normalize)
     ids = input_pipeline.encode_texts(texts, vocab, language, max_length=max_length, normalize=normalize)
     if max_length:

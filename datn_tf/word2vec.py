@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from datn_tf import embeddings as embeddings_lib
-from datn_tf.io_utils import atomic_path
+from datn_tf import io_utils
 
 # Skip-gram with negative sampling, gensim's defaults otherwise except the epochs
 # (a corpus of ~30k sentences needs more than gensim's 5 passes).
@@ -45,11 +45,12 @@ def corpus_key(token_lists, dim, seed, settings=None):
     return digest.hexdigest()[:20]
 
 
-def train_word_vectors(token_lists, dim, seed=0, cache=None, log=None):
+def train_word_vectors(token_lists, dim, seed=0, cache=None, log=None, words=None):
     """{word: float32 vector} from skip-gram word2vec on `token_lists`, and the path of its cache file.
 
     Words seen fewer than `SETTINGS["min_count"]` times get no vector (E gives them
-    random rows, like words missing from a GloVe file).
+    random rows, like words missing from a GloVe file). `words` restricts the result, as in
+    `embeddings.load_vectors`.
     """
     token_lists = [list(t) for t in token_lists]
     settings = {**SETTINGS, "gensim": _gensim_version()}
@@ -60,10 +61,10 @@ def train_word_vectors(token_lists, dim, seed=0, cache=None, log=None):
             log(f"training {dim}-d word2vec on {len(token_lists)} sentences (once; cached at {path})")
         vectors = _train(token_lists, dim, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-            for word, vec in vectors.items():
-                f.write(word + " " + " ".join(f"{x:.6f}" for x in vec) + "\n")
-    vectors, file_dim = embeddings_lib.load_vectors(str(path))
+        io_utils.write_text(path, "".join(w + " " + " ".join(f"{x:.6f}" for x in v) + "\n" for w, v in vectors.items()))
+    # Read back even right after training, so a first run and a cached one get the same
+    # (6-decimal) vectors.
+    vectors, file_dim = embeddings_lib.load_vectors(str(path), words=words)
     if file_dim != dim:
         raise ValueError(f"{path}: cached word2vec vectors have {file_dim} dimensions, expected {dim}; delete it")
     return vectors, path

@@ -218,7 +218,6 @@ def build_table(out_dir, data_dir, dataset="semeval"):
     if not payloads:
         return None
     gold = datasets.load_task(dataset, data_dir).dev.labels
-    ranking = datasets.DATASET_DEFAULTS[dataset]["ranking_metrics"]
     reference = next((r for r in REFERENCE[dataset] if r in payloads), REFERENCE[dataset][0])
 
     def ensemble(config):
@@ -230,7 +229,9 @@ def build_table(out_dir, data_dir, dataset="semeval"):
 
     order = [n for n in CONFIGS if n in payloads] + sorted(n for n in payloads if n not in CONFIGS)
     base_pred = ensemble(reference) if reference in payloads else None
-    extra = ["AP", "one-error"] if ranking else []
+    # (column, metric) pairs shown only for E2, whose secondary metrics they are.
+    extra = ([("AP", "average_precision"), ("one-error", "one_error")]
+             if datasets.DATASET_DEFAULTS[dataset]["ranking_metrics"] else [])
     lines = [
         f"# Ablations on {TITLES[dataset]}",
         "",
@@ -242,7 +243,8 @@ def build_table(out_dir, data_dir, dataset="semeval"):
         "tuned on dev; McNemar (exact label set as one label) of that ensemble against Base's "
         f"ensemble of as many seeds (`{reference}`).",
         "",
-        "| configuration | variant | seeds | Jaccard | macro-F1 | micro-F1 | " + "".join(f"{m} | " for m in extra)
+        "| configuration | variant | seeds | Jaccard | macro-F1 | micro-F1 | "
+        + "".join(f"{column} | " for column, _ in extra)
         + "best step / steps | max α_t | max α_s | cos(α_s, α_t) | ensemble Jaccard | McNemar p vs Base | "
         "wall / run |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(extra),
@@ -265,8 +267,7 @@ def build_table(out_dir, data_dir, dataset="semeval"):
         lines.append(
             f"| {name} | {runs[0]['variant']} | {len(runs)} | {_fmt([p['dev']['jaccard'] for p in runs])} | "
             f"{_fmt([p['dev']['macro_f1'] for p in runs])} | {_fmt([p['dev']['micro_f1'] for p in runs])} | "
-            + "".join(f"{_fmt([p['dev'][k] for p in runs])} | " for k in
-                      (["average_precision", "one_error"] if ranking else []))
+            + "".join(f"{_fmt([p['dev'][metric] for p in runs])} | " for _, metric in extra)
             + f"{best} | {_fmt([p['mean_max_alpha_t'] for p in runs], 2)} | "
             f"{_fmt([p.get('mean_max_alpha_s') for p in runs], 2)} | "
             f"{_fmt([p['mean_cos_alpha_s_alpha_t'] for p in runs], 2)} | {ens_jaccard:.3f} | {p_value} | "
@@ -288,24 +289,23 @@ def results_dir(dataset):
 
 def main(argv):
     with train_cli.user_errors(argv, prefix="[ablate] "):
-        datasets_run = {"semeval", "ren_cecps"}
+        tables = ("ren_cecps", "semeval")  # --table_only: every dataset's; else the datasets run
         if not FLAGS.table_only:
             ablations = selected(FLAGS.stage, FLAGS.configs)
             if FLAGS.seeds < 1:
                 raise ValueError("--seeds must be >= 1")
+            if FLAGS["dataset"].present:
+                raise ValueError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out")
             train_cli.runtime.configure_threads_from_flags()
             train_cli.runtime.quiet_logging()
             start = time.time()
-            datasets_run = []
-            if FLAGS["dataset"].present:
-                raise ValueError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out")
-            for dataset in dict.fromkeys(a.dataset for a in ablations):  # in the order selected
+            tables = tuple(dict.fromkeys(a.dataset for a in ablations))  # in the order selected
+            for dataset in tables:
                 results_dir(dataset).mkdir(parents=True, exist_ok=True)
                 run_all([a for a in ablations if a.dataset == dataset], FLAGS.seeds, results_dir(dataset))
-                datasets_run.append(dataset)
             print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
         # Only datasets with finished runs: a missing Ren-CECps folder cannot stop the E1 table.
-        texts = [build_table(results_dir(d), FLAGS.data_dir, d) for d in sorted(datasets_run)
+        texts = [build_table(results_dir(d), FLAGS.data_dir, d) for d in sorted(tables)
                  if any(results_dir(d).glob("*.json"))]
     print("\n".join(t for t in texts if t) or "no finished runs")
 

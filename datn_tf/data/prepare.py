@@ -88,8 +88,8 @@ def _seed_free_parts(config, task=None, vocab=None):
     elif init == "word2vec":
         from datn_tf import word2vec  # gensim is imported only when asked for
 
-        vectors, path = word2vec.train_word_vectors(train_tokens, dim, seed=0, log=progress.log)
-        vectors = {w: v for w, v in vectors.items() if w in vocab}
+        vectors, path = word2vec.train_word_vectors(train_tokens, dim, seed=0, log=progress.log,
+                                                    words=set(vocab.tokens))
         name = f"word2vec-{dim}d ({path.name})"
     else:
         vectors, name = None, f"random-{dim}d"
