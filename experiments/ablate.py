@@ -45,6 +45,9 @@ class Ablation:
     stage: str
     about: str
     dataset: str = "semeval"
+    # What the overrides change: the paper preset, so that a row keeps its meaning when the
+    # defaults of `TrainConfig` change; None: the defaults of the day (the `e2` stage).
+    preset: str | None = "paper"
 
 
 _RELEASED_HEAD = dict(mlp_activation="tanh", mlp_dropout=0.5)
@@ -53,15 +56,15 @@ _RELEASED_DROPOUT = dict(input_dropout=0.0, lstm_dropout=0.5, mlp_dropout=0.5)
 CONFIGS = {
     a.name: a
     for a in (
-        Ablation("base", "base", {}, "reference", "Base, current defaults"),
-        Ablation("sp", "sp", {}, "reference", "SP, current defaults"),
+        Ablation("base", "base", {}, "reference", "Base, the paper's reading"),
+        Ablation("sp", "sp", {}, "reference", "SP, the paper's reading"),
         # 1. the similarity term
-        Ablation("datn2", "datn2", {}, "similarity", "DATN-2, current defaults (lambda sum_i cos)"),
+        Ablation("datn2", "datn2", {}, "similarity", "DATN-2, the paper's reading (lambda sum_i cos)"),
         Ablation("datn2-mean", "datn2", dict(similarity="mean"), "similarity", "lambda mean_i cos"),
         Ablation("datn2-released-sim", "datn2", dict(similarity="released", task_loss_reduction="sum"),
                  "similarity", "released term: lambda mean_i (1 - a_s.a_t), KL and CE summed over the batch"),
         Ablation("datn2-lambda0", "datn2", dict(lambda_sim=0.0), "similarity", "no similarity term"),
-        Ablation("datn1", "datn1", {}, "similarity", "DATN-1, current defaults (lambda sum_i cos)"),
+        Ablation("datn1", "datn1", {}, "similarity", "DATN-1, the paper's reading (lambda sum_i cos)"),
         Ablation("datn1-mean", "datn1", dict(similarity="mean"), "similarity", "lambda mean_i cos"),
         Ablation("datn1-released-sim", "datn1", dict(similarity="released", task_loss_reduction="sum"),
                  "similarity", "released term, KL and CE summed"),
@@ -99,9 +102,9 @@ CONFIGS = {
         Ablation("e2-base-word2vec", "base", dict(embedding_init="word2vec"), "e2-init",
                  "Base, E from word2vec trained on E2 train + S2 (datn_tf/word2vec.py)", "ren_cecps"),
         # E2 with the defaults chosen on E1 dev (and E2's word2vec start)
-        Ablation("e2-base", "base", {}, "e2", "Base, defaults", "ren_cecps"),
-        Ablation("e2-sp", "sp", {}, "e2", "SP, defaults", "ren_cecps"),
-        Ablation("e2-datn2", "datn2", {}, "e2", "DATN-2, defaults", "ren_cecps"),
+        Ablation("e2-base", "base", {}, "e2", "Base, defaults", "ren_cecps", None),
+        Ablation("e2-sp", "sp", {}, "e2", "SP, defaults", "ren_cecps", None),
+        Ablation("e2-datn2", "datn2", {}, "e2", "DATN-2, defaults", "ren_cecps", None),
     )
 }
 STAGES = ("reference", "similarity", "head", "length", "other", "e2-init", "e2")
@@ -151,6 +154,23 @@ def attention_health(model, token_ids, batch_size=256):
             "mean_cos_alpha_s_alpha_t": float(np.mean(np.concatenate(cos)))}
 
 
+# Settings that do not change what a run computes.
+_NOT_COMPARED = ("preset", "data_dir", "output_dir", "log_every")
+
+
+def stale_settings(saved, config):
+    """{setting: (saved value, value now)} where a finished run's settings differ from `config`'s.
+
+    A setting absent from the saved file did not exist then, so the run had its default.
+    """
+    import json
+
+    now = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as JSON lists, like `saved`
+    defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(config)}))
+    return {k: (saved.get(k, defaults[k]), v) for k, v in now.items()
+            if k not in _NOT_COMPARED and saved.get(k, defaults[k]) != v}
+
+
 def run_all(ablations, seeds, out_dir):
     import keras
 
@@ -168,13 +188,19 @@ def run_all(ablations, seeds, out_dir):
     for i, (ablation, seed) in enumerate(jobs):
         name = f"{ablation.name}-seed{seed}"
         json_path = out_dir / f"{name}.json"
+        run_dir = out_dir.parent / "runs" / f"ablate-{name}"
+        settings = {"preset": ablation.preset, **given, **ablation.overrides, "dataset": ablation.dataset,
+                    "variant": ablation.variant, "seed": seed, "output_dir": str(run_dir)}
+        config = config_lib.resolve(settings).validate()
         if json_path.exists():
+            changed = stale_settings(io_utils.read_json(json_path)["train_config"], config)
+            if changed:
+                raise ValueError(
+                    f"{json_path} was run with other settings than {ablation.name} now resolves to ("
+                    + "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in changed.items())
+                    + "). Pin them in CONFIGS (experiments/ablate.py) or delete the file to run it again.")
             print(f"[ablate] {i + 1}/{len(jobs)} {name}: finished, skipped", flush=True)
             continue
-        run_dir = out_dir.parent / "runs" / f"ablate-{name}"
-        settings = {**given, **ablation.overrides, "dataset": ablation.dataset, "variant": ablation.variant,
-                    "seed": seed, "output_dir": str(run_dir)}
-        config = config_lib.resolve(settings).validate()
         if done:
             eta = (time.time() - start) / done * (len(jobs) - i)
             print(f"[ablate] ETA for the remaining {len(jobs) - i} runs: {progress.fmt_time(eta)}", flush=True)
@@ -235,9 +261,10 @@ def build_table(out_dir, data_dir, dataset="semeval"):
     lines = [
         f"# Ablations on {TITLES[dataset]}",
         "",
-        "Each configuration is a variant with the settings changed from the defaults of its time "
-        "(`experiments/ablate.py`, `CONFIGS`). Figures are mean ± std over seeds; the best step is "
-        "chosen on dev and gamma is tuned on dev, so these are dev figures and optimistic. "
+        "Each configuration is a variant with settings changed from `--preset=paper` (the paper's "
+        "reading; the `e2` stage: from the defaults) (`experiments/ablate.py`, `CONFIGS`). Figures are "
+        "mean ± std over seeds; the best step is chosen on dev and gamma is tuned on dev, so these are "
+        "dev figures and optimistic. "
         "max α_t / max α_s: dev mean of the largest attention weight of a sentence (1.0: all on one "
         "token); cos: dev mean of cos(α_s, α_t). Ensemble: mean probabilities of all seeds, gamma "
         "tuned on dev; McNemar (exact label set as one label) of that ensemble against Base's "
@@ -272,11 +299,13 @@ def build_table(out_dir, data_dir, dataset="semeval"):
             f"{_fmt([p.get('mean_max_alpha_s') for p in runs], 2)} | "
             f"{_fmt([p['mean_cos_alpha_s_alpha_t'] for p in runs], 2)} | {ens_jaccard:.3f} | {p_value} | "
             f"{statistics.mean(p['wall_seconds'] for p in runs) / 60:.1f} min |")
-    lines += ["", "Settings of each configuration (changes from the defaults):", ""]
+    lines += ["", "Settings of each configuration (changes from the paper preset, or from the defaults):", ""]
     for name in order:
         p = payloads[name][0]
         changes = ", ".join(f"{k}={v}" for k, v in p["overrides"].items()) or "none"
-        lines.append(f"- `{name}`: {p['about']} ({changes})")
+        start = "defaults" if name in CONFIGS and CONFIGS[name].preset is None else "paper"
+        about = CONFIGS[name].about if name in CONFIGS else p["about"]
+        lines.append(f"- `{name}`: {about} ({start}: {changes})")
     lines += ["", f"Generated by `python -m experiments.ablate --table_only` on {time.strftime('%Y-%m-%d')}."]
     text = "\n".join(lines) + "\n"
     io_utils.write_text(out_dir.parent / "ablations.md", text)

@@ -55,6 +55,19 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("finished, skipped") == 4
 
+    # A finished run whose settings differ from what its configuration resolves to now (the
+    # defaults changed since) is refused, naming the setting, instead of joining the table.
+    path = out / "base-seed1.json"
+    payload = io_utils.read_json(path)
+    payload["train_config"]["input_dropout"] = 0.3
+    del payload["train_config"]["pretrained_vocab_size"]  # absent: the run had the default, not stale
+    io_utils.write_json(path, payload)
+    stale = _make(data_dir, results, "base", seeds=2)
+    assert stale.returncode != 0
+    assert "base-seed1.json was run with other settings" in stale.stderr
+    assert "input_dropout: 0.3 then, 0.5 now" in stale.stderr
+    assert "pretrained_vocab_size" not in stale.stderr and "Traceback" not in stale.stderr
+
 
 def test_e2_configurations_write_their_own_table_with_ranking_metrics(tmp_path):
     pytest.importorskip("gensim")
