@@ -96,6 +96,9 @@ CONFIGS = {
                  "mean + the 100k most frequent GloVe words in the vocabulary (dev words keep their vectors)"),
         Ablation("datn2-released", "datn2", dict(preset="released"), "other",
                  "--preset=released (1 epoch, dev every 50 steps, ekphrasis-style tags)"),
+        Ablation("sp-released", "sp", dict(preset="released"), "other", "SP, --preset=released"),
+        Ablation("base-released", "base", dict(preset="released"), "other",
+                 "Base, --preset=released (1 epoch = 114 emotion steps)"),
         # E2 (Ren-CECps): where E starts, measured with Base
         Ablation("e2-base-random", "base", dict(embedding_init="random"), "e2-init",
                  "Base, E from U(-0.1, 0.1)", "ren_cecps"),
@@ -107,7 +110,11 @@ CONFIGS = {
         Ablation("e2-datn2", "datn2", {}, "e2", "DATN-2, defaults", "ren_cecps", None),
     )
 }
-STAGES = ("reference", "similarity", "head", "length", "other", "e2-init", "e2")
+STAGES = ("reference", "similarity", "head", "length", "other", "e2-init", "e2", "confirm")
+# The configurations kept from the screens, compared at 5 seeds (`--stage confirm --seeds 5`):
+# the similarity forms that work, and each with the released dropout, with Base and SP beside them.
+CONFIRM = ("base", "sp", "datn2-mean", "datn2-released-sim",
+           "base-dropout", "sp-dropout", "datn2-released-sim-dropout")
 # The configuration each dataset's McNemar tests compare against: the first with runs.
 REFERENCE = {"semeval": ("base",), "ren_cecps": ("e2-base", "e2-base-random")}
 TITLES = {"semeval": "E1 dev (SemEval-2018 E-c, 886 tweets)",
@@ -131,6 +138,8 @@ def selected(stage, names):
     if stage:
         if stage not in STAGES:
             raise ValueError(f"--stage must be one of {', '.join(STAGES)}")
+        if stage == "confirm":
+            return [CONFIGS[n] for n in CONFIRM]
         return [a for a in CONFIGS.values() if a.stage == stage]
     raise ValueError("give --stage, --configs or --table_only")
 

@@ -96,3 +96,14 @@ def test_ablate_rejects_unknown_configuration(tmp_path):
     assert proc.returncode == 2
     assert "unknown configuration(s) bogus" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_confirm_stage_is_the_kept_configurations_and_rows_pin_the_paper_preset():
+    from experiments import ablate
+
+    assert [a.name for a in ablate.selected("confirm", None)] == list(ablate.CONFIRM)
+    assert {"base", "sp"} <= set(ablate.CONFIRM)
+    # E1 rows are changes from --preset=paper, so a later change of defaults cannot move them.
+    assert all(a.preset == "paper" for a in ablate.CONFIGS.values() if a.dataset == "semeval")
+    with pytest.raises(ValueError, match="--stage must be one of"):
+        ablate.selected("bogus", None)
