@@ -214,6 +214,10 @@ PRESETS = {
         batch_size=60, epochs=1, eval_every=50, normalize_tokens=True,
     ),
 }
+# Where a preset's source differs by variant. The released Base (`ec_lstm_kl_att_topic_other/
+# ec_main.py` l. 14) runs 5 epochs over the emotion set (570 steps at batch 60) where the
+# transfer model runs one over the sentiment set (478 steps).
+PRESET_VARIANTS = {"released": {"base": dict(epochs=5)}}
 
 
 def _check_field(field, value):
@@ -279,6 +283,7 @@ def resolve(overrides=None, config_class=TrainConfig, **kwargs):
         if preset not in PRESETS:
             raise ValueError(f"--preset must be one of {', '.join(PRESETS)}; got {preset!r}")
         values.update(PRESETS[preset])
+        values.update(PRESET_VARIANTS.get(preset, {}).get(overrides.get("variant"), {}))
     values.update(overrides)
     if (preset is not None and "normalize_tokens" not in overrides
             and DATASET_DEFAULTS[values.get("dataset", "semeval")]["language"] != "en"):

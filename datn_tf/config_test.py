@@ -66,6 +66,14 @@ def test_released_preset_is_the_released_codes_behaviour():
     assert released.threshold is None  # gamma still tuned on dev, never fixed from test
 
 
+def test_released_preset_follows_the_released_base_schedule_for_base():
+    # ec_lstm_kl_att_topic_other/ec_main.py: 5 epochs over the emotion set; the DATN code: 1.
+    assert config_lib.resolve(preset="released", variant="base").epochs == 5
+    assert config_lib.resolve(preset="released", variant="sp").epochs == 1
+    assert config_lib.resolve(preset="released", variant="base", epochs=2).epochs == 2  # a flag wins
+    assert config_lib.resolve(preset="paper", variant="base").epochs is None
+
+
 def test_released_preset_runs_on_e2_without_its_english_tags():
     e2 = config_lib.resolve(preset="released", dataset="ren_cecps").validate()
     assert not e2.normalize_tokens and e2.similarity == "released"

@@ -98,7 +98,7 @@ CONFIGS = {
                  "--preset=released (1 epoch, dev every 50 steps, ekphrasis-style tags)"),
         Ablation("sp-released", "sp", dict(preset="released"), "other", "SP, --preset=released"),
         Ablation("base-released", "base", dict(preset="released"), "other",
-                 "Base, --preset=released (1 epoch = 114 emotion steps)"),
+                 "Base, --preset=released (5 epochs over the emotion set, as the released Base)"),
         # E2 (Ren-CECps): where E starts, measured with Base
         Ablation("e2-base-random", "base", dict(embedding_init="random"), "e2-init",
                  "Base, E from U(-0.1, 0.1)", "ren_cecps"),
