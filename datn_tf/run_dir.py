@@ -39,19 +39,33 @@ class RunDirError(ValueError):
     """A run folder that cannot be used, with what to do about it."""
 
 
+# Settings that do not change what a run computes: where things are, how often it logs, and
+# the preset's name (its values are what count, and they are saved resolved).
+_NOT_COMPARED = ("preset", "data_dir", "output_dir", "log_every")
+
+
+def changed_settings(saved, config):
+    """{setting: (saved value, value in `config`)} where a run's saved train_config differs.
+
+    A setting added to the library after the run started is absent from its config.json; at
+    its default it keeps the old behaviour (new options never change defaults), so it does
+    not count as changed.
+    """
+    import json
+
+    now = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as JSON lists, as saved
+    defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(config)}))
+    return {k: (saved.get(k, defaults[k]), v) for k, v in now.items()
+            if k not in _NOT_COMPARED and saved.get(k, defaults[k]) != v}
+
+
 def write_run_files(output_dir, config, model, data):
     """config.json and vocab.txt; refuses a folder holding a run with other settings."""
     output_dir = Path(output_dir)
     cfg_path = output_dir / CONFIG_FILE
     train_config = dataclasses.asdict(config)
     if cfg_path.exists():
-        old = io_utils.read_json(cfg_path)["train_config"]
-        # A setting added to the library after the run started is absent from its config.json;
-        # at its default it keeps the old behaviour (new options never change defaults), so
-        # the run may resume under a newer datn-tf.
-        defaults = {f.name: f.default for f in dataclasses.fields(config)}
-        changed = {k for k, v in train_config.items() if k not in ("output_dir", "data_dir")
-                   and old.get(k, defaults.get(k)) != v}
+        changed = changed_settings(io_utils.read_json(cfg_path)["train_config"], config)
         if changed and (output_dir / CKPT_DIR).exists():
             raise RunDirError(
                 f"{output_dir} holds a run with other settings ({', '.join(sorted(changed))}); "

@@ -1,5 +1,8 @@
 """Tests for the run folder: best weights that are missing or damaged, the summary, the E-c writer."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 
@@ -62,6 +65,16 @@ def test_changed_settings_are_named(finished_run, tmp_path):
     config = TrainConfig(**{**saved, "lambda_sim": 0.5, "seed": 3})
     with pytest.raises(run_dir_lib.RunDirError, match=r"other settings \(lambda_sim, seed\)"):
         run_dir_lib.write_run_files(run, config, None, None)
+
+
+def test_changed_settings_compare_resolved_values_only():
+    saved = dataclasses.asdict(TrainConfig(variant="base", lambda_sim=0.1))
+    saved = json.loads(json.dumps(saved))  # as read back from config.json: tuples are lists
+    del saved["normalize_tokens"]  # written before the setting existed
+    same = TrainConfig(variant="base", lambda_sim=0.1, preset="paper", data_dir="elsewhere", log_every=7)
+    assert run_dir_lib.changed_settings(saved, same) == {}  # names, paths and logging do not count
+    assert run_dir_lib.changed_settings(saved, TrainConfig(variant="base", normalize_tokens=True)) == {
+        "lambda_sim": (0.1, 0.05), "normalize_tokens": (False, True)}
 
 
 def test_settings_added_after_the_run_started_resume_at_their_default(finished_run, tmp_path):

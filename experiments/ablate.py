@@ -163,23 +163,6 @@ def attention_health(model, token_ids, batch_size=256):
             "mean_cos_alpha_s_alpha_t": float(np.mean(np.concatenate(cos)))}
 
 
-# Settings that do not change what a run computes.
-_NOT_COMPARED = ("preset", "data_dir", "output_dir", "log_every")
-
-
-def stale_settings(saved, config):
-    """{setting: (saved value, value now)} where a finished run's settings differ from `config`'s.
-
-    A setting absent from the saved file did not exist then, so the run had its default.
-    """
-    import json
-
-    now = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as JSON lists, like `saved`
-    defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(config)}))
-    return {k: (saved.get(k, defaults[k]), v) for k, v in now.items()
-            if k not in _NOT_COMPARED and saved.get(k, defaults[k]) != v}
-
-
 def run_all(ablations, seeds, out_dir):
     import keras
 
@@ -202,7 +185,7 @@ def run_all(ablations, seeds, out_dir):
                     "variant": ablation.variant, "seed": seed, "output_dir": str(run_dir)}
         config = config_lib.resolve(settings).validate()
         if json_path.exists():
-            changed = stale_settings(io_utils.read_json(json_path)["train_config"], config)
+            changed = run_dir_lib.changed_settings(io_utils.read_json(json_path)["train_config"], config)
             if changed:
                 raise ValueError(
                     f"{json_path} was run with other settings than {ablation.name} now resolves to ("

@@ -60,10 +60,17 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
     for variant, seed, fold in jobs:
         name = f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
         out = run_dir(dataset_dir, variant, seed, fold)
+        config = dataclasses.replace(base_config, variant=variant, seed=seed, output_dir=str(out), cv_fold=fold)
         if (out / run_dir_lib.METRICS_FILE).exists():
+            saved = io_utils.read_json(out / run_dir_lib.CONFIG_FILE)["train_config"]
+            changed = run_dir_lib.changed_settings(saved, config)
+            if changed:  # e.g. the defaults changed since: it would mix two settings in one table
+                raise ValueError(
+                    f"{out} is a finished run with other settings ("
+                    + "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in changed.items())
+                    + "); pass those settings, or use another --results_dir")
             print(f"[reproduce] {name}: finished, skipped", flush=True)
             continue
-        config = dataclasses.replace(base_config, variant=variant, seed=seed, output_dir=str(out), cv_fold=fold)
         data = cache.prepare(config)
         print(f"[reproduce] {name}: training -> {out}", flush=True)
         keras.backend.clear_session()

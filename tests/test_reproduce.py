@@ -35,6 +35,13 @@ def test_make_reproduce_e1_end_to_end_and_resumable(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "finished, skipped" in again.stdout
 
+    # With other settings (the defaults changed since, or a flag), the finished run is not
+    # mixed into the table: the command stops and names what differs.
+    other = _make("reproduce-e1", data_dir, results, tiny + " --lstm_dropout=0.3")
+    assert other.returncode == 2
+    assert "is a finished run with other settings (lstm_dropout: 0.5 then, 0.3 now)" in other.stderr
+    assert "Traceback" not in other.stderr
+
 
 def test_reproduce_rejects_unknown_variant(tmp_path):
     proc = subprocess.run(
