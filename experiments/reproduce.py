@@ -90,6 +90,28 @@ def variants_with_cv(dataset_dir):
     return sorted(names)
 
 
+def settings_line(run_dirs, dataset):
+    """What the runs changed from `--preset=paper`, read from their config.json (a setting with
+    several values across runs lists them all, so a mixed table shows)."""
+    import json
+
+    from datn_tf import config as config_lib
+    from datn_tf import io_utils
+    from datn_tf import run_dir as run_dir_lib
+
+    changes = {}
+    for d in run_dirs:
+        saved = io_utils.read_json(d / run_dir_lib.CONFIG_FILE)["train_config"]
+        paper = config_lib.resolve(preset="paper", dataset=dataset, variant=saved["variant"], seed=saved["seed"],
+                                   cv_fold=saved.get("cv_fold"), output_dir=str(d))
+        for k, (value, _) in run_dir_lib.changed_settings(saved, paper).items():
+            changes.setdefault(k, set()).add(json.dumps(value))
+    if not changes:
+        return "Settings: `--preset=paper` (the paper's reading), nothing changed."
+    listed = ", ".join(f"{k}={' / '.join(sorted(values))}" for k, values in sorted(changes.items()))
+    return f"Settings: `--preset=paper` except {listed}."
+
+
 def build_table(dataset, dataset_dir, variants, data_dir):
     """table3.md from the finished runs: mean ± std, the paper's numbers, McNemar, wall time."""
 
@@ -139,6 +161,10 @@ def build_table(dataset, dataset_dir, variants, data_dir):
     if split == "dev":
         lines += ["**The test split is held out here: these are dev-set figures, the same data the "
                   "checkpoint and gamma were selected on (optimistic).** " + "; ".join(task.notes), ""]
+    run_dirs = [d for ds in finished.values() for d in ds]
+    run_dirs += [d for v in variants_with_cv(dataset_dir) for d in sorted((dataset_dir / "runs").glob(f"{v}-cvfold*"))
+                 if (d / "metrics.json").exists()]
+    lines += [settings_line(run_dirs, dataset), ""]
     lines.append("| system | runs | " + " | ".join(heads[k] for k in keys)
                  + " | McNemar p vs Base | vs SP | wall time / run |")
     lines.append("|---|---|" + "---|" * len(keys) + "---|---|---|")

@@ -29,6 +29,10 @@ def test_make_reproduce_e1_end_to_end_and_resumable(tmp_path):
     table = (results / "semeval" / "table3.md").read_text()
     assert "| Base | 1 |" in table and "[0.569]" in table and "DEV" in table
     assert "test split not evaluated" in proc.stdout
+    # The table says what its runs changed from the paper preset (here the tiny test settings).
+    settings = next(line for line in table.splitlines() if line.startswith("Settings:"))
+    assert "batch_size=8" in settings and "hidden_size=6" in settings and "epochs=1" in settings
+    assert "similarity" not in settings and "seed" not in settings.replace("Settings", "")
 
     # A second invocation skips the finished run instead of training again.
     again = _make("reproduce-e1", data_dir, results, tiny)
