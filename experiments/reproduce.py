@@ -45,22 +45,25 @@ def run_dir(results, variant, seed, fold=None):
 
 
 def run_all(dataset_dir, variants, runs, cv_variants=()):
-    import dataclasses
-
     import keras
 
+    from datn_tf import config as config_lib
     from datn_tf import io_utils
     from datn_tf import run_dir as run_dir_lib
     from datn_tf.data.prepare import PreparedDataCache
 
     base_config = train_cli.config_from_flags()
+    given = {f.name: getattr(base_config, f.name) for f in config_lib.flag_fields() if FLAGS[f.name].present}
     jobs = [(v, seed, None) for seed in range(runs) for v in variants]
     jobs += [(v, 0, fold) for fold in range(base_config.cv_folds) for v in cv_variants]
     cache = PreparedDataCache()  # the data, vocabulary and vectors depend on neither variant nor seed
     for variant, seed, fold in jobs:
         name = f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
         out = run_dir(dataset_dir, variant, seed, fold)
-        config = dataclasses.replace(base_config, variant=variant, seed=seed, output_dir=str(out), cv_fold=fold)
+        # Resolved per variant, not copied from one config: a preset may differ by variant
+        # (`config.PRESET_VARIANTS`: the released Base's 5 epochs).
+        config = config_lib.resolve({**given, "variant": variant, "seed": seed, "output_dir": str(out),
+                                     "cv_fold": fold}).validate()
         if (out / run_dir_lib.METRICS_FILE).exists():
             saved = io_utils.read_json(out / run_dir_lib.CONFIG_FILE)["train_config"]
             changed = run_dir_lib.changed_settings(saved, config)

@@ -70,3 +70,15 @@ def test_make_reproduce_e2_with_cross_validation(tmp_path):
                                                       "base-cvfold3", "base-seed0"]
     table = (results / "ren_cecps" / "table3.md").read_text()
     assert "| Base† (4 folds) |" in table and "AP" in table and "one-error" in table
+
+
+def test_reproduce_resolves_a_preset_per_variant(tmp_path):
+    # --preset=released gives Base the released Base's 5 epochs (config.PRESET_VARIANTS), in
+    # reproduce as in train: each variant's config is resolved, not copied from one.
+    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
+    results = tmp_path / "results"
+    tiny = "--preset=released --batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 --max_steps=2"
+    proc = _make("reproduce-e1", data_dir, results, tiny)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    saved = io_utils.read_json(results / "semeval" / "runs" / "base-seed0" / "config.json")["train_config"]
+    assert saved["preset"] == "released" and saved["epochs"] == 5 and saved["attention_size"] == 5
