@@ -126,10 +126,11 @@ class TrainConfig:
         choices=MLP_ACTIVATIONS)
     lambda_sim: float = setting(0.05, "Weight of the attention similarity term (paper: 0.05).", minimum=0.0)
     similarity: str = setting(
-        "sum", "The attention similarity term of J. sum: lambda sum_i cos(alpha_s^i, alpha_t^i) over the "
-        "mini-batch (as written); mean: lambda mean_i cos(...); released: lambda mean_i (1 - alpha_s^i . "
-        "alpha_t^i), the released code's tf.losses.cosine_distance on unnormalised weights (it pulls the "
-        "two attentions together).", choices=SIMILARITY_FORMS)
+        "mean", "The attention similarity term of J. sum: lambda sum_i cos(alpha_s^i, alpha_t^i) over the "
+        "mini-batch (as written; --preset=paper); mean (default, chosen on E1 dev: docs/fidelity.md): "
+        "lambda mean_i cos(...); released: lambda mean_i (1 - alpha_s^i . alpha_t^i), the released code's "
+        "tf.losses.cosine_distance on unnormalised weights (it pulls the two attentions together).",
+        choices=SIMILARITY_FORMS)
     task_loss_reduction: str = setting(
         "mean", "How the emotion KL (Eq. 3) and the sentiment cross-entropy reduce over a mini-batch: mean "
         "(the paper's 1/N, 1/M) or sum (the released code).", choices=LOSS_REDUCTIONS)
