@@ -32,7 +32,8 @@ def test_make_reproduce_e1_end_to_end_and_resumable(tmp_path):
     # The table says what its runs changed from the paper preset (here the tiny test settings).
     settings = next(line for line in table.splitlines() if line.startswith("Settings:"))
     assert "batch_size=8" in settings and "hidden_size=6" in settings and "epochs=1" in settings
-    assert "similarity" not in settings and "seed" not in settings.replace("Settings", "")
+    assert 'similarity="mean"' in settings  # the default's one departure from the paper preset
+    assert "seed" not in settings.replace("Settings", "") and "lambda_sim" not in settings
 
     # A second invocation skips the finished run instead of training again.
     again = _make("reproduce-e1", data_dir, results, tiny)
