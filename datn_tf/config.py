@@ -297,6 +297,12 @@ def resolve(overrides=None, config_class=TrainConfig, **kwargs):
 
 def from_flags(flag_values=None, config_class=TrainConfig):
     """The config the command line asks for: defaults < preset < explicitly given flags."""
+    return resolve(given_flags(flag_values, config_class), config_class=config_class)
+
+
+def given_flags(flag_values=None, config_class=TrainConfig):
+    """{setting: value} of the flags given explicitly on the command line (for drivers that
+    resolve one config per run from them)."""
     from absl import flags
 
     flag_values = flags.FLAGS if flag_values is None else flag_values
@@ -311,4 +317,4 @@ def from_flags(flag_values=None, config_class=TrainConfig):
                     raise ValueError(f"--{field.name}: {','.join(value)!r} is not a list of "
                                      f"{field.metadata['item_type'].__name__}") from None
             given[field.name] = value
-    return resolve(given, config_class=config_class)
+    return given

@@ -59,6 +59,11 @@ def changed_settings(saved, config):
             if k not in _NOT_COMPARED and saved.get(k, defaults[k]) != v}
 
 
+def describe_changes(changed):
+    """`changed_settings`' result in words: "lambda_sim: 0.1 then, 0.05 now; ..."."""
+    return "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in changed.items())
+
+
 def write_run_files(output_dir, config, model, data):
     """config.json and vocab.txt; refuses a folder holding a run with other settings."""
     output_dir = Path(output_dir)

@@ -177,8 +177,7 @@ def run_all(ablations, seeds, out_dir):
     from datn_tf import run_dir as run_dir_lib
     from datn_tf.data.prepare import PreparedDataCache
 
-    base = train_cli.config_from_flags()
-    given = {f.name: getattr(base, f.name) for f in config_lib.flag_fields() if FLAGS[f.name].present}
+    given = config_lib.given_flags()
     cache = PreparedDataCache()
     jobs = [(a, s) for s in range(seeds) for a in ablations]
     start = time.time()
@@ -195,8 +194,8 @@ def run_all(ablations, seeds, out_dir):
             if changed:
                 raise ValueError(
                     f"{json_path} was run with other settings than {ablation.name} now resolves to ("
-                    + "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in changed.items())
-                    + "). Pin them in CONFIGS (experiments/ablate.py) or delete the file to run it again.")
+                    f"{run_dir_lib.describe_changes(changed)}). Pin them in CONFIGS (experiments/ablate.py) "
+                    "or delete the file to run it again.")
             print(f"[ablate] {i + 1}/{len(jobs)} {name}: finished, skipped", flush=True)
             continue
         if done:

@@ -52,8 +52,8 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
     from datn_tf import run_dir as run_dir_lib
     from datn_tf.data.prepare import PreparedDataCache
 
-    base_config = train_cli.config_from_flags()
-    given = {f.name: getattr(base_config, f.name) for f in config_lib.flag_fields() if FLAGS[f.name].present}
+    given = config_lib.given_flags()
+    base_config = config_lib.resolve(given)
     jobs = [(v, seed, None) for seed in range(runs) for v in variants]
     jobs += [(v, 0, fold) for fold in range(base_config.cv_folds) for v in cv_variants]
     cache = PreparedDataCache()  # the data, vocabulary and vectors depend on neither variant nor seed
@@ -69,9 +69,8 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
             changed = run_dir_lib.changed_settings(saved, config)
             if changed:  # e.g. the defaults changed since: it would mix two settings in one table
                 raise ValueError(
-                    f"{out} is a finished run with other settings ("
-                    + "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in changed.items())
-                    + "); pass those settings, or use another --results_dir")
+                    f"{out} is a finished run with other settings ({run_dir_lib.describe_changes(changed)}); "
+                    "pass those settings, or use another --results_dir")
             print(f"[reproduce] {name}: finished, skipped", flush=True)
             continue
         data = cache.prepare(config)
@@ -164,10 +163,9 @@ def build_table(dataset, dataset_dir, variants, data_dir):
     if split == "dev":
         lines += ["**The test split is held out here: these are dev-set figures, the same data the "
                   "checkpoint and gamma were selected on (optimistic).** " + "; ".join(task.notes), ""]
-    run_dirs = [d for ds in finished.values() for d in ds]
-    run_dirs += [d for v in variants_with_cv(dataset_dir) for d in sorted((dataset_dir / "runs").glob(f"{v}-cvfold*"))
-                 if (d / "metrics.json").exists()]
-    lines += [settings_line(run_dirs, dataset), ""]
+    cv_finished = {v: [d for d in sorted((dataset_dir / "runs").glob(f"{v}-cvfold*")) if (d / "metrics.json").exists()]
+                   for v in variants_with_cv(dataset_dir)}
+    lines += [settings_line([d for ds in (*finished.values(), *cv_finished.values()) for d in ds], dataset), ""]
     lines.append("| system | runs | " + " | ".join(heads[k] for k in keys)
                  + " | McNemar p vs Base | vs SP | wall time / run |")
     lines.append("|---|---|" + "---|" * len(keys) + "---|---|---|")
@@ -189,9 +187,8 @@ def build_table(dataset, dataset_dir, variants, data_dir):
             lines.append(f"| {get_variant(v).title}* (ensemble) | {len(dirs)} | " + " | ".join(cells)
                          + " | | | |")
     cv_lines = []
-    for v in variants_with_cv(dataset_dir):
-        payloads = [io_utils.read_json(d / "metrics.json") for d in sorted((dataset_dir / "runs").glob(f"{v}-cvfold*"))
-                    if (d / "metrics.json").exists()]
+    for v, dirs in cv_finished.items():
+        payloads = [io_utils.read_json(d / "metrics.json") for d in dirs]
         cells = []
         for k in keys:
             ms = _mean_std([p["test"][k] for p in payloads])
