@@ -62,8 +62,8 @@ def test_changed_settings_are_named(finished_run, tmp_path):
     run = tmp_path / "copy"
     shutil.copytree(finished_run, run)
     saved = io_utils.read_json(run / run_dir_lib.CONFIG_FILE)["train_config"]
-    config = TrainConfig(**{**saved, "lambda_sim": 0.5, "seed": 3})
-    with pytest.raises(run_dir_lib.RunDirError, match=r"other settings \(lambda_sim, seed\)"):
+    config = TrainConfig(**{**saved, "learning_rate": 0.5, "seed": 3})
+    with pytest.raises(run_dir_lib.RunDirError, match=r"other settings \(learning_rate, seed\)"):
         run_dir_lib.write_run_files(run, config, None, None)
 
 
@@ -74,7 +74,19 @@ def test_changed_settings_compare_resolved_values_only():
     same = TrainConfig(variant="base", lambda_sim=0.1, preset="paper", data_dir="elsewhere", log_every=7)
     assert run_dir_lib.changed_settings(saved, same) == {}  # names, paths and logging do not count
     assert run_dir_lib.changed_settings(saved, TrainConfig(variant="base", normalize_tokens=True)) == {
-        "lambda_sim": (0.1, 0.05), "normalize_tokens": (False, True)}
+        "normalize_tokens": (False, True)}  # Base never reads lambda_sim
+
+
+def test_changed_settings_skip_what_the_variant_never_reads():
+    for variant in ("base", "sp"):
+        saved = json.loads(json.dumps(dataclasses.asdict(TrainConfig(variant=variant, similarity="sum"))))
+        assert run_dir_lib.changed_settings(saved, TrainConfig(variant=variant, similarity="mean")) == {}
+    saved = json.loads(json.dumps(dataclasses.asdict(TrainConfig(variant="datn2", similarity="sum"))))
+    assert run_dir_lib.changed_settings(saved, TrainConfig(variant="datn2", similarity="mean")) == {
+        "similarity": ("sum", "mean")}
+    # Another variant: every difference counts, the variant's own first.
+    changed = run_dir_lib.changed_settings(saved, TrainConfig(variant="base", similarity="mean"))
+    assert set(changed) == {"variant", "similarity"}
 
 
 def test_settings_added_after_the_run_started_resume_at_their_default(finished_run, tmp_path):

@@ -278,3 +278,32 @@ def test_ctrl_c_stops_with_one_line_saying_how_to_resume(data_dir, tmp_path, mon
     with pytest.raises(trainer.TrainingInterrupted, match=r"interrupted at step 4 of \d+; the last checkpoint is "
                                                           r".*ckpt-3: re-run the same command to resume"):
         t.fit()
+
+
+
+# A value other than the default for each setting a variant may never read.
+_OTHER_VALUE = dict(lambda_sim=0.5, similarity="released", adversarial_weight=0.3, orthogonality_weight=0.7,
+                    step_order="emotion_first", pretrain_epochs=0)
+
+
+def _weights_after_two_steps(data_dir, out, variant, **overrides):
+    t = _trainer(data_dir, out, variant=variant, max_steps=2, eval_every=2, **overrides)
+    t.fit()
+    return [v.numpy() for v in t.model.trainable_variables]
+
+
+@pytest.mark.parametrize("variant", ["base", "ft", "sp", "datn2"])
+def test_inert_settings_do_not_change_training(data_dir, tmp_path, variant):
+    """`Variant.inert_settings` lets saved runs be compared without them (reproduce reuses
+    ablate's Base under another similarity term): they must not change a step, while the
+    settings the variant reads do."""
+    inert = variants_lib.get_variant(variant).inert_settings
+    assert inert <= set(_OTHER_VALUE)
+    default = _weights_after_two_steps(data_dir, tmp_path / "default", variant)
+    other = _weights_after_two_steps(data_dir, tmp_path / "other", variant, **{k: _OTHER_VALUE[k] for k in inert})
+    for a, b in zip(default, other, strict=True):
+        np.testing.assert_array_equal(a, b)
+    read = sorted(set(_OTHER_VALUE) - inert)  # the control: these must move the weights
+    if read:
+        moved = _weights_after_two_steps(data_dir, tmp_path / "read", variant, **{k: _OTHER_VALUE[k] for k in read})
+        assert any(not np.array_equal(a, b) for a, b in zip(default, moved, strict=True)), read

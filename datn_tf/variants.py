@@ -50,6 +50,25 @@ class Variant:
     def uses_sentiment_data(self):
         return self.schedule != EMOTION_ONLY
 
+    @property
+    def inert_settings(self):
+        """The `TrainConfig` settings this variant's model and loop never read.
+
+        Two runs of this variant that differ only in these train identically (e.g. Base
+        under `--similarity=sum` and `--similarity=mean`), so comparisons of saved runs
+        (`run_dir.changed_settings`) skip them.
+        """
+        inert = set()
+        if not self.similarity_loss:
+            inert |= {"lambda_sim", "similarity"}
+        if not self.adversarial:
+            inert |= {"adversarial_weight", "orthogonality_weight"}
+        if self.schedule != ALTERNATING:
+            inert.add("step_order")
+        if self.schedule != PRETRAIN_FINETUNE:
+            inert.add("pretrain_epochs")
+        return frozenset(inert)
+
 
 VARIANTS = {
     v.name: v

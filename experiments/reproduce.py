@@ -44,6 +44,21 @@ def run_dir(results, variant, seed, fold=None):
     return results / "runs" / (f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}")
 
 
+def equivalent_run(runs_root, config):
+    """A finished run under `runs_root` that trained what `config` would (same variant, seed
+    and every setting it reads: `run_dir.changed_settings`), or None."""
+    from datn_tf import io_utils
+    from datn_tf import run_dir as run_dir_lib
+
+    for d in sorted(runs_root.glob("*")):
+        if d.is_symlink() or not (d / run_dir_lib.METRICS_FILE).exists():
+            continue
+        saved = io_utils.read_json(d / run_dir_lib.CONFIG_FILE)["train_config"]
+        if not run_dir_lib.changed_settings(saved, config):
+            return d
+    return None
+
+
 def run_all(dataset_dir, variants, runs, cv_variants=()):
     import keras
 
@@ -72,6 +87,14 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
                     f"{out} is a finished run with other settings ({run_dir_lib.describe_changes(changed)}); "
                     "pass those settings, or use another --results_dir")
             print(f"[reproduce] {name}: finished, skipped", flush=True)
+            continue
+        same = None if out.exists() else equivalent_run(dataset_dir / "runs", config)
+        if same is not None:
+            # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.symlink_to(same.name)
+            io_utils.write_json(dataset_dir / f"{name}.json", io_utils.read_json(out / run_dir_lib.METRICS_FILE))
+            print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
             continue
         data = cache.prepare(config)
         print(f"[reproduce] {name}: training -> {out}", flush=True)

@@ -32,8 +32,9 @@ def test_make_reproduce_e1_end_to_end_and_resumable(tmp_path):
     # The table says what its runs changed from the paper preset (here the tiny test settings).
     settings = next(line for line in table.splitlines() if line.startswith("Settings:"))
     assert "batch_size=8" in settings and "hidden_size=6" in settings and "epochs=1" in settings
-    assert 'similarity="mean"' in settings  # the default's one departure from the paper preset
-    assert "seed" not in settings.replace("Settings", "") and "lambda_sim" not in settings
+    # Base never reads the similarity term, the default's one departure from the paper preset.
+    assert "similarity" not in settings and "lambda_sim" not in settings
+    assert "seed" not in settings.replace("Settings", "")
 
     # A second invocation skips the finished run instead of training again.
     again = _make("reproduce-e1", data_dir, results, tiny)
@@ -46,6 +47,24 @@ def test_make_reproduce_e1_end_to_end_and_resumable(tmp_path):
     assert other.returncode == 2
     assert "is a finished run with other settings (lstm_dropout: 0.5 then, 0.3 now)" in other.stderr
     assert "Traceback" not in other.stderr
+
+    # A finished run elsewhere in runs/ with the same variant, seed and settings (ablate's) is
+    # linked instead of trained again; one with other settings is not.
+    import shutil
+
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(run, elsewhere / "semeval" / "runs" / "ablate-base-seed0")
+    linked = _make("reproduce-e1", data_dir, elsewhere, tiny)
+    assert linked.returncode == 0, linked.stdout[-3000:] + linked.stderr[-3000:]
+    assert "has the same settings; linked" in linked.stdout and "training" not in linked.stdout
+    link = elsewhere / "semeval" / "runs" / "base-seed0"
+    assert link.is_symlink() and io_utils.read_json(link / "metrics.json")["dev"] == payload["dev"]
+    assert io_utils.read_json(elsewhere / "semeval" / "base-seed0.json")["dev"] == payload["dev"]
+    assert "| Base | 1 |" in (elsewhere / "semeval" / "table3.md").read_text()
+    shutil.rmtree(elsewhere / "semeval")
+    shutil.copytree(run, elsewhere / "semeval" / "runs" / "ablate-base-seed0")
+    retrained = _make("reproduce-e1", data_dir, elsewhere, tiny + " --batch_size=4")
+    assert retrained.returncode == 0 and "base-seed0: training" in retrained.stdout
 
 
 def test_reproduce_rejects_unknown_variant(tmp_path):
