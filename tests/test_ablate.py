@@ -17,7 +17,9 @@ TINY = "--batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 -
 
 def _make(data_dir, results, configs, seeds=1, extra="", env=None):
     cmd = ["make", "-s", "-o", "install", "ablate", f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}",
-           f"CONFIGS={configs}", f"SEEDS={seeds}", f"EXTRA=--results_dir={results} {TINY} {extra}"]
+           f"CONFIGS={configs}", f"SEEDS={seeds}",
+           # --readme: never the repository's README (the e2 stage writes a block into it)
+           f"EXTRA=--results_dir={results} --readme={results}/README.md {TINY} {extra}"]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
 
 
@@ -74,7 +76,10 @@ def test_e2_configurations_write_their_own_table_with_ranking_metrics(tmp_path):
     data_dir = testing.make_fixture_data_dir(tmp_path / "data")
     results = tmp_path / "results"
     env = {**os.environ, "DATN_TF_CACHE": str(tmp_path / "cache")}
-    proc = _make(data_dir, results, "e2-base-random,e2-base-word2vec", extra="--embedding_dim=8", env=env)
+    readme = results / "README.md"
+    results.mkdir()
+    readme.write_text("# E2\n\n<!-- ablate:e2 -->\nold table\n<!-- /ablate:e2 -->\n\nafter\n")
+    proc = _make(data_dir, results, "e2-base-random,e2-base-word2vec,e2-base", extra="--embedding_dim=8", env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     payload = io_utils.read_json(results / "ren_cecps" / "ablations" / "e2-base-word2vec-seed0.json")
     assert payload["train_config"]["dataset"] == "ren_cecps"
@@ -86,6 +91,14 @@ def test_e2_configurations_write_their_own_table_with_ranking_metrics(tmp_path):
     row = next(line for line in table.splitlines() if line.startswith("| e2-base-word2vec |"))
     assert f"{payload['dev']['average_precision']:.3f} ± 0.000" in row
     assert not (results / "semeval").exists()
+    # The e2 stage's summary replaces the README's generated block, and nothing else.
+    text = readme.read_text()
+    assert text.startswith("# E2\n\n<!-- ablate:e2 -->\n| system | seeds | Jaccard |") and text.endswith(
+        "<!-- /ablate:e2 -->\n\nafter\n")
+    assert "old table" not in text and "e2-base-random" not in text
+    e2_base = io_utils.read_json(results / "ren_cecps" / "ablations" / "e2-base-seed0.json")
+    row = next(line for line in text.splitlines() if line.startswith("| Base |"))
+    assert row.startswith(f"| Base | 1 | {e2_base['dev']['jaccard']:.3f} ± 0.000 [0.368] |")
 
 
 def test_ablate_rejects_unknown_configuration(tmp_path):
@@ -107,3 +120,17 @@ def test_confirm_stage_is_the_kept_configurations_and_rows_pin_the_paper_preset(
     assert all(a.preset == "paper" for a in ablate.CONFIGS.values() if a.dataset == "semeval")
     with pytest.raises(ValueError, match="--stage must be one of"):
         ablate.selected("bogus", None)
+
+
+def test_generated_block_needs_both_markers(tmp_path):
+    from experiments import ablate
+
+    path = tmp_path / "README.md"
+    for text in ("no markers\n", "<!-- ablate:e2 -->\nonly the start\n", "<!-- /ablate:e2 -->\n<!-- ablate:e2 -->\n"):
+        path.write_text(text)
+        assert not ablate.update_generated_block(path, "ablate:e2", "| new |")
+        assert path.read_text() == text
+    assert not ablate.update_generated_block(tmp_path / "absent.md", "ablate:e2", "| new |")
+    path.write_text("a\n<!-- ablate:e2 -->\nold\n<!-- /ablate:e2 -->\nb\n")
+    assert ablate.update_generated_block(path, "ablate:e2", "| new |")
+    assert path.read_text() == "a\n<!-- ablate:e2 -->\n| new |\n<!-- /ablate:e2 -->\nb\n"
