@@ -79,13 +79,19 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
         # (`config.PRESET_VARIANTS`: the released Base's 5 epochs).
         config = config_lib.resolve({**given, "variant": variant, "seed": seed, "output_dir": str(out),
                                      "cv_fold": fold}).validate()
+        if out.is_symlink() and not (out / run_dir_lib.METRICS_FILE).exists():
+            # A link to a run that is gone or being retrained: never train through it (into
+            # another command's folder); look for a twin again or train here.
+            out.unlink()
         if (out / run_dir_lib.METRICS_FILE).exists():
             saved = io_utils.read_json(out / run_dir_lib.CONFIG_FILE)["train_config"]
             changed = run_dir_lib.changed_settings(saved, config)
             if changed:  # e.g. the defaults changed since: it would mix two settings in one table
+                remedy = (f"it links to {out.resolve()}; remove the link" if out.is_symlink()
+                          else "pass those settings, or use another --results_dir")
                 raise ValueError(
                     f"{out} is a finished run with other settings ({run_dir_lib.describe_changes(changed)}); "
-                    "pass those settings, or use another --results_dir")
+                    + remedy)
             print(f"[reproduce] {name}: finished, skipped", flush=True)
             continue
         same = None if out.exists() else equivalent_run(dataset_dir / "runs", config)

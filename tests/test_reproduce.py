@@ -61,6 +61,14 @@ def test_make_reproduce_e1_end_to_end_and_resumable(tmp_path):
     assert link.is_symlink() and io_utils.read_json(link / "metrics.json")["dev"] == payload["dev"]
     assert io_utils.read_json(elsewhere / "semeval" / "base-seed0.json")["dev"] == payload["dev"]
     assert "| Base | 1 |" in (elsewhere / "semeval" / "table3.md").read_text()
+    # A link whose run is no longer finished (gone, or being retrained) is dropped, and the run
+    # is trained in its own folder, never through the link into the other command's.
+    twin = elsewhere / "semeval" / "runs" / "ablate-base-seed0"
+    (twin / "metrics.json").unlink()
+    relinked = _make("reproduce-e1", data_dir, elsewhere, tiny)
+    assert relinked.returncode == 0, relinked.stdout[-3000:] + relinked.stderr[-3000:]
+    assert "base-seed0: training" in relinked.stdout
+    assert not link.is_symlink() and (link / "metrics.json").exists() and not (twin / "metrics.json").exists()
     shutil.rmtree(elsewhere / "semeval")
     shutil.copytree(run, elsewhere / "semeval" / "runs" / "ablate-base-seed0")
     retrained = _make("reproduce-e1", data_dir, elsewhere, tiny + " --batch_size=4")
