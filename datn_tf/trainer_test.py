@@ -292,7 +292,9 @@ def _weights_after_two_steps(data_dir, out, variant, **overrides):
     return [v.numpy() for v in t.model.trainable_variables]
 
 
-@pytest.mark.parametrize("variant", variants_lib.VARIANT_NAMES)
+# Between them, every inert setting is inert somewhere and read somewhere but the adversarial
+# weights (read by APSP only; left out: each case trains three tiny runs).
+@pytest.mark.parametrize("variant", ["base", "ft", "sp", "datn2"])
 def test_inert_settings_do_not_change_training(data_dir, tmp_path, variant):
     """`Variant.inert_settings` lets saved runs be compared without them (reproduce reuses
     ablate's Base under another similarity term): they must not change a step, while the
