@@ -72,41 +72,51 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
     jobs = [(v, seed, None) for seed in range(runs) for v in variants]
     jobs += [(v, 0, fold) for fold in range(base_config.cv_folds) for v in cv_variants]
     cache = PreparedDataCache()  # the data, vocabulary and vectors depend on neither variant nor seed
-    for variant, seed, fold in jobs:
-        name = f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
-        out = run_dir(dataset_dir, variant, seed, fold)
-        # Resolved per variant, not copied from one config: a preset may differ by variant
-        # (`config.PRESET_VARIANTS`: the released Base's 5 epochs).
-        config = config_lib.resolve({**given, "variant": variant, "seed": seed, "output_dir": str(out),
-                                     "cv_fold": fold}).validate()
-        if out.is_symlink() and not (out / run_dir_lib.METRICS_FILE).exists():
-            # A link to a run that is gone or being retrained: never train through it (into
-            # another command's folder); look for a twin again or train here.
-            out.unlink()
-        if (out / run_dir_lib.METRICS_FILE).exists():
-            saved = io_utils.read_json(out / run_dir_lib.CONFIG_FILE)["train_config"]
-            changed = run_dir_lib.changed_settings(saved, config)
-            if changed:  # e.g. the defaults changed since: it would mix two settings in one table
-                remedy = (f"it links to {out.resolve()}; remove the link" if out.is_symlink()
-                          else "pass those settings, or use another --results_dir")
-                raise ValueError(
-                    f"{out} is a finished run with other settings ({run_dir_lib.describe_changes(changed)}); "
-                    + remedy)
-            print(f"[reproduce] {name}: finished, skipped", flush=True)
-            continue
-        same = None if out.exists() else equivalent_run(dataset_dir / "runs", config)
-        if same is not None:
-            # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.symlink_to(same.name)
-            io_utils.write_json(dataset_dir / f"{name}.json", io_utils.read_json(out / run_dir_lib.METRICS_FILE))
-            print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
-            continue
-        data = cache.prepare(config)
-        print(f"[reproduce] {name}: training -> {out}", flush=True)
-        keras.backend.clear_session()
-        result = train_cli.run(config, data)
-        io_utils.write_json(dataset_dir / f"{name}.json", result)
+    settled = set()
+    # Two passes: finished runs and twins to link first, so that a stopped reproduction's
+    # table has every run already trained elsewhere; then the training, seed by seed.
+    for training in (False, True):
+        for variant, seed, fold in jobs:
+            if (variant, seed, fold) in settled:
+                continue
+            name = f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
+            out = run_dir(dataset_dir, variant, seed, fold)
+            # Resolved per variant, not copied from one config: a preset may differ by variant
+            # (`config.PRESET_VARIANTS`: the released Base's 5 epochs).
+            config = config_lib.resolve({**given, "variant": variant, "seed": seed, "output_dir": str(out),
+                                         "cv_fold": fold}).validate()
+            if out.is_symlink() and not (out / run_dir_lib.METRICS_FILE).exists():
+                # A link to a run that is gone or being retrained: never train through it (into
+                # another command's folder); look for a twin again or train here.
+                out.unlink()
+            if (out / run_dir_lib.METRICS_FILE).exists():
+                saved = io_utils.read_json(out / run_dir_lib.CONFIG_FILE)["train_config"]
+                changed = run_dir_lib.changed_settings(saved, config)
+                if changed:  # e.g. the defaults changed since: it would mix two settings in one table
+                    remedy = (f"it links to {out.resolve()}; remove the link" if out.is_symlink()
+                              else "pass those settings, or use another --results_dir")
+                    raise ValueError(
+                        f"{out} is a finished run with other settings ({run_dir_lib.describe_changes(changed)}); "
+                        + remedy)
+                print(f"[reproduce] {name}: finished, skipped", flush=True)
+                settled.add((variant, seed, fold))
+                continue
+            same = None if out.exists() else equivalent_run(dataset_dir / "runs", config)
+            if same is not None:
+                # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.symlink_to(same.name)
+                io_utils.write_json(dataset_dir / f"{name}.json", io_utils.read_json(out / run_dir_lib.METRICS_FILE))
+                print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
+                settled.add((variant, seed, fold))
+                continue
+            if not training:
+                continue
+            data = cache.prepare(config)
+            print(f"[reproduce] {name}: training -> {out}", flush=True)
+            keras.backend.clear_session()
+            result = train_cli.run(config, data)
+            io_utils.write_json(dataset_dir / f"{name}.json", result)
 
 
 def _mean_std(values):
