@@ -280,7 +280,6 @@ def test_ctrl_c_stops_with_one_line_saying_how_to_resume(data_dir, tmp_path, mon
         t.fit()
 
 
-
 # A value other than the default for each setting a variant may never read.
 _OTHER_VALUE = dict(lambda_sim=0.5, similarity="released", adversarial_weight=0.3, orthogonality_weight=0.7,
                     step_order="emotion_first", pretrain_epochs=0)
@@ -289,6 +288,7 @@ _OTHER_VALUE = dict(lambda_sim=0.5, similarity="released", adversarial_weight=0.
 def _weights_after_two_steps(data_dir, out, variant, **overrides):
     t = _trainer(data_dir, out, variant=variant, max_steps=2, eval_every=2, **overrides)
     t.fit()
+    # A list, not `_snapshot`: each trainer's model gets its own name prefix, so paths differ.
     return [v.numpy() for v in t.model.trainable_variables]
 
 

@@ -44,16 +44,23 @@ def run_dir(results, variant, seed, fold=None):
     return results / "runs" / (f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}")
 
 
-def equivalent_run(runs_root, config):
-    """A finished run under `runs_root` that trained what `config` would (same variant, seed
-    and every setting it reads: `run_dir.changed_settings`), or None."""
+def finished_runs(runs_root):
+    """{run folder: its saved train config} for the finished, non-linked runs under `runs_root`
+    (read once per reproduction; `equivalent_run` looks twins up in it)."""
     from datn_tf import io_utils
     from datn_tf import run_dir as run_dir_lib
 
-    for d in sorted(runs_root.glob("*")):
-        if d.is_symlink() or not (d / run_dir_lib.METRICS_FILE).exists():
-            continue
-        saved = io_utils.read_json(d / run_dir_lib.CONFIG_FILE)["train_config"]
+    return {d: io_utils.read_json(d / run_dir_lib.CONFIG_FILE)["train_config"]
+            for d in sorted(runs_root.glob("*"))
+            if not d.is_symlink() and (d / run_dir_lib.METRICS_FILE).exists()}
+
+
+def equivalent_run(finished, config):
+    """A run in `finished` (`finished_runs`) that trained what `config` would (same variant,
+    seed and every setting it reads: `run_dir.changed_settings`), or None."""
+    from datn_tf import run_dir as run_dir_lib
+
+    for d, saved in finished.items():
         if not run_dir_lib.changed_settings(saved, config):
             return d
     return None
@@ -68,55 +75,60 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
     from datn_tf.data.prepare import PreparedDataCache
 
     given = config_lib.given_flags()
-    base_config = config_lib.resolve(given)
     jobs = [(v, seed, None) for seed in range(runs) for v in variants]
-    jobs += [(v, 0, fold) for fold in range(base_config.cv_folds) for v in cv_variants]
+    jobs += [(v, 0, fold) for fold in range(config_lib.resolve(given).cv_folds) for v in cv_variants]
+    finished = finished_runs(dataset_dir / "runs")
+
+    def name_of(variant, seed, fold):
+        return f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
+
+    def config_of(variant, seed, fold):
+        # Resolved per variant, not copied from one config: a preset may differ by variant
+        # (`config.PRESET_VARIANTS`: the released Base's 5 epochs).
+        return config_lib.resolve({**given, "variant": variant, "seed": seed,
+                                   "output_dir": str(run_dir(dataset_dir, variant, seed, fold)),
+                                   "cv_fold": fold}).validate()
+
+    def settle(variant, seed, fold):
+        """True when the run is finished here or linked to a finished twin; False: train it."""
+        name, out = name_of(variant, seed, fold), run_dir(dataset_dir, variant, seed, fold)
+        config = config_of(variant, seed, fold)
+        if out.is_symlink() and not (out / run_dir_lib.METRICS_FILE).exists():
+            # A link to a run that is gone or being retrained: never train through it (into
+            # another command's folder); look for a twin again or train here.
+            out.unlink()
+        if (out / run_dir_lib.METRICS_FILE).exists():
+            saved = io_utils.read_json(out / run_dir_lib.CONFIG_FILE)["train_config"]
+            changed = run_dir_lib.changed_settings(saved, config)
+            if changed:  # e.g. the defaults changed since: it would mix two settings in one table
+                remedy = (f"it links to {out.resolve()}; remove the link" if out.is_symlink()
+                          else "pass those settings, or use another --results_dir")
+                raise ValueError(
+                    f"{out} is a finished run with other settings ({run_dir_lib.describe_changes(changed)}); "
+                    + remedy)
+            print(f"[reproduce] {name}: finished, skipped", flush=True)
+            return True
+        same = None if out.exists() else equivalent_run(finished, config)
+        if same is None:
+            return False
+        # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.symlink_to(same.name)
+        io_utils.write_json(dataset_dir / f"{name}.json", io_utils.read_json(out / run_dir_lib.METRICS_FILE))
+        print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
+        return True
+
+    # Every finished run and twin is settled before anything trains, so that a stopped
+    # reproduction's table has every run already trained elsewhere; then training, seed by seed.
+    pending = [job for job in jobs if not settle(*job)]
     cache = PreparedDataCache()  # the data, vocabulary and vectors depend on neither variant nor seed
-    settled = set()
-    # Two passes: finished runs and twins to link first, so that a stopped reproduction's
-    # table has every run already trained elsewhere; then the training, seed by seed.
-    for training in (False, True):
-        for variant, seed, fold in jobs:
-            if (variant, seed, fold) in settled:
-                continue
-            name = f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
-            out = run_dir(dataset_dir, variant, seed, fold)
-            # Resolved per variant, not copied from one config: a preset may differ by variant
-            # (`config.PRESET_VARIANTS`: the released Base's 5 epochs).
-            config = config_lib.resolve({**given, "variant": variant, "seed": seed, "output_dir": str(out),
-                                         "cv_fold": fold}).validate()
-            if out.is_symlink() and not (out / run_dir_lib.METRICS_FILE).exists():
-                # A link to a run that is gone or being retrained: never train through it (into
-                # another command's folder); look for a twin again or train here.
-                out.unlink()
-            if (out / run_dir_lib.METRICS_FILE).exists():
-                saved = io_utils.read_json(out / run_dir_lib.CONFIG_FILE)["train_config"]
-                changed = run_dir_lib.changed_settings(saved, config)
-                if changed:  # e.g. the defaults changed since: it would mix two settings in one table
-                    remedy = (f"it links to {out.resolve()}; remove the link" if out.is_symlink()
-                              else "pass those settings, or use another --results_dir")
-                    raise ValueError(
-                        f"{out} is a finished run with other settings ({run_dir_lib.describe_changes(changed)}); "
-                        + remedy)
-                print(f"[reproduce] {name}: finished, skipped", flush=True)
-                settled.add((variant, seed, fold))
-                continue
-            same = None if out.exists() else equivalent_run(dataset_dir / "runs", config)
-            if same is not None:
-                # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.symlink_to(same.name)
-                io_utils.write_json(dataset_dir / f"{name}.json", io_utils.read_json(out / run_dir_lib.METRICS_FILE))
-                print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
-                settled.add((variant, seed, fold))
-                continue
-            if not training:
-                continue
-            data = cache.prepare(config)
-            print(f"[reproduce] {name}: training -> {out}", flush=True)
-            keras.backend.clear_session()
-            result = train_cli.run(config, data)
-            io_utils.write_json(dataset_dir / f"{name}.json", result)
+    for variant, seed, fold in pending:
+        name, config = name_of(variant, seed, fold), config_of(variant, seed, fold)
+        data = cache.prepare(config)
+        print(f"[reproduce] {name}: training -> {config.output_dir}", flush=True)
+        keras.backend.clear_session()
+        result = train_cli.run(config, data)
+        io_utils.write_json(dataset_dir / f"{name}.json", result)
 
 
 def _mean_std(values):
