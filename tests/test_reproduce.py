@@ -4,9 +4,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from datn_tf import io_utils, testing
 
 REPO = Path(__file__).resolve().parents[1]
+# A tiny model, so that each `make` trains in seconds.
+TINY = "--batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data"))
 
 
 def _make(target, data_dir, results, extra, *variables):
@@ -16,10 +25,9 @@ def _make(target, data_dir, results, extra, *variables):
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
-def test_make_reproduce_e1_end_to_end_and_resumable(tmp_path):
-    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
+def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     results = tmp_path / "results"
-    tiny = "--epochs=1 --batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 --eval_every=3"
+    tiny = f"--epochs=1 {TINY} --eval_every=3"
     proc = _make("reproduce-e1", data_dir, results, tiny)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = results / "semeval" / "runs" / "base-seed0"
@@ -86,11 +94,9 @@ def test_reproduce_rejects_unknown_variant(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_make_reproduce_e2_with_cross_validation(tmp_path):
-    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
+def test_make_reproduce_e2_with_cross_validation(data_dir, tmp_path):
     results = tmp_path / "results"
-    tiny = ("--epochs=1 --batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 "
-            "--eval_every=3 --embedding_dim=8 --cv_folds=4")
+    tiny = f"--epochs=1 {TINY} --eval_every=3 --embedding_dim=8 --cv_folds=4"
     proc = _make("reproduce-e2", data_dir, results, tiny, "CV_VARIANTS=base")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     runs = results / "ren_cecps" / "runs"
@@ -100,12 +106,11 @@ def test_make_reproduce_e2_with_cross_validation(tmp_path):
     assert "| Base† (4 folds) |" in table and "AP" in table and "one-error" in table
 
 
-def test_reproduce_resolves_a_preset_per_variant(tmp_path):
+def test_reproduce_resolves_a_preset_per_variant(data_dir, tmp_path):
     # --preset=released gives Base the released Base's 5 epochs (config.PRESET_VARIANTS), in
     # reproduce as in train: each variant's config is resolved, not copied from one.
-    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
     results = tmp_path / "results"
-    tiny = "--preset=released --batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 --max_steps=2"
+    tiny = f"--preset=released {TINY} --max_steps=2"
     proc = _make("reproduce-e1", data_dir, results, tiny)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     saved = io_utils.read_json(results / "semeval" / "runs" / "base-seed0" / "config.json")["train_config"]
