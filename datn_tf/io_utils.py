@@ -72,6 +72,23 @@ def write_text(path, text, encoding="utf-8"):
         tmp.write_text(text, encoding=encoding)
 
 
+def update_generated_block(path, name, text):
+    """Replaces what lies between `<!-- name -->` and `<!-- /name -->` in `path` (atomically):
+    the README's generated tables. A missing file or one without both markers is left alone
+    (returns False)."""
+    path = Path(path)
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    if not path.is_file():
+        return False
+    old = path.read_text(encoding="utf-8")
+    i = old.find(start)
+    j = old.find(end, i + len(start)) if i >= 0 else -1
+    if i < 0 or j < i:
+        return False
+    write_text(path, old[:i + len(start)] + "\n" + text + "\n" + old[j:])
+    return True
+
+
 def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 

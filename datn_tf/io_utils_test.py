@@ -202,3 +202,16 @@ def test_a_file_where_a_folder_goes_is_not_replaced(tmp_path):
             (tmp / "model.txt").write_text("new")
     assert dest.read_text() == "a file"
     assert _names(tmp_path) == ["model"]
+
+
+def test_generated_block_needs_both_markers(tmp_path):
+    path = tmp_path / "README.md"
+    for text in ("no markers\n", "<!-- ablate:e2 -->\nonly the start\n", "<!-- /ablate:e2 -->\n<!-- ablate:e2 -->\n"):
+        # (the last: an end marker only before the start)
+        path.write_text(text)
+        assert not io_utils.update_generated_block(path, "ablate:e2", "| new |")
+        assert path.read_text() == text
+    assert not io_utils.update_generated_block(tmp_path / "absent.md", "ablate:e2", "| new |")
+    path.write_text("<!-- /ablate:e2 -->\na\n<!-- ablate:e2 -->\nold\n<!-- /ablate:e2 -->\nb\n")
+    assert io_utils.update_generated_block(path, "ablate:e2", "| new |")
+    assert path.read_text() == "<!-- /ablate:e2 -->\na\n<!-- ablate:e2 -->\n| new |\n<!-- /ablate:e2 -->\nb\n"

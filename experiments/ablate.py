@@ -320,7 +320,7 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
         if names:
             summary = stage_summary(dataset, stage, {n: payloads[n] for n in names}, ensemble_jaccard, p_values,
                                     reference, extra)
-            update_generated_block(Path(readme), f"ablate:{stage}", summary)
+            io_utils.update_generated_block(Path(readme), f"ablate:{stage}", summary)
     return text
 
 
@@ -343,23 +343,6 @@ def stage_summary(dataset, stage, payloads, ensemble_jaccard, p_values, referenc
               f"`python -m experiments.ablate --table_only` from `experiments/results/{dataset}/ablations/` "
               f"(the `{stage}` stage) on {time.strftime('%Y-%m-%d')}."]
     return "\n".join(lines)
-
-
-def update_generated_block(path, name, text):
-    """Replaces what lies between `<!-- name -->` and `<!-- /name -->` in `path` (atomically);
-    a missing file or one without both markers is left alone."""
-    from datn_tf import io_utils
-
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    if not path.is_file():
-        return False
-    old = path.read_text(encoding="utf-8")
-    i = old.find(start)
-    j = old.find(end, i + len(start)) if i >= 0 else -1
-    if i < 0 or j < i:
-        return False
-    io_utils.write_text(path, old[:i + len(start)] + "\n" + text + "\n" + old[j:])
-    return True
 
 
 def results_dir(dataset):

@@ -29,6 +29,8 @@ flags.DEFINE_string("variants", " ".join(variants_lib.VARIANT_NAMES),
                     "Systems to run, separated by spaces or commas.")
 flags.DEFINE_string("results_dir", "experiments/results", "Where results/<dataset>/ is written.")
 flags.DEFINE_bool("table_only", False, "Only rebuild table3.md from the finished runs.")
+flags.DEFINE_string("readme", "README.md", "A Markdown file whose generated block (`<!-- reproduce:DATASET -->` ... "
+                    "`<!-- /reproduce:DATASET -->`) gets the table; a file without one is left alone.")
 flags.DEFINE_string("cv_variants", "", "ren_cecps: also run these systems over the ten-fold "
                     "cross-validation of the whole corpus (Table 3's Base† and DATN-2†: \"base datn2\").")
 
@@ -165,8 +167,9 @@ def settings_line(run_dirs, dataset):
     return f"Settings: `--preset=paper` except {listed}."
 
 
-def build_table(dataset, dataset_dir, variants, data_dir):
-    """table3.md from the finished runs: mean ± std, the paper's numbers, McNemar, wall time."""
+def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
+    """table3.md from the finished runs: mean ± std, the paper's numbers, McNemar, wall time;
+    also written (less its title) into `readme`'s `reproduce:<dataset>` block if it has one."""
 
     from datn_tf import io_utils, metrics, paper
     from datn_tf.data import datasets
@@ -253,6 +256,8 @@ def build_table(dataset, dataset_dir, variants, data_dir):
               f"on {time.strftime('%Y-%m-%d')}."]
     text = "\n".join(lines) + "\n"
     io_utils.write_text(dataset_dir / "table3.md", text)
+    if readme is not None:
+        io_utils.update_generated_block(readme, f"reproduce:{dataset}", "\n".join(lines[2:]))
     return text
 
 
@@ -267,7 +272,7 @@ def main(argv):
             start = time.time()
             run_all(dataset_dir, variants, FLAGS.runs, parse_variants(FLAGS.cv_variants))
             print(f"[reproduce] all runs finished in {(time.time() - start) / 60:.1f} min", flush=True)
-        text = build_table(FLAGS.dataset, dataset_dir, variants, FLAGS.data_dir)
+        text = build_table(FLAGS.dataset, dataset_dir, variants, FLAGS.data_dir, FLAGS.readme)
     print(text or "no finished runs")
 
 

@@ -120,18 +120,3 @@ def test_confirm_stage_is_the_kept_configurations_and_rows_pin_the_paper_preset(
     assert all(a.preset == "paper" for a in ablate.CONFIGS.values() if a.dataset == "semeval")
     with pytest.raises(ValueError, match="--stage must be one of"):
         ablate.selected("bogus", None)
-
-
-def test_generated_block_needs_both_markers(tmp_path):
-    from experiments import ablate
-
-    path = tmp_path / "README.md"
-    for text in ("no markers\n", "<!-- ablate:e2 -->\nonly the start\n", "<!-- /ablate:e2 -->\n<!-- ablate:e2 -->\n"):
-        # (the last: an end marker only before the start)
-        path.write_text(text)
-        assert not ablate.update_generated_block(path, "ablate:e2", "| new |")
-        assert path.read_text() == text
-    assert not ablate.update_generated_block(tmp_path / "absent.md", "ablate:e2", "| new |")
-    path.write_text("<!-- /ablate:e2 -->\na\n<!-- ablate:e2 -->\nold\n<!-- /ablate:e2 -->\nb\n")
-    assert ablate.update_generated_block(path, "ablate:e2", "| new |")
-    assert path.read_text() == "<!-- /ablate:e2 -->\na\n<!-- ablate:e2 -->\n| new |\n<!-- /ablate:e2 -->\nb\n"

@@ -21,13 +21,17 @@ def data_dir(tmp_path_factory):
 def _make(target, data_dir, results, extra, *variables):
     # -o install: use the interpreter running the tests instead of (re)building .venv.
     cmd = ["make", "-s", "-o", "install", target, f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}",
-           "RUNS=1", "VARIANTS=base", *variables, f"EXTRA=--results_dir={results} {extra}"]
+           "RUNS=1", "VARIANTS=base", *variables,
+           # --readme: never the repository's README (the table is written into its block)
+           f"EXTRA=--results_dir={results} --readme={results}/README.md {extra}"]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     results = tmp_path / "results"
     tiny = f"--epochs=1 {TINY} --eval_every=3"
+    results.mkdir()
+    (results / "README.md").write_text("# E1\n\n<!-- reproduce:semeval -->\nold\n<!-- /reproduce:semeval -->\nafter\n")
     proc = _make("reproduce-e1", data_dir, results, tiny)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = results / "semeval" / "runs" / "base-seed0"
@@ -43,6 +47,10 @@ def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     # Base never reads the similarity term, the default's one departure from the paper preset.
     assert "similarity" not in settings and "lambda_sim" not in settings
     assert "seed" not in settings.replace("Settings", "")
+    # The README's block gets the same table, less its title.
+    readme = (results / "README.md").read_text()
+    assert readme.startswith("# E1\n\n<!-- reproduce:semeval -->\nMean ± std") and "\nold\n" not in readme
+    assert table.split("\n", 2)[2].rstrip("\n") in readme and readme.endswith("<!-- /reproduce:semeval -->\nafter\n")
 
     # A second invocation skips the finished run instead of training again.
     again = _make("reproduce-e1", data_dir, results, tiny)
