@@ -32,6 +32,7 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+import experiments  # noqa: E402
 from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
 
 FLAGS = flags.FLAGS
@@ -131,11 +132,12 @@ TITLES = {"semeval": "E1 dev (SemEval-2018 E-c, 886 tweets)",
 flags.DEFINE_string("stage", None, f"Run every configuration of one stage: {', '.join(STAGES)}.")
 flags.DEFINE_string("configs", None, "Configurations to run, separated by commas (see CONFIGS in this file).")
 flags.DEFINE_integer("seeds", 3, "Seeds per configuration (0 .. seeds-1): 3 to screen, 5 to compare.")
-flags.DEFINE_string("results_dir", "experiments/results",
+flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR,
                     "Where <dataset>/ablations/ and <dataset>/ablations.md are written.")
 flags.DEFINE_bool("table_only", False, "Only rebuild ablations.md from the per-run JSON.")
-flags.DEFINE_string("readme", "README.md", "A Markdown file whose generated blocks (`<!-- ablate:STAGE -->` ... "
-                    "`<!-- /ablate:STAGE -->`) get that stage's summary table; files without them are left alone.")
+flags.DEFINE_string("readme", None, "A Markdown file whose generated blocks (`<!-- ablate:STAGE -->` ... "
+                    "`<!-- /ablate:STAGE -->`) get the table; files without them are left alone. Default: "
+                    "README.md when --results_dir is the default, else none.")
 
 
 def selected(stage, names):
@@ -367,7 +369,8 @@ def main(argv):
                 run_all([a for a in ablations if a.dataset == dataset], FLAGS.seeds, results_dir(dataset))
             print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
         # Only datasets with finished runs: a missing Ren-CECps folder cannot stop the E1 table.
-        texts = [build_table(results_dir(d), FLAGS.data_dir, d, FLAGS.readme) for d in sorted(tables)
+        readme = experiments.readme_to_update(FLAGS.readme, FLAGS.results_dir)
+        texts = [build_table(results_dir(d), FLAGS.data_dir, d, readme) for d in sorted(tables)
                  if any(results_dir(d).glob("*.json"))]
     print("\n".join(t for t in texts if t) or "no finished runs")
 

@@ -20,6 +20,7 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 
 from absl import app, flags  # noqa: E402
 
+import experiments  # noqa: E402
 from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
 from datn_tf import variants as variants_lib  # noqa: E402
 
@@ -27,16 +28,17 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("runs", 10, "Seeds per system (the paper averages ten runs).")
 flags.DEFINE_string("variants", " ".join(variants_lib.VARIANT_NAMES),
                     "Systems to run, separated by spaces or commas.")
-flags.DEFINE_string("results_dir", "experiments/results", "Where results/<dataset>/ is written.")
+flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR, "Where <dataset>/ is written.")
 flags.DEFINE_bool("table_only", False, "Only rebuild table3.md from the finished runs.")
-flags.DEFINE_string("readme", "README.md", "A Markdown file whose generated block (`<!-- reproduce:DATASET -->` ... "
-                    "`<!-- /reproduce:DATASET -->`) gets the table; a file without one is left alone.")
+flags.DEFINE_string("readme", None, "A Markdown file whose generated blocks (`<!-- reproduce:DATASET -->` ... "
+                    "`<!-- /reproduce:DATASET -->`) get the table; files without them are left alone. Default: "
+                    "README.md when --results_dir is the default, else none.")
 flags.DEFINE_string("cv_variants", "", "ren_cecps: also run these systems over the ten-fold "
                     "cross-validation of the whole corpus (Table 3's Base† and DATN-2†: \"base datn2\").")
 
 
 def parse_variants(text):
-    names = [v for v in text.replace(",", " ").split() if v]
+    names = list(dict.fromkeys(v for v in text.replace(",", " ").split() if v))  # a repeat runs once
     for name in names:
         variants_lib.get_variant(name)
     return names
@@ -52,9 +54,16 @@ def finished_runs(runs_root):
     from datn_tf import io_utils
     from datn_tf import run_dir as run_dir_lib
 
-    return {d: io_utils.read_json(d / run_dir_lib.CONFIG_FILE)["train_config"]
-            for d in sorted(runs_root.glob("*"))
-            if not d.is_symlink() and (d / run_dir_lib.METRICS_FILE).exists()}
+    finished = {}
+    for d in sorted(runs_root.glob("*")):
+        if d.is_symlink() or not (d / run_dir_lib.METRICS_FILE).exists():
+            continue
+        try:
+            finished[d] = io_utils.read_json(d / run_dir_lib.CONFIG_FILE)["train_config"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{d / run_dir_lib.CONFIG_FILE}: not a run's saved config ({type(e).__name__}: {e}); "
+                             "fix or remove that run folder") from None
+    return finished
 
 
 def equivalent_run(finished, config):
@@ -79,7 +88,6 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
     given = config_lib.given_flags()
     jobs = [(v, seed, None) for seed in range(runs) for v in variants]
     jobs += [(v, 0, fold) for fold in range(config_lib.resolve(given).cv_folds) for v in cv_variants]
-    finished = finished_runs(dataset_dir / "runs")
 
     def name_of(variant, seed, fold):
         return f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
@@ -91,8 +99,9 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
                                    "output_dir": str(run_dir(dataset_dir, variant, seed, fold)),
                                    "cv_fold": fold}).validate()
 
-    def settle(variant, seed, fold):
-        """True when the run is finished here or linked to a finished twin; False: train it."""
+    def settle(variant, seed, fold, finished):
+        """True when the run is finished here or linked to a finished twin in `finished`
+        (`finished_runs`); False: train it."""
         name, out = name_of(variant, seed, fold), run_dir(dataset_dir, variant, seed, fold)
         config = config_of(variant, seed, fold)
         if out.is_symlink() and not (out / run_dir_lib.METRICS_FILE).exists():
@@ -122,9 +131,13 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
 
     # Every finished run and twin is settled before anything trains, so that a stopped
     # reproduction's table has every run already trained elsewhere; then training, seed by seed.
-    pending = [job for job in jobs if not settle(*job)]
+    finished = finished_runs(dataset_dir / "runs")
+    pending = [job for job in jobs if not settle(*job, finished)]
     cache = PreparedDataCache()  # the data, vocabulary and vectors depend on neither variant nor seed
     for variant, seed, fold in pending:
+        # Again, just before training: another command (ablate) may have finished it or a twin since.
+        if settle(variant, seed, fold, finished_runs(dataset_dir / "runs")):
+            continue
         name, config = name_of(variant, seed, fold), config_of(variant, seed, fold)
         data = cache.prepare(config)
         print(f"[reproduce] {name}: training -> {config.output_dir}", flush=True)
@@ -169,7 +182,7 @@ def settings_line(run_dirs, dataset):
 
 def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
     """table3.md from the finished runs: mean ± std, the paper's numbers, McNemar, wall time;
-    also written (less its title) into `readme`'s `reproduce:<dataset>` block if it has one."""
+    also written into `readme`'s `reproduce:<dataset>` block if it has one."""
 
     from datn_tf import io_utils, metrics, paper
     from datn_tf.data import datasets
@@ -257,7 +270,8 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
     text = "\n".join(lines) + "\n"
     io_utils.write_text(dataset_dir / "table3.md", text)
     if readme is not None:
-        io_utils.update_generated_block(readme, f"reproduce:{dataset}", "\n".join(lines[2:]))
+        # The title becomes a bold line: it says whether these are dev or test figures.
+        io_utils.update_generated_block(readme, f"reproduce:{dataset}", "\n".join([f"**{lines[0][2:]}**", *lines[1:]]))
     return text
 
 
@@ -272,7 +286,8 @@ def main(argv):
             start = time.time()
             run_all(dataset_dir, variants, FLAGS.runs, parse_variants(FLAGS.cv_variants))
             print(f"[reproduce] all runs finished in {(time.time() - start) / 60:.1f} min", flush=True)
-        text = build_table(FLAGS.dataset, dataset_dir, variants, FLAGS.data_dir, FLAGS.readme)
+        readme = experiments.readme_to_update(FLAGS.readme, FLAGS.results_dir)
+        text = build_table(FLAGS.dataset, dataset_dir, variants, FLAGS.data_dir, readme)
     print(text or "no finished runs")
 
 

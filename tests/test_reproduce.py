@@ -4,18 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from datn_tf import io_utils, testing
+from datn_tf import io_utils
 
 REPO = Path(__file__).resolve().parents[1]
 # A tiny model, so that each `make` trains in seconds.
 TINY = "--batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7"
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return testing.make_fixture_data_dir(tmp_path_factory.mktemp("data"))
 
 
 def _make(target, data_dir, results, extra, *variables):
@@ -47,15 +40,17 @@ def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     # Base never reads the similarity term, the default's one departure from the paper preset.
     assert "similarity" not in settings and "lambda_sim" not in settings
     assert "seed" not in settings.replace("Settings", "")
-    # The README's block gets the same table, less its title.
+    # The README's block gets the same table, its title (dev or test) as a bold line.
     readme = (results / "README.md").read_text()
-    assert readme.startswith("# E1\n\n<!-- reproduce:semeval -->\nMean ± std") and "\nold\n" not in readme
-    assert table.split("\n", 2)[2].rstrip("\n") in readme and readme.endswith("<!-- /reproduce:semeval -->\nafter\n")
+    assert readme.startswith("# E1\n\n<!-- reproduce:semeval -->\n**Table 3 reproduction: semeval (DEV set)**\n")
+    assert "\nold\n" not in readme and table.split("\n", 1)[1].rstrip("\n") in readme
+    assert readme.endswith("<!-- /reproduce:semeval -->\nafter\n")
 
-    # A second invocation skips the finished run instead of training again.
-    again = _make("reproduce-e1", data_dir, results, tiny)
+    # A second invocation skips the finished run instead of training again (a repeated variant
+    # counts once).
+    again = _make("reproduce-e1", data_dir, results, tiny, "VARIANTS=base,base")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "finished, skipped" in again.stdout
+    assert again.stdout.count("finished, skipped") == 1 and again.stdout.count("| Base | 1 |") == 1
 
     # With other settings (the defaults changed since, or a flag), the finished run is not
     # mixed into the table: the command stops and names what differs.
@@ -89,6 +84,33 @@ def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     shutil.copytree(run, elsewhere / "semeval" / "runs" / "ablate-base-seed0")
     retrained = _make("reproduce-e1", data_dir, elsewhere, tiny + " --batch_size=4")
     assert retrained.returncode == 0 and "base-seed0: training" in retrained.stdout
+
+
+def test_a_finished_run_with_a_damaged_config_is_named(data_dir, tmp_path):
+    # Twins are looked up among every finished run in runs/: one that cannot be read stops the
+    # command with the file named, not a traceback.
+    run = tmp_path / "semeval" / "runs" / "ablate-base-seed0"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    (run / "config.json").write_text('{"no_train_config": 1}')
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.reproduce", "--variants=base", "--runs=1", f"--results_dir={tmp_path}",
+         f"--data_dir={data_dir}", "--readme="],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert f"{run / 'config.json'}: not a run's saved config (KeyError" in proc.stderr
+    assert "fix or remove that run folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_readme_is_rewritten_only_for_the_repositorys_results():
+    import experiments
+
+    assert experiments.readme_to_update(None, experiments.DEFAULT_RESULTS_DIR) == Path("README.md")
+    assert experiments.readme_to_update(None, "experiments/results/") == Path("README.md")
+    assert experiments.readme_to_update(None, "/tmp/smoke") is None  # a smoke run elsewhere
+    assert experiments.readme_to_update("", experiments.DEFAULT_RESULTS_DIR) is None
+    assert experiments.readme_to_update("docs/x.md", "/tmp/smoke") == Path("docs/x.md")
 
 
 def test_reproduce_rejects_unknown_variant(tmp_path):
