@@ -70,6 +70,31 @@ def describe_changes(changed):
     return "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in changed.items())
 
 
+def finished_runs(runs_root):
+    """{run folder: its saved train config} for the finished, non-linked runs under `runs_root`
+    (`equivalent_run` looks twins up in it: `experiments.reproduce` and `experiments.ablate` link
+    a run to a finished twin instead of training it again)."""
+    finished = {}
+    for d in sorted(runs_root.glob("*")):
+        if d.is_symlink() or not (d / METRICS_FILE).exists():
+            continue
+        try:
+            finished[d] = io_utils.read_json(d / CONFIG_FILE)["train_config"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{d / CONFIG_FILE}: not a run's saved config ({type(e).__name__}: {e}); "
+                             "fix or remove that run folder") from None
+    return finished
+
+
+def equivalent_run(finished, config):
+    """A run in `finished` (`finished_runs`) that trained what `config` would (same variant,
+    seed and every setting it reads: `changed_settings`), or None."""
+    for d, saved in finished.items():
+        if not changed_settings(saved, config):
+            return d
+    return None
+
+
 def write_run_files(output_dir, config, model, data):
     """config.json and vocab.txt; refuses a folder holding a run with other settings."""
     output_dir = Path(output_dir)

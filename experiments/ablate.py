@@ -204,13 +204,27 @@ def run_all(ablations, seeds, out_dir):
                     "or delete the file to run it again.")
             print(f"[ablate] {i + 1}/{len(jobs)} {name}: finished, skipped", flush=True)
             continue
-        if done:
-            eta = (time.time() - start) / done * (len(jobs) - i)
-            print(f"[ablate] ETA for the remaining {len(jobs) - i} runs: {progress.fmt_time(eta)}", flush=True)
-        print(f"[ablate] {i + 1}/{len(jobs)} {name}: {ablation.about} -> {run_dir}", flush=True)
+        if run_dir.is_symlink() and not (run_dir / run_dir_lib.METRICS_FILE).exists():
+            run_dir.unlink()  # a link to a run that is gone: never train through it into another folder
+        # A finished twin (the same variant, seed and settings: e.g. `reproduce`'s run with the
+        # defaults) is linked and scored, not trained again.
+        twin = None if run_dir.exists() else run_dir_lib.equivalent_run(
+            run_dir_lib.finished_runs(run_dir.parent), config)
         data = cache.prepare(config)
-        keras.backend.clear_session()
-        result = train_cli.run(config, data)
+        if twin is not None:
+            print(f"[ablate] {i + 1}/{len(jobs)} {name}: the finished run {twin} has the same settings; linked",
+                  flush=True)
+            run_dir.symlink_to(twin.name)
+            result = io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)
+        else:
+            if done:
+                eta = (time.time() - start) / done * (len(jobs) - i)
+                print(f"[ablate] ETA for the remaining {len(jobs) - i} runs: {progress.fmt_time(eta)}",
+                      flush=True)
+            print(f"[ablate] {i + 1}/{len(jobs)} {name}: {ablation.about} -> {run_dir}", flush=True)
+            keras.backend.clear_session()
+            result = train_cli.run(config, data)
+            done += 1
         _, _, model = run_dir_lib.load_run(run_dir)
         health = attention_health(model, data.ids["dev"])
         probs = np.load(run_dir / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
@@ -221,7 +235,6 @@ def run_all(ablations, seeds, out_dir):
                    **{k: result[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds")},
                    "dev": result["dev"], "test_evaluated": result["test_evaluated"], **health}
         io_utils.write_json(json_path, payload)
-        done += 1
         print(f"[ablate] {name}: dev jaccard {result['dev']['jaccard']:.4f} (best step {result['best_step']} "
               f"of {result['steps']}); max alpha_t {health['mean_max_alpha_t']}; "
               f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)

@@ -48,35 +48,6 @@ def run_dir(results, variant, seed, fold=None):
     return results / "runs" / (f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}")
 
 
-def finished_runs(runs_root):
-    """{run folder: its saved train config} for the finished, non-linked runs under `runs_root`
-    (read once per reproduction; `equivalent_run` looks twins up in it)."""
-    from datn_tf import io_utils
-    from datn_tf import run_dir as run_dir_lib
-
-    finished = {}
-    for d in sorted(runs_root.glob("*")):
-        if d.is_symlink() or not (d / run_dir_lib.METRICS_FILE).exists():
-            continue
-        try:
-            finished[d] = io_utils.read_json(d / run_dir_lib.CONFIG_FILE)["train_config"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{d / run_dir_lib.CONFIG_FILE}: not a run's saved config ({type(e).__name__}: {e}); "
-                             "fix or remove that run folder") from None
-    return finished
-
-
-def equivalent_run(finished, config):
-    """A run in `finished` (`finished_runs`) that trained what `config` would (same variant,
-    seed and every setting it reads: `run_dir.changed_settings`), or None."""
-    from datn_tf import run_dir as run_dir_lib
-
-    for d, saved in finished.items():
-        if not run_dir_lib.changed_settings(saved, config):
-            return d
-    return None
-
-
 def run_all(dataset_dir, variants, runs, cv_variants=()):
     import keras
 
@@ -119,7 +90,7 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
                     + remedy)
             print(f"[reproduce] {name}: finished, skipped", flush=True)
             return True
-        same = None if out.exists() else equivalent_run(finished, config)
+        same = None if out.exists() else run_dir_lib.equivalent_run(finished, config)
         if same is None:
             return False
         # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
@@ -131,12 +102,12 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
 
     # Every finished run and twin is settled before anything trains, so that a stopped
     # reproduction's table has every run already trained elsewhere; then training, seed by seed.
-    finished = finished_runs(dataset_dir / "runs")
+    finished = run_dir_lib.finished_runs(dataset_dir / "runs")
     pending = [job for job in jobs if not settle(*job, finished)]
     cache = PreparedDataCache()  # the data, vocabulary and vectors depend on neither variant nor seed
     for variant, seed, fold in pending:
         # Again, just before training: another command (ablate) may have finished it or a twin since.
-        if settle(variant, seed, fold, finished_runs(dataset_dir / "runs")):
+        if settle(variant, seed, fold, run_dir_lib.finished_runs(dataset_dir / "runs")):
             continue
         name, config = name_of(variant, seed, fold), config_of(variant, seed, fold)
         data = cache.prepare(config)

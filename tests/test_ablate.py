@@ -57,6 +57,19 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("finished, skipped") == 4
 
+    # A finished run elsewhere in runs/ with the same variant, seed and settings (as `reproduce`
+    # leaves one) is linked and scored, not trained again.
+    runs = results / "semeval" / "runs"
+    before = io_utils.read_json(out / "base-seed0.json")
+    (runs / "ablate-base-seed0").rename(runs / "base-seed0")
+    (out / "base-seed0.json").unlink()
+    linked = _make(data_dir, results, "base", seeds=1)
+    assert linked.returncode == 0, linked.stderr[-3000:]
+    assert "has the same settings; linked" in linked.stdout and "datn-tf | semeval" not in linked.stdout
+    assert (runs / "ablate-base-seed0").is_symlink()
+    after = io_utils.read_json(out / "base-seed0.json")
+    assert after["dev"] == before["dev"] and after["best_step"] == before["best_step"]
+
     # A finished run whose settings differ from what its configuration resolves to now (the
     # defaults changed since) is refused, naming the setting, instead of joining the table.
     path = out / "base-seed1.json"
