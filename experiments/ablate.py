@@ -335,7 +335,7 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
         if names:
             summary = stage_summary(dataset, stage, {n: payloads[n] for n in names}, ensemble_jaccard, p_values,
                                     reference, extra)
-            io_utils.update_generated_block(Path(readme), f"ablate:{stage}", summary)
+            io_utils.update_generated_block(readme, f"ablate:{stage}", summary)
     return text
 
 

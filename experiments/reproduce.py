@@ -71,8 +71,8 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
                                    "cv_fold": fold}).validate()
 
     def settle(variant, seed, fold, finished):
-        """True when the run is finished here or linked to a finished twin in `finished`
-        (`finished_runs`); False: train it."""
+        """None when the run is finished here or linked to a finished twin in `finished`
+        (`run_dir.finished_runs`); else the resolved config to train it with."""
         name, out = name_of(variant, seed, fold), run_dir(dataset_dir, variant, seed, fold)
         config = config_of(variant, seed, fold)
         if out.is_symlink() and not (out / run_dir_lib.METRICS_FILE).exists():
@@ -89,27 +89,28 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
                     f"{out} is a finished run with other settings ({run_dir_lib.describe_changes(changed)}); "
                     + remedy)
             print(f"[reproduce] {name}: finished, skipped", flush=True)
-            return True
+            return None
         same = None if out.exists() else run_dir_lib.equivalent_run(finished, config)
         if same is None:
-            return False
+            return config
         # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
         out.parent.mkdir(parents=True, exist_ok=True)
         out.symlink_to(same.name)
         io_utils.write_json(dataset_dir / f"{name}.json", io_utils.read_json(out / run_dir_lib.METRICS_FILE))
         print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
-        return True
+        return None
 
     # Every finished run and twin is settled before anything trains, so that a stopped
     # reproduction's table has every run already trained elsewhere; then training, seed by seed.
     finished = run_dir_lib.finished_runs(dataset_dir / "runs")
-    pending = [job for job in jobs if not settle(*job, finished)]
+    pending = [job for job in jobs if settle(*job, finished) is not None]
     cache = PreparedDataCache()  # the data, vocabulary and vectors depend on neither variant nor seed
     for variant, seed, fold in pending:
         # Again, just before training: another command (ablate) may have finished it or a twin since.
-        if settle(variant, seed, fold, run_dir_lib.finished_runs(dataset_dir / "runs")):
+        config = settle(variant, seed, fold, run_dir_lib.finished_runs(dataset_dir / "runs"))
+        if config is None:
             continue
-        name, config = name_of(variant, seed, fold), config_of(variant, seed, fold)
+        name = name_of(variant, seed, fold)
         data = cache.prepare(config)
         print(f"[reproduce] {name}: training -> {config.output_dir}", flush=True)
         keras.backend.clear_session()
