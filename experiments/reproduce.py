@@ -201,7 +201,8 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
     ]
     if split == "dev":
         lines += ["**The test split is held out here: these are dev-set figures, the same data the "
-                  "checkpoint and gamma were selected on (optimistic).** " + "; ".join(task.notes), ""]
+                  "checkpoint and gamma were selected on (optimistic).** "
+                  + "".join(f"{n[0].upper()}{n[1:]}. " for n in task.notes).rstrip(), ""]
     cv_finished = {v: [d for d in sorted((dataset_dir / "runs").glob(f"{v}-cvfold*")) if (d / "metrics.json").exists()]
                    for v in variants_with_cv(dataset_dir)}
     lines += [settings_line([d for ds in (*finished.values(), *cv_finished.values()) for d in ds], dataset), ""]
