@@ -95,6 +95,28 @@ def equivalent_run(finished, config):
     return None
 
 
+def link_finished_twin(out, config, finished):
+    """Links the run folder `out` to a finished twin of `config` in `finished`
+    (`finished_runs`, `equivalent_run`) and returns the twin; None when there is no twin or
+    `out` already holds a run of its own (finished or started here: the caller's to judge).
+
+    A link at `out` whose run is gone or being retrained is removed first: a command must
+    never train through it into another command's folder.
+    """
+    import os
+
+    out = Path(out)
+    if out.is_symlink() and not (out / METRICS_FILE).exists():
+        out.unlink()
+    if out.exists():
+        return None
+    twin = equivalent_run(finished, config)
+    if twin is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.symlink_to(os.path.relpath(twin, out.parent))  # relative: the results folder can move
+    return twin
+
+
 def write_run_files(output_dir, config, model, data):
     """config.json and vocab.txt; refuses a folder holding a run with other settings."""
     output_dir = Path(output_dir)

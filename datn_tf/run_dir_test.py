@@ -117,6 +117,39 @@ def test_settings_added_after_the_run_started_resume_at_their_default(finished_r
         run_dir_lib.write_run_files(run, TrainConfig(**{**saved, "mlp_activation": "tanh"}), model, data)
 
 
+def test_a_finished_twin_is_linked_and_a_dangling_link_never_trained_through(tmp_path):
+    from datn_tf import io_utils
+
+    runs = tmp_path / "runs"
+
+    def fake_finished(name, config):
+        io_utils.write_json(runs / name / run_dir_lib.CONFIG_FILE,
+                            {"train_config": json.loads(json.dumps(dataclasses.asdict(config)))})
+        io_utils.write_json(runs / name / run_dir_lib.METRICS_FILE, {"dev": {"jaccard": 0.5}})
+        return runs / name
+
+    config = TrainConfig(variant="datn2", seed=1, similarity="mean")
+    fake_finished("other-seed1", TrainConfig(variant="datn2", seed=1, similarity="sum"))
+    twin = fake_finished("reproduce-seed1", dataclasses.replace(config, output_dir="elsewhere"))
+    out = runs / "ablate-seed1"
+
+    assert run_dir_lib.link_finished_twin(out, config, run_dir_lib.finished_runs(runs)) == twin
+    assert out.is_symlink() and out.readlink().name == "reproduce-seed1"  # relative
+    assert io_utils.read_json(out / run_dir_lib.METRICS_FILE) == {"dev": {"jaccard": 0.5}}
+    assert set(run_dir_lib.finished_runs(runs)) == {runs / "other-seed1", twin}  # links are not twins
+
+    # The twin is being retrained (no metrics): the link goes, and with no other twin, nothing is linked.
+    (twin / run_dir_lib.METRICS_FILE).unlink()
+    assert run_dir_lib.link_finished_twin(out, config, run_dir_lib.finished_runs(runs)) is None
+    assert not out.exists() and not out.is_symlink()
+
+    # A folder of its own (a run started here) is never replaced by a link.
+    (twin / run_dir_lib.METRICS_FILE).write_text("{}")
+    out.mkdir()
+    assert run_dir_lib.link_finished_twin(out, config, run_dir_lib.finished_runs(runs)) is None
+    assert out.is_dir() and not out.is_symlink()
+
+
 def test_predictions_are_written_in_the_official_format(tmp_path):
     from datn_tf.data import semeval_ec
     from datn_tf.data.examples import EmotionExamples

@@ -204,17 +204,13 @@ def run_all(ablations, seeds, out_dir):
                     "or delete the file to run it again.")
             print(f"[ablate] {i + 1}/{len(jobs)} {name}: finished, skipped", flush=True)
             continue
-        if run_dir.is_symlink() and not (run_dir / run_dir_lib.METRICS_FILE).exists():
-            run_dir.unlink()  # a link to a run that is gone: never train through it into another folder
         # A finished twin (the same variant, seed and settings: e.g. `reproduce`'s run with the
         # defaults) is linked and scored, not trained again.
-        twin = None if run_dir.exists() else run_dir_lib.equivalent_run(
-            run_dir_lib.finished_runs(run_dir.parent), config)
+        twin = run_dir_lib.link_finished_twin(run_dir, config, run_dir_lib.finished_runs(run_dir.parent))
         data = cache.prepare(config)
         if twin is not None:
             print(f"[ablate] {i + 1}/{len(jobs)} {name}: the finished run {twin} has the same settings; linked",
                   flush=True)
-            run_dir.symlink_to(twin.name)
             result = io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)
         else:
             if done:

@@ -75,10 +75,6 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
         (`run_dir.finished_runs`); else the resolved config to train it with."""
         name, out = name_of(variant, seed, fold), run_dir(dataset_dir, variant, seed, fold)
         config = config_of(variant, seed, fold)
-        if out.is_symlink() and not (out / run_dir_lib.METRICS_FILE).exists():
-            # A link to a run that is gone or being retrained: never train through it (into
-            # another command's folder); look for a twin again or train here.
-            out.unlink()
         if (out / run_dir_lib.METRICS_FILE).exists():
             saved = io_utils.read_json(out / run_dir_lib.CONFIG_FILE)["train_config"]
             changed = run_dir_lib.changed_settings(saved, config)
@@ -90,12 +86,10 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
                     + remedy)
             print(f"[reproduce] {name}: finished, skipped", flush=True)
             return None
-        same = None if out.exists() else run_dir_lib.equivalent_run(finished, config)
+        # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
+        same = run_dir_lib.link_finished_twin(out, config, finished)
         if same is None:
             return config
-        # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.symlink_to(same.name)
         io_utils.write_json(dataset_dir / f"{name}.json", io_utils.read_json(out / run_dir_lib.METRICS_FILE))
         print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
         return None
