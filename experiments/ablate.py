@@ -186,7 +186,10 @@ def run_all(ablations, seeds, out_dir):
     given = config_lib.given_flags()
     cache = PreparedDataCache()
     jobs = [(a, s) for s in range(seeds) for a in ablations]
-    start = time.time()
+    # The ETA counts only the jobs without a JSON when the command started: a resumed stage
+    # skips its finished rows in no time (a linked twin takes seconds, and is counted: unknown yet).
+    unfinished = [not (out_dir / f"{a.name}-seed{s}.json").exists() for a, s in jobs]
+    train_seconds = 0.0
     done = 0
     for i, (ablation, seed) in enumerate(jobs):
         name = f"{ablation.name}-seed{seed}"
@@ -214,12 +217,14 @@ def run_all(ablations, seeds, out_dir):
             result = io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)
         else:
             if done:
-                eta = (time.time() - start) / done * (len(jobs) - i)
-                print(f"[ablate] ETA for the remaining {len(jobs) - i} runs: {progress.fmt_time(eta)}",
-                      flush=True)
+                left = sum(unfinished[i:])
+                print(f"[ablate] ETA for the remaining {left} run{'s' * (left > 1)}: "
+                      f"{progress.fmt_time(train_seconds / done * left)}", flush=True)
             print(f"[ablate] {i + 1}/{len(jobs)} {name}: {ablation.about} -> {run_dir}", flush=True)
             keras.backend.clear_session()
+            started = time.time()
             result = train_cli.run(config, data)
+            train_seconds += time.time() - started
             done += 1
         _, _, model = run_dir_lib.load_run(run_dir)
         health = attention_health(model, data.ids["dev"])

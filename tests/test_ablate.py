@@ -28,6 +28,8 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
     results = tmp_path / "results"
     proc = _make(data_dir, results, "base,datn2-released-sim", seeds=2)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert [line.split(":")[0] for line in proc.stdout.splitlines() if "ETA for" in line] == [
+        f"[ablate] ETA for the remaining {n}" for n in ("3 runs", "2 runs", "1 run")]
     out = results / "semeval" / "ablations"
     payload = io_utils.read_json(out / "datn2-released-sim-seed1.json")
     assert payload["variant"] == "datn2" and payload["seed"] == 1
