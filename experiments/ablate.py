@@ -185,14 +185,13 @@ def run_all(ablations, seeds, out_dir):
 
     given = config_lib.given_flags()
     cache = PreparedDataCache()
-    jobs = [(a, s) for s in range(seeds) for a in ablations]
+    jobs = [(a, s, f"{a.name}-seed{s}") for s in range(seeds) for a in ablations]
     # The ETA counts only the jobs without a JSON when the command started: a resumed stage
     # skips its finished rows in no time (a linked twin takes seconds, and is counted: unknown yet).
-    unfinished = [not (out_dir / f"{a.name}-seed{s}.json").exists() for a, s in jobs]
+    unfinished = [not (out_dir / f"{name}.json").exists() for _, _, name in jobs]
     train_seconds = 0.0
     done = 0
-    for i, (ablation, seed) in enumerate(jobs):
-        name = f"{ablation.name}-seed{seed}"
+    for i, (ablation, seed, name) in enumerate(jobs):
         json_path = out_dir / f"{name}.json"
         run_dir = out_dir.parent / "runs" / f"ablate-{name}"
         settings = {"preset": ablation.preset, **given, **ablation.overrides, "dataset": ablation.dataset,
