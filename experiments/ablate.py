@@ -90,6 +90,7 @@ CONFIGS = {
         Ablation("datn2-mean-8ep", "datn2", dict(similarity="mean", epochs=8, eval_every=50), "length",
                  "mean, 8 epochs, dev every 50 steps"),
         Ablation("sp-8ep", "sp", dict(epochs=8, eval_every=50), "length", "SP, 8 epochs, dev every 50 steps"),
+        Ablation("base-8ep", "base", dict(epochs=8, eval_every=50), "length", "Base, 8 epochs, dev every 50 steps"),
         # 4. the rest, one at a time
         Ablation("datn2-mean-att400bias", "datn2", dict(similarity="mean", attention_size=400, attention_bias=True),
                  "other", "mean + attention a = 400 with bias"),
@@ -101,6 +102,9 @@ CONFIGS = {
                  "mean + ekphrasis-style tags (<url>, <user>, <number>, emoticons)"),
         Ablation("datn2-mean-vocab100k", "datn2", dict(similarity="mean", pretrained_vocab_size=100_000), "other",
                  "mean + the 100k most frequent GloVe words in the vocabulary (dev words keep their vectors)"),
+        # Our one optimiser deviation (docs/fidelity.md): plain dense Adam on E, as the paper.
+        Ablation("base-dense-adam", "base", dict(dense_embedding_updates=True), "other",
+                 "Base with dense Adam on the lookup table E (the paper's; the default is row-wise)"),
         Ablation("datn2-released", "datn2", dict(preset="released"), "other",
                  "--preset=released (1 epoch, dev every 50 steps, ekphrasis-style tags)"),
         Ablation("sp-released", "sp", dict(preset="released"), "other", "SP, --preset=released"),
