@@ -96,6 +96,10 @@ class TrainConfig:
     embedding_dim: int | None = setting(
         None, "Size of E's rows when they are not read from a file (word2vec, random; E2 default 200).",
         minimum=1)
+    random_init_scale: float = setting(
+        0.1, "Rows of E without a pretrained (or word2vec) vector start from U(-r, r), this r; the whole table "
+        "with --embedding_init=random. 0.1 keeps them below glove.6B-50d's scale (std ~0.4); the released "
+        "code used 0.25.", minimum=0.0, exclusive_minimum=True)
     seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0)
     epochs: int | None = setting(
         None, "Epochs; an epoch is one pass over the larger training set the variant reads (the sentiment "

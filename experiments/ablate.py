@@ -105,6 +105,8 @@ CONFIGS = {
                  "mean + ekphrasis-style tags (<url>, <user>, <number>, emoticons)"),
         Ablation("datn2-mean-vocab100k", "datn2", dict(similarity="mean", pretrained_vocab_size=100_000), "other",
                  "mean + the 100k most frequent GloVe words in the vocabulary (dev words keep their vectors)"),
+        Ablation("datn2-mean-init025", "datn2", dict(similarity="mean", random_init_scale=0.25), "other",
+                 "mean + the released U(-0.25, 0.25) for the rows of E without a GloVe vector"),
         # Our one optimiser deviation (docs/fidelity.md): plain dense Adam on E, as the paper.
         Ablation("base-dense-adam", "base", dict(dense_embedding_updates=True), "other",
                  "Base with dense Adam on the lookup table E (the paper's; the default is row-wise)"),

@@ -105,8 +105,10 @@ def _seed_free_parts(config, task=None, vocab=None):
 def _with_embedding_matrix(config, parts):
     task, vocab, vectors, dim, name, ids = parts
     if vectors is None:
-        matrix, coverage = embeddings_lib.random_embedding_matrix(vocab, dim, seed=config.seed)
+        matrix, coverage = embeddings_lib.random_embedding_matrix(vocab, dim, seed=config.seed,
+                                                                   scale=config.random_init_scale)
     else:
-        matrix, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim, seed=config.seed)
+        matrix, coverage = embeddings_lib.build_embedding_matrix(vocab, vectors, dim, seed=config.seed,
+                                                                  scale=config.random_init_scale)
         embeddings_lib.check_coverage(coverage, config.embeddings or name, config.min_embedding_coverage)
     return PreparedData(task, vocab, matrix, coverage, name, ids)

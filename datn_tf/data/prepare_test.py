@@ -45,6 +45,27 @@ def test_cache_reuses_the_seed_free_parts(data_dir, tmp_path):
     assert cache.prepare(_config(data_dir, tmp_path, seed=2)).ids is a.ids
 
 
+def test_random_init_scale_bounds_the_rows_without_a_vector_and_leaves_the_pretrained_ones(data_dir, tmp_path):
+    cache = PreparedDataCache()
+    narrow = cache.prepare(_config(data_dir, tmp_path))
+    wide = cache.prepare(_config(data_dir, tmp_path, random_init_scale=0.25))
+    assert wide.ids is narrow.ids  # a model setting: the tokenized data is shared
+    vocab = narrow.vocab
+    same = [np.array_equal(narrow.embedding_matrix[i], wide.embedding_matrix[i]) for i in range(len(vocab))]
+    covered = [i for i in range(2, len(vocab)) if same[i]]
+    missing = [i for i in range(2, len(vocab)) if not same[i]]
+    assert missing and covered
+    assert np.abs(narrow.embedding_matrix[missing]).max() <= 0.1
+    # The same draws, scaled: U(-0.25, 0.25) is U(-0.1, 0.1) times 2.5 for the same seed.
+    np.testing.assert_allclose(wide.embedding_matrix[missing], 2.5 * narrow.embedding_matrix[missing],
+                               rtol=1e-5, atol=1e-7)
+    assert np.abs(wide.embedding_matrix[missing]).max() > 0.1
+    assert len(covered) == narrow.coverage.covered_types
+    np.testing.assert_array_equal(wide.embedding_matrix[0], 0.0)
+    with pytest.raises(ValueError, match="random_init_scale"):
+        _config(data_dir, tmp_path, random_init_scale=0.0).validate()
+
+
 @pytest.mark.parametrize("change", [dict(normalize_tokens=True), dict(pretrained_vocab_size=5),
                                     dict(embedding_init="random"), dict(max_length=4)])
 def test_cache_key_tells_apart_every_data_setting(data_dir, tmp_path, change):
