@@ -90,8 +90,8 @@ CONFIGS = {
         Ablation("datn2-mean-8ep", "datn2", dict(similarity="mean", epochs=8, eval_every=50), "length",
                  "mean, 8 epochs, dev every 50 steps"),
         Ablation("sp-8ep", "sp", dict(epochs=8, eval_every=50), "length", "SP, 8 epochs, dev every 50 steps"),
-        # Base's epochs are passes over the emotion set (16 by default, as many emotion steps as the
-        # alternating variants' 4): 32 matches the 8-epoch rows above.
+        # Base's epochs are passes over the emotion set (16 by default, about as many emotion steps as
+        # the alternating variants' 4): 32 matches the 8-epoch rows above.
         Ablation("base-8ep", "base", dict(epochs=32, eval_every=50), "length",
                  "Base, 32 passes over E1 (the emotion steps of 8 alternating epochs), dev every 50 steps"),
         # 4. the rest, one at a time

@@ -62,6 +62,9 @@ def test_random_init_scale_bounds_the_rows_without_a_vector_and_leaves_the_pretr
     assert np.abs(wide.embedding_matrix[missing]).max() > 0.1
     assert len(covered) == narrow.coverage.covered_types
     np.testing.assert_array_equal(wide.embedding_matrix[0], 0.0)
+    # --embedding_init=random (E2's fallback): the whole table but padding from U(-r, r).
+    table = cache.prepare(_config(data_dir, tmp_path, embedding_init="random", random_init_scale=0.25)).embedding_matrix
+    assert 0.1 < np.abs(table[1:]).max() <= 0.25 and np.all(table[0] == 0.0)
     with pytest.raises(ValueError, match="random_init_scale"):
         _config(data_dir, tmp_path, random_init_scale=0.0).validate()
 
