@@ -22,6 +22,7 @@ import typing
 
 from datn_tf import variants as variants_lib
 from datn_tf.data.datasets import DATASET_DEFAULTS, DATASETS
+from datn_tf.embeddings import RANDOM_SCALE
 
 SIMILARITY_FORMS = ("sum", "mean", "released")
 LOSS_REDUCTIONS = ("mean", "sum")
@@ -99,8 +100,8 @@ class TrainConfig:
         None, "Size of E's rows when they are not read from a file (word2vec, random; E2 default 200).",
         minimum=1)
     random_init_scale: float = setting(
-        0.1, "Rows of E without a pretrained (or word2vec) vector start from U(-r, r), this r; the whole table "
-        "with --embedding_init=random. 0.1: the paper's 'small random vectors'; the released code's 0.25 "
+        RANDOM_SCALE, "Rows of E without a pretrained (or word2vec) vector start from U(-r, r), this r; the "
+        "whole table with --embedding_init=random. 0.1: the paper's 'small random vectors'; the released code's 0.25 "
         "scored 0.5 point lower on E1 dev (docs/fidelity.md).", minimum=0.0, exclusive_minimum=True)
     seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0)
     epochs: int | None = setting(
