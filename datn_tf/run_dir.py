@@ -78,12 +78,18 @@ def finished_runs(runs_root):
     for d in sorted(runs_root.glob("*")):
         if d.is_symlink() or not (d / METRICS_FILE).exists():
             continue
-        try:
-            finished[d] = io_utils.read_json(d / CONFIG_FILE)["train_config"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{d / CONFIG_FILE}: not a run's saved config ({type(e).__name__}: {e}); "
-                             "fix or remove that run folder") from None
+        finished[d] = read_train_config(d)
     return finished
+
+
+def read_train_config(run_dir):
+    """The resolved TrainConfig a run saved, as a dict; a ValueError naming the file if unreadable."""
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        return io_utils.read_json(path)["train_config"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a run's saved config ({type(e).__name__}: {e}); "
+                         "fix or remove that run folder") from None
 
 
 def equivalent_run(finished, config):

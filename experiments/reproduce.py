@@ -3,16 +3,21 @@
     python -m experiments.reproduce --dataset semeval --data_dir data --runs 10 --variants "base sp datn2"
     (or: make reproduce-e1 RUNS=10 VARIANTS="base sp datn2")
 
-Accepts every `datn_tf.train` flag (epochs, batch size, ...). Finished runs (a
-`metrics.json` in their folder) are skipped and interrupted ones resume from their last
-checkpoint, so an interrupted reproduction continues where it stopped. Run folders
-(checkpoints, predictions: they contain the data's text) live in `<results>/<dataset>/runs/`,
-which git ignores; per-run metrics are copied to `<results>/<dataset>/<variant>-seed<k>.json`.
+Accepts every `datn_tf.train` flag (epochs, batch size, ...). Run folders (checkpoints,
+predictions: they contain the data's text) live in `<results>/<dataset>/runs/`, which git
+ignores. A finished run is recorded in the results folder, which is committed:
+`<variant>-seed<k>.json` (its metrics and resolved settings) and `probs/<variant>-seed<k>-<split>.npy`
+(its probabilities, numbers only). The table is built from those records alone, and a run with a
+record is finished even when its run folder is gone (another machine, a new checkout); an
+interrupted run resumes from its last checkpoint, so an interrupted reproduction continues
+where it stopped.
 """
 
 import statistics
 import time
 from pathlib import Path
+
+import numpy as np
 
 import datn_tf  # noqa: E402
 
@@ -44,24 +49,91 @@ def parse_variants(text):
     return names
 
 
+def run_name(variant, seed, fold=None):
+    return f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
+
+
 def run_dir(results, variant, seed, fold=None):
-    return results / "runs" / (f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}")
+    return results / "runs" / run_name(variant, seed, fold)
+
+
+PROBS_DIR = "probs"
+# What a record needs to stand for its run: the keys the table reads.
+RECORD_KEYS = ("variant", "seed", "threshold", "wall_seconds", "train_config")
+
+
+def probs_path(dataset_dir, name, split):
+    return dataset_dir / PROBS_DIR / f"{name}-{split}.npy"
+
+
+def record_run(dataset_dir, name, folder):
+    """Writes the record of the finished run in `folder`: `<name>.json` (metrics.json plus the
+    resolved train_config) and its probabilities per split; returns the payload."""
+    from datn_tf import io_utils
+    from datn_tf import run_dir as run_dir_lib
+
+    folder = Path(folder)
+    payload = io_utils.read_json(folder / run_dir_lib.METRICS_FILE)
+    payload["train_config"] = run_dir_lib.read_train_config(folder)
+    for path in sorted((folder / run_dir_lib.PREDICTIONS_DIR).glob("*_probabilities.npy")):
+        split = path.name[: -len("_probabilities.npy")]
+        io_utils.save_npy(probs_path(dataset_dir, name, split), np.load(path))
+    io_utils.write_json(dataset_dir / f"{name}.json", payload)  # last: the record is whole or absent
+    return payload
+
+
+def read_record(dataset_dir, name):
+    """The record of run `name`, or None when there is none. A record written before records
+    carried their settings has no train_config (its settings cannot be compared)."""
+    from datn_tf import io_utils
+
+    path = dataset_dir / f"{name}.json"
+    if not path.exists():
+        return None
+    return io_utils.read_json(path)
+
+
+def record_outputs(dataset_dir, name, payload, split):
+    """(probabilities, predicted labels) of a recorded run on `split`, or (None, None). Older
+    records have no probability files; their run folder's, if it is still here, serve."""
+    from datn_tf import metrics
+    from datn_tf.evaluate import run_split_outputs
+
+    path = probs_path(dataset_dir, name, split)
+    if path.exists():
+        probs = np.load(path)
+        return probs, metrics.predict_labels(probs, payload["threshold"])
+    from datn_tf import run_dir as run_dir_lib
+
+    folder = dataset_dir / "runs" / name
+    if (folder / run_dir_lib.METRICS_FILE).exists():
+        return run_split_outputs(folder, split)
+    return None, None
+
+
+def backfill_records(dataset_dir):
+    """Records the finished run folders under `<dataset_dir>/runs` whose record is missing or
+    older than records with settings and probabilities (`record_run`)."""
+    from datn_tf import run_dir as run_dir_lib
+
+    for folder in sorted((dataset_dir / "runs").glob("*")):
+        if not (folder / run_dir_lib.METRICS_FILE).exists():
+            continue
+        record = read_record(dataset_dir, folder.name)
+        if record is None or "train_config" not in record or not probs_path(dataset_dir, folder.name, "dev").exists():
+            record_run(dataset_dir, folder.name, folder)
 
 
 def run_all(dataset_dir, variants, runs, cv_variants=()):
     import keras
 
     from datn_tf import config as config_lib
-    from datn_tf import io_utils
     from datn_tf import run_dir as run_dir_lib
     from datn_tf.data.prepare import PreparedDataCache
 
     given = config_lib.given_flags()
     jobs = [(v, seed, None) for seed in range(runs) for v in variants]
     jobs += [(v, 0, fold) for fold in range(config_lib.resolve(given).cv_folds) for v in cv_variants]
-
-    def name_of(variant, seed, fold):
-        return f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
 
     def config_of(variant, seed, fold):
         # Resolved per variant, not copied from one config: a preset may differ by variant
@@ -70,27 +142,39 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
                                    "output_dir": str(run_dir(dataset_dir, variant, seed, fold)),
                                    "cv_fold": fold}).validate()
 
+    def refuse_changed(what, saved, config, remedy):
+        changed = run_dir_lib.changed_settings(saved, config)
+        if changed:  # e.g. the defaults changed since: it would mix two settings in one table
+            raise ValueError(f"{what} is a finished run with other settings "
+                             f"({run_dir_lib.describe_changes(changed)}); " + remedy)
+
     def settle(variant, seed, fold, finished):
-        """None when the run is finished here or linked to a finished twin in `finished`
-        (`run_dir.finished_runs`); else the resolved config to train it with."""
-        name, out = name_of(variant, seed, fold), run_dir(dataset_dir, variant, seed, fold)
+        """None when the run is recorded, finished here or linked to a finished twin in
+        `finished` (`run_dir.finished_runs`); else the resolved config to train it with."""
+        name, out = run_name(variant, seed, fold), run_dir(dataset_dir, variant, seed, fold)
         config = config_of(variant, seed, fold)
-        if (out / run_dir_lib.METRICS_FILE).exists():
-            saved = io_utils.read_json(out / run_dir_lib.CONFIG_FILE)["train_config"]
-            changed = run_dir_lib.changed_settings(saved, config)
-            if changed:  # e.g. the defaults changed since: it would mix two settings in one table
-                remedy = (f"it links to {out.resolve()}; remove the link" if out.is_symlink()
-                          else "pass those settings, or use another --results_dir")
-                raise ValueError(
-                    f"{out} is a finished run with other settings ({run_dir_lib.describe_changes(changed)}); "
-                    + remedy)
+        record = read_record(dataset_dir, name)
+        if record is not None and "train_config" in record:
+            refuse_changed(dataset_dir / f"{name}.json", record["train_config"], config,
+                           "pass those settings, or use another --results_dir")
             print(f"[reproduce] {name}: finished, skipped", flush=True)
+            return None
+        if (out / run_dir_lib.METRICS_FILE).exists():
+            saved = run_dir_lib.read_train_config(out)
+            refuse_changed(out, saved, config, f"it links to {out.resolve()}; remove the link" if out.is_symlink()
+                           else "pass those settings, or use another --results_dir")
+            record_run(dataset_dir, name, out)
+            print(f"[reproduce] {name}: finished, skipped", flush=True)
+            return None
+        if record is not None:  # an older record without its settings, and no run folder to read them from
+            print(f"[reproduce] {name}: finished (its record predates saved settings: not compared), skipped",
+                  flush=True)
             return None
         # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
         same = run_dir_lib.link_finished_twin(out, config, finished)
         if same is None:
             return config
-        io_utils.write_json(dataset_dir / f"{name}.json", io_utils.read_json(out / run_dir_lib.METRICS_FILE))
+        record_run(dataset_dir, name, out)
         print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
         return None
 
@@ -104,12 +188,12 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
         config = settle(variant, seed, fold, run_dir_lib.finished_runs(dataset_dir / "runs"))
         if config is None:
             continue
-        name = name_of(variant, seed, fold)
+        name = run_name(variant, seed, fold)
         data = cache.prepare(config)
         print(f"[reproduce] {name}: training -> {config.output_dir}", flush=True)
         keras.backend.clear_session()
-        result = train_cli.run(config, data)
-        io_utils.write_json(dataset_dir / f"{name}.json", result)
+        train_cli.run(config, data)
+        record_run(dataset_dir, name, config.output_dir)
 
 
 def _mean_std(values):
@@ -118,73 +202,88 @@ def _mean_std(values):
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def recorded_runs(dataset_dir, pattern):
+    """{run name: record} of the recorded runs whose name matches `pattern` (e.g. "base-seed*")."""
+    from datn_tf import io_utils
+
+    return {p.stem: io_utils.read_json(p) for p in sorted(dataset_dir.glob(f"{pattern}.json"))}
+
+
 def variants_with_cv(dataset_dir):
-    runs = (dataset_dir / "runs").glob("*-cvfold*")
-    names = {p.name.split("-cvfold")[0] for p in runs if (p / "metrics.json").exists()}
-    return sorted(names)
+    return sorted({name.split("-cvfold")[0] for name in recorded_runs(dataset_dir, "*-cvfold*")})
 
 
-def settings_line(run_dirs, dataset):
-    """What the runs changed from `--preset=paper`, read from their config.json (a setting with
+def settings_line(records, dataset):
+    """What the runs changed from `--preset=paper`, read from their records (a setting with
     several values across runs lists them all, so a mixed table shows)."""
     import json
 
     from datn_tf import config as config_lib
-    from datn_tf import io_utils
     from datn_tf import run_dir as run_dir_lib
 
-    changes = {}
-    for d in run_dirs:
-        saved = io_utils.read_json(d / run_dir_lib.CONFIG_FILE)["train_config"]
+    changes, unrecorded = {}, 0
+    for saved in (r.get("train_config") for r in records):
+        if saved is None:
+            unrecorded += 1
+            continue
         paper = config_lib.resolve(preset="paper", dataset=dataset, variant=saved["variant"], seed=saved["seed"],
-                                   cv_fold=saved.get("cv_fold"), output_dir=str(d))
+                                   cv_fold=saved.get("cv_fold"), output_dir=saved["output_dir"])
         for k, (value, _) in run_dir_lib.changed_settings(saved, paper).items():
             changes.setdefault(k, set()).add(json.dumps(value))
+    note = (f" The records of {unrecorded} run{'s' * (unrecorded > 1)} predate saved settings "
+            "and are not included in this line." if unrecorded else "")
     if not changes:
-        return "Settings: `--preset=paper` (the paper's reading), nothing changed."
+        return "Settings: `--preset=paper` (the paper's reading), nothing changed." + note
     listed = ", ".join(f"{k}={' / '.join(sorted(values))}" for k, values in sorted(changes.items()))
-    return f"Settings: `--preset=paper` except {listed}."
+    return f"Settings: `--preset=paper` except {listed}." + note
 
 
 def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
-    """table3.md from the finished runs: mean ± std, the paper's numbers, McNemar, wall time;
-    also written into `readme`'s `reproduce:<dataset>` block if it has one."""
+    """table3.md from the runs' records (`record_run`): mean ± std, the paper's numbers,
+    McNemar, wall time; also written into `readme`'s `reproduce:<dataset>` block if it has one."""
 
     from datn_tf import io_utils, metrics, paper
     from datn_tf.data import datasets
-    from datn_tf.evaluate import ensemble_runs, run_split_outputs
     from datn_tf.variants import get_variant
 
     task = datasets.load_task(dataset, data_dir)
     ranking = datasets.DATASET_DEFAULTS[dataset]["ranking_metrics"]
-    finished = {}
-    for v in variants:
-        dirs = sorted(p for p in (dataset_dir / "runs").glob(f"{v}-seed*") if (p / "metrics.json").exists())
-        if dirs:
-            finished[v] = dirs
-    if not finished and not variants_with_cv(dataset_dir):
+    finished = {v: runs for v in variants if (runs := recorded_runs(dataset_dir, f"{v}-seed*"))}
+    cv_finished = {v: recorded_runs(dataset_dir, f"{v}-cvfold*") for v in variants_with_cv(dataset_dir)}
+    if not finished and not cv_finished:
         return None
-    all_payloads = [io_utils.read_json(d / "metrics.json") for ds in finished.values() for d in ds]
+    all_payloads = [p for runs in finished.values() for p in runs.values()]
     split = "test" if all_payloads and all(p.get("test_evaluated") for p in all_payloads) else "dev"
     gold = {s: ex.labels for s, ex in task.splits().items() if s != "train"}
     keys = ["jaccard", "macro_f1", "micro_f1"] + (["average_precision", "one_error"] if ranking else [])
     heads = {"jaccard": "Jaccard acc.", "macro_f1": "macro-F1", "micro_f1": "micro-F1",
              "average_precision": "AP", "one_error": "one-error"}
 
-    def seed_of(d):
-        return int(d.name.rsplit("seed", 1)[1])
-
     def mcnemar_p(v, ref):
         if v == ref or ref not in finished:
             return "–"
-        ref_by_seed = {seed_of(d): d for d in finished[ref]}
+        ref_by_seed = {p["seed"]: (name, p) for name, p in finished[ref].items()}
         ps = []
-        for d in finished[v]:
-            if seed_of(d) in ref_by_seed:
-                _, a = run_split_outputs(d, split)
-                _, b = run_split_outputs(ref_by_seed[seed_of(d)], split)
-                ps.append(metrics.mcnemar(gold[split], a, b)["p_value"])
+        for name, payload in finished[v].items():
+            if payload["seed"] in ref_by_seed:
+                _, a = record_outputs(dataset_dir, name, payload, split)
+                _, b = record_outputs(dataset_dir, *ref_by_seed[payload["seed"]], split)
+                if a is not None and b is not None:
+                    ps.append(metrics.mcnemar(gold[split], a, b)["p_value"])
         return f"{statistics.median(ps):.3f}" if ps else "–"
+
+    def ensemble(runs):
+        """The paper's DATN-2*: mean probabilities of the runs, gamma tuned on the dev ensemble."""
+        probs = {}
+        for s in {"dev", split}:
+            per_run = [record_outputs(dataset_dir, name, p, s)[0] for name, p in runs.items()]
+            if all(x is not None for x in per_run):
+                probs[s] = metrics.ensemble_probabilities(per_run)
+        if split not in probs or "dev" not in probs:
+            return None
+        gamma, _ = metrics.tune_threshold(gold["dev"], probs["dev"])
+        return metrics.emotion_metrics(gold[split], metrics.predict_labels(probs[split], gamma), probs[split],
+                                       ranking=ranking)
 
     lines = [
         f"# Table 3 reproduction: {dataset} ({'test' if split == 'test' else 'DEV'} set)",
@@ -197,41 +296,42 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
         lines += ["**The test split is held out here: these are dev-set figures, the same data the "
                   "checkpoint and gamma were selected on (optimistic).** "
                   + "".join(f"{n[0].upper()}{n[1:]}. " for n in task.notes).rstrip(), ""]
-    cv_finished = {v: [d for d in sorted((dataset_dir / "runs").glob(f"{v}-cvfold*")) if (d / "metrics.json").exists()]
-                   for v in variants_with_cv(dataset_dir)}
-    lines += [settings_line([d for ds in (*finished.values(), *cv_finished.values()) for d in ds], dataset), ""]
+    records = [p for runs in (*finished.values(), *cv_finished.values()) for p in runs.values()]
+    lines += [settings_line(records, dataset), ""]
     lines.append("| system | runs | " + " | ".join(heads[k] for k in keys)
                  + " | McNemar p vs Base | vs SP | wall time / run |")
     lines.append("|---|---|" + "---|" * len(keys) + "---|---|---|")
-    for v, dirs in finished.items():
-        payloads = [io_utils.read_json(d / "metrics.json") for d in dirs]
+    for v, runs in finished.items():
+        payloads = list(runs.values())
         cells = []
         for k in keys:
             ms = _mean_std([p[split][k] for p in payloads if split in p])
             ref = paper.TABLE3.get(dataset, {}).get(v, {}).get(k)
             cells.append(f"{ms[0]:.3f} ± {ms[1]:.3f}" + (f" [{ref:.3f}]" if ref is not None else ""))
         wall = statistics.mean(p["wall_seconds"] for p in payloads)
-        lines.append(f"| {get_variant(v).title} | {len(dirs)} | " + " | ".join(cells)
+        lines.append(f"| {get_variant(v).title} | {len(runs)} | " + " | ".join(cells)
                      + f" | {mcnemar_p(v, 'base')} | {mcnemar_p(v, 'sp')} | {wall / 60:.1f} min |")
-    for v, dirs in finished.items():
-        if len(dirs) > 1 and v in ("base", "datn2"):
-            ens = ensemble_runs(dirs, {s: g for s, g in gold.items() if s in ("dev", split)}, ranking=ranking)
+    for v, runs in finished.items():
+        ens = ensemble(runs) if len(runs) > 1 and v in ("base", "datn2") else None
+        if ens is not None:
             ref = paper.TABLE3.get(dataset, {}).get(f"{v}_ensemble", {})
-            cells = [f"{ens[split][k]:.3f}" + (f" [{ref[k]:.3f}]" if k in ref else "") for k in keys]
-            lines.append(f"| {get_variant(v).title}* (ensemble) | {len(dirs)} | " + " | ".join(cells)
+            cells = [f"{ens[k]:.3f}" + (f" [{ref[k]:.3f}]" if k in ref else "") for k in keys]
+            lines.append(f"| {get_variant(v).title}* (ensemble) | {len(runs)} | " + " | ".join(cells)
                          + " | | | |")
     cv_lines = []
-    for v, dirs in cv_finished.items():
-        payloads = [io_utils.read_json(d / "metrics.json") for d in dirs]
+    for v, runs in cv_finished.items():
+        payloads = list(runs.values())
         cells = []
         for k in keys:
             ms = _mean_std([p["test"][k] for p in payloads])
             cells.append(f"{ms[0]:.3f} ± {ms[1]:.3f}")
-        cv_lines.append(f"| {get_variant(v).title}† ({len(payloads)} folds) | " + " | ".join(cells) + " |")
+        wall = statistics.mean(p["wall_seconds"] for p in payloads)
+        cv_lines.append(f"| {get_variant(v).title}† ({len(payloads)} folds) | " + " | ".join(cells)
+                        + f" | {wall / 60:.1f} min |")
     if cv_lines:
         lines += ["", "Cross-validation over the whole corpus (each fold's held-out documents; mean ± std over folds):",
-                  "", "| system | " + " | ".join(heads[k] for k in keys) + " |",
-                  "|---|" + "---|" * len(keys)] + cv_lines
+                  "", "| system | " + " | ".join(heads[k] for k in keys) + " | wall time / run |",
+                  "|---|" + "---|" * len(keys) + "---|"] + cv_lines
     lines += ["", f"Generated by `python -m experiments.reproduce --dataset {dataset} --table_only` "
               f"on {time.strftime('%Y-%m-%d')}."]
     text = "\n".join(lines) + "\n"
@@ -247,6 +347,7 @@ def main(argv):
         variants = parse_variants(FLAGS.variants)
         dataset_dir = Path(FLAGS.results_dir) / FLAGS.dataset
         dataset_dir.mkdir(parents=True, exist_ok=True)
+        backfill_records(dataset_dir)
         if not FLAGS.table_only:
             train_cli.runtime.configure_threads_from_flags()
             train_cli.runtime.quiet_logging()

@@ -76,6 +76,7 @@ def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     # is trained in its own folder, never through the link into the other command's.
     twin = elsewhere / "semeval" / "runs" / "ablate-base-seed0"
     (twin / "metrics.json").unlink()
+    (elsewhere / "semeval" / "base-seed0.json").unlink()  # else its record stands for the run
     relinked = _make("reproduce-e1", data_dir, elsewhere, tiny)
     assert relinked.returncode == 0, relinked.stdout[-3000:] + relinked.stderr[-3000:]
     assert "base-seed0: training" in relinked.stdout
@@ -145,3 +146,49 @@ def test_reproduce_resolves_a_preset_per_variant(data_dir, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     saved = io_utils.read_json(results / "semeval" / "runs" / "base-seed0" / "config.json")["train_config"]
     assert saved["preset"] == "released" and saved["epochs"] == 5 and saved["attention_size"] == 5
+
+
+def test_a_recorded_run_needs_no_run_folder(data_dir, tmp_path):
+    # The record (per-run JSON with its settings, and its probabilities) is what is committed:
+    # on a new checkout the run folders are gone, and the table and the resume must not need them.
+    import shutil
+
+    import numpy as np
+
+    results = tmp_path / "results"
+    tiny = f"--epochs=1 {TINY} --eval_every=3"
+    first = _make("reproduce-e1", data_dir, results, tiny, "VARIANTS=base sp")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    e1 = results / "semeval"
+    record = io_utils.read_json(e1 / "sp-seed0.json")
+    assert record["train_config"]["variant"] == "sp" and record["train_config"]["batch_size"] == 8
+    saved = np.load(e1 / "runs" / "sp-seed0" / "predictions" / "dev_probabilities.npy")
+    assert np.array_equal(np.load(e1 / "probs" / "sp-seed0-dev.npy"), saved)
+    table = (e1 / "table3.md").read_text()
+    assert "| SP | 1 |" in table and "| Base | 1 |" in table
+
+    shutil.rmtree(e1 / "runs")
+    again = _make("reproduce-e1", data_dir, results, tiny, "VARIANTS=base sp")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.count("finished, skipped") == 2 and "training" not in again.stdout
+    assert (e1 / "table3.md").read_text() == table  # McNemar and all, from the records alone
+    # Its settings are still compared: other settings stop the command, naming the record.
+    other = _make("reproduce-e1", data_dir, results, tiny + " --lstm_dropout=0.3", "VARIANTS=base")
+    assert other.returncode == 2
+    assert f"{e1 / 'base-seed0.json'} is a finished run with other settings (lstm_dropout: 0.5 then" in other.stderr
+
+
+def test_table_only_records_finished_run_folders(data_dir, tmp_path):
+    # A run folder finished by an older driver (a bare metrics copy, no settings, no probabilities)
+    # is recorded in full by the next command, --table_only included.
+    results = tmp_path / "results"
+    tiny = f"--epochs=1 {TINY} --eval_every=3"
+    assert _make("reproduce-e1", data_dir, results, tiny).returncode == 0
+    e1 = results / "semeval"
+    bare = io_utils.read_json(e1 / "runs" / "base-seed0" / "metrics.json")
+    io_utils.write_json(e1 / "base-seed0.json", bare)
+    (e1 / "probs" / "base-seed0-dev.npy").unlink()
+    proc = _make("reproduce-e1", data_dir, results, "--table_only")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "train_config" in io_utils.read_json(e1 / "base-seed0.json")
+    assert (e1 / "probs" / "base-seed0-dev.npy").exists()
