@@ -5,6 +5,8 @@
     <run>/checkpoints/         the last KEEP_CHECKPOINTS training checkpoints (resume)
     <run>/best/weights.*       the best weights by dev Jaccard accuracy
     <run>/metrics.json         the finished run's metrics (dev, and test when present)
+    <run>/history.json         every dev evaluation by step; with a test split, the test curve
+                               beside it (for the record, never for choices)
     <run>/predictions/         {split}.txt (official E-c format), {split}_probabilities.npy
     <run>/tensorboard/         scalars
 
@@ -24,6 +26,7 @@ from datn_tf.progress import fmt_time, log
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
 METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.json"
 BEST_DIR = "best"
 CKPT_DIR = "checkpoints"
 PREDICTIONS_DIR = "predictions"
@@ -210,6 +213,21 @@ def write_split_outputs(output_dir, split, examples, predicted, probabilities):
     pred_dir = Path(output_dir) / PREDICTIONS_DIR
     semeval_ec.write_ec_file(pred_dir / f"{split}.txt", examples, predicted)
     io_utils.save_npy(pred_dir / f"{split}_probabilities.npy", probabilities)
+
+
+def append_history(output_dir, step, point):
+    """Sets `history.json`'s entry for `step` (a resumed run that evaluates a step again
+    rewrites it with the same numbers); written atomically."""
+    path = Path(output_dir) / HISTORY_FILE
+    history = read_history(output_dir)
+    history[str(step)] = point
+    io_utils.write_json(path, dict(sorted(history.items(), key=lambda kv: int(kv[0]))))
+
+
+def read_history(run_dir):
+    """{step (str): evaluation} of a run, or {} when it has none."""
+    path = Path(run_dir) / HISTORY_FILE
+    return io_utils.read_json(path) if path.exists() else {}
 
 
 def write_metrics(output_dir, payload):

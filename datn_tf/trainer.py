@@ -291,8 +291,24 @@ class Trainer:
                 self.elapsed.assign(time.time() - start_time)
                 self.checkpoints.save(step)
 
+    def _test_curve_point(self, gamma):
+        """For the record only (`experiments/selection_gap.py`), never read by training: the test
+        split's metrics at the dev-tuned gamma, and the Jaccard that a gamma tuned on test would
+        give (what selecting on test, as the released code did, would report)."""
+        labels = self.data.task.test.labels
+        probs = self.predict(self.data.ids["test"])
+        ranking = datasets.DATASET_DEFAULTS[self.config.dataset]["ranking_metrics"]
+        result = metrics.emotion_metrics(labels, metrics.predict_labels(probs, gamma), probs, ranking=ranking)
+        oracle_gamma, oracle_jaccard = metrics.tune_threshold(labels, probs)
+        return result, {"threshold": oracle_gamma, "jaccard": oracle_jaccard}
+
     def _evaluate_and_checkpoint(self, step, start_time):
         score, gamma, result = self.evaluate_dev()
+        # Selection is done (dev only) before the test split, if present, is looked at.
+        point = {"dev": result, "threshold": gamma}
+        if "test" in self.data.eval_splits():
+            point["test"], point["test_gamma_on_test"] = self._test_curve_point(gamma)
+        run_dir_lib.append_history(self.output_dir, step, point)
         improved = score > float(self.best_score.numpy())
         if improved:
             self.best_score.assign(score)
@@ -306,6 +322,9 @@ class Trainer:
                 if k != "n":
                     write_scalar(f"dev/{k}", v, step)
             write_scalar("dev/threshold", gamma, step)
+            for k, v in point.get("test", {}).items():
+                if k != "n":
+                    write_scalar(f"test/{k}", v, step)
         self.summary_writer.flush()
         log(f"  dev step {step}: jaccard {score:.4f} macro_f1 {result['macro_f1']:.4f} "
             f"micro_f1 {result['micro_f1']:.4f} (gamma {gamma:.2f})"

@@ -309,3 +309,34 @@ def test_inert_settings_do_not_change_training(data_dir, tmp_path, variant):
     if read:
         moved = _weights_after_two_steps(data_dir, tmp_path / "read", variant, **{k: _OTHER_VALUE[k] for k in read})
         assert any(not np.array_equal(a, b) for a, b in zip(default, moved, strict=True)), read
+
+
+@pytest.mark.parametrize("dataset", ["semeval", "ren_cecps"])
+def test_the_test_curve_changes_no_choice(data_dir, data_dir_with_test, tmp_path, dataset):
+    # With the test split present it is scored at every dev evaluation, for the record; the best
+    # step, gamma and every saved dev output must be byte-identical to a run without it.
+    extra = {"embedding_dim": 8} if dataset == "ren_cecps" else {}
+    runs = {}
+    for name, folder in (("held_out", data_dir), ("present", data_dir_with_test)):
+        t = _trainer(folder, tmp_path / name, variant="datn2", dataset=dataset, **extra)
+        runs[name] = (t.fit(), tmp_path / name)
+    (without, out_a), (with_test, out_b) = runs["held_out"], runs["present"]
+    assert with_test["test_evaluated"] and not without["test_evaluated"]
+    for k in ("best_step", "threshold", "dev", "steps"):
+        assert with_test[k] == without[k], k
+    for f in ("dev.txt", "dev_probabilities.npy"):
+        a = (out_a / run_dir_lib.PREDICTIONS_DIR / f).read_bytes()
+        assert a == (out_b / run_dir_lib.PREDICTIONS_DIR / f).read_bytes(), f
+    a, b = (tf.train.load_checkpoint(str(o / run_dir_lib.BEST_DIR / "weights")) for o in (out_a, out_b))
+    for name in a.get_variable_to_shape_map():
+        if name != "_CHECKPOINTABLE_OBJECT_GRAPH":  # it names the Keras objects, which count up per process
+            np.testing.assert_array_equal(a.get_tensor(name), b.get_tensor(name), err_msg=name)
+
+    history_a, history_b = run_dir_lib.read_history(out_a), run_dir_lib.read_history(out_b)
+    assert list(history_a) == list(history_b) and len(history_a) >= 2
+    for step, point in history_b.items():
+        assert point["dev"] == history_a[step]["dev"] and "test" not in history_a[step]
+        # The test curve at the dev-tuned gamma; a gamma tuned on test never scores lower.
+        assert point["test_gamma_on_test"]["jaccard"] >= point["test"]["jaccard"]
+    # The final test figure is the curve's point at the dev-selected step.
+    assert history_b[str(with_test["best_step"])]["test"] == with_test["test"]

@@ -75,6 +75,7 @@ def record_run(dataset_dir, name, folder):
     folder = Path(folder)
     payload = io_utils.read_json(folder / run_dir_lib.METRICS_FILE)
     payload["train_config"] = run_dir_lib.read_train_config(folder)
+    payload["history"] = run_dir_lib.read_history(folder)
     for path in sorted((folder / run_dir_lib.PREDICTIONS_DIR).glob("*_probabilities.npy")):
         split = path.name[: -len("_probabilities.npy")]
         io_utils.save_npy(probs_path(dataset_dir, name, split), np.load(path))

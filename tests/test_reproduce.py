@@ -192,3 +192,18 @@ def test_table_only_records_finished_run_folders(data_dir, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train_config" in io_utils.read_json(e1 / "base-seed0.json")
     assert (e1 / "probs" / "base-seed0-dev.npy").exists()
+
+
+def test_selection_gap_on_fixture_data_with_a_test_split(data_dir_with_test, tmp_path):
+    results = tmp_path / "results"
+    proc = _make("reproduce-e1", data_dir_with_test, results, f"--epochs=1 {TINY} --eval_every=3")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = io_utils.read_json(results / "semeval" / "base-seed0.json")
+    assert record["test_evaluated"] and record["history"][str(record["best_step"])]["test"] == record["test"]
+    gap = subprocess.run([sys.executable, "-m", "experiments.selection_gap", f"--results_dir={results}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert gap.returncode == 0, gap.stderr[-2000:]
+    row = next(line for line in gap.stdout.splitlines() if line.startswith("| Base | 1 |"))
+    dev_selected, test_selected = (float(x) for x in row.split("|")[3:5])
+    assert dev_selected == round(record["test"]["jaccard"], 3) and test_selected >= dev_selected
+    assert (results / "semeval" / "selection_gap.md").exists()

@@ -1,0 +1,83 @@
+"""What selecting on test would have reported: for the record, never for choices.
+
+    python -m experiments.selection_gap --dataset semeval [--results_dir experiments/results]
+
+When the test split is present, every dev evaluation also scores test (`history` in each of
+reproduce's per-run records). Per system this reports the test Jaccard at the step chosen on
+dev with gamma tuned on dev (what the tables report), beside the test Jaccard that choosing
+the step and gamma on test would give (what the released code's selection on test did). The
+difference is the optimism of selecting on test. Without test curves it says so and writes
+nothing.
+"""
+
+import statistics
+import sys
+from pathlib import Path
+
+from absl import app, flags
+
+import experiments
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("dataset", "semeval", "semeval or ren_cecps.")
+flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR, "Where <dataset>/ holds reproduce's records.")
+
+
+def run_gap(record):
+    """(test Jaccard at the dev-selected step and gamma, best test Jaccard over steps with gamma
+    tuned on test), or None when the run has no test curve."""
+    history = record.get("history") or {}
+    points = [p for p in history.values() if "test" in p]
+    chosen = history.get(str(record["best_step"]), {})
+    if not points or "test" not in chosen:
+        return None
+    return chosen["test"]["jaccard"], max(p["test_gamma_on_test"]["jaccard"] for p in points)
+
+
+def gap_table(records):
+    """{variant: (runs, mean dev-selected, mean test-selected)} over the runs with test curves."""
+    by_variant = {}
+    for record in records:
+        gap = run_gap(record)
+        if gap is not None:
+            by_variant.setdefault(record["variant"], []).append(gap)
+    return {v: (len(g), statistics.mean(a for a, _ in g), statistics.mean(b for _, b in g))
+            for v, g in by_variant.items()}
+
+
+def render(dataset, table):
+    from datn_tf.variants import VARIANT_NAMES, get_variant
+
+    lines = [f"# Selection on dev against selection on test: {dataset} (test set)", "",
+             "Test Jaccard of each system's runs, mean over runs. Dev-selected: the step and gamma chosen "
+             "on dev (what Table 3 reports). Test-selected: the best step and gamma chosen on the test "
+             "split itself (the released code's selection), for the record only.", "",
+             "| system | runs | dev-selected | test-selected | optimism |", "|---|---|---|---|---|"]
+    for v in sorted(table, key=VARIANT_NAMES.index):
+        n, dev_sel, test_sel = table[v]
+        lines.append(f"| {get_variant(v).title} | {n} | {dev_sel:.3f} | {test_sel:.3f} | {test_sel - dev_sel:+.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    del argv
+    from datn_tf import io_utils
+
+    folder = Path(FLAGS.results_dir) / FLAGS.dataset
+    try:
+        records = [io_utils.read_json(p) for p in sorted(folder.glob("*-seed*.json"))]
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    table = gap_table(records)
+    if not table:
+        print(f"nothing to report: no run in {folder} has a test curve (the test split was held out, "
+              "or the runs predate test curves)")
+        return
+    text = render(FLAGS.dataset, table)
+    io_utils.write_text(folder / "selection_gap.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    app.run(main)
