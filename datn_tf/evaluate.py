@@ -69,17 +69,23 @@ def ensemble_runs(run_dirs, gold_by_split, ranking=False):
         run_dirs: finished runs of one dataset (their `predictions/<split>_probabilities.npy`).
         gold_by_split: {"dev": labels, "test": labels or absent}.
     """
-    out = {"runs": [str(r) for r in run_dirs]}
-    probs = {}
-    for split in gold_by_split:
-        per_run = [run_split_outputs(r, split)[0] for r in run_dirs]
-        if any(p is None for p in per_run):
-            continue
-        probs[split] = metrics.ensemble_probabilities(per_run)
-    if "dev" not in probs:
+    per_run = {split: [run_split_outputs(r, split)[0] for r in run_dirs] for split in gold_by_split}
+    result = ensemble_of_probabilities(per_run, gold_by_split, ranking=ranking)
+    if result is None:
         raise ValueError("every run needs dev probabilities (predictions/dev_probabilities.npy)")
+    return {"runs": [str(r) for r in run_dirs], **result}
+
+
+def ensemble_of_probabilities(per_run, gold_by_split, ranking=False):
+    """{"threshold": gamma, split: metrics} of the mean of `per_run` ({split: [probabilities
+    [N, K] or None per run]}), gamma tuned on the dev ensemble; a split with a run missing is
+    left out, and None is returned when dev is."""
+    probs = {split: metrics.ensemble_probabilities(runs) for split, runs in per_run.items()
+             if all(p is not None for p in runs)}
+    if "dev" not in probs:
+        return None
     gamma, _ = metrics.tune_threshold(gold_by_split["dev"], probs["dev"])
-    out["threshold"] = gamma
+    out = {"threshold": gamma}
     for split, p in probs.items():
         out[split] = metrics.emotion_metrics(gold_by_split[split], metrics.predict_labels(p, gamma), p,
                                              ranking=ranking)

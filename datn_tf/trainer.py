@@ -295,11 +295,8 @@ class Trainer:
         """For the record only (`experiments/selection_gap.py`), never read by training: the test
         split's metrics at the dev-tuned gamma, and the Jaccard that a gamma tuned on test would
         give (what selecting on test, as the released code did, would report)."""
-        labels = self.data.task.test.labels
-        probs = self.predict(self.data.ids["test"])
-        ranking = datasets.DATASET_DEFAULTS[self.config.dataset]["ranking_metrics"]
-        result = metrics.emotion_metrics(labels, metrics.predict_labels(probs, gamma), probs, ranking=ranking)
-        oracle_gamma, oracle_jaccard = metrics.tune_threshold(labels, probs)
+        result, _, _, probs = self._scores("test", gamma)
+        oracle_gamma, oracle_jaccard = metrics.tune_threshold(self.data.task.test.labels, probs)
         return result, {"threshold": oracle_gamma, "jaccard": oracle_jaccard}
 
     def _evaluate_and_checkpoint(self, step, start_time):

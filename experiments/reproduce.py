@@ -58,8 +58,6 @@ def run_dir(results, variant, seed, fold=None):
 
 
 PROBS_DIR = "probs"
-# What a record needs to stand for its run: the keys the table reads.
-RECORD_KEYS = ("variant", "seed", "threshold", "wall_seconds", "train_config")
 
 
 def probs_path(dataset_dir, name, split):
@@ -98,14 +96,13 @@ def record_outputs(dataset_dir, name, payload, split):
     """(probabilities, predicted labels) of a recorded run on `split`, or (None, None). Older
     records have no probability files; their run folder's, if it is still here, serve."""
     from datn_tf import metrics
+    from datn_tf import run_dir as run_dir_lib
     from datn_tf.evaluate import run_split_outputs
 
     path = probs_path(dataset_dir, name, split)
     if path.exists():
         probs = np.load(path)
         return probs, metrics.predict_labels(probs, payload["threshold"])
-    from datn_tf import run_dir as run_dir_lib
-
     folder = dataset_dir / "runs" / name
     if (folder / run_dir_lib.METRICS_FILE).exists():
         return run_split_outputs(folder, split)
@@ -245,6 +242,7 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
 
     from datn_tf import io_utils, metrics, paper
     from datn_tf.data import datasets
+    from datn_tf.evaluate import ensemble_of_probabilities
     from datn_tf.variants import get_variant
 
     task = datasets.load_task(dataset, data_dir)
@@ -274,17 +272,11 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
         return f"{statistics.median(ps):.3f}" if ps else "–"
 
     def ensemble(runs):
-        """The paper's DATN-2*: mean probabilities of the runs, gamma tuned on the dev ensemble."""
-        probs = {}
-        for s in {"dev", split}:
-            per_run = [record_outputs(dataset_dir, name, p, s)[0] for name, p in runs.items()]
-            if all(x is not None for x in per_run):
-                probs[s] = metrics.ensemble_probabilities(per_run)
-        if split not in probs or "dev" not in probs:
-            return None
-        gamma, _ = metrics.tune_threshold(gold["dev"], probs["dev"])
-        return metrics.emotion_metrics(gold[split], metrics.predict_labels(probs[split], gamma), probs[split],
-                                       ranking=ranking)
+        """The paper's DATN-2* on `split` (`evaluate.ensemble_of_probabilities`), or None."""
+        per_run = {s: [record_outputs(dataset_dir, name, p, s)[0] for name, p in runs.items()]
+                   for s in {"dev", split}}
+        result = ensemble_of_probabilities(per_run, gold, ranking=ranking)
+        return None if result is None else result.get(split)
 
     lines = [
         f"# Table 3 reproduction: {dataset} ({'test' if split == 'test' else 'DEV'} set)",
