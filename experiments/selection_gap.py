@@ -19,8 +19,12 @@ from absl import app, flags
 import experiments
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", "semeval", "semeval or ren_cecps.")
-flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR, "Where <dataset>/ holds reproduce's records.")
+
+
+def define_flags():
+    # Only when run as a command: the library is imported beside the drivers' flags (--results_dir).
+    flags.DEFINE_string("dataset", "semeval", "semeval or ren_cecps.")
+    flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR, "Where <dataset>/ holds reproduce's records.")
 
 
 def run_gap(record):
@@ -80,4 +84,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
