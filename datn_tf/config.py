@@ -205,6 +205,62 @@ class TrainConfig:
         return self
 
 
+
+def _model_setting(name, default=dataclasses.MISSING):
+    """A ModelConfig field read from TrainConfig's setting `name`, with that setting's default."""
+    if default is dataclasses.MISSING:
+        default = TrainConfig.__dataclass_fields__[name].default
+    return dataclasses.field(default=default, metadata={"setting": name})
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """What fixes the network of `EmotionTransferModel`: the settings it reads from a run's
+    `TrainConfig` (`from_train_config`) and the sizes the data gives. `get_config()` returns
+    these fields by name, so config.json's model_config and a saved `.keras` model rebuild it.
+
+    Args:
+        variant: a name from `datn_tf.variants.VARIANTS`.
+        vocab_size: rows of the lookup table E (id 0 is padding).
+        embedding_dim: d, the word vector size.
+        num_emotions: K; the emotion softmax has K + 1 outputs (the last is "none").
+        num_sentiments: sentiment classes (3: negative, neutral, positive).
+        hidden_size, attention_size, mlp_hidden_units, mlp_dropout, mlp_activation,
+        attention_bias, tie_lstm_directions, lstm_implementation, input_dropout: the
+            TrainConfig settings of the same name.
+        dropout: dropout rate on the encoders' outputs h (--lstm_dropout).
+    """
+
+    variant: str = dataclasses.field(metadata={"setting": "variant"})
+    vocab_size: int
+    embedding_dim: int
+    num_emotions: int
+    num_sentiments: int = 3
+    hidden_size: int = _model_setting("hidden_size")
+    attention_size: int = _model_setting("attention_size")
+    mlp_hidden_units: int = _model_setting("mlp_hidden_units")
+    dropout: float = _model_setting("lstm_dropout")
+    lstm_implementation: str = _model_setting("lstm_implementation")
+    input_dropout: float = _model_setting("input_dropout")
+    mlp_dropout: float = _model_setting("mlp_dropout")
+    mlp_activation: str = _model_setting("mlp_activation")
+    attention_bias: bool = _model_setting("attention_bias")
+    tie_lstm_directions: bool = _model_setting("tie_lstm_directions")
+
+    @classmethod
+    def from_train_config(cls, config, vocab_size, embedding_dim, num_emotions):
+        """The model a run of `config` trains, for data of these sizes."""
+        settings = {f.name: getattr(config, f.metadata["setting"]) for f in dataclasses.fields(cls)
+                    if "setting" in f.metadata}
+        return cls(vocab_size=vocab_size, embedding_dim=embedding_dim, num_emotions=num_emotions, **settings)
+
+    @classmethod
+    def from_dict(cls, values):
+        """(ModelConfig, the other entries) of a saved model config dict (Keras' own keys remain)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names}), \
+            {k: v for k, v in values.items() if k not in names}
+
 # What each preset sets. "paper" spells out every setting it decides, so that the preset
 # keeps its meaning when the dataclass defaults change.
 PRESETS = {

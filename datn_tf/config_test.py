@@ -140,3 +140,30 @@ def test_tuple_fields_are_comma_separated_list_flags():
     flag_values(["prog", "--sizes=16,x"])
     with pytest.raises(ValueError, match="--sizes: '16,x' is not a list of int"):
         config_lib.from_flags(flag_values, config_class=_ListConfig)
+
+
+def test_model_config_reads_each_model_setting_from_the_train_config():
+    train = TrainConfig(variant="datn1", hidden_size=7, attention_size=9, mlp_hidden_units=11, lstm_dropout=0.3,
+                        input_dropout=0.1, mlp_dropout=0.2, mlp_activation="tanh", attention_bias=True,
+                        tie_lstm_directions=True, lstm_implementation="packed")
+    model = config_lib.ModelConfig.from_train_config(train, vocab_size=40, embedding_dim=6, num_emotions=11)
+    assert dataclasses.asdict(model) == dict(
+        variant="datn1", vocab_size=40, embedding_dim=6, num_emotions=11, num_sentiments=3, hidden_size=7,
+        attention_size=9, mlp_hidden_units=11, dropout=0.3, lstm_implementation="packed", input_dropout=0.1,
+        mlp_dropout=0.2, mlp_activation="tanh", attention_bias=True, tie_lstm_directions=True)
+    # Its defaults are the train settings' defaults.
+    default = config_lib.ModelConfig.from_train_config(TrainConfig(), vocab_size=40, embedding_dim=6, num_emotions=11)
+    assert default == config_lib.ModelConfig("datn2", 40, 6, 11)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        default.hidden_size = 3
+
+
+def test_model_config_reads_a_saved_model_config():
+    # config.json's model_config as runs saved it: the fields by name, and Keras' own keys.
+    saved = {"trainable": True, "dtype": "float32", "variant": "sp", "vocab_size": 40, "embedding_dim": 6,
+             "num_emotions": 11, "num_sentiments": 3, "hidden_size": 200, "attention_size": 200,
+             "mlp_hidden_units": 200, "dropout": 0.5, "lstm_implementation": "auto", "input_dropout": 0.5,
+             "mlp_dropout": 0.0, "mlp_activation": "relu", "attention_bias": False, "tie_lstm_directions": False}
+    model, rest = config_lib.ModelConfig.from_dict(saved)
+    assert model == config_lib.ModelConfig("sp", 40, 6, 11)
+    assert rest == {"trainable": True, "dtype": "float32"}

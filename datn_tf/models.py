@@ -14,10 +14,13 @@ Parts, in the paper's terms (Fig. 1, Fig. 2):
 "The left part" (updated on sentiment mini-batches, Section 2.2.3) is `left_layers()`.
 """
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
 from datn_tf import variants as variants_lib
+from datn_tf.config import ModelConfig
 from datn_tf.layers import Attention, AttentionFedAttention, BiLSTMEncoder, EmotionMLP, GradientReversal
 from datn_tf.vocab import PAD_ID
 
@@ -29,25 +32,8 @@ class EmotionTransferModel(keras.Model):
     """The Base / FT / FS / PSP / APSP / SP / DATN-1 / DATN-2 model.
 
     Args:
-        variant: a name from `datn_tf.variants.VARIANTS`.
-        vocab_size: rows of the lookup table E (id 0 is padding).
-        embedding_dim: d, the word vector size.
-        num_emotions: K; the emotion softmax has K + 1 outputs (the last is "none").
-        num_sentiments: sentiment classes (3: negative, neutral, positive).
-        hidden_size: LSTM units per direction (200).
-        attention_size: a, the attention projection size.
-        mlp_hidden_units: hidden units of the emotion MLP.
-        dropout: dropout rate on the encoders' outputs h (0.5), and on their inputs
-            unless `input_dropout` is given.
-        input_dropout: dropout rate on the embedded words entering each encoder; None
-            takes `dropout`.
-        mlp_dropout: dropout rate on the emotion MLP's hidden layer (0).
-        mlp_activation: the emotion MLP's hidden activation ("relu" or "tanh").
-        attention_bias: a bias inside every attention's tanh (Eq. 1 has none).
-        tie_lstm_directions: one set of LSTM weights for both directions of each
-            encoder (the released code's behaviour).
-        lstm_implementation: the encoders' BiLSTM kernel, `"auto"`, `"keras"` or `"packed"`
-            (see `BiLSTMEncoder`; the same function and weights either way).
+        config: a `datn_tf.config.ModelConfig` (the variant, sizes and architecture
+            settings); `get_config()` returns its fields.
 
     Call: `model(token_ids, training=...)` runs the emotion task on right-padded int ids
     [B, T] (mask = ids != 0) and returns a dict with `logits` [B, K+1], `probabilities`
@@ -56,51 +42,22 @@ class EmotionTransferModel(keras.Model):
     `model.sentiment(token_ids, training=...)` runs the sentiment task.
     """
 
-    def __init__(
-        self,
-        variant,
-        vocab_size,
-        embedding_dim,
-        num_emotions,
-        num_sentiments=3,
-        hidden_size=200,
-        attention_size=200,
-        mlp_hidden_units=200,
-        dropout=0.5,
-        lstm_implementation="auto",
-        input_dropout=None,
-        mlp_dropout=0.0,
-        mlp_activation="relu",
-        attention_bias=False,
-        tie_lstm_directions=False,
-        **kwargs,
-    ):
+    def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
-        self.variant = variant
-        self.vocab_size = vocab_size
-        self.embedding_dim = embedding_dim
-        self.num_emotions = num_emotions
-        self.num_sentiments = num_sentiments
-        self.hidden_size = hidden_size
-        self.attention_size = attention_size
-        self.mlp_hidden_units = mlp_hidden_units
-        self.dropout = dropout
-        self.lstm_implementation = lstm_implementation
-        self.input_dropout = input_dropout
-        self.mlp_dropout = mlp_dropout
-        self.mlp_activation = mlp_activation
-        self.attention_bias = attention_bias
-        self.tie_lstm_directions = tie_lstm_directions
-        spec = variants_lib.get_variant(variant)
+        self.model_config = config
+        spec = variants_lib.get_variant(config.variant)
         self.spec = spec
 
-        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+        self.embedding = keras.layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding")
+
         def encoder(name):
-            return BiLSTMEncoder(hidden_size, dropout=dropout, input_dropout=input_dropout,
-                                 tie_directions=tie_lstm_directions, implementation=lstm_implementation, name=name)
+            return BiLSTMEncoder(config.hidden_size, dropout=config.dropout, input_dropout=config.input_dropout,
+                                 tie_directions=config.tie_lstm_directions,
+                                 implementation=config.lstm_implementation, name=name)
 
         def attention(fed, name):
-            return (AttentionFedAttention if fed else Attention)(attention_size, use_bias=attention_bias, name=name)
+            return (AttentionFedAttention if fed else Attention)(config.attention_size,
+                                                                 use_bias=config.attention_bias, name=name)
 
         self.shared_encoder = encoder("shared_encoder")
         self.shared_attention = attention(spec.feed == variants_lib.FEED_TARGET_TO_SHARED, "shared_attention")
@@ -112,11 +69,12 @@ class EmotionTransferModel(keras.Model):
         if spec.source_encoder:
             self.source_encoder = encoder("source_encoder")
             self.source_attention = attention(False, "source_attention")
-        self.emotion_mlp = EmotionMLP(num_emotions + 1, hidden_units=mlp_hidden_units, activation=mlp_activation,
-                                      dropout=mlp_dropout, name="emotion_mlp")
+        self.emotion_mlp = EmotionMLP(config.num_emotions + 1, hidden_units=config.mlp_hidden_units,
+                                      activation=config.mlp_activation, dropout=config.mlp_dropout,
+                                      name="emotion_mlp")
         self.sentiment_output = None
         if spec.sentiment_head:
-            self.sentiment_output = keras.layers.Dense(num_sentiments, name="sentiment_output")
+            self.sentiment_output = keras.layers.Dense(config.num_sentiments, name="sentiment_output")
         self.gradient_reversal = self.task_discriminator = None
         if spec.adversarial:
             self.gradient_reversal = GradientReversal(name="gradient_reversal")
@@ -132,27 +90,12 @@ class EmotionTransferModel(keras.Model):
         self.built = True
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "variant": self.variant,
-                "vocab_size": self.vocab_size,
-                "embedding_dim": self.embedding_dim,
-                "num_emotions": self.num_emotions,
-                "num_sentiments": self.num_sentiments,
-                "hidden_size": self.hidden_size,
-                "attention_size": self.attention_size,
-                "mlp_hidden_units": self.mlp_hidden_units,
-                "dropout": self.dropout,
-                "lstm_implementation": self.lstm_implementation,
-                "input_dropout": self.input_dropout,
-                "mlp_dropout": self.mlp_dropout,
-                "mlp_activation": self.mlp_activation,
-                "attention_bias": self.attention_bias,
-                "tie_lstm_directions": self.tie_lstm_directions,
-            }
-        )
-        return config
+        return {**super().get_config(), **dataclasses.asdict(self.model_config)}
+
+    @classmethod
+    def from_config(cls, config):
+        model_config, keras_config = ModelConfig.from_dict(config)
+        return cls(model_config, **keras_config)
 
     # -- forward passes -----------------------------------------------------------------
     def _embed(self, token_ids):
@@ -186,7 +129,7 @@ class EmotionTransferModel(keras.Model):
                 out["h_shared"], out["h_private"] = h_s, h_t
         logits = self.emotion_mlp(features, training=training)
         out["logits"] = logits
-        out["probabilities"] = tf.nn.softmax(logits)[:, : self.num_emotions]
+        out["probabilities"] = tf.nn.softmax(logits)[:, : self.model_config.num_emotions]
         out["alpha_s"] = alpha_s
         if self.task_discriminator is not None:
             out["task_logits"] = self.task_discriminator(self.gradient_reversal(H_c))
@@ -195,7 +138,7 @@ class EmotionTransferModel(keras.Model):
     def sentiment(self, token_ids, training=False):
         """Sentiment task (source side): only the left part is used."""
         if self.sentiment_output is None:
-            raise ValueError(f"variant {self.variant!r} has no sentiment output layer")
+            raise ValueError(f"variant {self.model_config.variant!r} has no sentiment output layer")
         x, mask = self._embed(token_ids)
         h_s, z_s = self.shared_encoder(x, mask, training=training)
         if self.spec.feed == variants_lib.FEED_TARGET_TO_SHARED:
@@ -244,9 +187,9 @@ class EmotionTransferModel(keras.Model):
         return [l for l in (self.target_encoder, self.target_attention, self.emotion_mlp) if l is not None]
 
 
-def build_model(variant, vocab_size, embedding_dim, num_emotions, embedding_matrix=None, **kwargs):
-    """Builds the model and, if given, initialises E from the pretrained matrix."""
-    model = EmotionTransferModel(variant, vocab_size, embedding_dim, num_emotions, **kwargs)
+def build_model(config, embedding_matrix=None):
+    """The built model of a `ModelConfig`; E initialised from the pretrained matrix if given."""
+    model = EmotionTransferModel(config)
     model.build()
     if embedding_matrix is not None:
         model.embedding.embeddings.assign(embedding_matrix)

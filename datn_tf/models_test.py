@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from datn_tf import losses
 from datn_tf import variants as variants_lib
+from datn_tf.config import ModelConfig
 from datn_tf.models import EmotionTransferModel, build_model
 
 VOCAB, DIM, HIDDEN, ATTENTION, MLP, K, S = 30, 6, 4, 4, 4, 5, 3
@@ -31,7 +32,7 @@ SENTIMENT_LABELS = np.array([0, 2, 1], np.int32)
 
 def _build(variant, seed=0):
     keras.utils.set_random_seed(seed)
-    return build_model(variant, VOCAB, DIM, K, **SIZES)
+    return build_model(ModelConfig(variant, VOCAB, DIM, K, **SIZES))
 
 
 def _np(outputs):
@@ -58,7 +59,7 @@ def model(request):
 
 def _reference(model):
     """`model`'s outputs on IDS with its original weights."""
-    return _MODELS[model.variant][1]
+    return _MODELS[model.model_config.variant][1]
 
 
 def _assert_same_outputs(want, got):
@@ -93,7 +94,7 @@ def _perturbed(*variables, scale=0.5):
 
 def test_unknown_variant_is_rejected():
     with pytest.raises(ValueError, match="unknown variant 'datn3'"):
-        EmotionTransferModel("datn3", VOCAB, DIM, K)
+        EmotionTransferModel(ModelConfig("datn3", VOCAB, DIM, K))
 
 
 @pytest.mark.parametrize("variant", ALL)
@@ -148,7 +149,7 @@ def test_keras_save_and_load(variant, model, tmp_path):
 
 def test_embedding_matrix_initialises_the_lookup_table():
     table = np.random.default_rng(0).normal(size=(VOCAB, DIM)).astype(np.float32)
-    m = build_model("fs", VOCAB, DIM, K, embedding_matrix=table, **SIZES)
+    m = build_model(ModelConfig("fs", VOCAB, DIM, K, **SIZES), embedding_matrix=table)
     np.testing.assert_array_equal(m.embedding.embeddings.numpy(), table)
 
 
@@ -395,7 +396,8 @@ RELEASED_OPTIONS = dict(input_dropout=0.0, dropout=0.5, mlp_dropout=0.5, mlp_act
 @pytest.mark.parametrize("variant", ["datn1", "datn2"])
 def test_released_options_round_trip_and_kernels_agree(variant):
     keras.utils.set_random_seed(0)
-    models = {impl: build_model(variant, VOCAB, DIM, K, lstm_implementation=impl, **SIZES, **RELEASED_OPTIONS)
+    models = {impl: build_model(ModelConfig(variant, VOCAB, DIM, K, lstm_implementation=impl, **SIZES,
+                                                 **RELEASED_OPTIONS))
               for impl in ("keras", "packed")}
     model = models["keras"]
     config = model.get_config()

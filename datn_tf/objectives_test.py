@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from datn_tf import losses, objectives
 from datn_tf import variants as variants_lib
-from datn_tf.config import TrainConfig
+from datn_tf.config import ModelConfig, TrainConfig
 from datn_tf.models import build_model
 
 K = 4
@@ -19,8 +19,8 @@ BATCH = {"token_ids": IDS, "labels": tf.constant([[1, 0, 1, 0], [0, 0, 0, 0], [0
 def _model(variant):
     keras.utils.set_random_seed(0)
     # No dropout, so that a second forward pass gives the same outputs.
-    return build_model(variant, 12, 5, K, hidden_size=3, attention_size=4, mlp_hidden_units=4, dropout=0.0,
-                       input_dropout=0.0)
+    return build_model(ModelConfig(variant, 12, 5, K, hidden_size=3, attention_size=4, mlp_hidden_units=4,
+                                   dropout=0.0, input_dropout=0.0))
 
 
 @pytest.mark.parametrize("similarity", ["sum", "mean", "released"])

@@ -19,6 +19,7 @@ import tensorflow as tf
 from datn_tf import input_pipeline, metrics, objectives
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
+from datn_tf.config import ModelConfig
 from datn_tf.data import datasets
 from datn_tf.models import build_model
 from datn_tf.optimizers import TaskOptimizers
@@ -49,15 +50,9 @@ class Trainer:
         self.distributed = config.strategy == "mirrored"
         self.strategy = tf.distribute.MirroredStrategy() if self.distributed else tf.distribute.get_strategy()
         with self.strategy.scope():
-            self.model = build_model(
-                config.variant, vocab_size=len(data.vocab), embedding_dim=data.embedding_matrix.shape[1],
-                num_emotions=self.num_emotions, embedding_matrix=data.embedding_matrix,
-                hidden_size=config.hidden_size, attention_size=config.attention_size,
-                mlp_hidden_units=config.mlp_hidden_units, mlp_activation=config.mlp_activation,
-                mlp_dropout=config.mlp_dropout, input_dropout=config.input_dropout, dropout=config.lstm_dropout,
-                attention_bias=config.attention_bias, tie_lstm_directions=config.tie_lstm_directions,
-                lstm_implementation=config.lstm_implementation,
-            )
+            self.model = build_model(ModelConfig.from_train_config(
+                config, vocab_size=len(data.vocab), embedding_dim=data.embedding_matrix.shape[1],
+                num_emotions=self.num_emotions), embedding_matrix=data.embedding_matrix)
             # E is updated row-wise unless asked otherwise or replicated (scatter updates are
             # per device). Built before any tracing, so the step functions create no variables.
             self.optimizers = TaskOptimizers(self.model, self.spec.uses_sentiment_data, config.learning_rate,
