@@ -21,7 +21,7 @@ import types
 import typing
 
 from datn_tf import variants as variants_lib
-from datn_tf.data.datasets import DATASET_DEFAULTS, DATASETS
+from datn_tf.data import datasets as datasets_lib
 from datn_tf.embeddings import RANDOM_SCALE
 
 SIMILARITY_FORMS = ("sum", "mean", "released")
@@ -30,19 +30,6 @@ STEP_ORDERS = ("sentiment_first", "emotion_first")
 MLP_ACTIVATIONS = ("relu", "tanh")
 LSTM_IMPLEMENTATIONS = ("auto", "keras", "packed")
 STRATEGIES = ("default", "mirrored")
-
-# Default epochs per dataset and schedule. An epoch is one pass over the larger training
-# set the variant reads: the sentiment set for the alternating schedule (emotion batches
-# cycle, as in the authors' code), the emotion set for Base and FT's fine-tuning.
-DEFAULT_EPOCHS = {
-    ("semeval", variants_lib.ALTERNATING): 4,
-    ("semeval", variants_lib.EMOTION_ONLY): 16,
-    ("semeval", variants_lib.PRETRAIN_FINETUNE): 16,
-    ("ren_cecps", variants_lib.ALTERNATING): 4,
-    ("ren_cecps", variants_lib.EMOTION_ONLY): 5,
-    ("ren_cecps", variants_lib.PRETRAIN_FINETUNE): 5,
-}
-
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
             exclusive_maximum=False, flag=True, item_type=str):
@@ -63,8 +50,8 @@ class TrainConfig:
         "the preset; config.json records the result.",
         choices=("paper", "released"))
     dataset: str = setting(
-        "semeval", "semeval: S1 (SemEval-16 4A) -> E1 (SemEval-18 E-c); ren_cecps: S2 -> E2 (Ren-CECps).",
-        choices=DATASETS)
+        "semeval", "; ".join(f"{d.name}: {d.about}" for d in datasets_lib.REGISTRY.values()) + ".",
+        choices=datasets_lib.REGISTRY)
     variant: str = setting(
         "datn2", "System of Table 3: base, ft, fs, psp, apsp, sp, datn1, datn2.",
         choices=variants_lib.VARIANT_NAMES)
@@ -174,12 +161,12 @@ class TrainConfig:
         (pretrained, i.e. the packaged GloVe, for English)."""
         if self.embedding_init:
             return self.embedding_init
-        return "pretrained" if self.embeddings else DATASET_DEFAULTS[self.dataset]["embedding_init"]
+        return "pretrained" if self.embeddings else datasets_lib.get(self.dataset).embedding_init
 
     def resolved_epochs(self):
         if self.epochs is not None:
             return self.epochs
-        return DEFAULT_EPOCHS[(self.dataset, variants_lib.get_variant(self.variant).schedule)]
+        return datasets_lib.get(self.dataset).epochs[variants_lib.get_variant(self.variant).schedule]
 
     def default_output_dir(self):
         cv = f"-fold{self.cv_fold}" if self.cv_fold is not None else ""
@@ -190,7 +177,7 @@ class TrainConfig:
         for field in dataclasses.fields(self):
             _check_field(field, getattr(self, field.name))
         init = self.resolved_embedding_init()
-        english = DATASET_DEFAULTS[self.dataset]["language"] == "en"
+        english = datasets_lib.get(self.dataset).language == "en"
         if self.embeddings and init != "pretrained":
             raise ValueError(f"--embeddings is a pretrained file; it cannot go with --embedding_init={init}")
         if init == "pretrained" and not self.embeddings and not english:
@@ -350,7 +337,7 @@ def resolve(overrides=None, config_class=TrainConfig, **kwargs):
         values.update(PRESET_VARIANTS.get(preset, {}).get(overrides.get("variant"), {}))
     values.update(overrides)
     if (preset is not None and "normalize_tokens" not in overrides
-            and DATASET_DEFAULTS[values.get("dataset", "semeval")]["language"] != "en"):
+            and datasets_lib.get(values.get("dataset", "semeval")).language != "en"):
         values.pop("normalize_tokens", None)  # a preset's English preprocessing; Chinese is pre-segmented
     config = config_class(**values)
     if config_class is TrainConfig and config.output_dir is None:

@@ -98,7 +98,7 @@ def _gold_for_runs(run_dirs):
     config = io_utils.read_json(Path(run_dirs[0]) / "config.json")["train_config"]
     task = datasets.load_task(config["dataset"], config["data_dir"])
     gold = {split: ex.labels for split, ex in task.splits().items() if split != "train"}
-    return gold, datasets.DATASET_DEFAULTS[config["dataset"]]["ranking_metrics"], task.notes
+    return gold, datasets.get(config["dataset"]).ranking_metrics, task.notes
 
 
 def main(argv):

@@ -172,7 +172,7 @@ class Trainer:
             gamma = self.config.threshold if self.config.threshold is not None else \
                 metrics.tune_threshold(labels, probs)[0]
         predicted = metrics.predict_labels(probs, gamma)
-        ranking = datasets.DATASET_DEFAULTS[self.config.dataset]["ranking_metrics"]
+        ranking = datasets.get(self.config.dataset).ranking_metrics
         return metrics.emotion_metrics(labels, predicted, probs, ranking=ranking), gamma, predicted, probs
 
     def evaluate_dev(self):

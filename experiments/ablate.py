@@ -141,10 +141,10 @@ CONFIRM = ("base", "sp", "datn2-mean", "datn2-released-sim",
            "base-dropout", "sp-dropout", "datn2-released-sim-dropout")
 # Stages whose summary table is also written into the README (`--readme`, between markers).
 README_STAGES = {"ren_cecps": ("e2",)}
-# The configuration each dataset's McNemar tests compare against: the first with runs.
-REFERENCE = {"semeval": ("base",), "ren_cecps": ("e2-base", "e2-base-random")}
-TITLES = {"semeval": "E1 dev (SemEval-2018 E-c, 886 tweets)",
-          "ren_cecps": "E2 dev (Ren-CECps documents 561-640)"}
+# The configuration each dataset's McNemar tests compare against: the first with runs (the
+# table's title is the dataset's registry entry's `dev_title`).
+REFERENCE = {"ren_cecps": ("e2-base", "e2-base-random")}
+DEFAULT_REFERENCE = ("base",)
 
 flags.DEFINE_string("stage", None, f"Run every configuration of one stage: {', '.join(STAGES)}.")
 flags.DEFINE_string("configs", None, "Configurations to run, separated by commas (see CONFIGS in this file).")
@@ -278,7 +278,8 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
     if not payloads:
         return None
     gold = datasets.load_task(dataset, data_dir).dev.labels
-    reference = next((r for r in REFERENCE[dataset] if r in payloads), REFERENCE[dataset][0])
+    candidates = REFERENCE.get(dataset, DEFAULT_REFERENCE)
+    reference = next((r for r in candidates if r in payloads), candidates[0])
 
     def ensemble(config, seeds=None):
         runs = sorted(payloads[config], key=lambda p: p["seed"])
@@ -293,9 +294,9 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
     base_seeds = {p["seed"] for p in payloads.get(reference, [])}
     # (column, metric) pairs shown only for E2, whose secondary metrics they are.
     extra = ([("AP", "average_precision"), ("one-error", "one_error")]
-             if datasets.DATASET_DEFAULTS[dataset]["ranking_metrics"] else [])
+             if datasets.get(dataset).ranking_metrics else [])
     lines = [
-        f"# Ablations on {TITLES[dataset]}",
+        f"# Ablations on {datasets.get(dataset).dev_title}",
         "",
         "Each configuration is a variant with settings changed from `--preset=paper` (the paper's "
         "reading; the `e2` stage: from the defaults) (`experiments/ablate.py`, `CONFIGS`). Figures are "
@@ -382,8 +383,10 @@ def results_dir(dataset):
 
 
 def main(argv):
+    from datn_tf.data import datasets
+
     with train_cli.user_errors(argv, prefix="[ablate] "):
-        tables = ("ren_cecps", "semeval")  # --table_only: every dataset's; else the datasets run
+        tables = tuple(datasets.REGISTRY)  # --table_only: every dataset's; else the datasets run
         if not FLAGS.table_only:
             ablations = selected(FLAGS.stage, FLAGS.configs)
             if FLAGS.seeds < 1:

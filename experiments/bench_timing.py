@@ -70,7 +70,7 @@ def make_train_step(trainer, seed, start_step=0):
 
 def bench_training(trainer, settings, full_epoch):
     """Throughput and epoch time of one Trainer; see the module docstring."""
-    from datn_tf.config import DEFAULT_EPOCHS
+    from datn_tf.data import datasets
 
     step, alternating = make_train_step(trainer, seed=trainer.config.seed)
     first, windows = timed_windows(step, settings["warmup_steps"], settings["windows"], settings["window_steps"])
@@ -106,7 +106,7 @@ def bench_training(trainer, settings, full_epoch):
         for _ in range(per_epoch):
             step()
         epoch.update(seconds=time.perf_counter() - t0, estimated=False, basis="measured: one full epoch run")
-    epochs = DEFAULT_EPOCHS[("semeval", trainer.spec.schedule)]
+    epochs = datasets.get(trainer.config.dataset).epochs[trainer.spec.schedule]
     epoch["default_epochs"] = epochs
     epoch["training_seconds_estimate"] = epochs * epoch["seconds"]  # without dev evaluation
     result["epoch"] = epoch

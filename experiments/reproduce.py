@@ -246,7 +246,7 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
     from datn_tf.variants import get_variant
 
     task = datasets.load_task(dataset, data_dir)
-    ranking = datasets.DATASET_DEFAULTS[dataset]["ranking_metrics"]
+    ranking = datasets.get(dataset).ranking_metrics
     finished = {v: runs for v in variants if (runs := recorded_runs(dataset_dir, f"{v}-seed*"))}
     cv_finished = {v: recorded_runs(dataset_dir, f"{v}-cvfold*") for v in variants_with_cv(dataset_dir)}
     if not finished and not cv_finished:

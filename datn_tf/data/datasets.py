@@ -1,12 +1,19 @@
-"""The two transfer settings of the paper: S1 -> E1 (`semeval`) and S2 -> E2 (`ren_cecps`).
+"""The dataset registry: one `Dataset` entry per transfer setting, as `variants.VARIANTS` is for systems.
 
-`load_task(dataset, data_dir)` reads every split the setting needs from the expected
-layout under `data_dir` and says, in `notes`, what is missing (the held-out test split).
+An entry holds how to read every split of its setting, its language (which picks the
+tokenizer), the defaults a run on it starts from and the paper's figures where they exist.
+Everything that depends on the dataset (the --dataset choices, default epochs and word
+vectors, metrics, tables, statistics) reads the entry, so a new setting is one entry here.
+
+`load_task(dataset, data_dir)` reads the splits and says, in `notes`, what is missing (the
+held-out test split).
 """
 
+import collections.abc
 import dataclasses
 from pathlib import Path
 
+from datn_tf import variants as variants_lib
 from datn_tf.data import ren_cecps, semeval_4a, semeval_ec
 from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import EmotionExamples, SentimentExamples
@@ -20,23 +27,46 @@ EC_FILES = {
 S4A_DIR = "semeval2016-4a"
 REN_DIR = "ren-cecps"
 
-# Paper settings per dataset (Section 3.1). E1's 300-d GloVe is replaced by the 50-d
-# glove.6B vectors available offline (docs/fidelity.md).
-DATASET_DEFAULTS = {
-    "semeval": {"language": "en", "embedding_dim": 300, "paper_threshold": 0.12, "ranking_metrics": False,
-                "embedding_init": "pretrained"},
-    # E2's init was chosen on E2 dev: word2vec beat random vectors by 2.4 points of Jaccard over
-    # 3 seeds (docs/fidelity.md, "E2's word vectors").
-    "ren_cecps": {"language": "zh", "embedding_dim": 200, "paper_threshold": 0.2, "ranking_metrics": True,
-                  "embedding_init": "word2vec"},
-}
-DATASETS = tuple(DATASET_DEFAULTS)
 
-# Table 2 of the paper, for comparison in `datn_tf.data.stats`.
-PAPER_TABLE2 = {
-    "semeval": {"train": 6838, "dev": 886, "test": 3259, "sentiment": 28631},
-    "ren_cecps": {"train": 13841, "dev": 1972, "test": 3602, "sentiment": 15199},
-}
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """One transfer setting (S -> E).
+
+    Attributes:
+        name: the `--dataset` value.
+        about: its line in `--dataset`'s help.
+        read: `read(data_dir, cv_fold=None, cv_folds=10) -> TaskData`, every split of the
+            setting (cv_fold only when `cross_validation`).
+        language: "en" or "zh"; picks the tokenizer (`datn_tf.tokenizer`), and whether the
+            packaged GloVe vectors and --normalize_tokens apply.
+        emotion_names: the K emotion labels, or None when each data set's files carry them
+            (`TaskData.emotion_names` always holds the run's).
+        embedding_init, embedding_dim: where the lookup table E starts by default, and its
+            width when it is not read from a file.
+        epochs: default epochs per schedule of `datn_tf.variants` (an epoch is one pass over
+            the larger training set the schedule reads).
+        ranking_metrics: also report average precision and one-error (E2's secondary metrics).
+        dev_title: how tables name its dev set.
+        cross_validation: `--cv_fold` splits the whole corpus into folds (`cross_validation_task`).
+        paper_threshold: the paper's fixed gamma, or None.
+        table2: the paper's Table 2 sentence counts per split, or None.
+        table3: the paper's Table 3 test figures {variant: {metric: value}}, or None.
+    """
+
+    name: str
+    about: str
+    read: collections.abc.Callable
+    language: str
+    emotion_names: tuple | None
+    embedding_init: str
+    embedding_dim: int
+    epochs: dict
+    ranking_metrics: bool = False
+    dev_title: str = "dev"
+    cross_validation: bool = False
+    paper_threshold: float | None = None
+    table2: dict | None = None
+    table3: dict | None = None
 
 
 @dataclasses.dataclass
@@ -99,49 +129,146 @@ def cross_validation_task(corpus, fold, folds=10):
                     emotion["test"], sentiment, notes)
 
 
-def load_task(dataset, data_dir, cv_fold=None, cv_folds=10):
-    """Reads the emotion and sentiment data of `dataset` ('semeval' or 'ren_cecps').
+def _read_semeval(data_dir, **_):
+    ec = data_dir / EC_DIR
+    _require_dir(ec, "SemEval-2018 E-c")
+    for split in ("train", "dev"):
+        if not (ec / EC_FILES[split]).exists():
+            raise DataFormatError(ec / EC_FILES[split], None, "file not found")
+    train = semeval_ec.read_ec(ec / EC_FILES["train"])
+    dev = semeval_ec.read_ec(ec / EC_FILES["dev"])
+    test_path = ec / EC_FILES["test"]
+    test = semeval_ec.read_ec(test_path) if test_path.exists() else None
+    notes = [] if test is not None else [f"test split not evaluated: {test_path} is not present (held out)"]
+    s4a = data_dir / S4A_DIR
+    _require_dir(s4a, "SemEval-2016 Task 4A")
+    paths = [s4a / f for f in semeval_4a.S1_FILES]
+    for p in paths:
+        if not p.exists():
+            raise DataFormatError(p, None, "file not found")
+    sentiment = semeval_4a.read_4a_files(paths)
+    return TaskData("semeval", "en", tuple(semeval_ec.EMOTIONS), train, dev, test, sentiment, notes)
 
-    With `cv_fold` (E2 only), the splits are those of `cross_validation_task`.
-    """
-    data_dir = Path(data_dir)
-    if dataset not in DATASET_DEFAULTS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
-    notes = []
-    if cv_fold is not None and dataset != "ren_cecps":
-        raise ValueError("cross-validation (--cv_fold) is defined for ren_cecps only (Table 3's † rows)")
-    if dataset == "semeval":
-        ec = data_dir / EC_DIR
-        _require_dir(ec, "SemEval-2018 E-c")
-        for split in ("train", "dev"):
-            if not (ec / EC_FILES[split]).exists():
-                raise DataFormatError(ec / EC_FILES[split], None, "file not found")
-        train = semeval_ec.read_ec(ec / EC_FILES["train"])
-        dev = semeval_ec.read_ec(ec / EC_FILES["dev"])
-        test_path = ec / EC_FILES["test"]
-        test = semeval_ec.read_ec(test_path) if test_path.exists() else None
-        if test is None:
-            notes.append(f"test split not evaluated: {test_path} is not present (held out)")
-        s4a = data_dir / S4A_DIR
-        _require_dir(s4a, "SemEval-2016 Task 4A")
-        paths = [s4a / f for f in semeval_4a.S1_FILES]
-        for p in paths:
-            if not p.exists():
-                raise DataFormatError(p, None, "file not found")
-        sentiment = semeval_4a.read_4a_files(paths)
-        return TaskData(dataset, "en", tuple(semeval_ec.EMOTIONS), train, dev, test, sentiment, notes)
 
+def _read_ren_cecps(data_dir, cv_fold=None, cv_folds=10, **_):
     folder = data_dir / REN_DIR
     _require_dir(folder, "Ren-CECps")
     corpus = ren_cecps.read_ren_cecps(folder)
     if cv_fold is not None:
         return cross_validation_task(corpus, cv_fold, cv_folds)
     test = corpus.test if len(corpus.test) else None
-    if test is None:
-        notes.append(
-            f"test split not evaluated: documents {ren_cecps.SPLITS['test'][0]}-"
-            f"{ren_cecps.SPLITS['test'][1]} are not present in {folder} (held out)"
-        )
+    notes = [] if test is not None else [
+        f"test split not evaluated: documents {ren_cecps.SPLITS['test'][0]}-"
+        f"{ren_cecps.SPLITS['test'][1]} are not present in {folder} (held out)"]
     return TaskData(
-        dataset, "zh", tuple(ren_cecps.REN_EMOTIONS), corpus.train, corpus.dev, test, corpus.sentiment, notes
+        "ren_cecps", "zh", tuple(ren_cecps.REN_EMOTIONS), corpus.train, corpus.dev, test, corpus.sentiment, notes
     )
+
+
+def _epochs(alternating, emotion_only, pretrain_finetune):
+    return {variants_lib.ALTERNATING: alternating, variants_lib.EMOTION_ONLY: emotion_only,
+            variants_lib.PRETRAIN_FINETUNE: pretrain_finetune}
+
+
+REGISTRY = {}
+
+
+def register(dataset):
+    """Adds `dataset` to the registry (its name must be new); returns it."""
+    if dataset.name in REGISTRY:
+        raise ValueError(f"dataset {dataset.name!r} is already registered")
+    REGISTRY[dataset.name] = dataset
+    return dataset
+
+
+def get(name):
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {tuple(REGISTRY)}") from None
+
+
+# The paper's settings (Section 3.1). E1's 300-d GloVe is replaced by the 50-d glove.6B vectors
+# available offline (docs/fidelity.md). An epoch of the alternating schedule is a pass over the
+# sentiment set (emotion batches cycle, as in the authors' code); of Base and FT's fine-tuning, a
+# pass over the emotion set.
+register(Dataset(
+    "semeval", "S1 (SemEval-16 4A) -> E1 (SemEval-18 E-c)", _read_semeval, "en", tuple(semeval_ec.EMOTIONS),
+    embedding_init="pretrained", embedding_dim=300, epochs=_epochs(4, 16, 16),
+    dev_title="E1 dev (SemEval-2018 E-c, 886 tweets)", paper_threshold=0.12,
+    table2={"train": 6838, "dev": 886, "test": 3259, "sentiment": 28631},
+    table3={
+        "base": {"jaccard": 0.569, "macro_f1": 0.521},
+        "ft": {"jaccard": 0.575, "macro_f1": 0.519},
+        "fs": {"jaccard": 0.577, "macro_f1": 0.526},
+        "psp": {"jaccard": 0.579, "macro_f1": 0.531},
+        "apsp": {"jaccard": 0.580, "macro_f1": 0.540},
+        "sp": {"jaccard": 0.577, "macro_f1": 0.532},
+        "datn1": {"jaccard": 0.582, "macro_f1": 0.543},
+        "datn2": {"jaccard": 0.583, "macro_f1": 0.544},
+        "datn2_ensemble": {"jaccard": 0.597, "macro_f1": 0.551},
+    },
+))
+# E2's init was chosen on E2 dev: word2vec beat random vectors by 2.4 points of Jaccard over 3
+# seeds (docs/fidelity.md, "E2's word vectors").
+register(Dataset(
+    "ren_cecps", "S2 -> E2 (Ren-CECps)", _read_ren_cecps, "zh", tuple(ren_cecps.REN_EMOTIONS),
+    embedding_init="word2vec", embedding_dim=200, epochs=_epochs(4, 5, 5), ranking_metrics=True,
+    dev_title="E2 dev (Ren-CECps documents 561-640)", cross_validation=True, paper_threshold=0.2,
+    table2={"train": 13841, "dev": 1972, "test": 3602, "sentiment": 15199},
+    table3={
+        "base": {"jaccard": 0.368, "macro_f1": 0.399, "average_precision": 0.648, "one_error": 0.531},
+        "ft": {"jaccard": 0.372, "macro_f1": 0.398, "average_precision": 0.655, "one_error": 0.519},
+        "fs": {"jaccard": 0.386, "macro_f1": 0.403, "average_precision": 0.662, "one_error": 0.507},
+        "psp": {"jaccard": 0.384, "macro_f1": 0.405, "average_precision": 0.658, "one_error": 0.517},
+        "apsp": {"jaccard": 0.389, "macro_f1": 0.399, "average_precision": 0.670, "one_error": 0.499},
+        "sp": {"jaccard": 0.389, "macro_f1": 0.410, "average_precision": 0.667, "one_error": 0.507},
+        "datn1": {"jaccard": 0.393, "macro_f1": 0.410, "average_precision": 0.670, "one_error": 0.501},
+        "datn2": {"jaccard": 0.400, "macro_f1": 0.420, "average_precision": 0.674, "one_error": 0.498},
+    },
+))
+
+
+class _FieldView(collections.abc.MutableMapping):
+    """{dataset: one field of its entry} over the entries where it is set; setting a key
+    replaces that entry's field in the registry."""
+
+    def __init__(self, field):
+        self.field = field
+
+    def __getitem__(self, name):
+        value = getattr(REGISTRY[name], self.field) if name in REGISTRY else None
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __setitem__(self, name, value):
+        REGISTRY[name] = dataclasses.replace(REGISTRY[name], **{self.field: value})
+
+    def __delitem__(self, name):
+        self[name] = None
+
+    def __iter__(self):
+        return (name for name, d in REGISTRY.items() if getattr(d, self.field) is not None)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+PAPER_TABLE2 = _FieldView("table2")  # the paper's Table 2, for `datn_tf.data.stats`
+PAPER_TABLE3 = _FieldView("table3")
+
+
+def load_task(dataset, data_dir, cv_fold=None, cv_folds=10):
+    """Reads the emotion and sentiment data of the registered `dataset`.
+
+    With `cv_fold` (datasets with `cross_validation` only), the splits are those of
+    `cross_validation_task`.
+    """
+    entry = get(dataset)
+    if cv_fold is not None and not entry.cross_validation:
+        supported = " and ".join(n for n, d in REGISTRY.items() if d.cross_validation)
+        raise ValueError(f"cross-validation (--cv_fold) is defined for {supported} only (Table 3's † rows)")
+    if cv_fold is None:
+        return entry.read(Path(data_dir))
+    return entry.read(Path(data_dir), cv_fold=cv_fold, cv_folds=cv_folds)

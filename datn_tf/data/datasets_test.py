@@ -1,4 +1,6 @@
-"""Tests of the two transfer settings and the E2 cross-validation splits."""
+"""Tests of the dataset registry, the two transfer settings and the E2 cross-validation splits."""
+
+import dataclasses
 
 import pytest
 
@@ -53,3 +55,65 @@ def test_cross_validation_arguments(data_dir):
         datasets.load_task("ren_cecps", data_dir, cv_fold=10, cv_folds=10)
     with pytest.raises(ValueError, match="cannot make"):
         datasets.load_task("ren_cecps", data_dir, cv_fold=0, cv_folds=50)
+
+
+def _read_e1_as_mine(data_dir, **_):
+    """A third setting for the tests: E1's fixture files read under another name."""
+    task = datasets.get("semeval").read(data_dir)
+    return datasets.TaskData("mine", "en", task.emotion_names, task.train, task.dev, task.test, task.sentiment,
+                             ["mine: read from the E1 fixture"])
+
+
+@pytest.fixture
+def mine(monkeypatch):
+    """A registered third entry (removed after the test): its own defaults and no paper figures."""
+    entry = datasets.Dataset("mine", "E1's files as a new setting", _read_e1_as_mine, "en", None,
+                             embedding_init="random", embedding_dim=6, epochs={"emotion_only": 3, "alternating": 1,
+                                                                               "pretrain_finetune": 2},
+                             ranking_metrics=True, dev_title="mine dev")
+    monkeypatch.setitem(datasets.REGISTRY, "mine", entry)
+    return entry
+
+
+def test_a_registered_entry_is_a_dataset_everywhere(mine, data_dir, tmp_path):
+    from datn_tf import config as config_lib
+    from datn_tf import io_utils, paper
+    from datn_tf import train as train_cli
+    from datn_tf.data import stats
+
+    config = config_lib.resolve(dict(testing.TINY_MODEL, dataset="mine", variant="base", data_dir=str(data_dir),
+                                     output_dir=str(tmp_path / "run"), eval_every=2)).validate()
+    assert config.resolved_epochs() == 3 and config.resolved_embedding_init() == "random"
+    assert config.default_output_dir() == "runs/mine-base-seed0"
+    with pytest.raises(ValueError, match="defined for ren_cecps only"):
+        datasets.load_task("mine", data_dir, cv_fold=0)
+    result = train_cli.run(config)
+    saved = io_utils.read_json(tmp_path / "run" / "config.json")
+    assert saved["emotion_names"] == list(testing.EC_EMOTIONS) and saved["language"] == "en"
+    assert saved["model_config"]["embedding_dim"] == 6
+    assert "average_precision" in result["dev"] and "one_error" in result["dev"]  # the entry's ranking_metrics
+    assert "mine" not in paper.TABLE3 and "mine" not in datasets.PAPER_TABLE2
+    described = stats.describe("mine", data_dir)
+    assert described["paper"] is None and described["notes"] == ["mine: read from the E1 fixture"]
+    assert "| train | 40 | – |" in stats.render(described) and stats.check(described) == []
+
+
+def test_an_entry_with_the_same_readers_and_defaults_trains_to_the_same_metrics(monkeypatch, data_dir, tmp_path):
+    from datn_tf import train as train_cli
+
+    clone = dataclasses.replace(datasets.get("semeval"), name="clone", read=_read_e1_as_mine)
+    monkeypatch.setitem(datasets.REGISTRY, "clone", clone)
+    results = [train_cli.run(testing.tiny_train_config(data_dir, tmp_path / name, dataset=name, variant="datn2",
+                                                       max_steps=4))
+               for name in ("semeval", "clone")]
+    assert results[0]["dev"] == results[1]["dev"] and results[0]["threshold"] == results[1]["threshold"]
+
+
+def test_paper_views_follow_the_registry(monkeypatch):
+    assert datasets.PAPER_TABLE2["semeval"]["train"] == 6838 and set(datasets.PAPER_TABLE2) == {"semeval", "ren_cecps"}
+    monkeypatch.setitem(datasets.PAPER_TABLE2, "semeval", {"train": 1})
+    assert datasets.get("semeval").table2 == {"train": 1}
+    monkeypatch.undo()
+    assert datasets.get("semeval").table2["train"] == 6838
+    with pytest.raises(ValueError, match="already registered"):
+        datasets.register(datasets.get("semeval"))

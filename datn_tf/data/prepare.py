@@ -76,7 +76,7 @@ def _seed_free_parts(config, task=None, vocab=None):
                                                       config.normalize_tokens)
     if vocab is None:
         vocab = Vocabulary.build(train_tokens)
-    dim = config.embedding_dim or datasets.DATASET_DEFAULTS[config.dataset]["embedding_dim"]
+    dim = config.embedding_dim or datasets.get(config.dataset).embedding_dim
     if init == "pretrained":
         vectors, dim = embeddings_lib.load_vectors(config.embeddings or None, words=set(vocab.tokens),
                                                    allow_multiword_keys=config.allow_multiword_embedding_keys,

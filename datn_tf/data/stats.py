@@ -15,12 +15,14 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 
 from absl import app, flags  # noqa: E402
 
+from datn_tf.data import datasets as datasets_lib  # noqa: E402
+
 FLAGS = flags.FLAGS
 # `datn_tf.train` defines --data_dir and --embeddings too (same meaning, same default):
 # allow_override lets both modules be imported in one process (e.g. one pytest run)
 # instead of raising DuplicateFlagError.
 flags.DEFINE_string("data_dir", "data", "Data folder (README: data layout).", allow_override=True)
-flags.DEFINE_list("datasets", ["semeval", "ren_cecps"], "Datasets to describe.")
+flags.DEFINE_list("datasets", list(datasets_lib.REGISTRY), "Datasets to describe.")
 flags.DEFINE_string("embeddings", None, "GloVe text file for the coverage column (default: glove.6B 50-d).",
                     allow_override=True)
 flags.DEFINE_bool("check", False, "Exit 1 if a count the paper fixes differs (used by CI).")
@@ -79,26 +81,26 @@ def describe(dataset, data_dir, embeddings=None):
         "vocabulary": len(vocab),
         "embeddings": emb_name,
         "coverage": coverage.as_dict() if coverage else None,
-        "paper": datasets.PAPER_TABLE2[dataset],
+        "paper": datasets.PAPER_TABLE2.get(dataset),
         "notes": task.notes,
     }
 
 
 def render(stats):
-    paper = stats["paper"]
+    paper = stats["paper"] or {}
     lines = [f"## {stats['dataset']}", "",
              "| split | sentences | paper (Table 2) | words | tokens | OOV rate | OOV with a vector | labels |",
              "|---|---|---|---|---|---|---|---|"]
     for name, row in stats["splits"].items():
         if row.get("held_out"):
-            lines.append(f"| {name} | held out | {paper[name]:,} | | | | | |")
+            lines.append(f"| {name} | held out | {_count(paper.get(name))} | | | | | |")
             continue
         labels = ", ".join(f"{k} {v}" for k, v in row["label_counts"].items())
         if "no_emotion" in row:
             labels += f", none {row['no_emotion']}"
         if row.get("duplicates"):
             labels += f" ({row['duplicates']} repeated ids)"
-        lines.append(f"| {name} | {row['sentences']:,} | {paper[name]:,} | {row['words']:,} | "
+        lines.append(f"| {name} | {row['sentences']:,} | {_count(paper.get(name))} | {row['words']:,} | "
                      f"{row['tokens']:,} | {row['oov_rate']:.2%} | {row['oov_with_vector_rate']:.2%} | {labels} |")
     lines.append("")
     lines.append(f"Vocabulary (train + sentiment, with <pad> and <unk>): {stats['vocabulary']:,}")
@@ -112,10 +114,14 @@ def render(stats):
     return "\n".join(lines) + "\n"
 
 
+def _count(n):
+    return "–" if n is None else f"{n:,}"
+
+
 def check(stats):
     """Counts the paper fixes that differ (empty list when all match)."""
     problems = []
-    for name, expected in stats["paper"].items():
+    for name, expected in (stats["paper"] or {}).items():
         row = stats["splits"][name]
         if row.get("held_out"):
             continue
