@@ -1,0 +1,56 @@
+"""Tests of the wide and list readers of a user's own emotion files."""
+
+import numpy as np
+import pytest
+
+from datn_tf.data import files
+from datn_tf.data.errors import DataFormatError
+
+NAMES = ("calm", "eager", "bored", "proud", "tense")
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_wide_csv_and_list_tsv_read_the_same_labels(tmp_path):
+    wide = _write(tmp_path / "w.csv", "id,text," + ",".join(NAMES) + "\n"
+                  "a,so calm today,1,0,0,0,0\nb,\"eager, and proud\",0,1,0,1,0\nc,nothing,0,0,0,0,0\n")
+    listed = _write(tmp_path / "l.tsv", "text\tlabels\tid\nso calm today\tcalm\ta\n"
+                    "eager, and proud\teager,proud\tb\nnothing\t\tc\n")
+    w = files.read_emotion_file(wide)
+    ll = files.read_emotion_file(listed, label_names=NAMES)
+    assert w.label_names == NAMES and ll.label_names == NAMES and w.ids == ll.ids == ["a", "b", "c"]
+    assert w.texts == ll.texts
+    np.testing.assert_array_equal(w.labels, [[1, 0, 0, 0, 0], [0, 1, 0, 1, 0], [0, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(ll.labels, w.labels)
+    # Without a label set, the list layout's is the sorted names it finds.
+    assert files.read_emotion_file(listed).label_names == ("calm", "eager", "proud")
+
+
+def test_headerless_positions_and_label_ids(tmp_path):
+    path = _write(tmp_path / "train.tsv", "so calm\t0\tx1\neager and proud\t1,3\tx2\n")
+    ex = files.read_emotion_file(path, text_column="0", labels_column="1", id_column="2", label_names=NAMES)
+    assert ex.ids == ["x1", "x2"] and ex.texts[0] == "so calm"
+    np.testing.assert_array_equal(ex.labels, [[1, 0, 0, 0, 0], [0, 1, 0, 1, 0]])
+
+
+@pytest.mark.parametrize("text, kwargs, where", [
+    ("text,calm\nhi,2\n", {}, r"w.csv:2: column 'calm' holds '2'"),
+    ("text,calm\n ,1\n", {}, r"w.csv:2: row with no text"),
+    ("body,calm\nhi,1\n", {}, r"w.csv:1: no text column"),
+    ("text,labels\nhi,calm\nho,angry\n", {"label_names": ("calm",)}, r"w.csv:3: label 'angry' is not in"),
+    ("text,labels\nhi,calm\n", {"layout": "wide", "label_names": ("calm", "eager")}, r"w.csv:1: missing label"),
+])
+def test_malformed_rows_name_the_file_and_line(tmp_path, text, kwargs, where):
+    with pytest.raises(DataFormatError, match=where):
+        files.read_emotion_file(_write(tmp_path / "w.csv", text), **kwargs)
+
+
+def test_a_label_set_that_differs_from_train_is_an_error(tmp_path):
+    train = files.read_emotion_file(_write(tmp_path / "t.csv", "text,calm,eager\nhi,1,0\n"))
+    dev = files.read_emotion_file(_write(tmp_path / "d.csv", "text,calm\nho,1\n"))
+    with pytest.raises(DataFormatError, match="d.csv:1: labels calm differ from the training file's"):
+        files.check_same_labels(train, dev)
+    assert files.read_label_names(_write(tmp_path / "n.txt", "calm\n\neager\n")) == ("calm", "eager")
