@@ -56,6 +56,27 @@ class TrainConfig:
         "datn2", "System of Table 3: base, ft, fs, psp, apsp, sp, datn1, datn2.",
         choices=variants_lib.VARIANT_NAMES)
     data_dir: str = setting("data", "Folder holding semeval2018-ec/, semeval2016-4a/, ren-cecps/ (README).")
+    train_file: str | None = setting(
+        None, "--dataset=files: the emotion training file (CSV or TSV, wide or list layout: docs/own-data.md).")
+    dev_file: str | None = setting(None, "--dataset=files: the emotion dev file (model selection, gamma).")
+    test_file: str | None = setting(None, "--dataset=files: an emotion test file, scored at the end (optional).")
+    sentiment_file: str | None = setting(
+        None, "--dataset=files: the sentiment source (one label per row, any label set; or SemEval-2016 4A "
+        "id<TAB>label<TAB>text). Without it only --variant=base runs.")
+    label_names_file: str | None = setting(
+        None, "--dataset=files: one emotion name per line; list-layout ids index it, wide layout reads these "
+        "columns. Default: every non-text, non-id column (wide), the sorted names of the train file (list).")
+    layout: str = setting("auto", "--dataset=files: wide, list, or auto (list when a labels column is found).",
+                          choices=("auto", "wide", "list"))
+    text_column: str | None = setting(
+        None, "--dataset=files: the text column's name, or its 0-based position for a file without a header "
+        "row. Default: text, tweet, sentence or comment_text.")
+    labels_column: str | None = setting(
+        None, "--dataset=files: the list layout's labels column (name or 0-based position). Default: labels, "
+        "label or emotions.")
+    id_column: str | None = setting(
+        None, "--dataset=files: the id column (name or 0-based position). Default: id when present, else line "
+        "numbers.")
     output_dir: str | None = setting(
         None, "Run folder (checkpoints, metrics, predictions). Default: runs/<dataset>-<variant>-seed<seed>.")
     embeddings: str | None = setting(
@@ -187,6 +208,7 @@ class TrainConfig:
             raise ValueError(f"--pretrained_vocab_size needs pretrained vectors (--embedding_init={init})")
         if self.normalize_tokens and not english:
             raise ValueError("--normalize_tokens is defined for English (--dataset=semeval) only")
+        datasets_lib.get(self.dataset).check(self)
         if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
             raise ValueError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
         return self
@@ -235,11 +257,12 @@ class ModelConfig:
     tie_lstm_directions: bool = _model_setting("tie_lstm_directions")
 
     @classmethod
-    def from_train_config(cls, config, vocab_size, embedding_dim, num_emotions):
+    def from_train_config(cls, config, vocab_size, embedding_dim, num_emotions, num_sentiments=3):
         """The model a run of `config` trains, for data of these sizes."""
         settings = {f.name: getattr(config, f.metadata["setting"]) for f in dataclasses.fields(cls)
                     if "setting" in f.metadata}
-        return cls(vocab_size=vocab_size, embedding_dim=embedding_dim, num_emotions=num_emotions, **settings)
+        return cls(vocab_size=vocab_size, embedding_dim=embedding_dim, num_emotions=num_emotions,
+                   num_sentiments=num_sentiments, **settings)
 
     @classmethod
     def from_dict(cls, values):

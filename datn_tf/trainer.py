@@ -52,7 +52,8 @@ class Trainer:
         with self.strategy.scope():
             self.model = build_model(ModelConfig.from_train_config(
                 config, vocab_size=len(data.vocab), embedding_dim=data.embedding_matrix.shape[1],
-                num_emotions=self.num_emotions), embedding_matrix=data.embedding_matrix)
+                num_emotions=self.num_emotions, num_sentiments=len(data.task.sentiment.label_names) or 3),
+                embedding_matrix=data.embedding_matrix)
             # E is updated row-wise unless asked otherwise or replicated (scatter updates are
             # per device). Built before any tracing, so the step functions create no variables.
             self.optimizers = TaskOptimizers(self.model, self.spec.uses_sentiment_data, config.learning_rate,

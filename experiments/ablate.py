@@ -386,7 +386,8 @@ def main(argv):
     from datn_tf.data import datasets
 
     with train_cli.user_errors(argv, prefix="[ablate] "):
-        tables = tuple(datasets.REGISTRY)  # --table_only: every dataset's; else the datasets run
+        # --table_only: every dataset's; else the datasets run
+        tables = tuple(n for n, d in datasets.REGISTRY.items() if d.reads_data_dir)
         if not FLAGS.table_only:
             ablations = selected(FLAGS.stage, FLAGS.configs)
             if FLAGS.seeds < 1:

@@ -14,6 +14,7 @@ import dataclasses
 from pathlib import Path
 
 from datn_tf import variants as variants_lib
+from datn_tf.data import files as files_lib
 from datn_tf.data import ren_cecps, semeval_4a, semeval_ec
 from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import EmotionExamples, SentimentExamples
@@ -51,6 +52,9 @@ class Dataset:
         paper_threshold: the paper's fixed gamma, or None.
         table2: the paper's Table 2 sentence counts per split, or None.
         table3: the paper's Table 3 test figures {variant: {metric: value}}, or None.
+        check: `check(config)` raises ValueError for settings the entry cannot run, before
+            any data is read.
+        reads_data_dir: its data is found under --data_dir (else in flags of its own).
     """
 
     name: str
@@ -67,6 +71,8 @@ class Dataset:
     paper_threshold: float | None = None
     table2: dict | None = None
     table3: dict | None = None
+    check: collections.abc.Callable = lambda config: None
+    reads_data_dir: bool = True
 
 
 @dataclasses.dataclass
@@ -259,7 +265,62 @@ PAPER_TABLE2 = _FieldView("table2")  # the paper's Table 2, for `datn_tf.data.st
 PAPER_TABLE3 = _FieldView("table3")
 
 
-def load_task(dataset, data_dir, cv_fold=None, cv_folds=10):
+def _check_files(config):
+    if not config.train_file or not config.dev_file:
+        raise ValueError("--dataset=files needs --train_file and --dev_file (docs/own-data.md)")
+    if variants_lib.get_variant(config.variant).uses_sentiment_data and not config.sentiment_file:
+        raise ValueError(f"--variant={config.variant} transfers from a sentiment task: add --sentiment_file=FILE "
+                         "(one sentiment label per row; docs/own-data.md), or run --variant=base")
+
+
+def _read_sentiment_file(path):
+    """SemEval-2016 4A (id<TAB>label<TAB>text) when it parses as such, else a file with a header
+    row, a text column and one label per row; the classes are the sorted labels found."""
+    try:
+        return semeval_4a.read_4a(path)
+    except DataFormatError:
+        pass
+    rows = files_lib.read_emotion_file(path, layout="list")  # a header row: text and label(s) columns
+    counts = rows.labels.sum(1)
+    bad = next((i for i, c in enumerate(counts) if c != 1), None)
+    if bad is not None:
+        raise DataFormatError(path, None, f"row {rows.ids[bad]!r} has {counts[bad]} sentiment labels; give one per row")
+    return SentimentExamples(ids=rows.ids, texts=rows.texts, labels=rows.labels.argmax(1),
+                             label_names=rows.label_names, source=str(path))
+
+
+def _read_files(data_dir, files=None, **_):
+    """--dataset=files: the splits from --train_file, --dev_file, --test_file, --sentiment_file."""
+    names = files_lib.read_label_names(files.label_names_file) if files.label_names_file else None
+
+    def read(path, label_names):
+        return files_lib.read_emotion_file(path, layout=files.layout, text_column=files.text_column,
+                                           labels_column=files.labels_column, id_column=files.id_column,
+                                           label_names=label_names)
+
+    train = read(files.train_file, names)
+    dev = read(files.dev_file, names or train.label_names)
+    files_lib.check_same_labels(train, dev)
+    test = read(files.test_file, names or train.label_names) if files.test_file else None
+    if test is not None:
+        files_lib.check_same_labels(train, test)
+    notes = [] if test is not None else ["test split not evaluated: no --test_file"]
+    if files.sentiment_file:
+        sentiment = _read_sentiment_file(files.sentiment_file)
+    else:
+        sentiment = SentimentExamples(ids=[], texts=[], labels=[], label_names=(), source="no --sentiment_file")
+        notes.append("no sentiment source (--sentiment_file): Base only")
+    return TaskData("files", "en", train.label_names, train, dev, test, sentiment, notes)
+
+
+register(Dataset(
+    "files", "your own emotion files (--train_file, --dev_file, ...; docs/own-data.md)", _read_files, "en", None,
+    embedding_init="pretrained", embedding_dim=300, epochs=_epochs(4, 16, 16), check=_check_files,
+    reads_data_dir=False,
+))
+
+
+def load_task(dataset, data_dir, cv_fold=None, cv_folds=10, files=None):
     """Reads the emotion and sentiment data of the registered `dataset`.
 
     With `cv_fold` (datasets with `cross_validation` only), the splits are those of
@@ -270,5 +331,5 @@ def load_task(dataset, data_dir, cv_fold=None, cv_folds=10):
         supported = " and ".join(n for n, d in REGISTRY.items() if d.cross_validation)
         raise ValueError(f"cross-validation (--cv_fold) is defined for {supported} only (Table 3's † rows)")
     if cv_fold is None:
-        return entry.read(Path(data_dir))
-    return entry.read(Path(data_dir), cv_fold=cv_fold, cv_folds=cv_folds)
+        return entry.read(Path(data_dir), files=files)
+    return entry.read(Path(data_dir), cv_fold=cv_fold, cv_folds=cv_folds, files=files)

@@ -53,7 +53,9 @@ class PreparedDataCache:
         """The settings the seed-free parts depend on."""
         return (config.dataset, config.data_dir, config.cv_fold, config.cv_folds, config.embeddings,
                 config.embedding_init, config.allow_multiword_embedding_keys, config.embedding_dim,
-                config.max_length, config.pretrained_vocab_size, config.normalize_tokens)
+                config.max_length, config.pretrained_vocab_size, config.normalize_tokens, config.train_file,
+                config.dev_file, config.test_file, config.sentiment_file, config.label_names_file, config.layout,
+                config.text_column, config.labels_column, config.id_column)
 
     def prepare(self, config):
         key = self.key(config)
@@ -65,7 +67,7 @@ class PreparedDataCache:
 
 
 def _seed_free_parts(config, task=None, vocab=None):
-    task = task or datasets.load_task(config.dataset, config.data_dir, config.cv_fold, config.cv_folds)
+    task = task or datasets.load_task(config.dataset, config.data_dir, config.cv_fold, config.cv_folds, files=config)
     language = task.language
     init = config.validate().resolved_embedding_init()
     # The sentences E may learn from before training: the emotion-train split and the

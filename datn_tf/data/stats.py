@@ -22,7 +22,8 @@ FLAGS = flags.FLAGS
 # allow_override lets both modules be imported in one process (e.g. one pytest run)
 # instead of raising DuplicateFlagError.
 flags.DEFINE_string("data_dir", "data", "Data folder (README: data layout).", allow_override=True)
-flags.DEFINE_list("datasets", list(datasets_lib.REGISTRY), "Datasets to describe.")
+flags.DEFINE_list("datasets", [n for n, d in datasets_lib.REGISTRY.items() if d.reads_data_dir],
+                  "Datasets to describe.")
 flags.DEFINE_string("embeddings", None, "GloVe text file for the coverage column (default: glove.6B 50-d).",
                     allow_override=True)
 flags.DEFINE_bool("check", False, "Exit 1 if a count the paper fixes differs (used by CI).")
