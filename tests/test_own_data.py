@@ -72,3 +72,18 @@ def test_a_transfer_system_without_a_sentiment_file_stops_before_reading_data(tm
         _config(tmp_path, "datn2", missing)
     with pytest.raises(ValueError, match="needs --train_file and --dev_file"):
         config_lib.resolve(dict(dataset="files", variant="base")).validate()
+
+
+def test_an_exported_own_data_run_predicts_its_labels(own_files, tmp_path):
+    import json
+
+    from datn_tf import export, predict
+
+    files, _ = own_files
+    train_cli.run(_config(tmp_path, "base", files))
+    export.export_run(tmp_path / "base", tmp_path / "model")
+    out = tmp_path / "pred.jsonl"
+    predict.run(str(tmp_path / "model"), texts=["sun rain tea", "road song"], output=str(out))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and all(list(r["probabilities"]) == list(NAMES) for r in rows)
+    assert all(set(r["labels"]) <= set(NAMES) for r in rows)
