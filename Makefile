@@ -20,7 +20,7 @@ SEEDS ?= 3
 
 GLOVE_100D ?= data/glove.6B.100d.txt
 
-.PHONY: install test lint train stats reproduce-e1 reproduce-e2 ablate export bench glove-100d clean
+.PHONY: install test test-slurm lint train stats reproduce-e1 reproduce-e2 ablate export bench glove-100d clean
 
 # A fresh virtual environment with everything pinned in requirements.txt, and this package.
 $(VENV)/.installed: requirements.txt setup.py
@@ -34,6 +34,10 @@ install: $(VENV)/.installed
 
 test: install
 	$(PYTHON) -m pytest
+
+# A one-node Slurm started for the test (installs Debian's slurm-wlm and munge if missing; root).
+test-slurm: install
+	bash tests/slurm/run.sh $(PYTHON)
 
 lint: install
 	$(PYTHON) -m pip install -q ruff
