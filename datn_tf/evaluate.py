@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-from datn_tf import io_utils, metrics
+from datn_tf import io_utils, metrics, tables
 from datn_tf.data import semeval_ec
 from datn_tf.data.errors import DataFormatError
 
@@ -92,6 +92,14 @@ def ensemble_of_probabilities(per_run, gold_by_split, ranking=False):
     return out
 
 
+def report(result):
+    """The metrics of `result` (one split's, or an ensemble's {split: metrics}) in the columns of
+    the run summary and the tables (`tables.METRIC_COLUMNS`)."""
+    if "n" in result:
+        return tables.metrics_line(result) + f"  (n={result['n']})"
+    return "\n".join(tables.split_line(split, result[split]) for split in ("dev", "test") if split in result)
+
+
 def _gold_for_runs(run_dirs):
     from datn_tf.data import datasets
 
@@ -118,6 +126,7 @@ def main(argv):
         sys.exit(2)
     text = io_utils.json.dumps(result, indent=2, sort_keys=True)
     print(text)
+    print(report(result), file=sys.stderr)
     if FLAGS.output:
         io_utils.write_json(FLAGS.output, result)
 

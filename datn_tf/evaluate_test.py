@@ -91,6 +91,17 @@ def test_cli_prints_metrics_json(gold_path, tmp_path, capsys):
                  f"--output={tmp_path / 'm.json'}"])
     evaluate.main([])
     flags.FLAGS.unparse_flags()
-    printed = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    printed = json.loads(out)
     assert printed["jaccard"] == 1.0
     assert io_utils.read_json(tmp_path / "m.json") == printed
+    # The readable report has the tables' columns.
+    assert err == (f"jaccard 1.0000  macro_f1 {printed['macro_f1']:.4f}  micro_f1 1.0000  (n={len(gold)})\n")
+
+
+def test_an_ensemble_report_has_a_line_per_split_and_marks_a_missing_metric():
+    dev = {"jaccard": 0.5, "macro_f1": 0.25, "micro_f1": 0.75, "average_precision": 0.625, "one_error": 0.5, "n": 4}
+    test = {"jaccard": 0.5, "n": 2}
+    assert evaluate.report({"threshold": 0.2, "test": test, "dev": dev}).splitlines() == [
+        "dev   jaccard 0.5000  macro_f1 0.2500  micro_f1 0.7500  average_precision 0.6250  one_error 0.5000  (n=4)",
+        "test  jaccard 0.5000  macro_f1 –  micro_f1 –  (n=2)"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from datn_tf import io_utils
+from datn_tf import io_utils, tables
 from datn_tf.data import semeval_ec
 from datn_tf.progress import fmt_time, log
 
@@ -241,10 +241,7 @@ def summary_text(payload):
             f"({payload['threshold_source']}); wall {fmt_time(payload['wall_seconds'])}"]
     for split in ("dev", "test"):
         if split in payload:
-            m = payload[split]
-            extra = "".join(f" {k} {m[k]:.4f}" for k in ("average_precision", "one_error") if k in m)
-            rows.append(f"{split:5s} jaccard {m['jaccard']:.4f}  macro_f1 {m['macro_f1']:.4f}  "
-                        f"micro_f1 {m['micro_f1']:.4f}{extra}  (n={m['n']})")
+            rows.append(tables.split_line(split, payload[split]))
     if not payload["test_evaluated"]:
         rows.append("; ".join(payload["notes"]) or "test split not evaluated")
     return "\n".join(rows)

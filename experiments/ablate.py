@@ -257,18 +257,10 @@ def run_all(ablations, seeds, out_dir):
               f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)
 
 
-def _fmt(values, digits=3):
-    values = [v for v in values if v is not None]
-    if not values:
-        return "–"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
-
-
 def build_table(out_dir, data_dir, dataset="semeval", readme=None):
     """<dataset>/ablations.md from the per-run JSON and dev probabilities (nothing typed in);
     `readme`: a Markdown file whose generated blocks get the summaries of `README_STAGES`."""
-    from datn_tf import io_utils, metrics
+    from datn_tf import io_utils, metrics, tables
     from datn_tf.data import datasets
 
     payloads = {}
@@ -292,9 +284,7 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
     order = [n for n in CONFIGS if n in payloads] + sorted(n for n in payloads if n not in CONFIGS)
     ensemble_jaccard, p_values = {}, {}
     base_seeds = {p["seed"] for p in payloads.get(reference, [])}
-    # (column, metric) pairs shown only for E2, whose secondary metrics they are.
-    extra = ([("AP", "average_precision"), ("one-error", "one_error")]
-             if datasets.get(dataset).ranking_metrics else [])
+    columns = tables.metric_columns(dataset)
     lines = [
         f"# Ablations on {datasets.get(dataset).dev_title}",
         "",
@@ -306,13 +296,8 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
         "token); cos: dev mean of cos(α_s, α_t). Ensemble: mean probabilities of all seeds, gamma "
         "tuned on dev; McNemar (exact label set as one label) of that ensemble against Base's "
         f"ensemble of the same seeds (`{reference}`).",
-        "",
-        "| configuration | variant | seeds | Jaccard | macro-F1 | micro-F1 | "
-        + "".join(f"{column} | " for column, _ in extra)
-        + "best step / steps | max α_t | max α_s | cos(α_s, α_t) | ensemble Jaccard | McNemar p vs Base | "
-        "wall / run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(extra),
     ]
+    rows = []
     for name in order:
         runs = sorted(payloads[name], key=lambda p: p["seed"])
         best = f"{statistics.mean(p['best_step'] for p in runs):.0f} / {runs[0]['steps']}"
@@ -330,14 +315,15 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
             else:
                 p_value = f"(Base lacks seed {min(set(seeds) - base_seeds)})"
         ensemble_jaccard[name], p_values[name] = ens_jaccard, p_value
-        lines.append(
-            f"| {name} | {runs[0]['variant']} | {len(runs)} | {_fmt([p['dev']['jaccard'] for p in runs])} | "
-            f"{_fmt([p['dev']['macro_f1'] for p in runs])} | {_fmt([p['dev']['micro_f1'] for p in runs])} | "
-            + "".join(f"{_fmt([p['dev'][metric] for p in runs])} | " for _, metric in extra)
-            + f"{best} | {_fmt([p['mean_max_alpha_t'] for p in runs], 2)} | "
-            f"{_fmt([p.get('mean_max_alpha_s') for p in runs], 2)} | "
-            f"{_fmt([p['mean_cos_alpha_s_alpha_t'] for p in runs], 2)} | {ens_jaccard:.3f} | {p_value} | "
-            f"{statistics.mean(p['wall_seconds'] for p in runs) / 60:.1f} min |")
+        rows.append([name, runs[0]["variant"], len(runs),
+                     *tables.metric_cells(columns, [p["dev"] for p in runs]),
+                     best, tables.mean_std([p["mean_max_alpha_t"] for p in runs], 2),
+                     tables.mean_std([p.get("mean_max_alpha_s") for p in runs], 2),
+                     tables.mean_std([p["mean_cos_alpha_s_alpha_t"] for p in runs], 2), f"{ens_jaccard:.3f}",
+                     p_value, f"{statistics.mean(p['wall_seconds'] for p in runs) / 60:.1f} min"])
+    lines += ["", *tables.markdown_table(
+        ["configuration", "variant", "seeds", *(c.heading for c in columns), "best step / steps", "max α_t",
+         "max α_s", "cos(α_s, α_t)", "ensemble Jaccard", "McNemar p vs Base", "wall / run"], rows)]
     lines += ["", "Settings of each configuration (changes from the paper preset, or from the defaults):", ""]
     for name in order:
         p = payloads[name][0]
@@ -352,25 +338,25 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
         names = [n for n in order if n in CONFIGS and CONFIGS[n].stage == stage]
         if names:
             summary = stage_summary(dataset, stage, {n: payloads[n] for n in names}, ensemble_jaccard, p_values,
-                                    reference, extra)
+                                    reference)
             io_utils.update_generated_block(readme, f"ablate:{stage}", summary)
     return text
 
 
-def stage_summary(dataset, stage, payloads, ensemble_jaccard, p_values, reference, extra):
+def stage_summary(dataset, stage, payloads, ensemble_jaccard, p_values, reference):
     """A stage's rows as a short table for the README: the paper's test figures in brackets."""
-    from datn_tf import paper
+    from datn_tf import paper, tables
     from datn_tf.variants import get_variant
 
-    metric_cols = [("Jaccard", "jaccard"), ("macro-F1", "macro_f1"), ("micro-F1", "micro_f1"), *extra]
-    lines = [f"| system | seeds | {' | '.join(c for c, _ in metric_cols)} | ensemble Jaccard | "
-             f"McNemar p vs Base |", "|---|---|" + "---|" * (len(metric_cols) + 2)]
+    columns = tables.metric_columns(dataset)
+    rows = []
     for name, runs in payloads.items():
         variant = runs[0]["variant"]
-        ref = paper.TABLE3.get(dataset, {}).get(variant, {})
-        cells = [_fmt([p["dev"][m] for p in runs]) + (f" [{ref[m]:.3f}]" if m in ref else "") for _, m in metric_cols]
-        lines.append(f"| {get_variant(variant).title} | {len(runs)} | {' | '.join(cells)} | "
-                     f"{ensemble_jaccard[name]:.3f} | {p_values[name]} |")
+        refs = paper.TABLE3.get(dataset, {}).get(variant, {})
+        cells = tables.metric_cells(columns, [p["dev"] for p in runs], refs)
+        rows.append([get_variant(variant).title, len(runs), *cells, f"{ensemble_jaccard[name]:.3f}", p_values[name]])
+    lines = tables.markdown_table(["system", "seeds", *(c.heading for c in columns), "ensemble Jaccard",
+                                   "McNemar p vs Base"], rows)
     lines += ["", f"Dev figures (mean ± std over seeds; ensemble: the seeds' mean probabilities; McNemar against "
               f"`{reference}`'s ensemble); in brackets the paper's Table 3 (test set, ten runs). Generated by "
               f"`python -m experiments.ablate --table_only` from `experiments/results/{dataset}/ablations/` "

@@ -194,12 +194,6 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
         record_run(dataset_dir, name, config.output_dir)
 
 
-def _mean_std(values):
-    if not values:
-        return None
-    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def recorded_runs(dataset_dir, pattern):
     """{run name: record} of the recorded runs whose name matches `pattern` (e.g. "base-seed*")."""
     from datn_tf import io_utils
@@ -240,7 +234,7 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
     """table3.md from the runs' records (`record_run`): mean ± std, the paper's numbers,
     McNemar, wall time; also written into `readme`'s `reproduce:<dataset>` block if it has one."""
 
-    from datn_tf import io_utils, metrics, paper
+    from datn_tf import io_utils, metrics, paper, tables
     from datn_tf.data import datasets
     from datn_tf.evaluate import ensemble_of_probabilities
     from datn_tf.variants import get_variant
@@ -254,9 +248,8 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
     all_payloads = [p for runs in finished.values() for p in runs.values()]
     split = "test" if all_payloads and all(p.get("test_evaluated") for p in all_payloads) else "dev"
     gold = {s: ex.labels for s, ex in task.splits().items() if s != "train"}
-    keys = ["jaccard", "macro_f1", "micro_f1"] + (["average_precision", "one_error"] if ranking else [])
-    heads = {"jaccard": "Jaccard acc.", "macro_f1": "macro-F1", "micro_f1": "micro-F1",
-             "average_precision": "AP", "one_error": "one-error"}
+    columns = tables.metric_columns(dataset)
+    heads = [c.table3_heading for c in columns]
 
     def mcnemar_p(v, ref):
         if v == ref or ref not in finished:
@@ -291,40 +284,32 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
                   + "".join(f"{n[0].upper()}{n[1:]}. " for n in task.notes).rstrip(), ""]
     records = [p for runs in (*finished.values(), *cv_finished.values()) for p in runs.values()]
     lines += [settings_line(records, dataset), ""]
-    lines.append("| system | runs | " + " | ".join(heads[k] for k in keys)
-                 + " | McNemar p vs Base | vs SP | wall time / run |")
-    lines.append("|---|---|" + "---|" * len(keys) + "---|---|---|")
+    rows = []
     for v, runs in finished.items():
         payloads = list(runs.values())
-        cells = []
-        for k in keys:
-            ms = _mean_std([p[split][k] for p in payloads if split in p])
-            ref = paper.TABLE3.get(dataset, {}).get(v, {}).get(k)
-            cells.append(f"{ms[0]:.3f} ± {ms[1]:.3f}" + (f" [{ref:.3f}]" if ref is not None else ""))
+        refs = paper.TABLE3.get(dataset, {}).get(v, {})
+        cells = tables.metric_cells(columns, [p[split] for p in payloads if split in p], refs)
         wall = statistics.mean(p["wall_seconds"] for p in payloads)
-        lines.append(f"| {get_variant(v).title} | {len(runs)} | " + " | ".join(cells)
-                     + f" | {mcnemar_p(v, 'base')} | {mcnemar_p(v, 'sp')} | {wall / 60:.1f} min |")
+        rows.append([get_variant(v).title, len(runs), *cells, mcnemar_p(v, "base"), mcnemar_p(v, "sp"),
+                     f"{wall / 60:.1f} min"])
     for v, runs in finished.items():
         ens = ensemble(runs) if len(runs) > 1 and v in ("base", "datn2") else None
         if ens is not None:
-            ref = paper.TABLE3.get(dataset, {}).get(f"{v}_ensemble", {})
-            cells = [f"{ens[k]:.3f}" + (f" [{ref[k]:.3f}]" if k in ref else "") for k in keys]
-            lines.append(f"| {get_variant(v).title}* (ensemble) | {len(runs)} | " + " | ".join(cells)
-                         + " | | | |")
-    cv_lines = []
+            refs = paper.TABLE3.get(dataset, {}).get(f"{v}_ensemble", {})
+            cells = [tables.with_reference(tables.value(ens.get(c.key), c.digits), refs.get(c.key), c.digits)
+                     for c in columns]
+            rows.append([f"{get_variant(v).title}* (ensemble)", len(runs), *cells, "", "", ""])
+    lines += tables.markdown_table(["system", "runs", *heads, "McNemar p vs Base", "vs SP", "wall time / run"], rows)
+    cv_rows = []
     for v, runs in cv_finished.items():
         payloads = list(runs.values())
-        cells = []
-        for k in keys:
-            ms = _mean_std([p["test"][k] for p in payloads])
-            cells.append(f"{ms[0]:.3f} ± {ms[1]:.3f}")
         wall = statistics.mean(p["wall_seconds"] for p in payloads)
-        cv_lines.append(f"| {get_variant(v).title}† ({len(payloads)} folds) | " + " | ".join(cells)
-                        + f" | {wall / 60:.1f} min |")
-    if cv_lines:
+        cv_rows.append([f"{get_variant(v).title}† ({len(payloads)} folds)",
+                        *tables.metric_cells(columns, [p["test"] for p in payloads]),
+                        f"{wall / 60:.1f} min"])
+    if cv_rows:
         lines += ["", "Cross-validation over the whole corpus (each fold's held-out documents; mean ± std over folds):",
-                  "", "| system | " + " | ".join(heads[k] for k in keys) + " | wall time / run |",
-                  "|---|" + "---|" * len(keys) + "---|"] + cv_lines
+                  "", *tables.markdown_table(["system", *heads, "wall time / run"], cv_rows)]
     lines += ["", f"Generated by `python -m experiments.reproduce --dataset {dataset} --table_only` "
               f"on {time.strftime('%Y-%m-%d')}."]
     text = "\n".join(lines) + "\n"
