@@ -9,7 +9,6 @@ IDs). An ensemble averages the runs' emotion probabilities and tunes gamma on de
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 from absl import app, flags
@@ -51,17 +50,6 @@ def score_files(gold_path, pred_path, baseline_path=None, scores_path=None):
     return result
 
 
-def run_split_outputs(run_dir, split):
-    """(probabilities [N, K], predicted labels [N, K] or None) saved by a finished run."""
-    run_dir = Path(run_dir)
-    probs_path = run_dir / "predictions" / f"{split}_probabilities.npy"
-    if not probs_path.exists():
-        return None, None
-    probs = np.load(probs_path)
-    payload = io_utils.read_json(run_dir / "metrics.json")
-    return probs, metrics.predict_labels(probs, payload["threshold"])
-
-
 def ensemble_runs(run_dirs, gold_by_split, ranking=False):
     """DATN-2*-style ensemble: mean probabilities of the runs, gamma tuned on the dev ensemble.
 
@@ -69,7 +57,9 @@ def ensemble_runs(run_dirs, gold_by_split, ranking=False):
         run_dirs: finished runs of one dataset (their `predictions/<split>_probabilities.npy`).
         gold_by_split: {"dev": labels, "test": labels or absent}.
     """
-    per_run = {split: [run_split_outputs(r, split)[0] for r in run_dirs] for split in gold_by_split}
+    from datn_tf import run_dir as run_dir_lib
+
+    per_run = {split: [run_dir_lib.read_split_outputs(r, split)[0] for r in run_dirs] for split in gold_by_split}
     result = ensemble_of_probabilities(per_run, gold_by_split, ranking=ranking)
     if result is None:
         raise ValueError("every run needs dev probabilities (predictions/dev_probabilities.npy)")
@@ -101,9 +91,10 @@ def report(result):
 
 
 def _gold_for_runs(run_dirs):
+    from datn_tf import run_dir as run_dir_lib
     from datn_tf.data import datasets
 
-    config = io_utils.read_json(Path(run_dirs[0]) / "config.json")["train_config"]
+    config = run_dir_lib.read_train_config(run_dirs[0])
     task = datasets.load_task(config["dataset"], config["data_dir"])
     gold = {split: ex.labels for split, ex in task.splits().items() if split != "train"}
     return gold, datasets.get(config["dataset"]).ranking_metrics, task.notes

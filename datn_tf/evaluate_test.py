@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from datn_tf import evaluate, io_utils, metrics, testing
+from datn_tf import run_dir as run_dir_lib
 from datn_tf.data import semeval_ec
 from datn_tf.data.errors import DataFormatError
 from datn_tf.data.semeval_ec import write_ec_file as write_predictions
@@ -48,9 +49,8 @@ def test_mismatched_ids_are_reported_with_the_line(gold_path, tmp_path):
 
 
 def _fake_run(path, dev_probs, threshold=0.25):
-    (path / "predictions").mkdir(parents=True)
-    np.save(path / "predictions" / "dev_probabilities.npy", dev_probs)
-    io_utils.write_json(path / "metrics.json", {"threshold": threshold})
+    io_utils.save_npy(run_dir_lib.probabilities_path(path, "dev"), dev_probs)
+    run_dir_lib.write_metrics(path, {"threshold": threshold})
     return path
 
 
@@ -65,7 +65,7 @@ def test_ensemble_averages_probabilities_and_tunes_gamma_on_dev(tmp_path):
     assert out["threshold"] == gamma
     assert out["dev"]["jaccard"] == pytest.approx(best)
     assert "test" not in out
-    probs, labels = evaluate.run_split_outputs(runs[0], "dev")
+    probs, labels = run_dir_lib.read_split_outputs(runs[0], "dev")
     np.testing.assert_array_equal(labels, (a > 0.25).astype(int))
 
 

@@ -47,6 +47,46 @@ class RunDirError(ValueError):
 _NOT_COMPARED = ("preset", "data_dir", "output_dir", "log_every")
 
 
+def run_name(variant, seed, fold=None):
+    """A run's name in an experiment's results: `<variant>-seed<seed>`, or `<variant>-cvfold<fold>`
+    for a cross-validation fold."""
+    return f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
+
+
+def is_finished(run_dir):
+    """Whether the run wrote its metrics (its last file: a stopped run has none)."""
+    return (Path(run_dir) / METRICS_FILE).exists()
+
+
+def read_metrics(run_dir):
+    """A finished run's metrics.json: dev-tuned threshold, per-split metrics, wall time."""
+    return io_utils.read_json(Path(run_dir) / METRICS_FILE)
+
+
+def probabilities_path(run_dir, split):
+    return Path(run_dir) / PREDICTIONS_DIR / f"{split}_probabilities.npy"
+
+
+def saved_probabilities(run_dir):
+    """{split: path of its probabilities [N, K]} that a run saved."""
+    suffix = "_probabilities.npy"
+    return {p.name[: -len(suffix)]: p for p in sorted((Path(run_dir) / PREDICTIONS_DIR).glob(f"*{suffix}"))}
+
+
+def read_split_outputs(run_dir, split):
+    """(probabilities [N, K], labels predicted at the run's threshold) of a finished run on
+    `split`, or (None, None) when it saved none for that split."""
+    import numpy as np
+
+    from datn_tf import metrics
+
+    path = probabilities_path(run_dir, split)
+    if not path.exists():
+        return None, None
+    probs = np.load(path)
+    return probs, metrics.predict_labels(probs, read_metrics(run_dir)["threshold"])
+
+
 def changed_settings(saved, config):
     """{setting: (saved value, value in `config`)} where a run's saved train_config differs.
 
@@ -79,7 +119,7 @@ def finished_runs(runs_root):
     a run to a finished twin instead of training it again)."""
     finished = {}
     for d in sorted(runs_root.glob("*")):
-        if d.is_symlink() or not (d / METRICS_FILE).exists():
+        if d.is_symlink() or not is_finished(d):
             continue
         finished[d] = read_train_config(d)
     return finished
@@ -115,7 +155,7 @@ def link_finished_twin(out, config, finished):
     import os
 
     out = Path(out)
-    if out.is_symlink() and not (out / METRICS_FILE).exists():
+    if out.is_symlink() and not is_finished(out):
         out.unlink()
     if out.exists():
         return None
@@ -210,9 +250,8 @@ def _first_line(error):
 
 def write_split_outputs(output_dir, split, examples, predicted, probabilities):
     """predictions/{split}.txt (official E-c format) and {split}_probabilities.npy."""
-    pred_dir = Path(output_dir) / PREDICTIONS_DIR
-    semeval_ec.write_ec_file(pred_dir / f"{split}.txt", examples, predicted)
-    io_utils.save_npy(pred_dir / f"{split}_probabilities.npy", probabilities)
+    semeval_ec.write_ec_file(Path(output_dir) / PREDICTIONS_DIR / f"{split}.txt", examples, predicted)
+    io_utils.save_npy(probabilities_path(output_dir, split), probabilities)
 
 
 def append_history(output_dir, step, point):

@@ -163,5 +163,5 @@ def test_predictions_are_written_in_the_official_format(tmp_path):
     written = semeval_ec.read_ec(tmp_path / run_dir_lib.PREDICTIONS_DIR / "dev.txt")
     assert list(written.ids) == ["2018-En-1", "2018-En-2"]
     np.testing.assert_array_equal(written.labels, predicted.astype(written.labels.dtype))
-    probs = np.load(tmp_path / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
+    probs = np.load(run_dir_lib.probabilities_path(tmp_path, "dev"))
     assert probs.shape == (2, len(names))

@@ -85,7 +85,7 @@ def test_alternating_epoch_is_a_pass_over_the_sentiment_set(data_dir, tmp_path):
 
 
 def _dev_probabilities(run_dir):
-    return np.load(run_dir / "predictions" / "dev_probabilities.npy")
+    return np.load(run_dir_lib.probabilities_path(run_dir, "dev"))
 
 
 def test_resume_after_kill_matches_uninterrupted_run(data_dir, tmp_path):

@@ -261,6 +261,7 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
     """<dataset>/ablations.md from the per-run JSON and dev probabilities (nothing typed in);
     `readme`: a Markdown file whose generated blocks get the summaries of `README_STAGES`."""
     from datn_tf import io_utils, metrics, tables
+    from datn_tf import run_dir as run_dir_lib
     from datn_tf.data import datasets
 
     payloads = {}
@@ -276,7 +277,8 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
     def ensemble(config, seeds=None):
         runs = sorted(payloads[config], key=lambda p: p["seed"])
         seeds = [p["seed"] for p in runs] if seeds is None else seeds
-        probs = [np.load(out_dir / "probs" / f"{config}-seed{s}.npy").astype(np.float32) for s in seeds]
+        probs = [np.load(out_dir / "probs" / f"{run_dir_lib.run_name(config, s)}.npy").astype(np.float32)
+                 for s in seeds]
         mean = metrics.ensemble_probabilities(probs)
         gamma, _ = metrics.tune_threshold(gold, mean)
         return metrics.predict_labels(mean, gamma)

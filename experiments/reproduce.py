@@ -49,12 +49,10 @@ def parse_variants(text):
     return names
 
 
-def run_name(variant, seed, fold=None):
-    return f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
-
-
 def run_dir(results, variant, seed, fold=None):
-    return results / "runs" / run_name(variant, seed, fold)
+    from datn_tf import run_dir as run_dir_lib
+
+    return results / "runs" / run_dir_lib.run_name(variant, seed, fold)
 
 
 PROBS_DIR = "probs"
@@ -71,11 +69,10 @@ def record_run(dataset_dir, name, folder):
     from datn_tf import run_dir as run_dir_lib
 
     folder = Path(folder)
-    payload = io_utils.read_json(folder / run_dir_lib.METRICS_FILE)
+    payload = run_dir_lib.read_metrics(folder)
     payload["train_config"] = run_dir_lib.read_train_config(folder)
     payload["history"] = run_dir_lib.read_history(folder)
-    for path in sorted((folder / run_dir_lib.PREDICTIONS_DIR).glob("*_probabilities.npy")):
-        split = path.name[: -len("_probabilities.npy")]
+    for split, path in run_dir_lib.saved_probabilities(folder).items():
         io_utils.save_npy(probs_path(dataset_dir, name, split), np.load(path))
     io_utils.write_json(dataset_dir / f"{name}.json", payload)  # last: the record is whole or absent
     return payload
@@ -97,15 +94,14 @@ def record_outputs(dataset_dir, name, payload, split):
     records have no probability files; their run folder's, if it is still here, serve."""
     from datn_tf import metrics
     from datn_tf import run_dir as run_dir_lib
-    from datn_tf.evaluate import run_split_outputs
 
     path = probs_path(dataset_dir, name, split)
     if path.exists():
         probs = np.load(path)
         return probs, metrics.predict_labels(probs, payload["threshold"])
     folder = dataset_dir / "runs" / name
-    if (folder / run_dir_lib.METRICS_FILE).exists():
-        return run_split_outputs(folder, split)
+    if run_dir_lib.is_finished(folder):
+        return run_dir_lib.read_split_outputs(folder, split)
     return None, None
 
 
@@ -115,7 +111,7 @@ def backfill_records(dataset_dir):
     from datn_tf import run_dir as run_dir_lib
 
     for folder in sorted((dataset_dir / "runs").glob("*")):
-        if not (folder / run_dir_lib.METRICS_FILE).exists():
+        if not run_dir_lib.is_finished(folder):
             continue
         record = read_record(dataset_dir, folder.name)
         if record is None or "train_config" not in record or not probs_path(dataset_dir, folder.name, "dev").exists():
@@ -149,7 +145,7 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
     def settle(variant, seed, fold, finished):
         """None when the run is recorded, finished here or linked to a finished twin in
         `finished` (`run_dir.finished_runs`); else the resolved config to train it with."""
-        name, out = run_name(variant, seed, fold), run_dir(dataset_dir, variant, seed, fold)
+        name, out = run_dir_lib.run_name(variant, seed, fold), run_dir(dataset_dir, variant, seed, fold)
         config = config_of(variant, seed, fold)
         record = read_record(dataset_dir, name)
         if record is not None and "train_config" in record:
@@ -157,7 +153,7 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
                            "pass those settings, or use another --results_dir")
             print(f"[reproduce] {name}: finished, skipped", flush=True)
             return None
-        if (out / run_dir_lib.METRICS_FILE).exists():
+        if run_dir_lib.is_finished(out):
             saved = run_dir_lib.read_train_config(out)
             refuse_changed(out, saved, config, f"it links to {out.resolve()}; remove the link" if out.is_symlink()
                            else "pass those settings, or use another --results_dir")
@@ -186,7 +182,7 @@ def run_all(dataset_dir, variants, runs, cv_variants=()):
         config = settle(variant, seed, fold, run_dir_lib.finished_runs(dataset_dir / "runs"))
         if config is None:
             continue
-        name = run_name(variant, seed, fold)
+        name = run_dir_lib.run_name(variant, seed, fold)
         data = cache.prepare(config)
         print(f"[reproduce] {name}: training -> {config.output_dir}", flush=True)
         keras.backend.clear_session()

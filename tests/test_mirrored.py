@@ -4,7 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from datn_tf import io_utils, testing
+from datn_tf import run_dir as run_dir_lib
+from datn_tf import testing
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,6 +20,6 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "strategy mirrored: 2 replica(s)" in proc.stdout
-    payload = io_utils.read_json(out / "metrics.json")
+    payload = run_dir_lib.read_metrics(out)
     assert payload["steps"] > 0 and 0.0 <= payload["dev"]["jaccard"] <= 1.0
     assert "emotion_loss" in proc.stdout and "nan" not in proc.stdout.lower()

@@ -6,6 +6,7 @@ import pytest
 
 from datn_tf import config as config_lib
 from datn_tf import io_utils, testing
+from datn_tf import run_dir as run_dir_lib
 from datn_tf import train as train_cli
 
 NAMES = ("calm", "eager", "bored", "proud", "tense")
@@ -59,10 +60,10 @@ def _config(tmp_path, variant, files, **extra):
 def test_base_and_datn2_train_on_own_files(own_files, tmp_path):
     files, sentiment = own_files
     result = train_cli.run(_config(tmp_path, "base", files))
-    saved = io_utils.read_json(tmp_path / "base" / "config.json")
+    saved = io_utils.read_json(tmp_path / "base" / run_dir_lib.CONFIG_FILE)
     assert saved["emotion_names"] == list(NAMES) and result["steps"] == 3
     train_cli.run(_config(tmp_path, "datn2", files, sentiment_file=sentiment))
-    saved = io_utils.read_json(tmp_path / "datn2" / "config.json")
+    saved = io_utils.read_json(tmp_path / "datn2" / run_dir_lib.CONFIG_FILE)
     assert saved["emotion_names"] == list(NAMES) and saved["model_config"]["num_sentiments"] == 2
 
 

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from datn_tf import io_utils
+from datn_tf import run_dir as run_dir_lib
 
 REPO = Path(__file__).resolve().parents[1]
 # A tiny model, so that each `make` trains in seconds.
@@ -28,7 +29,7 @@ def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     proc = _make("reproduce-e1", data_dir, results, tiny)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = results / "semeval" / "runs" / "base-seed0"
-    payload = io_utils.read_json(run / "metrics.json")
+    payload = run_dir_lib.read_metrics(run)
     assert payload["variant"] == "base" and not payload["test_evaluated"]
     assert io_utils.read_json(results / "semeval" / "base-seed0.json")["dev"] == payload["dev"]
     table = (results / "semeval" / "table3.md").read_text()
@@ -69,18 +70,18 @@ def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     assert linked.returncode == 0, linked.stdout[-3000:] + linked.stderr[-3000:]
     assert "has the same settings; linked" in linked.stdout and "training" not in linked.stdout
     link = elsewhere / "semeval" / "runs" / "base-seed0"
-    assert link.is_symlink() and io_utils.read_json(link / "metrics.json")["dev"] == payload["dev"]
+    assert link.is_symlink() and run_dir_lib.read_metrics(link)["dev"] == payload["dev"]
     assert io_utils.read_json(elsewhere / "semeval" / "base-seed0.json")["dev"] == payload["dev"]
     assert "| Base | 1 |" in (elsewhere / "semeval" / "table3.md").read_text()
     # A link whose run is no longer finished (gone, or being retrained) is dropped, and the run
     # is trained in its own folder, never through the link into the other command's.
     twin = elsewhere / "semeval" / "runs" / "ablate-base-seed0"
-    (twin / "metrics.json").unlink()
+    (twin / run_dir_lib.METRICS_FILE).unlink()
     (elsewhere / "semeval" / "base-seed0.json").unlink()  # else its record stands for the run
     relinked = _make("reproduce-e1", data_dir, elsewhere, tiny)
     assert relinked.returncode == 0, relinked.stdout[-3000:] + relinked.stderr[-3000:]
     assert "base-seed0: training" in relinked.stdout
-    assert not link.is_symlink() and (link / "metrics.json").exists() and not (twin / "metrics.json").exists()
+    assert not link.is_symlink() and run_dir_lib.is_finished(link) and not run_dir_lib.is_finished(twin)
     shutil.rmtree(elsewhere / "semeval")
     shutil.copytree(run, elsewhere / "semeval" / "runs" / "ablate-base-seed0")
     retrained = _make("reproduce-e1", data_dir, elsewhere, tiny + " --batch_size=4")
@@ -92,8 +93,8 @@ def test_a_finished_run_with_a_damaged_config_is_named(data_dir, tmp_path):
     # command with the file named, not a traceback.
     run = tmp_path / "semeval" / "runs" / "ablate-base-seed0"
     run.mkdir(parents=True)
-    (run / "metrics.json").write_text("{}")
-    (run / "config.json").write_text('{"no_train_config": 1}')
+    (run / run_dir_lib.METRICS_FILE).write_text("{}")
+    (run / run_dir_lib.CONFIG_FILE).write_text('{"no_train_config": 1}')
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.reproduce", "--variants=base", "--runs=1", f"--results_dir={tmp_path}",
          f"--data_dir={data_dir}", "--readme="],
@@ -144,7 +145,7 @@ def test_reproduce_resolves_a_preset_per_variant(data_dir, tmp_path):
     tiny = f"--preset=released {TINY} --max_steps=2"
     proc = _make("reproduce-e1", data_dir, results, tiny)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    saved = io_utils.read_json(results / "semeval" / "runs" / "base-seed0" / "config.json")["train_config"]
+    saved = run_dir_lib.read_train_config(results / "semeval" / "runs" / "base-seed0")
     assert saved["preset"] == "released" and saved["epochs"] == 5 and saved["attention_size"] == 5
 
 
@@ -162,7 +163,7 @@ def test_a_recorded_run_needs_no_run_folder(data_dir, tmp_path):
     e1 = results / "semeval"
     record = io_utils.read_json(e1 / "sp-seed0.json")
     assert record["train_config"]["variant"] == "sp" and record["train_config"]["batch_size"] == 8
-    saved = np.load(e1 / "runs" / "sp-seed0" / "predictions" / "dev_probabilities.npy")
+    saved = np.load(run_dir_lib.probabilities_path(e1 / "runs" / "sp-seed0", "dev"))
     assert np.array_equal(np.load(e1 / "probs" / "sp-seed0-dev.npy"), saved)
     table = (e1 / "table3.md").read_text()
     assert "| SP | 1 |" in table and "| Base | 1 |" in table
@@ -185,7 +186,7 @@ def test_table_only_records_finished_run_folders(data_dir, tmp_path):
     tiny = f"--epochs=1 {TINY} --eval_every=3"
     assert _make("reproduce-e1", data_dir, results, tiny).returncode == 0
     e1 = results / "semeval"
-    bare = io_utils.read_json(e1 / "runs" / "base-seed0" / "metrics.json")
+    bare = run_dir_lib.read_metrics(e1 / "runs" / "base-seed0")
     io_utils.write_json(e1 / "base-seed0.json", bare)
     (e1 / "probs" / "base-seed0-dev.npy").unlink()
     proc = _make("reproduce-e1", data_dir, results, "--table_only")

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from datn_tf import run_dir as run_dir_lib
 from datn_tf import testing
 from datn_tf.data import datasets
 from datn_tf.data.errors import DataFormatError
@@ -88,7 +89,7 @@ def test_a_registered_entry_is_a_dataset_everywhere(mine, data_dir, tmp_path):
     with pytest.raises(ValueError, match="defined for ren_cecps only"):
         datasets.load_task("mine", data_dir, cv_fold=0)
     result = train_cli.run(config)
-    saved = io_utils.read_json(tmp_path / "run" / "config.json")
+    saved = io_utils.read_json(tmp_path / "run" / run_dir_lib.CONFIG_FILE)
     assert saved["emotion_names"] == list(testing.EC_EMOTIONS) and saved["language"] == "en"
     assert saved["model_config"]["embedding_dim"] == 6
     assert "average_precision" in result["dev"] and "one_error" in result["dev"]  # the entry's ranking_metrics
