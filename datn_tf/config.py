@@ -22,7 +22,7 @@ import typing
 
 from datn_tf import variants as variants_lib
 from datn_tf.data import datasets as datasets_lib
-from datn_tf.embeddings import RANDOM_SCALE
+from datn_tf.embeddings import MIN_COVERAGE, RANDOM_SCALE
 
 SIMILARITY_FORMS = ("sum", "mean", "released")
 LOSS_REDUCTIONS = ("mean", "sum")
@@ -32,11 +32,11 @@ LSTM_IMPLEMENTATIONS = ("auto", "keras", "packed")
 STRATEGIES = ("default", "mirrored")
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
-            exclusive_maximum=False, flag=True, item_type=str):
+            exclusive_maximum=False, item_type=str):
     """A config field: its default, flag help, allowed values and bounds (`item_type`: the
     element type of a tuple field, given on the command line as a comma-separated list)."""
     metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive_minimum": exclusive_minimum,
-                "maximum": maximum, "exclusive_maximum": exclusive_maximum, "flag": flag, "item_type": item_type}
+                "maximum": maximum, "exclusive_maximum": exclusive_maximum, "item_type": item_type}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -86,7 +86,7 @@ class TrainConfig:
         False, "Read words with spaces in the --embeddings file (glove.840B has some): the last d fields of "
         "a line are the vector. Off: a line with an extra field is an error naming the line.")
     min_embedding_coverage: float = setting(
-        0.05, "Stop when the pretrained vectors cover less than this share of the vocabulary's word types "
+        MIN_COVERAGE, "Stop when the pretrained vectors cover less than this share of the vocabulary's word types "
         "(almost always the wrong file); 0 trains anyway.", minimum=0.0, maximum=1.0)
     embedding_init: str | None = setting(
         None, "Where the lookup table E starts: pretrained (the --embeddings file; for English the packaged "
@@ -326,7 +326,7 @@ def _base_type(field):
 
 
 def flag_fields(config_class=TrainConfig):
-    return [f for f in dataclasses.fields(config_class) if f.metadata.get("flag", True)]
+    return list(dataclasses.fields(config_class))
 
 
 def define_flags(flag_values=None, config_class=TrainConfig):

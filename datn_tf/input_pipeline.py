@@ -114,29 +114,27 @@ class Batcher:
             pass_index, offset = pass_index + 1, 0
 
 
-def _labelled_dataset(token_ids, labels, key, label_spec, batcher, start_step, num_steps):
-    """`tf.data` of `{"token_ids": [B, T] int32, key: labels[batch]}` from `batcher`'s stream."""
+def _labelled_dataset(token_ids, labels, key, label_spec, batcher, start_step):
+    """Endless `tf.data` of `{"token_ids": [B, T] int32, key: labels[batch]}` from `batcher`'s stream."""
 
     def gen():
-        for step, idx in batcher.iterate(start_step):
-            if num_steps is not None and step >= start_step + num_steps:
-                return
+        for _, idx in batcher.iterate(start_step):
             yield {"token_ids": pad_batch(token_ids, idx), key: labels[idx].astype(np.int32)}
 
     spec = {"token_ids": tf.TensorSpec([None, None], tf.int32), key: label_spec}
     return tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(4)
 
 
-def emotion_dataset(token_ids, labels, batcher, start_step=0, num_steps=None):
+def emotion_dataset(token_ids, labels, batcher, start_step=0):
     """`tf.data` of `{"token_ids": [B, T] int32, "labels": [B, K] int32}` batches."""
     spec = tf.TensorSpec([None, labels.shape[1]], tf.int32)
-    return _labelled_dataset(token_ids, labels, "labels", spec, batcher, start_step, num_steps)
+    return _labelled_dataset(token_ids, labels, "labels", spec, batcher, start_step)
 
 
-def sentiment_dataset(token_ids, labels, batcher, start_step=0, num_steps=None):
+def sentiment_dataset(token_ids, labels, batcher, start_step=0):
     """`tf.data` of `{"token_ids": [B, T] int32, "sentiment": [B] int32}` batches."""
     spec = tf.TensorSpec([None], tf.int32)
-    return _labelled_dataset(token_ids, labels, "sentiment", spec, batcher, start_step, num_steps)
+    return _labelled_dataset(token_ids, labels, "sentiment", spec, batcher, start_step)
 
 
 def eval_batches(token_ids, batch_size=256):

@@ -243,7 +243,7 @@ def _data(n=30, k=11, seed=0):
 def test_emotion_dataset(start_step, num_steps):
     token_ids, emotions, _ = _data()
     batcher = Batcher([len(t) for t in token_ids], 4, seed=2, stream="emotion")
-    ds = emotion_dataset(token_ids, emotions, batcher, start_step=start_step, num_steps=num_steps)
+    ds = emotion_dataset(token_ids, emotions, batcher, start_step=start_step).take(num_steps)
     spec = ds.element_spec
     assert spec["token_ids"].dtype == tf.int32 and spec["token_ids"].shape.as_list() == [None, None]
     assert spec["labels"].dtype == tf.int32 and spec["labels"].shape.as_list() == [None, 11]
@@ -261,7 +261,7 @@ def test_emotion_dataset(start_step, num_steps):
 def test_sentiment_dataset(start_step, num_steps):
     token_ids, _, sentiment = _data()
     batcher = Batcher([len(t) for t in token_ids], 4, seed=2, stream="sentiment")
-    ds = sentiment_dataset(token_ids, sentiment, batcher, start_step=start_step, num_steps=num_steps)
+    ds = sentiment_dataset(token_ids, sentiment, batcher, start_step=start_step).take(num_steps)
     spec = ds.element_spec
     assert spec["token_ids"].dtype == tf.int32 and spec["token_ids"].shape.as_list() == [None, None]
     assert spec["sentiment"].dtype == tf.int32 and spec["sentiment"].shape.as_list() == [None]
@@ -274,7 +274,7 @@ def test_sentiment_dataset(start_step, num_steps):
         np.testing.assert_array_equal(batch["sentiment"], sentiment[idx])
 
 
-def test_dataset_without_num_steps_is_endless():
+def test_dataset_is_endless():
     token_ids, emotions, _ = _data(n=6)
     batcher = Batcher([len(t) for t in token_ids], 4, seed=0)  # 2 batches a pass.
     got = list(emotion_dataset(token_ids, emotions, batcher).take(7).as_numpy_iterator())

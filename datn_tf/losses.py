@@ -16,6 +16,8 @@ All functions take logits (never probabilities) and compute in float32
 
 import tensorflow as tf
 
+from datn_tf.config import SIMILARITY_FORMS
+
 
 def _reducer(reduction):
     if reduction not in ("mean", "sum"):
@@ -108,9 +110,6 @@ def attention_cosine_similarity(alpha_s, alpha_t, eps=1e-8):
     # has no inf/NaN gradient either (the "double where" pattern).
     safe = tf.where(valid, squared_norms, tf.ones_like(squared_norms))
     return tf.where(valid, dot * tf.math.rsqrt(safe), tf.zeros_like(dot))
-
-
-SIMILARITY_FORMS = ("sum", "mean", "released")
 
 
 def similarity_loss(alpha_s, alpha_t, lambda_sim=0.05, form="sum"):

@@ -49,7 +49,6 @@ class Dataset:
         ranking_metrics: also report average precision and one-error (E2's secondary metrics).
         dev_title: how tables name its dev set.
         cross_validation: `--cv_fold` splits the whole corpus into folds (`cross_validation_task`).
-        paper_threshold: the paper's fixed gamma, or None.
         table2: the paper's Table 2 sentence counts per split, or None.
         table3: the paper's Table 3 test figures {variant: {metric: value}}, or None.
         check: `check(config)` raises ValueError for settings the entry cannot run, before
@@ -68,7 +67,6 @@ class Dataset:
     ranking_metrics: bool = False
     dev_title: str = "dev"
     cross_validation: bool = False
-    paper_threshold: float | None = None
     table2: dict | None = None
     table3: dict | None = None
     check: collections.abc.Callable = lambda config: None
@@ -201,7 +199,7 @@ def get(name):
 register(Dataset(
     "semeval", "S1 (SemEval-16 4A) -> E1 (SemEval-18 E-c)", _read_semeval, "en", tuple(semeval_ec.EMOTIONS),
     embedding_init="pretrained", embedding_dim=300, epochs=_epochs(4, 16, 16),
-    dev_title="E1 dev (SemEval-2018 E-c, 886 tweets)", paper_threshold=0.12,
+    dev_title="E1 dev (SemEval-2018 E-c, 886 tweets)",
     table2={"train": 6838, "dev": 886, "test": 3259, "sentiment": 28631},
     table3={
         "base": {"jaccard": 0.569, "macro_f1": 0.521},
@@ -220,7 +218,7 @@ register(Dataset(
 register(Dataset(
     "ren_cecps", "S2 -> E2 (Ren-CECps)", _read_ren_cecps, "zh", tuple(ren_cecps.REN_EMOTIONS),
     embedding_init="word2vec", embedding_dim=200, epochs=_epochs(4, 5, 5), ranking_metrics=True,
-    dev_title="E2 dev (Ren-CECps documents 561-640)", cross_validation=True, paper_threshold=0.2,
+    dev_title="E2 dev (Ren-CECps documents 561-640)", cross_validation=True,
     table2={"train": 13841, "dev": 1972, "test": 3602, "sentiment": 15199},
     table3={
         "base": {"jaccard": 0.368, "macro_f1": 0.399, "average_precision": 0.648, "one_error": 0.531},
