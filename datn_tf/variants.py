@@ -51,6 +51,14 @@ class Variant:
         return self.schedule != EMOTION_ONLY
 
     @property
+    def alternating(self):
+        return self.schedule == ALTERNATING
+
+    @property
+    def pretrains(self):
+        return self.schedule == PRETRAIN_FINETUNE
+
+    @property
     def inert_settings(self):
         """The `TrainConfig` settings this variant's model and loop never read.
 
@@ -58,16 +66,10 @@ class Variant:
         under `--similarity=sum` and `--similarity=mean`), so comparisons of saved runs
         (`run_dir.changed_settings`) skip them.
         """
-        inert = set()
-        if not self.similarity_loss:
-            inert |= {"lambda_sim", "similarity"}
-        if not self.adversarial:
-            inert |= {"adversarial_weight", "orthogonality_weight"}
-        if self.schedule != ALTERNATING:
-            inert.add("step_order")
-        if self.schedule != PRETRAIN_FINETUNE:
-            inert.add("pretrain_epochs")
-        return frozenset(inert)
+        from datn_tf.config import TrainConfig  # config imports this module
+
+        return frozenset(f.name for f in dataclasses.fields(TrainConfig)
+                         if f.metadata["read_when"] and not getattr(self, f.metadata["read_when"]))
 
 
 VARIANTS = {

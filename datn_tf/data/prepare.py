@@ -50,12 +50,10 @@ class PreparedDataCache:
 
     @staticmethod
     def key(config):
-        """The settings the seed-free parts depend on."""
-        return (config.dataset, config.data_dir, config.cv_fold, config.cv_folds, config.embeddings,
-                config.embedding_init, config.allow_multiword_embedding_keys, config.embedding_dim,
-                config.max_length, config.pretrained_vocab_size, config.normalize_tokens, config.train_file,
-                config.dev_file, config.test_file, config.sentiment_file, config.label_names_file, config.layout,
-                config.text_column, config.labels_column, config.id_column)
+        """The settings the seed-free parts depend on (`config.data_setting`)."""
+        from datn_tf.config import data_settings
+
+        return tuple(getattr(config, name) for name in data_settings())
 
     def prepare(self, config):
         key = self.key(config)

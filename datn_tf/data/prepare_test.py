@@ -1,5 +1,7 @@
 """Tests for a run's prepared data: vocabulary from training splits, E, the coverage stop, the cache."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,48 @@ def test_pretrained_vocab_size_adds_the_files_first_words_after_the_training_wor
     assert data.coverage.types == len(plain.vocab) - 2 and data.coverage.covered_types == 5
     # A dev sentence holding an added word gets its row instead of the OOV id.
     assert data.vocab.id("zzfirst") != 1
+
+
+class _ReadRecorder:
+    """A TrainConfig whose settings record being read; its methods read through it too, but
+    `validate` (which checks every setting and changes no data)."""
+
+    def __init__(self, config):
+        self.config, self.read = config, set()
+
+    def __getattr__(self, name):
+        value = getattr(self.config, name)
+        if name == "validate":
+            return lambda: (value(), self)[1]
+        if callable(value):
+            return types.MethodType(getattr(type(self.config), name), self)
+        self.read.add(name)
+        return value
+
+
+@pytest.mark.parametrize("overrides", [{}, dict(embedding_init="random", max_length=4),
+                                       dict(pretrained_vocab_size=5, normalize_tokens=True)])
+def test_every_setting_the_data_preparation_reads_is_in_the_cache_key(data_dir, tmp_path, overrides):
+    from datn_tf import config as config_lib
+    from datn_tf.data import prepare
+
+    recorder = _ReadRecorder(_config(data_dir, tmp_path, **overrides))
+    prepare._seed_free_parts(recorder)
+    assert recorder.read and recorder.read <= set(config_lib.data_settings()), \
+        f"mark {sorted(recorder.read - set(config_lib.data_settings()))} data_setting in config.py"
+    assert PreparedDataCache.key(recorder.config) == tuple(getattr(recorder.config, n)
+                                                           for n in config_lib.data_settings())
+
+
+def test_the_files_readers_settings_are_in_the_cache_key(tmp_path):
+    from datn_tf import config as config_lib
+    from datn_tf.data import prepare
+
+    (tmp_path / "train.tsv").write_text("text\tlabels\nwe are glad\tjoy\nso sad here\tsadness\n", encoding="utf-8")
+    (tmp_path / "dev.tsv").write_text("text\tlabels\nglad here\tjoy\n", encoding="utf-8")
+    config = testing.tiny_train_config(tmp_path, tmp_path / "run", dataset="files", variant="base",
+                                       embedding_init="random", train_file=str(tmp_path / "train.tsv"),
+                                       dev_file=str(tmp_path / "dev.tsv"))
+    recorder = _ReadRecorder(config)
+    prepare._seed_free_parts(recorder)
+    assert {"train_file", "dev_file", "layout", "text_column"} <= recorder.read <= set(config_lib.data_settings())
