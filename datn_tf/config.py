@@ -168,9 +168,9 @@ class TrainConfig:
         "released code: emotion).", choices=STEP_ORDERS,
         read_when="alternating")
     adversarial_weight: float = setting(0.05, "APSP: weight of the adversarial task loss.", minimum=0.0,
-                                        read_when="adversarial")
+                                        read_when="task_discriminator")
     orthogonality_weight: float = setting(0.01, "APSP: weight of the orthogonality loss.", minimum=0.0,
-                                          read_when="adversarial")
+                                          read_when="orthogonality_loss")
     threshold: float | None = setting(
         None, "Fixed threshold gamma (paper: 0.12 for E1, 0.2 for E2). Default: gamma tuned on the dev set "
         "(never on test).", minimum=0.0, maximum=1.0, exclusive_maximum=True)

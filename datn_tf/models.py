@@ -76,7 +76,7 @@ class EmotionTransferModel(keras.Model):
         if spec.sentiment_head:
             self.sentiment_output = keras.layers.Dense(config.num_sentiments, name="sentiment_output")
         self.gradient_reversal = self.task_discriminator = None
-        if spec.adversarial:
+        if spec.task_discriminator:
             self.gradient_reversal = GradientReversal(name="gradient_reversal")
             self.task_discriminator = keras.layers.Dense(2, name="task_discriminator")
 
@@ -125,7 +125,7 @@ class EmotionTransferModel(keras.Model):
                 H_t, alpha_t = self.target_attention(h_t, z_t, mask, training=training)
             features = tf.concat([H_c, H_t], axis=-1)
             out["alpha_t"] = alpha_t
-            if self.spec.adversarial:
+            if self.spec.orthogonality_loss:
                 out["h_shared"], out["h_private"] = h_s, h_t
         logits = self.emotion_mlp(features, training=training)
         out["logits"] = logits
@@ -153,7 +153,7 @@ class EmotionTransferModel(keras.Model):
             h_p, z_p = self.source_encoder(x, mask, training=training)
             H_p, _ = self.source_attention(h_p, z_p, mask, training=training)
             features = tf.concat([H_c, H_p], axis=-1)
-            if self.spec.adversarial:
+            if self.spec.orthogonality_loss:
                 out["h_shared"], out["h_private"] = h_s, h_p
         out["logits"] = self.sentiment_output(features)
         if self.task_discriminator is not None:

@@ -105,7 +105,8 @@ def test_parts_follow_the_registry(variant, model):
     assert (model.target_attention is not None) == spec.target_encoder
     assert (model.source_encoder is not None) == spec.source_encoder == (variant in ("psp", "apsp"))
     assert (model.sentiment_output is not None) == spec.sentiment_head == (variant != "base")
-    assert (model.task_discriminator is not None) == spec.adversarial == (variant == "apsp")
+    assert (model.task_discriminator is not None) == spec.task_discriminator == (variant == "apsp")
+    assert spec.orthogonality_loss == (variant == "apsp")
     # The fed attention (extra weight w_alpha) sits where the feed direction says.
     fed = {layer.name for layer in model._flatten_layers() if hasattr(layer, "w_alpha")}
     assert fed == {"datn1": {"target_attention"}, "datn2": {"shared_attention"}}.get(variant, set())
@@ -286,7 +287,7 @@ def _sentiment_step(model, optimizer, token_ids, labels):
         out = model.sentiment(token_ids, training=True)
         total = losses.sentiment_loss(labels, out["logits"])
         stats = {"sentiment_loss": total}
-        if model.spec.adversarial:
+        if model.spec.task_discriminator:
             extra, extra_stats = _adversarial_terms(out, token_ids, task_id=0)
             total += extra
             stats.update(extra_stats)
@@ -306,7 +307,7 @@ def _emotion_step(model, optimizer, token_ids, labels):
             sim = losses.similarity_loss(out["alpha_s"], out["alpha_t"], lambda_sim=0.05)
             total += sim
             stats["similarity_loss"] = sim
-        if model.spec.adversarial:
+        if model.spec.task_discriminator:
             extra, extra_stats = _adversarial_terms(out, token_ids, task_id=1)
             total += extra
             stats.update(extra_stats)

@@ -3,9 +3,9 @@
 Pure functions of `(model, batch, spec, config, replicas)` returning `(total, stats)`;
 the trainer differentiates `total` and logs `stats`. An emotion mini-batch minimises
 
-    L (Eq. 3)  [+ the similarity term of J, DATN]  [+ Liu et al.'s adversarial terms, APSP]
+    L (Eq. 3)  [+ the similarity term of J, DATN]  [+ Liu et al.'s task discriminator and orthogonality terms, APSP]
 
-and a sentiment mini-batch `-(1/M) sum_m log p(y_m | H_c)` [+ the adversarial terms].
+and a sentiment mini-batch `-(1/M) sum_m log p(y_m | H_c)` [+ the same two terms].
 Under a replicated strategy each replica returns its share of the global objective (see
 `replica_share`), so the gradients summed over replicas are the global batch's.
 """
@@ -36,8 +36,7 @@ def emotion_objective(model, batch, spec, config, replicas=1):
         sim = replica_share(sim, "sum" if config.similarity == "sum" else "mean", replicas)
         stats["similarity_loss"] = sim
         total += sim
-    if spec.adversarial:
-        total += _adversarial_terms(out, token_ids, TARGET_TASK, config, replicas, stats)
+    total += _shared_private_terms(out, token_ids, TARGET_TASK, spec, config, replicas, stats)
     return total, stats
 
 
@@ -49,17 +48,21 @@ def sentiment_objective(model, batch, spec, config, replicas=1):
     total = replica_share(losses.sentiment_loss(batch["sentiment"], out["logits"], reduction=reduction),
                           reduction, replicas)
     stats = {"sentiment_loss": total}
-    if spec.adversarial:
-        total += _adversarial_terms(out, token_ids, SOURCE_TASK, config, replicas, stats)
+    total += _shared_private_terms(out, token_ids, SOURCE_TASK, spec, config, replicas, stats)
     return total, stats
 
 
-def _adversarial_terms(out, token_ids, task_id, config, replicas, stats):
-    """Liu et al. (2017): task discriminator (through gradient reversal) + orthogonality."""
-    task_ids = tf.fill(tf.shape(token_ids)[:1], task_id)
-    adv = replica_share(losses.adversarial_loss(task_ids, out["task_logits"]), "mean", replicas)
-    ortho = replica_share(losses.orthogonality_loss(out["h_shared"], out["h_private"], tf.not_equal(token_ids, 0)),
-                          "mean", replicas)
-    stats["adversarial_loss"] = adv
-    stats["orthogonality_loss"] = ortho
-    return config.adversarial_weight * adv + config.orthogonality_weight * ortho
+def _shared_private_terms(out, token_ids, task_id, spec, config, replicas, stats):
+    """Liu et al. (2017)'s terms the variant has: the task discriminator (through gradient
+    reversal) and the orthogonality loss; 0.0 for neither."""
+    total = 0.0
+    if spec.task_discriminator:
+        task_ids = tf.fill(tf.shape(token_ids)[:1], task_id)
+        stats["adversarial_loss"] = replica_share(losses.adversarial_loss(task_ids, out["task_logits"]), "mean",
+                                                  replicas)
+        total += config.adversarial_weight * stats["adversarial_loss"]
+    if spec.orthogonality_loss:
+        ortho = losses.orthogonality_loss(out["h_shared"], out["h_private"], tf.not_equal(token_ids, 0))
+        stats["orthogonality_loss"] = replica_share(ortho, "mean", replicas)
+        total += config.orthogonality_weight * stats["orthogonality_loss"]
+    return total

@@ -64,6 +64,30 @@ def test_apsp_adds_the_weighted_adversarial_terms():
                                losses.adversarial_loss(tf.fill([3], 1), out["task_logits"]), rtol=1e-6)
 
 
+@pytest.mark.parametrize("mechanism", ["task_discriminator", "orthogonality_loss"])
+def test_a_shared_private_variant_can_have_one_of_the_two_mechanisms(mechanism, monkeypatch):
+    one = variants_lib.Variant("psp_one", "PSP+", variants_lib.ALTERNATING, target_encoder=True,
+                               source_encoder=True, **{mechanism: True})
+    monkeypatch.setitem(variants_lib.VARIANTS, one.name, one)
+    model = _model(one.name)
+    assert (model.task_discriminator is not None) == (mechanism == "task_discriminator")
+    config = TrainConfig(adversarial_weight=0.5, orthogonality_weight=0.25)
+    terms = {"task_discriminator": ("adversarial_loss", 0.5), "orthogonality_loss": ("orthogonality_loss", 0.25)}
+    stat, weight = terms[mechanism]
+    for objective, main in ((objectives.emotion_objective, "emotion_loss"),
+                            (objectives.sentiment_objective, "sentiment_loss")):
+        total, stats = objective(model, BATCH, one, config)
+        assert set(stats) == {main, stat}
+        np.testing.assert_allclose(total, stats[main] + weight * stats[stat], rtol=1e-6)
+    assert one.inert_settings == {"lambda_sim", "similarity", "pretrain_epochs",
+                                  "orthogonality_weight" if mechanism == "task_discriminator" else "adversarial_weight"}
+
+
+def test_the_orthogonality_loss_needs_both_private_encoders():
+    with pytest.raises(ValueError, match="orthogonality loss needs the private target and source encoders"):
+        variants_lib.Variant("sp_ortho", "SP+", variants_lib.ALTERNATING, target_encoder=True, orthogonality_loss=True)
+
+
 def test_replica_shares_add_up_to_the_global_objective():
     # Means are split over the replicas; sums are already each replica's share.
     assert objectives.replica_share(6.0, "mean", replicas=2) == 3.0

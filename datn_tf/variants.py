@@ -28,7 +28,10 @@ class Variant:
         schedule: EMOTION_ONLY, ALTERNATING or PRETRAIN_FINETUNE.
         target_encoder: an emotion-specific (target) BiLSTM + attention besides the shared one.
         source_encoder: a sentiment-specific (source private) BiLSTM + attention (PSP, APSP).
-        adversarial: Liu et al. (2017) task discriminator and orthogonality losses (APSP).
+        task_discriminator: Liu et al. (2017)'s adversarial task classifier on the shared
+            features H_c, through gradient reversal (APSP).
+        orthogonality_loss: Liu et al. (2017)'s orthogonality loss between the shared and
+            the private BiLSTM states (APSP); needs both private encoders.
         feed: which attention feeds the other (DATN-1, DATN-2), or None.
         similarity_loss: the lambda * sum cos(alpha_s, alpha_t) term of J (DATN).
         sentiment_head: the model has a sentiment output layer.
@@ -40,11 +43,17 @@ class Variant:
     schedule: str
     target_encoder: bool = False
     source_encoder: bool = False
-    adversarial: bool = False
+    task_discriminator: bool = False
+    orthogonality_loss: bool = False
     feed: str | None = FEED_NONE
     similarity_loss: bool = False
     sentiment_head: bool = True
     reference: str = ""
+
+    def __post_init__(self):
+        if self.orthogonality_loss and not (self.target_encoder and self.source_encoder):
+            raise ValueError(f"variant {self.name!r}: the orthogonality loss needs the private target and "
+                             "source encoders (target_encoder=True, source_encoder=True)")
 
     @property
     def uses_sentiment_data(self):
@@ -80,7 +89,8 @@ VARIANTS = {
         Variant("fs", "FS", ALTERNATING, reference="Mou et al. (2016), Fig. 1a"),
         Variant("psp", "PSP", ALTERNATING, target_encoder=True, source_encoder=True,
                 reference="Liu et al. (2017), Fig. 1b"),
-        Variant("apsp", "APSP", ALTERNATING, target_encoder=True, source_encoder=True, adversarial=True,
+        Variant("apsp", "APSP", ALTERNATING, target_encoder=True, source_encoder=True,
+                task_discriminator=True, orthogonality_loss=True,
                 reference="Liu et al. (2017), Fig. 1b with adversarial and orthogonality losses"),
         Variant("sp", "SP", ALTERNATING, target_encoder=True, reference="Section 2.2.1, Fig. 1c"),
         Variant("datn1", "DATN-1", ALTERNATING, target_encoder=True, feed=FEED_SHARED_TO_TARGET,
