@@ -20,7 +20,7 @@ SEEDS ?= 3
 
 GLOVE_100D ?= data/glove.6B.100d.txt
 
-.PHONY: install test test-slurm lint train stats reproduce-e1 reproduce-e2 ablate export bench glove-100d clean
+.PHONY: install test test-fast test-slurm lint train stats reproduce-e1 reproduce-e2 ablate export bench glove-100d clean
 
 # A fresh virtual environment with everything pinned in requirements.txt, and this package.
 $(VENV)/.installed: requirements.txt setup.py
@@ -34,6 +34,10 @@ install: $(VENV)/.installed
 
 test: install
 	$(PYTHON) -m pytest
+
+# Everything but the end-to-end command runs (the `slow` marker, pytest.ini), for local work.
+test-fast: install
+	$(PYTHON) -m pytest -m "not slow"
 
 # A one-node Slurm started for the test (installs Debian's slurm-wlm and munge if missing; root).
 test-slurm: install

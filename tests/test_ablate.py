@@ -23,6 +23,7 @@ def _make(data_dir, results, configs, seeds=1, extra="", env=None):
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
 
 
+@pytest.mark.slow
 def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
     data_dir = testing.make_fixture_data_dir(tmp_path / "data")
     results = tmp_path / "results"
@@ -86,6 +87,7 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
     assert "pretrained_vocab_size" not in stale.stderr and "Traceback" not in stale.stderr
 
 
+@pytest.mark.slow
 def test_e2_configurations_write_their_own_table_with_ranking_metrics(tmp_path):
     pytest.importorskip("gensim")
     data_dir = testing.make_fixture_data_dir(tmp_path / "data")
@@ -116,6 +118,7 @@ def test_e2_configurations_write_their_own_table_with_ranking_metrics(tmp_path):
     assert row.startswith(f"| Base | 1 | {e2_base['dev']['jaccard']:.3f} ± 0.000 [0.368] |")
 
 
+@pytest.mark.slow
 def test_ablate_rejects_unknown_configuration(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.ablate", "--configs=base,bogus", f"--results_dir={tmp_path}"],

@@ -4,12 +4,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import testing
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     data_dir = testing.make_fixture_data_dir(tmp_path / "data")
     out = tmp_path / "run"

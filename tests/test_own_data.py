@@ -57,6 +57,7 @@ def _config(tmp_path, variant, files, **extra):
                                    **files, **extra)).validate()
 
 
+@pytest.mark.slow
 def test_base_and_datn2_train_on_own_files(own_files, tmp_path):
     files, sentiment = own_files
     result = train_cli.run(_config(tmp_path, "base", files))
@@ -75,6 +76,7 @@ def test_a_transfer_system_without_a_sentiment_file_stops_before_reading_data(tm
         config_lib.resolve(dict(dataset="files", variant="base")).validate()
 
 
+@pytest.mark.slow
 def test_an_exported_own_data_run_predicts_its_labels(own_files, tmp_path):
     import json
 

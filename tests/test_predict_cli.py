@@ -8,11 +8,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from datn_tf import testing
 
 NONE_ROW = ["NONE"] * 11
 
 
+@pytest.mark.slow
 def test_cli_refuses_an_ec_file_without_format_semeval(tmp_path):
     path = tmp_path / "2018-E-c-En-dev.txt"
     testing.write_ec_file(path, [("2018-En-01", "so happy today", NONE_ROW), ("2018-En-02", "what a mess", NONE_ROW)])

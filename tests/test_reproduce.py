@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from datn_tf import io_utils
 from datn_tf import run_dir as run_dir_lib
 
@@ -21,6 +23,7 @@ def _make(target, data_dir, results, extra, *variables):
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     results = tmp_path / "results"
     tiny = f"--epochs=1 {TINY} --eval_every=3"
@@ -88,6 +91,7 @@ def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     assert retrained.returncode == 0 and "base-seed0: training" in retrained.stdout
 
 
+@pytest.mark.slow
 def test_a_finished_run_with_a_damaged_config_is_named(data_dir, tmp_path):
     # Twins are looked up among every finished run in runs/: one that cannot be read stops the
     # command with the file named, not a traceback.
@@ -115,6 +119,7 @@ def test_the_readme_is_rewritten_only_for_the_repositorys_results():
     assert experiments.readme_to_update("docs/x.md", "/tmp/smoke") == Path("docs/x.md")
 
 
+@pytest.mark.slow
 def test_reproduce_rejects_unknown_variant(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.reproduce", "--variants=base,bogus", f"--results_dir={tmp_path}",
@@ -126,6 +131,7 @@ def test_reproduce_rejects_unknown_variant(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_make_reproduce_e2_with_cross_validation(data_dir, tmp_path):
     results = tmp_path / "results"
     tiny = f"--epochs=1 {TINY} --eval_every=3 --embedding_dim=8 --cv_folds=4"
@@ -138,6 +144,7 @@ def test_make_reproduce_e2_with_cross_validation(data_dir, tmp_path):
     assert "| Base† (4 folds) |" in table and "AP" in table and "one-error" in table
 
 
+@pytest.mark.slow
 def test_reproduce_resolves_a_preset_per_variant(data_dir, tmp_path):
     # --preset=released gives Base the released Base's 5 epochs (config.PRESET_VARIANTS), in
     # reproduce as in train: each variant's config is resolved, not copied from one.
@@ -149,6 +156,7 @@ def test_reproduce_resolves_a_preset_per_variant(data_dir, tmp_path):
     assert saved["preset"] == "released" and saved["epochs"] == 5 and saved["attention_size"] == 5
 
 
+@pytest.mark.slow
 def test_a_recorded_run_needs_no_run_folder(data_dir, tmp_path):
     # The record (per-run JSON with its settings, and its probabilities) is what is committed:
     # on a new checkout the run folders are gone, and the table and the resume must not need them.
@@ -179,6 +187,7 @@ def test_a_recorded_run_needs_no_run_folder(data_dir, tmp_path):
     assert f"{e1 / 'base-seed0.json'} is a finished run with other settings (lstm_dropout: 0.5 then" in other.stderr
 
 
+@pytest.mark.slow
 def test_table_only_records_finished_run_folders(data_dir, tmp_path):
     # A run folder finished by an older driver (a bare metrics copy, no settings, no probabilities)
     # is recorded in full by the next command, --table_only included.
@@ -195,6 +204,7 @@ def test_table_only_records_finished_run_folders(data_dir, tmp_path):
     assert (e1 / "probs" / "base-seed0-dev.npy").exists()
 
 
+@pytest.mark.slow
 def test_selection_gap_on_fixture_data_with_a_test_split(data_dir_with_test, tmp_path):
     results = tmp_path / "results"
     proc = _make("reproduce-e1", data_dir_with_test, results, f"--epochs=1 {TINY} --eval_every=3")

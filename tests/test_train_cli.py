@@ -19,6 +19,7 @@ def _train(*args, cwd=REPO):
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["base"], "unexpected argument(s) 'base'"),
     (["--epochs=0"], "--epochs must be >= 1; got 0"),
@@ -35,6 +36,7 @@ def test_bad_settings_stop_before_any_data_is_read(tmp_path, args, message):
     assert not out.exists()  # nothing half-made
 
 
+@pytest.mark.slow
 def test_a_run_prints_only_the_projects_lines(data_dir, tmp_path):
     proc = _train(f"--data_dir={data_dir}", f"--output_dir={tmp_path / 'run'}", "--variant=datn2", *TINY)
     assert proc.returncode == 0, proc.stderr[-3000:]

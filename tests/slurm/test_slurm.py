@@ -24,6 +24,7 @@ if not _slurm_answers():
     pytest.skip("no Slurm answers here (make test-slurm starts one)", allow_module_level=True)
 
 
+@pytest.mark.slow
 def test_a_job_array_ends_and_is_seen_to_end_without_accounting(tmp_path):
     import submitit
 
