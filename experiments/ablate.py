@@ -139,7 +139,7 @@ STAGES = ("reference", "similarity", "head", "length", "other", "embeddings", "e
 # the similarity forms that work, and each with the released dropout, with Base and SP beside them.
 CONFIRM = ("base", "sp", "datn2-mean", "datn2-released-sim",
            "base-dropout", "sp-dropout", "datn2-released-sim-dropout")
-# Stages whose summary table is also written into the README (`--readme`, between markers).
+# Stages whose summary table is also written into docs/reproducing.md (`--readme`, between markers).
 README_STAGES = {"ren_cecps": ("e2",)}
 # The configuration each dataset's McNemar tests compare against: the first with runs (the
 # table's title is the dataset's registry entry's `dev_title`).
@@ -154,7 +154,7 @@ flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR,
 flags.DEFINE_bool("table_only", False, "Only rebuild ablations.md from the per-run JSON.")
 flags.DEFINE_string("readme", None, "A Markdown file whose generated blocks (`<!-- ablate:STAGE -->` ... "
                     "`<!-- /ablate:STAGE -->`) get the table; files without them are left alone. Default: "
-                    "README.md when --results_dir is the default, else none.")
+                    f"{experiments.REPRODUCING_PAGE} when --results_dir is the default, else none.")
 
 
 def selected(stage, names):
@@ -346,7 +346,7 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
 
 
 def stage_summary(dataset, stage, payloads, ensemble_jaccard, p_values, reference):
-    """A stage's rows as a short table for the README: the paper's test figures in brackets."""
+    """A stage's rows as a short table for docs/reproducing.md: the paper's test figures in brackets."""
     from datn_tf import paper, tables
     from datn_tf.variants import get_variant
 
@@ -391,7 +391,7 @@ def main(argv):
                 run_all([a for a in ablations if a.dataset == dataset], FLAGS.seeds, results_dir(dataset))
             print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
         # Only datasets with finished runs: a missing Ren-CECps folder cannot stop the E1 table.
-        readme = experiments.readme_to_update(FLAGS.readme, FLAGS.results_dir)
+        readme = experiments.readme_to_update(FLAGS.readme, FLAGS.results_dir, experiments.REPRODUCING_PAGE)
         texts = [build_table(results_dir(d), FLAGS.data_dir, d, readme) for d in sorted(tables)
                  if any(results_dir(d).glob("*.json"))]
     print("\n".join(t for t in texts if t) or "no finished runs")

@@ -117,6 +117,10 @@ def test_the_readme_is_rewritten_only_for_the_repositorys_results():
     assert experiments.readme_to_update(None, "/tmp/smoke") is None  # a smoke run elsewhere
     assert experiments.readme_to_update("", experiments.DEFAULT_RESULTS_DIR) is None
     assert experiments.readme_to_update("docs/x.md", "/tmp/smoke") == Path("docs/x.md")
+    # ablate's blocks live in docs/reproducing.md, under the same rule.
+    page = experiments.REPRODUCING_PAGE
+    assert experiments.readme_to_update(None, experiments.DEFAULT_RESULTS_DIR, page) == Path("docs/reproducing.md")
+    assert experiments.readme_to_update(None, "/tmp/smoke", page) is None
 
 
 @pytest.mark.slow
