@@ -23,14 +23,20 @@ def _make(target, data_dir, results, extra, *variables):
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
+def _make_ok(*args):
+    """`_make`, which must succeed (its output in the failure message)."""
+    proc = _make(*args)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
 @pytest.mark.slow
 def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     results = tmp_path / "results"
     tiny = f"--epochs=1 {TINY} --eval_every=3"
     results.mkdir()
     (results / "README.md").write_text("# E1\n\n<!-- reproduce:semeval -->\nold\n<!-- /reproduce:semeval -->\nafter\n")
-    proc = _make("reproduce-e1", data_dir, results, tiny)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = _make_ok("reproduce-e1", data_dir, results, tiny)
     run = results / "semeval" / "runs" / "base-seed0"
     payload = run_dir_lib.read_metrics(run)
     assert payload["variant"] == "base" and not payload["test_evaluated"]
@@ -69,8 +75,7 @@ def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
 
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(run, elsewhere / "semeval" / "runs" / "ablate-base-seed0")
-    linked = _make("reproduce-e1", data_dir, elsewhere, tiny)
-    assert linked.returncode == 0, linked.stdout[-3000:] + linked.stderr[-3000:]
+    linked = _make_ok("reproduce-e1", data_dir, elsewhere, tiny)
     assert "has the same settings; linked" in linked.stdout and "training" not in linked.stdout
     link = elsewhere / "semeval" / "runs" / "base-seed0"
     assert link.is_symlink() and run_dir_lib.read_metrics(link)["dev"] == payload["dev"]
@@ -81,8 +86,7 @@ def test_make_reproduce_e1_end_to_end_and_resumable(data_dir, tmp_path):
     twin = elsewhere / "semeval" / "runs" / "ablate-base-seed0"
     (twin / run_dir_lib.METRICS_FILE).unlink()
     (elsewhere / "semeval" / "base-seed0.json").unlink()  # else its record stands for the run
-    relinked = _make("reproduce-e1", data_dir, elsewhere, tiny)
-    assert relinked.returncode == 0, relinked.stdout[-3000:] + relinked.stderr[-3000:]
+    relinked = _make_ok("reproduce-e1", data_dir, elsewhere, tiny)
     assert "base-seed0: training" in relinked.stdout
     assert not link.is_symlink() and run_dir_lib.is_finished(link) and not run_dir_lib.is_finished(twin)
     shutil.rmtree(elsewhere / "semeval")
@@ -139,8 +143,7 @@ def test_reproduce_rejects_unknown_variant(tmp_path):
 def test_make_reproduce_e2_with_cross_validation(data_dir, tmp_path):
     results = tmp_path / "results"
     tiny = f"--epochs=1 {TINY} --eval_every=3 --embedding_dim=8 --cv_folds=4"
-    proc = _make("reproduce-e2", data_dir, results, tiny, "CV_VARIANTS=base")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _make_ok("reproduce-e2", data_dir, results, tiny, "CV_VARIANTS=base")
     runs = results / "ren_cecps" / "runs"
     assert sorted(p.name for p in runs.iterdir()) == ["base-cvfold0", "base-cvfold1", "base-cvfold2",
                                                       "base-cvfold3", "base-seed0"]
@@ -154,8 +157,7 @@ def test_reproduce_resolves_a_preset_per_variant(data_dir, tmp_path):
     # reproduce as in train: each variant's config is resolved, not copied from one.
     results = tmp_path / "results"
     tiny = f"--preset=released {TINY} --max_steps=2"
-    proc = _make("reproduce-e1", data_dir, results, tiny)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _make_ok("reproduce-e1", data_dir, results, tiny)
     saved = run_dir_lib.read_train_config(results / "semeval" / "runs" / "base-seed0")
     assert saved["preset"] == "released" and saved["epochs"] == 5 and saved["attention_size"] == 5
 
@@ -170,8 +172,7 @@ def test_a_recorded_run_needs_no_run_folder(data_dir, tmp_path):
 
     results = tmp_path / "results"
     tiny = f"--epochs=1 {TINY} --eval_every=3"
-    first = _make("reproduce-e1", data_dir, results, tiny, "VARIANTS=base sp")
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    _make_ok("reproduce-e1", data_dir, results, tiny, "VARIANTS=base sp")
     e1 = results / "semeval"
     record = io_utils.read_json(e1 / "sp-seed0.json")
     assert record["train_config"]["variant"] == "sp" and record["train_config"]["batch_size"] == 8
@@ -181,8 +182,7 @@ def test_a_recorded_run_needs_no_run_folder(data_dir, tmp_path):
     assert "| SP | 1 |" in table and "| Base | 1 |" in table
 
     shutil.rmtree(e1 / "runs")
-    again = _make("reproduce-e1", data_dir, results, tiny, "VARIANTS=base sp")
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    again = _make_ok("reproduce-e1", data_dir, results, tiny, "VARIANTS=base sp")
     assert again.stdout.count("finished, skipped") == 2 and "training" not in again.stdout
     assert (e1 / "table3.md").read_text() == table  # McNemar and all, from the records alone
     # Its settings are still compared: other settings stop the command, naming the record.
@@ -202,8 +202,7 @@ def test_table_only_records_finished_run_folders(data_dir, tmp_path):
     bare = run_dir_lib.read_metrics(e1 / "runs" / "base-seed0")
     io_utils.write_json(e1 / "base-seed0.json", bare)
     (e1 / "probs" / "base-seed0-dev.npy").unlink()
-    proc = _make("reproduce-e1", data_dir, results, "--table_only")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _make_ok("reproduce-e1", data_dir, results, "--table_only")
     assert "train_config" in io_utils.read_json(e1 / "base-seed0.json")
     assert (e1 / "probs" / "base-seed0-dev.npy").exists()
 
@@ -211,8 +210,7 @@ def test_table_only_records_finished_run_folders(data_dir, tmp_path):
 @pytest.mark.slow
 def test_selection_gap_on_fixture_data_with_a_test_split(data_dir_with_test, tmp_path):
     results = tmp_path / "results"
-    proc = _make("reproduce-e1", data_dir_with_test, results, f"--epochs=1 {TINY} --eval_every=3")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _make_ok("reproduce-e1", data_dir_with_test, results, f"--epochs=1 {TINY} --eval_every=3")
     record = io_utils.read_json(results / "semeval" / "base-seed0.json")
     assert record["test_evaluated"] and record["history"][str(record["best_step"])]["test"] == record["test"]
     gap = subprocess.run([sys.executable, "-m", "experiments.selection_gap", f"--results_dir={results}"],
