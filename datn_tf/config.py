@@ -121,8 +121,8 @@ class TrainConfig:
         minimum=1)
     random_init_scale: float = setting(
         RANDOM_SCALE, "Rows of E without a pretrained (or word2vec) vector start from U(-r, r), this r; the "
-        "whole table with --embedding_init=random. 0.1: the paper's 'small random vectors'; the released code's 0.25 "
-        "scored 0.5 point lower on E1 dev (docs/fidelity.md).", minimum=0.0, exclusive_minimum=True)
+        "whole table with --embedding_init=random. 0.1: the paper's 'small random vectors' (the released "
+        "code's 0.25: docs/fidelity.md).", minimum=0.0, exclusive_minimum=True)
     seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0)
     epochs: int | None = setting(
         None, "Epochs; an epoch is one pass over the larger training set the variant reads (the sentiment "

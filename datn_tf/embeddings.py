@@ -22,7 +22,7 @@ from datn_tf.data.errors import DataFormatError
 
 DEFAULT_EMBEDDINGS = "glove.6B.50d"
 # Random vectors for words missing from the pretrained file: U(-r, r), the default of
-# --random_init_scale. The released code's 0.25 scored lower on E1 dev (docs/fidelity.md).
+# --random_init_scale: the paper's "small random vectors" (the released 0.25: docs/fidelity.md).
 RANDOM_SCALE = 0.1
 # Data lines that decide the dimension: enough that one bad line among the first few
 # cannot outvote the good ones, few enough to hold in memory.

@@ -213,8 +213,7 @@ register(Dataset(
         "datn2_ensemble": {"jaccard": 0.597, "macro_f1": 0.551},
     },
 ))
-# E2's init was chosen on E2 dev: word2vec beat random vectors by 2.4 points of Jaccard over 3
-# seeds (docs/fidelity.md, "E2's word vectors").
+# E2's init was chosen on E2 dev (docs/fidelity.md, "E2's word vectors").
 register(Dataset(
     "ren_cecps", "S2 -> E2 (Ren-CECps)", _read_ren_cecps, "zh", tuple(ren_cecps.REN_EMOTIONS),
     embedding_init="word2vec", embedding_dim=200, epochs=_epochs(4, 5, 5), ranking_metrics=True,
