@@ -3,17 +3,9 @@
 The model's work is a few independent LSTM chains (two directions per encoder; DATN-2
 serves two encoders), each a chain of small matmuls (`[batch, 250] x [250, 800]`).
 TensorFlow's default on a CPU is one pool of `cores` threads for every op plus as many
-op-scheduling threads; a matmul that small does not gain from a second thread (on the
-2-core benchmark machine, 100 of them in a `tf.while_loop`: 114 GFLOP/s with one thread,
-88 with two), while two chains running side by side, one thread each, use both cores
-(146 GFLOP/s together). Measured with `make bench` on that machine (2 cores, 50-d, see
-the README's Performance section), one thread per op and two ops at a time, against
-TensorFlow's default (2026-11-25, first packed kernel):
-
-    DATN-2 training   343 -> 399 sentence pairs/s (Keras LSTM in both)
-    serving, batch 256 (packed LSTM in both)   976 -> 1,188 sentences/s
-
-So, with no GPU, the default is `inter_op = min(cores, 4)` ops at a time (4: DATN-2's
+op-scheduling threads; a matmul that small does not gain from a second thread, while two
+chains running side by side, one thread each, use both cores (the measurements:
+docs/performance.md, "Threads"). So, with no GPU, the default is `inter_op = min(cores, 4)` ops at a time (4: DATN-2's
 four LSTM chains) and `intra_op = cores // inter_op` threads each: 1 and 2 on two cores.
 With a GPU the CPU only feeds it, and TensorFlow's defaults are kept. Only the 2-core
 case was measured; `--intra_op_threads` / `--inter_op_threads` override (0 = TensorFlow's

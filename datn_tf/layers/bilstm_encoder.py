@@ -32,9 +32,9 @@ class BiLSTMEncoder(keras.layers.Layer):
     rows that still have tokens, as cuDNN's packed sequences do. `"auto"` picks
     `"packed"` for inference on a machine without a GPU and `"keras"` otherwise:
     training batches are length-bucketed (little padding to skip), and there the
-    Keras LSTM's gradient was faster (`make bench`: 399 vs 310 DATN-2 sentence
-    pairs/s). The choice is made when the call is traced, so a SavedModel keeps
-    the kernel of the machine that exported it.
+    Keras LSTM's gradient is faster (docs/performance.md). The choice is made when
+    the call is traced, so a SavedModel keeps the kernel of the machine that
+    exported it.
 
     With `tie_directions=True` one LSTM (one set of weights) reads the sentence
     in both directions, as the authors' released code does by passing one cell
@@ -106,7 +106,7 @@ class BiLSTMEncoder(keras.layers.Layer):
         lstm = keras.layers.LSTM(self.hidden_size, return_sequences=True, dtype=self.dtype_policy)
         # Keep the template LSTM alive (untracked): Bidirectional copies and drops it, and
         # during `load_model` Keras keys objects by id(), so a freed template's id reused by
-        # a later encoder's LSTM made loading a two-encoder model fail now and then.
+        # a later encoder's LSTM would make loading a two-encoder model fail at random.
         object.__setattr__(self, "_lstm_template", lstm)
         self.bilstm = keras.layers.Bidirectional(
             lstm,

@@ -20,15 +20,9 @@ initial state), on the same weights, so outputs agree with Keras to float roundi
 two directions step in one `tf.while_loop` as independent ops, so with inter-op
 parallelism they run on two cores at once.
 
-Measured alternative, not taken: computing the input projection `x @ W` for all time
-steps at once before the loop was slower on the 2-core CPU (1,780 vs 2,620 sentences/s
-for DATN-2's two encoders at batch 256): TensorFlow's matmul with an inner size of 50 is
-slow and its `[T * B, 4u]` result does not stay in cache. Replacing the per-step padded
-`TensorArray` writes, `tf.reverse_sequence` and the unsorting gather by the packed
-layout above made the two encoders about 20% faster (167 -> 130 ms at batch 256), and
-stepping both directions in one loop instead of one loop each about 5% more.
-Computing the gates' sigmoid as `0.5 tanh(x / 2) + 0.5` to use one `tanh` gained under
-5% and would leave the Keras arithmetic, so it was not taken.
+The input projection `x @ W` is computed per step, not for all steps before the loop:
+TensorFlow's matmul with an inner size of 50 is slow and its `[T * B, 4u]` result does not
+stay in cache. What was measured, taken or not: docs/performance.md.
 """
 
 import tensorflow as tf
