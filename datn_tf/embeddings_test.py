@@ -184,7 +184,7 @@ def _gzip_bad_block(data):
 def test_damaged_gzip_names_the_file(tmp_path, corrupt):
     data = gzip.compress(("the 0.1 0.2 0.3\n" * 500).encode())
     path = _write(tmp_path / "v.txt.gz", corrupt(data))
-    # zlib.error (the bad block) is not an OSError and used to escape as a raw traceback.
+    # zlib.error (the bad block) is not an OSError: it must not escape as a raw traceback.
     with testing.expect_data_error(path, None, "cannot decompress", "not gzip"):
         load_vectors(path)
 
@@ -197,7 +197,7 @@ GOOD_LINES = "a 1 2 3\nb 4 5 6\nc 7 8 9\n"
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_short_first_line_does_not_set_the_dimension(tmp_path, gz):
-    # Taking d from line 1 (d = 2) read every later line as a two-word key: 0% coverage, no error.
+    # Taking d from line 1 (d = 2) would read every later line as a two-word key: 0% coverage, no error.
     path = _write(tmp_path / ("v.txt.gz" if gz else "v.txt"), "the 1 2\n" + GOOD_LINES, gz=gz)
     with testing.expect_data_error(path, 1, "expected 3 numbers after the word, got 2"):
         load_vectors(path, words={"a", "b", "c"})
@@ -207,7 +207,7 @@ def test_short_first_line_does_not_set_the_dimension(tmp_path, gz):
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_extra_number_is_an_error(tmp_path, gz):
-    # It used to be read as the word "b 4" with the vector 5 6 7.
+    # Not the word "b 4" with the vector 5 6 7.
     path = _write(tmp_path / ("v.txt.gz" if gz else "v.txt"), "a 1 2 3\nb 4 5 6 7\nc 7 8 9\n", gz=gz)
     with testing.expect_data_error(path, 2, "expected 3 numbers after the word, got 4", "allow_multiword_keys=True"):
         load_vectors(path)

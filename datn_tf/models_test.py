@@ -129,12 +129,11 @@ def test_config_round_trip_gives_identical_outputs(variant, model):
 
 @pytest.mark.parametrize("variant", ALL)
 def test_keras_save_and_load(variant, model, tmp_path):
-    # With more than one BiLSTMEncoder (psp, apsp, sp, datn1, datn2) this fails now and then
-    # with "Forward layer and backward layer should have different `go_backwards` value":
-    # inside load_model's ObjectSharingScope Keras keys objects by id(), and the LSTM each
-    # encoder hands to Bidirectional is freed right after, so a later encoder's LSTM can
-    # reuse its id and be given a recorded layer. Fix belongs in BiLSTMEncoder (keep that
-    # LSTM referenced), not here.
+    # With more than one BiLSTMEncoder (psp, apsp, sp, datn1, datn2) this guards the fix in
+    # BiLSTMEncoder (it keeps the LSTM it hands to Bidirectional referenced): inside
+    # load_model's ObjectSharingScope Keras keys objects by id(), so a freed LSTM's id reused
+    # by a later encoder's LSTM would fail at random with "Forward layer and backward layer
+    # should have different `go_backwards` value".
     path = tmp_path / "m.keras"
     model.save(path)
     restored = keras.models.load_model(path)
