@@ -280,39 +280,42 @@ def _adversarial_terms(out, token_ids, task_id):
     return 0.05 * adv + 0.01 * ortho, {"adversarial_loss": adv, "orthogonality_loss": ortho}
 
 
-def _sentiment_step(model, optimizer, token_ids, labels):
-    """One sentiment mini-batch as `Trainer` runs it: the sentiment loss on the left part."""
+def _step(model, optimizer, token_ids, task_id, variables, objective):
+    """One mini-batch as `Trainer` runs it: `objective()` -> (outputs, loss, stats), plus
+    APSP's terms, minimised over `variables`."""
     with tf.GradientTape() as tape:
-        out = model.sentiment(token_ids, training=True)
-        total = losses.sentiment_loss(labels, out["logits"])
-        stats = {"sentiment_loss": total}
+        out, total, stats = objective()
         if model.spec.task_discriminator:
-            extra, extra_stats = _adversarial_terms(out, token_ids, task_id=0)
+            extra, extra_stats = _adversarial_terms(out, token_ids, task_id)
             total += extra
             stats.update(extra_stats)
-    grads = tape.gradient(total, model.left_variables)
-    optimizer.apply(grads, model.left_variables)
+    grads = tape.gradient(total, variables)
+    optimizer.apply(grads, variables)
     return stats
+
+
+def _sentiment_step(model, optimizer, token_ids, labels):
+    """A sentiment mini-batch: the sentiment loss on the left part."""
+    def objective():
+        out = model.sentiment(token_ids, training=True)
+        total = losses.sentiment_loss(labels, out["logits"])
+        return out, total, {"sentiment_loss": total}
+
+    return _step(model, optimizer, token_ids, 0, model.left_variables, objective)
 
 
 def _emotion_step(model, optimizer, token_ids, labels):
-    """One emotion mini-batch as `Trainer` runs it: KL (+ similarity, + APSP terms)."""
-    with tf.GradientTape() as tape:
+    """An emotion mini-batch: KL (+ similarity, + APSP terms) on the emotion part."""
+    def objective():
         out = model(token_ids, training=True)
-        target = losses.emotion_target_distribution(labels)
-        total = losses.emotion_kl_loss(target, out["logits"])
+        total = losses.emotion_kl_loss(losses.emotion_target_distribution(labels), out["logits"])
         stats = {"emotion_loss": total}
         if model.spec.similarity_loss:
-            sim = losses.similarity_loss(out["alpha_s"], out["alpha_t"], lambda_sim=0.05)
-            total += sim
-            stats["similarity_loss"] = sim
-        if model.spec.task_discriminator:
-            extra, extra_stats = _adversarial_terms(out, token_ids, task_id=1)
-            total += extra
-            stats.update(extra_stats)
-    grads = tape.gradient(total, model.emotion_variables)
-    optimizer.apply(grads, model.emotion_variables)
-    return stats
+            stats["similarity_loss"] = losses.similarity_loss(out["alpha_s"], out["alpha_t"], lambda_sim=0.05)
+            total += stats["similarity_loss"]
+        return out, total, stats
+
+    return _step(model, optimizer, token_ids, 1, model.emotion_variables, objective)
 
 
 def _step_changes(model, step):
