@@ -67,8 +67,8 @@ CONFIGS = {
         Ablation("datn2-released-sim", "datn2", dict(similarity="released", task_loss_reduction="sum"),
                  "similarity", "released term: lambda mean_i (1 - a_s.a_t), KL and CE summed over the batch"),
         Ablation("datn2-lambda0", "datn2", dict(lambda_sim=0.0), "similarity", "no similarity term"),
-        # Between the mean at lambda = 0.05 (alpha_t pushed off alpha_s: cos ~ 0.04) and lambda = 0
-        # (cos ~ 0.9): a weaker push.
+        # Between the mean at lambda = 0.05 (alpha_t pushed off alpha_s) and lambda = 0 (alpha_t
+        # close to alpha_s): a weaker push.
         Ablation("datn2-mean-lambda0.01", "datn2", dict(similarity="mean", lambda_sim=0.01), "similarity",
                  "lambda = 0.01, mean_i cos"),
         Ablation("datn2-mean-lambda0.002", "datn2", dict(similarity="mean", lambda_sim=0.002), "similarity",

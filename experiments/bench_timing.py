@@ -116,9 +116,8 @@ def bench_training(trainer, settings, full_epoch):
 def cpu_matmul_gflops(seconds=0.5):
     """NumPy float32 matmul speed at the LSTM step's shape, all cores: a calibration.
 
-    The benchmark machines are shared virtual machines whose speed drifts (the same
-    commit measured 35-50% slower on a busier day); runs are comparable only when this
-    figure is too.
+    The benchmark machines are shared virtual machines whose speed drifts
+    (docs/performance.md); runs are comparable only when this figure is too.
     """
     rng = np.random.default_rng(0)
     a = rng.standard_normal((256, 250), dtype=np.float32)
