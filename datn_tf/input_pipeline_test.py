@@ -239,39 +239,25 @@ def _data(n=30, k=11, seed=0):
     return token_ids, emotions, sentiment
 
 
-@pytest.mark.parametrize("start_step, num_steps", [(0, 5), (6, 4)])  # 8 batches a pass.
-def test_emotion_dataset(start_step, num_steps):
-    token_ids, emotions, _ = _data()
-    batcher = Batcher([len(t) for t in token_ids], 4, seed=2, stream="emotion")
-    ds = emotion_dataset(token_ids, emotions, batcher, start_step=start_step).take(num_steps)
+@pytest.mark.parametrize("stream, start_step, num_steps", [("emotion", 0, 5), ("emotion", 6, 4), ("sentiment", 0, 3),
+                                                        ("sentiment", 7, 5)])  # 8 batches a pass.
+def test_labelled_datasets_follow_the_batcher(stream, start_step, num_steps):
+    token_ids, emotions, sentiment = _data()
+    batcher = Batcher([len(t) for t in token_ids], 4, seed=2, stream=stream)
+    make, key, labels, shape = {"emotion": (emotion_dataset, "labels", emotions, [None, 11]),
+                                "sentiment": (sentiment_dataset, "sentiment", sentiment, [None])}[stream]
+    ds = make(token_ids, labels, batcher, start_step=start_step).take(num_steps)
     spec = ds.element_spec
     assert spec["token_ids"].dtype == tf.int32 and spec["token_ids"].shape.as_list() == [None, None]
-    assert spec["labels"].dtype == tf.int32 and spec["labels"].shape.as_list() == [None, 11]
+    assert spec[key].dtype == tf.int32 and spec[key].shape.as_list() == shape
     got = list(ds.as_numpy_iterator())
     assert len(got) == num_steps
     expected = itertools.islice(batcher.iterate(start_step), num_steps)
     for batch, (_, idx) in zip(got, expected):
-        assert batch["token_ids"].dtype == np.int32 and batch["labels"].dtype == np.int32
+        assert batch["token_ids"].dtype == np.int32 and batch[key].dtype == np.int32
         np.testing.assert_array_equal(batch["token_ids"], pad_batch(token_ids, idx))
         assert batch["token_ids"].shape[1] == max(len(token_ids[i]) for i in idx)
-        np.testing.assert_array_equal(batch["labels"], emotions[idx])
-
-
-@pytest.mark.parametrize("start_step, num_steps", [(0, 3), (7, 5)])
-def test_sentiment_dataset(start_step, num_steps):
-    token_ids, _, sentiment = _data()
-    batcher = Batcher([len(t) for t in token_ids], 4, seed=2, stream="sentiment")
-    ds = sentiment_dataset(token_ids, sentiment, batcher, start_step=start_step).take(num_steps)
-    spec = ds.element_spec
-    assert spec["token_ids"].dtype == tf.int32 and spec["token_ids"].shape.as_list() == [None, None]
-    assert spec["sentiment"].dtype == tf.int32 and spec["sentiment"].shape.as_list() == [None]
-    got = list(ds.as_numpy_iterator())
-    assert len(got) == num_steps
-    expected = itertools.islice(batcher.iterate(start_step), num_steps)
-    for batch, (_, idx) in zip(got, expected):
-        assert batch["sentiment"].dtype == np.int32
-        np.testing.assert_array_equal(batch["token_ids"], pad_batch(token_ids, idx))
-        np.testing.assert_array_equal(batch["sentiment"], sentiment[idx])
+        np.testing.assert_array_equal(batch[key], labels[idx])
 
 
 def test_dataset_is_endless():
