@@ -196,6 +196,15 @@ def _ranking_mask(t: np.ndarray, skip_all_relevant: bool) -> np.ndarray:
     return keep
 
 
+def _ranked_instances(y_true, scores, skip_all_relevant):
+    """(labels, scores) of the instances the ranking metrics count, or None when none are."""
+    t = _as_binary(y_true, "y_true")
+    s = _as_scores(scores, "scores")
+    _same_shape(t, s, "y_true", "scores")
+    keep = _ranking_mask(t, skip_all_relevant)
+    return (t[keep], s[keep]) if keep.any() else None
+
+
 def average_precision(y_true, scores, *, skip_all_relevant: bool = True) -> float:
     """Multi-label ranking average precision (Zhang & Zhou, 2014, Sec. 2.2.2).
 
@@ -215,13 +224,10 @@ def average_precision(y_true, scores, *, skip_all_relevant: bool = True) -> floa
     ties this equals the toolbox exactly (the toolbox's own tie order is whatever MATLAB's
     ``sort`` returns).  Unlike sklearn, we skip rather than score 1 the degenerate rows.
     """
-    t = _as_binary(y_true, "y_true")
-    s = _as_scores(scores, "scores")
-    _same_shape(t, s, "y_true", "scores")
-    keep = _ranking_mask(t, skip_all_relevant)
-    if not keep.any():
+    ranked = _ranked_instances(y_true, scores, skip_all_relevant)
+    if ranked is None:
         return float("nan")
-    t, s = t[keep], s[keep]
+    t, s = ranked
     # ge[i, j, k] = score_k >= score_j  (label k ranked at or above label j)
     ge = s[:, None, :] >= s[:, :, None]
     rank = ge.sum(axis=2)                                   # [n, K], >= 1
@@ -243,13 +249,10 @@ def one_error(y_true, scores, *, skip_all_relevant: bool = True) -> float:
     Ties at the top score follow ``One_error.m``: the instance is *not* an error if any
     of the labels sharing the maximum score is relevant.
     """
-    t = _as_binary(y_true, "y_true")
-    s = _as_scores(scores, "scores")
-    _same_shape(t, s, "y_true", "scores")
-    keep = _ranking_mask(t, skip_all_relevant)
-    if not keep.any():
+    ranked = _ranked_instances(y_true, scores, skip_all_relevant)
+    if ranked is None:
         return float("nan")
-    t, s = t[keep], s[keep]
+    t, s = ranked
     top = s == s.max(axis=1, keepdims=True)
     hit = np.logical_and(top, t).any(axis=1)
     return float(1.0 - hit.mean())
