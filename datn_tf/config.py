@@ -22,6 +22,7 @@ import typing
 
 from datn_tf import variants as variants_lib
 from datn_tf.data import datasets as datasets_lib
+from datn_tf.data import files as files_lib
 from datn_tf.embeddings import MIN_COVERAGE, RANDOM_SCALE
 
 SIMILARITY_FORMS = ("sum", "mean", "released")
@@ -79,7 +80,7 @@ class TrainConfig:
         None, "--dataset=files: one emotion name per line; list-layout ids index it, wide layout reads these "
         "columns. Default: every non-text, non-id column (wide), the sorted names of the train file (list).")
     layout: str = data_setting("auto", "--dataset=files: wide, list, or auto (list when a labels column is found).",
-                          choices=("auto", "wide", "list"))
+                          choices=files_lib.LAYOUTS)
     text_column: str | None = data_setting(
         None, "--dataset=files: the text column's name, or its 0-based position for a file without a header "
         "row. Default: text, tweet, sentence or comment_text.")
@@ -89,6 +90,16 @@ class TrainConfig:
     id_column: str | None = data_setting(
         None, "--dataset=files: the id column (name or 0-based position). Default: id when present, else line "
         "numbers.")
+    delimiter: str = data_setting(
+        "auto", "--dataset=files: the column separator of every file; auto: comma for a .csv name, else tab.",
+        choices=tuple(files_lib.DELIMITERS))
+    sentiment_text_column: str | None = data_setting(
+        None, "--dataset=files: the --sentiment_file's text column (name or 0-based position). Default: text, "
+        "tweet, sentence or comment_text; without either sentiment column flag a SemEval-2016 4A file is "
+        "recognised.")
+    sentiment_labels_column: str | None = data_setting(
+        None, "--dataset=files: the --sentiment_file's label column (name or 0-based position). Default: labels, "
+        "label or emotions; without such a column, the wide layout (one 0/1 column per class).")
     output_dir: str | None = setting(
         None, "Run folder (checkpoints, metrics, predictions). Default: runs/<dataset>-<variant>-seed<seed>.")
     embeddings: str | None = data_setting(
@@ -351,15 +362,21 @@ def flag_fields(config_class=TrainConfig):
     return list(dataclasses.fields(config_class))
 
 
-def define_flags(flag_values=None, config_class=TrainConfig):
-    """One absl flag per field of `config_class`, named and typed as the field (defined once)."""
+# How a --dataset=files file is laid out: `datn_tf.predict` and `datn_tf.evaluate` read and write
+# files of these layouts with the same flags.
+TABLE_SETTINGS = ("layout", "delimiter", "text_column", "labels_column", "id_column", "label_names_file")
+
+
+def define_flags(flag_values=None, config_class=TrainConfig, names=None):
+    """One absl flag per field of `config_class` (or of those in `names`), named and typed as
+    the field (defined once)."""
     from absl import flags
 
     flag_values = flags.FLAGS if flag_values is None else flag_values
     definers = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEFINE_float,
                 bool: flags.DEFINE_bool, tuple: flags.DEFINE_list}
     for field in flag_fields(config_class):
-        if field.name in flag_values:
+        if field.name in flag_values or (names is not None and field.name not in names):
             continue
         meta = field.metadata
         help_text = meta["help"]

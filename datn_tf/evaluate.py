@@ -4,8 +4,15 @@
         [--baseline other_run/predictions/dev.txt] [--ranking_scores run/predictions/dev_probabilities.npy]
     python -m datn_tf.evaluate --ensemble runs/a,runs/b,runs/c   # the paper's DATN-2*
 
-Prediction files are in the official E-c submission format (the gold file's header and
-IDs). An ensemble averages the runs' emotion probabilities and tunes gamma on dev.
+    python -m datn_tf.evaluate --gold my/dev.tsv --predictions dev_predictions.tsv \
+        --text_column=0 --labels_column=1 --id_column=2 --label_names_file=emotions.txt
+
+A gold file in the official E-c format is scored against a prediction file in the E-c
+submission format (its header and IDs). Any other gold file is read as a `--dataset=files`
+file (wide or list layout, with the training flags --layout, --delimiter, the column flags and
+--label_names_file), and the predictions in the same layout (`python -m datn_tf.predict
+--format table --table_output`). An ensemble averages the runs' emotion probabilities and tunes
+gamma on dev.
 """
 
 import sys
@@ -13,7 +20,9 @@ import sys
 import numpy as np
 from absl import app, flags
 
+from datn_tf import config as config_lib
 from datn_tf import io_utils, metrics, tables
+from datn_tf.data import files as files_lib
 from datn_tf.data import semeval_ec
 from datn_tf.data.errors import DataFormatError
 
@@ -24,28 +33,78 @@ flags.DEFINE_string("baseline", None, "A second system's predictions: McNemar's 
 flags.DEFINE_string("ranking_scores", None, ".npy probabilities [N, K] for AP and one-error (E2).")
 flags.DEFINE_list("ensemble", None, "Run folders whose probabilities are averaged (same dataset and data).")
 flags.DEFINE_string("output", None, "Write the metrics as JSON here.")
+config_lib.define_flags(names=config_lib.TABLE_SETTINGS)  # how a gold file of your own data is laid out
+# How every official E-c file starts (`semeval_ec.HEADER`).
+EC_HEADER_START = "\t".join(semeval_ec.HEADER[:2]) + "\t"
 
 
-def read_prediction_file(path, gold):
-    """Predicted labels [N, K] from an E-c-format file whose IDs must match `gold` line by line."""
-    pred = semeval_ec.read_ec(path)
-    if list(pred.label_names) != list(gold.label_names):
-        raise DataFormatError(path, 1, f"label columns {pred.label_names} differ from the gold file's")
+def read_prediction_file(path, gold, columns=None):
+    """Predicted labels [N, K] from a file whose IDs must match `gold` line by line: E-c format,
+    or, with `columns` ({setting: value} of `config.TABLE_SETTINGS`), the layout they give."""
+    if columns is None:
+        pred, first_line = semeval_ec.read_ec(path), 2
+        if list(pred.label_names) != list(gold.label_names):
+            raise DataFormatError(path, 1, f"label columns {pred.label_names} differ from the gold file's")
+    else:
+        pred, first_line = _read_table(path, columns, gold.label_names), 1 + _has_header(columns)
     if len(pred) != len(gold):
         raise DataFormatError(path, None, f"{len(pred)} predictions for {len(gold)} gold examples")
     for i, (a, b) in enumerate(zip(pred.ids, gold.ids)):
         if a != b:
-            raise DataFormatError(path, i + 2, f"ID {a!r} where the gold file has {b!r}")
+            raise DataFormatError(path, first_line + i, f"ID {a!r} where the gold file has {b!r}")
     return pred.labels
 
 
-def score_files(gold_path, pred_path, baseline_path=None, scores_path=None):
-    gold = semeval_ec.read_ec(gold_path)
-    pred = read_prediction_file(pred_path, gold)
+def _has_header(columns):
+    return all(not str(columns.get(c) or "").isdigit() for c in ("text_column", "labels_column", "id_column"))
+
+
+def _reading(columns):
+    """The reader's arguments among `columns` (the names file is read once, by the caller)."""
+    return {k: v for k, v in columns.items() if k != "label_names_file" and v is not None}
+
+
+def _read_table(path, columns, label_names=None):
+    return files_lib.read_emotion_file(path, label_names=label_names, **_reading(columns))
+
+
+def _layout(path, columns):
+    return files_lib.read_texts(path, **_reading(columns))[2].layout
+
+
+def is_ec_file(path):
+    """The file starts with the header of an official E-c file."""
+    with open(path, "rb") as f:
+        return f.read(len(EC_HEADER_START) + 3).decode("utf-8", "replace").lstrip("\ufeff").startswith(
+            EC_HEADER_START)
+
+
+def read_gold(path, columns=None):
+    """(gold `EmotionExamples`, the `columns` to read its predictions with: None for E-c)."""
+    if columns is None or is_ec_file(path):
+        return semeval_ec.read_ec(path), None
+    names = columns.get("label_names_file")
+    names = files_lib.read_label_names(names) if names else None
+    gold = _read_table(path, columns, names)
+    return gold, columns
+
+
+def score_files(gold_path, pred_path, baseline_path=None, scores_path=None, columns=None):
+    """Metrics of `pred_path` against `gold_path` (E-c files, or with `columns` files of the
+    `--dataset=files` layouts: `read_gold`), McNemar against `baseline_path`."""
+    gold, columns = read_gold(gold_path, columns)
+    if columns is not None and not columns.get("label_names_file") and _layout(gold_path, columns) == "list":
+        # Without a names file a list file's label set is the names it holds: score on the names
+        # gold and predictions hold together.
+        found = set(gold.label_names).union(*(_read_table(p, columns).label_names
+                                             for p in (pred_path, baseline_path) if p))
+        if found != set(gold.label_names):
+            gold = _read_table(gold_path, columns, tuple(sorted(found)))
+    pred = read_prediction_file(pred_path, gold, columns)
     scores = np.load(scores_path) if scores_path else None
     result = metrics.emotion_metrics(gold.labels, pred, scores, ranking=scores is not None)
     if baseline_path:
-        base = read_prediction_file(baseline_path, gold)
+        base = read_prediction_file(baseline_path, gold, columns)
         result["mcnemar_vs_baseline"] = metrics.mcnemar(gold.labels, pred, base)
     return result
 
@@ -95,7 +154,7 @@ def _gold_for_runs(run_dirs):
     from datn_tf.data import datasets
 
     config = run_dir_lib.read_train_config(run_dirs[0])
-    task = datasets.load_task(config["dataset"], config["data_dir"])
+    task = datasets.load_task_of(config)
     gold = {split: ex.labels for split, ex in task.splits().items() if split != "train"}
     return gold, datasets.get(config["dataset"]).ranking_metrics, task.notes
 
@@ -108,7 +167,8 @@ def main(argv):
             result = ensemble_runs(FLAGS.ensemble, gold, ranking=ranking)
             result["notes"] = notes
         elif FLAGS.gold and FLAGS.predictions:
-            result = score_files(FLAGS.gold, FLAGS.predictions, FLAGS.baseline, FLAGS.ranking_scores)
+            result = score_files(FLAGS.gold, FLAGS.predictions, FLAGS.baseline, FLAGS.ranking_scores,
+                                 columns={name: FLAGS[name].value for name in config_lib.TABLE_SETTINGS})
         else:
             print("error: give --gold and --predictions, or --ensemble", file=sys.stderr)
             sys.exit(2)

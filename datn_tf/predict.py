@@ -12,6 +12,13 @@ per text, in input order:
 
     {"text": "...", "labels": ["joy", "optimism"], "probabilities": {"anger": 0.01, ...}}
 
+`--format table` reads a CSV or TSV file of the `--dataset=files` layouts (wide or list, with
+the same --layout, --delimiter and column flags as training; its label cells, if any, are not
+read) and adds each row's "id" to its JSON object. `--table_output` also writes the predicted
+labels as a table: in the input's layout, delimiter and columns for `--format table`, else a
+wide TSV (id, text, one 0/1 column per label; ids are 1-based text numbers). `python -m
+datn_tf.evaluate` scores such a table against a gold file of the same layout.
+
 `--format semeval` reads an official SemEval-2018 E-c file (the unlabelled test input with
 NONE labels, or a labelled file) and writes the official submission file: the input's header
 and IDs, each tweet as given, and 0/1 per emotion. `--output` is written atomically. An E-c
@@ -34,7 +41,9 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import io_utils, runtime  # noqa: E402
+from datn_tf.data import files as files_lib  # noqa: E402
 from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
 from datn_tf.data.errors import DataFormatError  # noqa: E402
 from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
@@ -110,10 +119,11 @@ def _number(p):
     return float(str(np.float32(p)))
 
 
-def jsonl_lines(texts, probs, labels, label_names):
-    for text, p, y in zip(texts, probs, labels):
+def jsonl_lines(texts, probs, labels, label_names, ids=None):
+    for i, (text, p, y) in enumerate(zip(texts, probs, labels)):
         yield json.dumps(
             {
+                **({} if ids is None else {"id": ids[i]}),
                 "text": text,
                 "labels": [n for n, on in zip(label_names, y) if on],
                 "probabilities": {n: _number(v) for n, v in zip(label_names, p)},
@@ -131,12 +141,26 @@ def _write(text, output):
         sys.stdout.buffer.flush()
 
 
+# --table_output's layout for texts that are not read from a table.
+PLAIN_TEXT_TABLE = files_lib.TableLayout("wide", "\t", True, "text", "id")
+# The training flags `--format table` reads its input with (`config.TABLE_SETTINGS` but the
+# label-names file: the model carries its labels).
+READ_SETTINGS = ("layout", "delimiter", "text_column", "labels_column", "id_column")
+
+
 def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_size=DEFAULT_BATCH_SIZE,
-        stdin=None):
-    """The command: reads texts, predicts, writes; returns the number of texts."""
+        stdin=None, table_output=None, columns=None):
+    """The command: reads texts, predicts, writes; returns the number of texts.
+
+    Args:
+        table_output: also write the predicted labels there as a table (module docstring).
+        columns: `--format table`: {setting: value} of `READ_SETTINGS` for reading `input_path`.
+    """
     if batch_size < 1:
         raise PredictError("--batch_size must be positive")
     if fmt == "semeval":
+        if table_output:
+            raise PredictError("--table_output is for --format jsonl or table; --format semeval writes a table")
         if texts:
             raise PredictError("--format semeval reads an E-c file given with --input, not texts")
         if not input_path:
@@ -153,7 +177,14 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
         _write(submission_text(examples, labels), output)
         return len(examples)
 
-    if texts:
+    ids, layout = None, PLAIN_TEXT_TABLE
+    if fmt == "table":
+        if texts:
+            raise PredictError("--format table reads a CSV or TSV file given with --input, not texts")
+        if not input_path:
+            raise PredictError("--format table needs --input (a CSV or TSV file; docs/own-data.md)")
+        ids, texts, layout = files_lib.read_texts(input_path, **(columns or {}))
+    elif texts:
         if input_path:
             raise PredictError("give texts as arguments or with --input, not both")
     elif input_path:
@@ -168,8 +199,12 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
         check_not_ec_file(texts, "standard input")
     model = ExportedModel(model_dir)
     probs, labels = model.predict(list(texts), batch_size)
-    lines = list(jsonl_lines(texts, probs, labels, model.label_names))
+    lines = list(jsonl_lines(texts, probs, labels, model.label_names, ids))
     _write("".join(line + "\n" for line in lines), output)
+    if table_output:
+        table_ids = ids if ids is not None else [str(i + 1) for i in range(len(texts))]
+        io_utils.write_text(table_output, files_lib.emotion_table_text(layout, table_ids, list(texts), labels,
+                                                                       model.label_names))
     return len(texts)
 
 
@@ -179,10 +214,14 @@ FLAGS = flags.FLAGS
 def define_flags():
     """The command's flags; defined only when run as a program (see `datn_tf.export`)."""
     flags.DEFINE_string("model", None, "An exported SavedModel folder (python -m datn_tf.export).")
-    flags.DEFINE_string("input", None, "Texts, one per line (jsonl), or an official E-c file (semeval).")
+    flags.DEFINE_string("input", None, "Texts, one per line (jsonl), a CSV/TSV file (table), or an official E-c file (semeval).")
     flags.DEFINE_string("output", None, "Write here (atomically) instead of standard output.")
-    flags.DEFINE_enum("format", "jsonl", ["jsonl", "semeval"],
-                      "jsonl: one JSON object per text; semeval: the official E-c submission file.")
+    flags.DEFINE_enum("format", "jsonl", ["jsonl", "table", "semeval"],
+                      "jsonl: one JSON object per text; table: the same for the rows of a CSV/TSV --input "
+                      "(docs/own-data.md); semeval: the official E-c submission file.")
+    flags.DEFINE_string("table_output", None, "Also write the predicted labels here as a table: the --input's "
+                        "layout with --format table, else a wide TSV (id, text, one 0/1 column per label).")
+    config_lib.define_flags(names=READ_SETTINGS)  # read as for training: --layout, --delimiter, columns
     flags.DEFINE_integer("batch_size", DEFAULT_BATCH_SIZE, "Texts per call of the model.")
     runtime.define_thread_flags()
 
@@ -195,7 +234,8 @@ def main(argv):
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
         run(FLAGS.model, texts=argv[1:], input_path=FLAGS.input, output=FLAGS.output, fmt=FLAGS.format,
-            batch_size=FLAGS.batch_size)
+            batch_size=FLAGS.batch_size, table_output=FLAGS.table_output,
+            columns={name: FLAGS[name].value for name in READ_SETTINGS})
     except (PredictError, DataFormatError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -11,6 +11,7 @@ held-out test split).
 
 import collections.abc
 import dataclasses
+import types
 from pathlib import Path
 
 from datn_tf import variants as variants_lib
@@ -270,14 +271,18 @@ def _check_files(config):
                          "(one sentiment label per row; docs/own-data.md), or run --variant=base")
 
 
-def _read_sentiment_file(path):
-    """SemEval-2016 4A (id<TAB>label<TAB>text) when it parses as such, else a file with a header
-    row, a text column and one label per row; the classes are the sorted labels found."""
-    try:
-        return semeval_4a.read_4a(path)
-    except DataFormatError:
-        pass
-    rows = files_lib.read_emotion_file(path, layout="list")  # a header row: text and label(s) columns
+def _read_sentiment_file(files):
+    """The --sentiment_file: SemEval-2016 4A (id<TAB>label<TAB>text) when no sentiment column is
+    named and it parses as such, else a wide or list file with one label per row; the classes
+    are the sorted labels found (list) or the label columns (wide)."""
+    path = files.sentiment_file
+    if files.sentiment_text_column is None and files.sentiment_labels_column is None:
+        try:
+            return semeval_4a.read_4a(path)
+        except DataFormatError:
+            pass  # not 4A: a file of the emotion layouts
+    rows = files_lib.read_emotion_file(path, delimiter=files.delimiter, text_column=files.sentiment_text_column,
+                                       labels_column=files.sentiment_labels_column)
     counts = rows.labels.sum(1)
     bad = next((i for i, c in enumerate(counts) if c != 1), None)
     if bad is not None:
@@ -291,9 +296,9 @@ def _read_files(data_dir, files=None, **_):
     names = files_lib.read_label_names(files.label_names_file) if files.label_names_file else None
 
     def read(path, label_names):
-        return files_lib.read_emotion_file(path, layout=files.layout, text_column=files.text_column,
-                                           labels_column=files.labels_column, id_column=files.id_column,
-                                           label_names=label_names)
+        return files_lib.read_emotion_file(path, layout=files.layout, delimiter=files.delimiter,
+                                           text_column=files.text_column, labels_column=files.labels_column,
+                                           id_column=files.id_column, label_names=label_names)
 
     train = read(files.train_file, names)
     dev = read(files.dev_file, names or train.label_names)
@@ -303,7 +308,7 @@ def _read_files(data_dir, files=None, **_):
         files_lib.check_same_labels(train, test)
     notes = [] if test is not None else ["test split not evaluated: no --test_file"]
     if files.sentiment_file:
-        sentiment = _read_sentiment_file(files.sentiment_file)
+        sentiment = _read_sentiment_file(files)
     else:
         sentiment = SentimentExamples(ids=[], texts=[], labels=[], label_names=(), source="no --sentiment_file")
         notes.append("no sentiment source (--sentiment_file): Base only")
@@ -330,3 +335,16 @@ def load_task(dataset, data_dir, cv_fold=None, cv_folds=10, files=None):
     if cv_fold is None:
         return entry.read(Path(data_dir), files=files)
     return entry.read(Path(data_dir), cv_fold=cv_fold, cv_folds=cv_folds, files=files)
+
+
+# The --dataset=files settings a run's saved settings may predate, with their defaults.
+_FILE_SETTING_DEFAULTS = {"layout": "auto", "delimiter": "auto", "sentiment_text_column": None,
+                          "sentiment_labels_column": None}
+
+
+def load_task_of(settings):
+    """The task a run reads: `settings` is a `TrainConfig` or a run's saved settings (a dict)."""
+    if isinstance(settings, dict):
+        settings = types.SimpleNamespace(**{**_FILE_SETTING_DEFAULTS, **settings})
+    return load_task(settings.dataset, settings.data_dir, getattr(settings, "cv_fold", None),
+                     getattr(settings, "cv_folds", 10), files=settings)

@@ -6,9 +6,11 @@
           label-names file (GoEmotions' `text<TAB>label ids<TAB>id`).
 
 Columns are named, or given as 0-based positions for a file without a header row. Every
-malformed row is a `DataFormatError` naming the file and line.
+malformed row is a `DataFormatError` naming the file and line. `write_emotion_table` writes
+labels (a model's predictions) back in the layout a file was read in (`TableLayout`).
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,30 @@ LAYOUTS = ("auto", "wide", "list")
 TEXT_COLUMNS = ("text", "tweet", "sentence", "comment_text")  # tried in order, case-insensitive
 LABELS_COLUMNS = ("labels", "label", "emotions")
 ID_COLUMNS = ("id",)
+# --delimiter: a name per separator, since a tab is awkward to give on a command line.
+DELIMITERS = {"auto": None, "comma": ",", "tab": "\t", "semicolon": ";"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TableLayout:
+    """How one file is laid out, resolved from its columns and the flags.
+
+    Attributes:
+        layout: wide or list.
+        sep: the column separator.
+        header: the file has a header row (else columns are positions).
+        text_column, id_column, labels_column: the columns (names, or positions without a
+            header); id_column None: ids are line numbers; labels_column only for list.
+        label_ids: the list layout's cells hold 0-based ids into the label names.
+    """
+
+    layout: str
+    sep: str
+    header: bool
+    text_column: object
+    id_column: object = None
+    labels_column: object = None
+    label_ids: bool = False
 
 
 def _position(column):
@@ -29,20 +55,30 @@ def _position(column):
     return int(column) if isinstance(column, str) and column.isdigit() else None
 
 
+def separator(path, delimiter=None):
+    """The column separator of `path`: the one `delimiter` names (a `DELIMITERS` key), else
+    from the file name (.csv: comma, anything else: tab)."""
+    if delimiter not in (None, "auto"):
+        if delimiter not in DELIMITERS:
+            raise ValueError(f"--delimiter must be one of {', '.join(DELIMITERS)}; got {delimiter!r}")
+        return DELIMITERS[delimiter]
+    return "," if Path(path).suffix.lower() == ".csv" else "\t"
+
+
 def read_table(path, delimiter=None, header=True):
-    """The file as a pandas DataFrame of strings; `delimiter` defaults from the name (.csv: comma,
-    else tab)."""
+    """The file as a pandas DataFrame of strings (`separator` gives the delimiter)."""
     import pandas as pd
 
     path = Path(path)
     if not path.exists():
         raise DataFormatError(path, None, "file not found")
-    sep = delimiter or ("," if path.suffix.lower() == ".csv" else "\t")
+    sep = separator(path, delimiter)
     try:
         return pd.read_csv(path, sep=sep, header=0 if header else None, dtype=str, keep_default_na=False,
                            quoting=3 if sep == "\t" else 0, encoding="utf-8")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise DataFormatError(path, None, f"not a readable {'CSV' if sep == ',' else 'TSV'} file ({e})") from None
+        kind = "TSV" if sep == "\t" else "CSV"
+        raise DataFormatError(path, None, f"not a readable {kind} file ({e}); --delimiter names the separator") from None
 
 
 def read_label_names(path):
@@ -77,37 +113,77 @@ def _find(frame, path, given, candidates, what, required=True):
     return found
 
 
+def _columns(path, frame, layout, text_column, labels_column, id_column, header):
+    """The `TableLayout` of `frame`; `layout` auto: list when a labels column is found, else wide."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"--layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+    text_col = _find(frame, path, text_column, TEXT_COLUMNS, "text")
+    id_col = _find(frame, path, id_column, ID_COLUMNS, "id", required=False)
+    labels_col = _find(frame, path, labels_column, LABELS_COLUMNS, "labels", required=layout == "list")
+    if layout == "auto":
+        layout = "list" if labels_col is not None else "wide"
+    return TableLayout(layout, "", header, text_col, id_col, labels_col if layout == "list" else None)
+
+
+def _texts_and_ids(path, frame, columns, first_line):
+    texts = list(frame[columns.text_column])
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise DataFormatError(path, first_line + i, "row with no text")
+    if columns.id_column is None:
+        return texts, [str(first_line + i) for i in range(len(texts))]
+    return texts, list(frame[columns.id_column])
+
+
+def _is_header(*columns):
+    return all(_position(c) is None for c in columns)
+
+
+def read_texts(path, layout="auto", delimiter=None, text_column=None, labels_column=None, id_column=None):
+    """(ids, texts, `TableLayout`) of a file to predict: its label cells, if any, are not read.
+
+    The layout says how predictions are written back (`write_emotion_table`); a list file
+    without a labels column gets one after its last column.
+    """
+    path = Path(path)
+    header = _is_header(text_column, labels_column, id_column)
+    frame = read_table(path, delimiter, header)
+    columns = _columns(path, frame, "auto" if layout == "list" else layout, text_column, labels_column, id_column,
+                       header)
+    texts, ids = _texts_and_ids(path, frame, columns, 2 if header else 1)
+    sep = separator(path, delimiter)
+    if layout == "list" and columns.labels_column is None:
+        columns = dataclasses.replace(columns, layout="list",
+                                      labels_column=LABELS_COLUMNS[0] if header else len(frame.columns))
+    label_ids = False
+    if columns.layout == "list" and columns.labels_column in frame.columns:
+        tokens = [t.strip() for cell in frame[columns.labels_column] for t in cell.split(",") if t.strip()]
+        label_ids = bool(tokens) and all(t.isdigit() for t in tokens)  # GoEmotions' ids, not names
+    return ids, texts, dataclasses.replace(columns, sep=sep, label_ids=label_ids)
+
+
 def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, labels_column=None, id_column=None,
                       label_names=None):
     """`EmotionExamples` of one split.
 
     Args:
         layout: wide, list, or auto (list when a labels column is found, else wide).
+        delimiter: a `DELIMITERS` name; auto (or None): from the file name.
         text_column, labels_column, id_column: names, or 0-based positions (the file then has
             no header row). Without an id column, ids are the 1-based line numbers.
         label_names: the label set: for list, the names (or the names its ids index); for wide,
             the label columns (default: every column but text and id). None for list: the
             sorted names found in the file.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"--layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
     path = Path(path)
-    header = all(_position(c) is None for c in (text_column, labels_column, id_column))
+    header = _is_header(text_column, labels_column, id_column)
     frame = read_table(path, delimiter, header)
     first_line = 2 if header else 1
-    text_col = _find(frame, path, text_column, TEXT_COLUMNS, "text")
-    id_col = _find(frame, path, id_column, ID_COLUMNS, "id", required=False)
-    labels_col = _find(frame, path, labels_column, LABELS_COLUMNS, "labels", required=layout == "list")
-    if layout == "auto":
-        layout = "list" if labels_col is not None else "wide"
-    texts = list(frame[text_col])
-    for i, text in enumerate(texts):
-        if not text.strip():
-            raise DataFormatError(path, first_line + i, "row with no text")
-    ids = list(frame[id_col]) if id_col is not None else [str(first_line + i) for i in range(len(texts))]
-    if layout == "wide":
+    columns = _columns(path, frame, layout, text_column, labels_column, id_column, header)
+    texts, ids = _texts_and_ids(path, frame, columns, first_line)
+    if columns.layout == "wide":
         names = tuple(label_names) if label_names else tuple(
-            str(c) for c in frame.columns if c not in (text_col, id_col))
+            str(c) for c in frame.columns if c not in (columns.text_column, columns.id_column))
         if not names:
             raise DataFormatError(path, 1, "no label columns (wide layout: one 0/1 column per emotion)")
         missing = [n for n in names if n not in frame.columns]
@@ -120,7 +196,7 @@ def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, lab
                     raise DataFormatError(path, first_line + i, f"column {name!r} holds {value!r}, expected 0 or 1")
                 labels[i, k] = value.strip() == "1"
         return EmotionExamples(ids=ids, texts=texts, labels=labels, label_names=names, source=str(path))
-    cells = [[t.strip() for t in value.split(",") if t.strip()] for value in frame[labels_col]]
+    cells = [[t.strip() for t in value.split(",") if t.strip()] for value in frame[columns.labels_column]]
     if label_names is None:
         names = tuple(sorted({t for row in cells for t in row}))
     else:
@@ -137,6 +213,40 @@ def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, lab
                                       f"({', '.join(names)})")
             labels[i, k] = 1
     return EmotionExamples(ids=ids, texts=texts, labels=labels, label_names=names, source=str(path))
+
+
+def emotion_table_text(columns, ids, texts, labels, label_names):
+    """The text of a file in `columns`' layout (`read_texts`) holding `labels` [N, K] 0/1:
+    wide: [id,] text and one 0/1 column per name, with a header row; list: the input's
+    columns, the labels cell holding names (or ids, as the input did), comma-separated."""
+    import csv
+
+    import pandas as pd
+
+    labels = np.asarray(labels).astype(bool)
+    if columns.layout == "wide":
+        id_name = columns.id_column if columns.header and columns.id_column is not None else "id"
+        text_name = columns.text_column if columns.header else "text"
+        data = {id_name: ids, text_name: texts}
+        data.update({name: labels[:, k].astype(int) for k, name in enumerate(label_names)})
+        frame, header = pd.DataFrame(data), True
+    else:
+        cells = [",".join(str(k) if columns.label_ids else label_names[k] for k in np.flatnonzero(row))
+                 for row in labels]
+        fields = [(columns.text_column, texts), (columns.labels_column, cells)]
+        if columns.id_column is not None:
+            fields.append((columns.id_column, ids))
+        if columns.header:
+            frame = pd.DataFrame(dict(fields))
+        else:  # every column at its position; columns the input had and we do not write stay empty
+            width = max(c for c, _ in fields) + 1
+            frame = pd.DataFrame({k: [""] * len(texts) for k in range(width)})
+            for position, values in fields:
+                frame[position] = values
+        header = columns.header
+    # A tab file is written unquoted, as `read_table` reads it.
+    quoting = csv.QUOTE_NONE if columns.sep == "\t" else csv.QUOTE_MINIMAL
+    return frame.to_csv(sep=columns.sep, index=False, header=header, quoting=quoting, lineterminator="\n")
 
 
 def check_same_labels(train, other):
