@@ -365,6 +365,9 @@ def flag_fields(config_class=TrainConfig):
 # How a --dataset=files file is laid out: `datn_tf.predict` and `datn_tf.evaluate` read and write
 # files of these layouts with the same flags.
 TABLE_SETTINGS = ("layout", "delimiter", "text_column", "labels_column", "id_column", "label_names_file")
+# Every setting of --dataset=files (`datn_tf.data.stats` describes such data from them).
+FILE_SETTINGS = ("train_file", "dev_file", "test_file", "sentiment_file", "sentiment_text_column",
+                 "sentiment_labels_column", *TABLE_SETTINGS)
 
 
 def define_flags(flag_values=None, config_class=TrainConfig, names=None):

@@ -105,3 +105,34 @@ def test_an_ensemble_report_has_a_line_per_split_and_marks_a_missing_metric():
     assert evaluate.report({"threshold": 0.2, "test": test, "dev": dev}).splitlines() == [
         "dev   jaccard 0.5000  macro_f1 0.2500  micro_f1 0.7500  average_precision 0.6250  one_error 0.5000  (n=4)",
         "test  jaccard 0.5000  macro_f1 –  micro_f1 –  (n=2)"]
+
+
+LIST_COLUMNS = dict(layout="auto", delimiter="auto", text_column="0", labels_column="1", id_column="2",
+                    label_names_file=None)
+
+
+def test_files_of_the_wide_and_list_layouts_are_scored_against_gold(tmp_path):
+    # Gold {calm}, {calm, eager}, {}; predicted {calm, eager}, {eager}, {}: Jaccard (1/2 + 1/2 + 1) / 3.
+    (tmp_path / "gold.csv").write_text("id,text,calm,eager\na,x,1,0\nb,y,1,1\nc,z,0,0\n")
+    (tmp_path / "pred.csv").write_text("id,text,calm,eager\na,x,1,1\nb,y,0,1\nc,z,0,0\n")
+    wide = evaluate.score_files(tmp_path / "gold.csv", tmp_path / "pred.csv",
+                                columns=dict(LIST_COLUMNS, text_column=None, labels_column=None, id_column=None))
+    assert wide["jaccard"] == pytest.approx(2 / 3) and wide["n"] == 3
+    # calm: tp 1, fn 1 -> F1 2/3; eager: tp 1, fp 1 -> F1 2/3.
+    assert wide["macro_f1"] == pytest.approx(2 / 3)
+    # The same in GoEmotions' list layout: label ids into a names file, no header.
+    (tmp_path / "names.txt").write_text("calm\neager\n")
+    (tmp_path / "gold.tsv").write_text("x\t0\ta\ny\t0,1\tb\nz\t\tc\n")
+    (tmp_path / "pred.tsv").write_text("x\t1,0\ta\ny\t1\tb\nz\t\tc\n")
+    listed = evaluate.score_files(tmp_path / "gold.tsv", tmp_path / "pred.tsv",
+                                  columns=dict(LIST_COLUMNS, label_names_file=str(tmp_path / "names.txt")))
+    assert listed == wide
+    # Without the names file, the labels are what the two files hold together.
+    assert evaluate.score_files(tmp_path / "gold.tsv", tmp_path / "pred.tsv", columns=LIST_COLUMNS) == wide
+
+
+def test_a_layout_file_with_other_ids_is_reported_with_the_line(tmp_path):
+    (tmp_path / "gold.tsv").write_text("x\t0\ta\ny\t0\tb\n")
+    (tmp_path / "pred.tsv").write_text("x\t0\ta\ny\t0\tB\n")
+    with testing.expect_data_error(tmp_path / "pred.tsv", 2, "ID 'B' where the gold file has 'b'"):
+        evaluate.score_files(tmp_path / "gold.tsv", tmp_path / "pred.tsv", columns=LIST_COLUMNS)

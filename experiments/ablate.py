@@ -257,9 +257,10 @@ def run_all(ablations, seeds, out_dir):
               f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)
 
 
-def build_table(out_dir, data_dir, dataset="semeval", readme=None):
+def build_table(out_dir, data_dir, dataset="semeval", readme=None, files=None):
     """<dataset>/ablations.md from the per-run JSON and dev probabilities (nothing typed in);
-    `readme`: a Markdown file whose generated blocks get the summaries of `README_STAGES`."""
+    `readme`: a Markdown file whose generated blocks get the summaries of `README_STAGES`;
+    `files`: the --dataset=files settings (its dev gold)."""
     from datn_tf import io_utils, metrics, tables
     from datn_tf import run_dir as run_dir_lib
     from datn_tf.data import datasets
@@ -270,7 +271,7 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None):
         payloads.setdefault(p["config"], []).append(p)
     if not payloads:
         return None
-    gold = datasets.load_task(dataset, data_dir).dev.labels
+    gold = datasets.load_task(dataset, data_dir, files=files).dev.labels
     candidates = REFERENCE.get(dataset, DEFAULT_REFERENCE)
     reference = next((r for r in candidates if r in payloads), candidates[0])
 
@@ -376,12 +377,19 @@ def main(argv):
     with train_cli.user_errors(argv, prefix="[ablate] "):
         # --table_only: every dataset's; else the datasets run
         tables = tuple(n for n, d in datasets.REGISTRY.items() if d.reads_data_dir)
+        # --dataset names data found in flags of its own (your own files): every configuration runs on it.
+        own = FLAGS.dataset if FLAGS["dataset"].present and not datasets.get(FLAGS.dataset).reads_data_dir else None
+        if own:
+            tables = (own,)
         if not FLAGS.table_only:
             ablations = selected(FLAGS.stage, FLAGS.configs)
             if FLAGS.seeds < 1:
                 raise ValueError("--seeds must be >= 1")
-            if FLAGS["dataset"].present:
-                raise ValueError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out")
+            if FLAGS["dataset"].present and not own:
+                raise ValueError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out "
+                                 "(or give --dataset=files: every configuration then runs on your files)")
+            if own:
+                ablations = [dataclasses.replace(a, dataset=own) for a in ablations]
             train_cli.runtime.configure_threads_from_flags()
             train_cli.runtime.quiet_logging()
             start = time.time()
@@ -392,7 +400,8 @@ def main(argv):
             print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
         # Only datasets with finished runs: a missing Ren-CECps folder cannot stop the E1 table.
         readme = experiments.readme_to_update(FLAGS.readme, FLAGS.results_dir, experiments.REPRODUCING_PAGE)
-        texts = [build_table(results_dir(d), FLAGS.data_dir, d, readme) for d in sorted(tables)
+        files = train_cli.config_lib.resolve(train_cli.config_lib.given_flags())  # --dataset=files: its files
+        texts = [build_table(results_dir(d), FLAGS.data_dir, d, readme, files) for d in sorted(tables)
                  if any(results_dir(d).glob("*.json"))]
     print("\n".join(t for t in texts if t) or "no finished runs")
 

@@ -215,8 +215,10 @@ def settings_line(records, dataset):
         if saved is None:
             unrecorded += 1
             continue
+        # Your own files are the data, not a change of the paper's settings.
+        own_files = {k: saved[k] for k in config_lib.FILE_SETTINGS if k in saved}
         paper = config_lib.resolve(preset="paper", dataset=dataset, variant=saved["variant"], seed=saved["seed"],
-                                   cv_fold=saved.get("cv_fold"), output_dir=saved["output_dir"])
+                                   cv_fold=saved.get("cv_fold"), output_dir=saved["output_dir"], **own_files)
         for k, (value, _) in run_dir_lib.changed_settings(saved, paper).items():
             changes.setdefault(k, set()).add(json.dumps(value))
     note = (f" The records of {unrecorded} run{'s' * (unrecorded > 1)} predate saved settings "
@@ -227,16 +229,17 @@ def settings_line(records, dataset):
     return f"Settings: `--preset=paper` except {listed}." + note
 
 
-def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
-    """table3.md from the runs' records (`record_run`): mean ± std, the paper's numbers,
-    McNemar, wall time; also written into `readme`'s `reproduce:<dataset>` block if it has one."""
+def build_table(dataset, dataset_dir, variants, data_dir, readme=None, files=None):
+    """table3.md from the runs' records (`record_run`): mean ± std, the paper's numbers where it
+    has them, McNemar, wall time; also written into `readme`'s `reproduce:<dataset>` block if it
+    has one. `files`: the --dataset=files settings (its gold labels)."""
 
     from datn_tf import io_utils, metrics, paper, tables
     from datn_tf.data import datasets
     from datn_tf.evaluate import ensemble_of_probabilities
     from datn_tf.variants import get_variant
 
-    task = datasets.load_task(dataset, data_dir)
+    task = datasets.load_task(dataset, data_dir, files=files)
     ranking = datasets.get(dataset).ranking_metrics
     finished = {v: runs for v in variants if (runs := recorded_runs(dataset_dir, f"{v}-seed*"))}
     cv_finished = {v: recorded_runs(dataset_dir, f"{v}-cvfold*") for v in variants_with_cv(dataset_dir)}
@@ -271,8 +274,10 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None):
     lines = [
         f"# Table 3 reproduction: {dataset} ({'test' if split == 'test' else 'DEV'} set)",
         "",
-        "Mean ± std over the finished seeds; the paper's numbers (test set, ten runs, 300-d GloVe for E1) "
-        "in brackets. McNemar: median p-value over seed-matched pairs (whole label set as one label).",
+        "Mean ± std over the finished seeds"
+        + ("; the paper's numbers (test set, ten runs, 300-d GloVe for E1) in brackets" if dataset in paper.TABLE3
+           else " (the paper has no figures for this dataset)")
+        + ". McNemar: median p-value over seed-matched pairs (whole label set as one label).",
         "",
     ]
     if split == "dev":
@@ -346,7 +351,8 @@ def main(argv):
             run_all(dataset_dir, variants, FLAGS.runs, parse_variants(FLAGS.cv_variants))
             print(f"[reproduce] all runs finished in {(time.time() - start) / 60:.1f} min", flush=True)
         readme = experiments.readme_to_update(FLAGS.readme, FLAGS.results_dir)
-        text = build_table(FLAGS.dataset, dataset_dir, variants, FLAGS.data_dir, readme)
+        files = train_cli.config_lib.resolve(train_cli.config_lib.given_flags())  # --dataset=files: its files
+        text = build_table(FLAGS.dataset, dataset_dir, variants, FLAGS.data_dir, readme, files)
     print(text or "no finished runs")
 
 

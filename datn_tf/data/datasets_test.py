@@ -96,7 +96,8 @@ def test_a_registered_entry_is_a_dataset_everywhere(mine, data_dir, tmp_path):
     assert "mine" not in paper.TABLE3 and "mine" not in datasets.PAPER_TABLE2
     described = stats.describe("mine", data_dir)
     assert described["paper"] is None and described["notes"] == ["mine: read from the E1 fixture"]
-    assert "| train | 40 | – |" in stats.render(described) and stats.check(described) == []
+    assert "| train | 40 | " in stats.render(described) and "paper" not in stats.render(described)
+    assert stats.check(described) == []
 
 
 def test_an_entry_with_the_same_readers_and_defaults_trains_to_the_same_metrics(monkeypatch, data_dir, tmp_path):
@@ -118,3 +119,90 @@ def test_paper_views_follow_the_registry(monkeypatch):
     assert datasets.get("semeval").table2["train"] == 6838
     with pytest.raises(ValueError, match="already registered"):
         datasets.register(datasets.get("semeval"))
+
+
+def _own_files(tmp_path, **settings):
+    """--dataset=files settings over a two-label wide training and dev file."""
+    from datn_tf import config as config_lib
+
+    (tmp_path / "e.csv").write_text("text,calm,eager\nso calm,1,0\nso eager,0,1\n")
+    return config_lib.resolve(dict(dataset="files", variant="datn2", train_file=str(tmp_path / "e.csv"),
+                                   dev_file=str(tmp_path / "e.csv"), **settings)).validate()
+
+
+@pytest.mark.parametrize("name, text, settings, labels, names", [
+    # The paper's source files (SemEval-2016 4A): id<TAB>label<TAB>text, no header.
+    ("s.tsv", "1\tpositive\tgood day\n2\tnegative\tbad day\n3\tneutral\ta day\n", {}, [2, 0, 1],
+     ("negative", "neutral", "positive")),
+    # Any label set, one label per row (list layout); the classes are the sorted labels.
+    ("s.csv", "id,text,label\na,good day,up\nb,bad day,down\n", {}, [1, 0], ("down", "up")),
+    # Headerless, by position: a 4A-like file whose labels are not 4A's.
+    ("s.tsv", "1\tyay\tgood day\n2\tnay\tbad day\n", dict(sentiment_text_column="2", sentiment_labels_column="1"),
+     [1, 0], ("nay", "yay")),
+    # The wide layout: one 0/1 column per class; the file's separator named by --delimiter.
+    ("s.txt", "text;neg;pos\ngood day;0;1\nbad day;1;0\n", dict(delimiter="semicolon"), [1, 0], ("neg", "pos")),
+])
+def test_sentiment_files_of_each_layout(tmp_path, name, text, settings, labels, names):
+    import numpy as np
+
+    (tmp_path / name).write_text(text)
+    files = _own_files(tmp_path, sentiment_file=str(tmp_path / name), **settings)
+    if settings.get("delimiter"):  # the emotion files then use it too
+        (tmp_path / "e.csv").write_text("text;calm;eager\nso calm;1;0\nso eager;0;1\n")
+    task = datasets.load_task_of(files)
+    assert task.sentiment.label_names == names and task.emotion_names == ("calm", "eager")
+    np.testing.assert_array_equal(task.sentiment.labels, labels)
+    assert task.sentiment.texts[:2] == ["good day", "bad day"]
+
+
+def test_a_sentiment_row_with_two_labels_is_an_error(tmp_path):
+    (tmp_path / "s.csv").write_text("text,neg,pos\ngood day,1,1\n")
+    files = _own_files(tmp_path, sentiment_file=str(tmp_path / "s.csv"))
+    with pytest.raises(DataFormatError, match=r"s.csv: row '2' has 2 sentiment labels; give one per row"):
+        datasets.load_task_of(files)
+
+
+def _read_directly(data_dir, cv_fold=None, **_):
+    """Each paper setting read with its readers alone, as before the registry existed."""
+    from datn_tf.data import ren_cecps, semeval_4a, semeval_ec
+
+    if (data_dir / datasets.REN_DIR).is_dir() and data_dir.name == "ren":
+        corpus = ren_cecps.read_ren_cecps(data_dir / datasets.REN_DIR)
+        return datasets.TaskData("direct", "zh", tuple(ren_cecps.REN_EMOTIONS), corpus.train, corpus.dev, None,
+                                 corpus.sentiment, [])
+    ec = data_dir / datasets.EC_DIR
+    return datasets.TaskData("direct", "en", tuple(semeval_ec.EMOTIONS), semeval_ec.read_ec(ec / datasets.EC_FILES[
+        "train"]), semeval_ec.read_ec(ec / datasets.EC_FILES["dev"]), None, semeval_4a.read_4a_files(
+        [data_dir / datasets.S4A_DIR / f for f in semeval_4a.S1_FILES]), [])
+
+
+# The defaults the paper's settings had before they were registry entries (epochs per schedule:
+# alternating, emotion only, pretrain-finetune).
+BEFORE = {"semeval": dict(language="en", embedding_init="pretrained", embedding_dim=300, epochs=(4, 16, 16)),
+          "ren_cecps": dict(language="zh", embedding_init="word2vec", embedding_dim=200, epochs=(4, 5, 5),
+                            ranking_metrics=True)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["semeval", "ren_cecps"])
+def test_the_paper_settings_train_to_the_metrics_of_their_readers_and_former_defaults(
+        monkeypatch, data_dir, tmp_path, dataset):
+    from datn_tf import train as train_cli
+    from datn_tf import variants
+
+    before = dict(BEFORE[dataset])
+    epochs = dict(zip((variants.ALTERNATING, variants.EMOTION_ONLY, variants.PRETRAIN_FINETUNE), before.pop("epochs")))
+    monkeypatch.setitem(datasets.REGISTRY, "direct", datasets.Dataset("direct", "", _read_directly, epochs=epochs,
+                                                                      emotion_names=None, **before))
+    direct_dir = tmp_path / "ren" if dataset == "ren_cecps" else data_dir
+    if dataset == "ren_cecps":
+        direct_dir.mkdir()
+        (direct_dir / datasets.REN_DIR).symlink_to(data_dir / datasets.REN_DIR)
+    results = []
+    for name, where in ((dataset, data_dir), ("direct", direct_dir)):
+        # embedding_dim: the word2vec vectors' width (a tiny table keeps the run short).
+        config = testing.tiny_train_config(where, tmp_path / name, dataset=name, variant="datn2", max_steps=4,
+                                           epochs=None, embedding_dim=8 if dataset == "ren_cecps" else None)
+        assert config.resolved_epochs() == epochs[variants.ALTERNATING]
+        results.append(train_cli.run(config))
+    assert results[0]["dev"] == results[1]["dev"] and results[0]["threshold"] == results[1]["threshold"]

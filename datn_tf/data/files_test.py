@@ -54,3 +54,39 @@ def test_a_label_set_that_differs_from_train_is_an_error(tmp_path):
     with pytest.raises(DataFormatError, match="d.csv:1: labels calm differ from the training file's"):
         files.check_same_labels(train, dev)
     assert files.read_label_names(_write(tmp_path / "n.txt", "calm\n\neager\n")) == ("calm", "eager")
+
+
+def test_delimiter_flag_overrides_the_file_name(tmp_path):
+    path = _write(tmp_path / "w.txt", "id;text;calm;eager\na;so, calm;1;0\nb;eager;0;1\n")
+    ex = files.read_emotion_file(path, delimiter="semicolon")
+    assert ex.texts == ["so, calm", "eager"] and ex.label_names == ("calm", "eager")
+    np.testing.assert_array_equal(ex.labels, [[1, 0], [0, 1]])
+    # By its name a .txt file is tab-separated: one column, so no label columns.
+    with pytest.raises(DataFormatError, match="w.txt:1: no text column"):
+        files.read_emotion_file(path)
+    with pytest.raises(ValueError, match="--delimiter must be one of auto, comma, tab, semicolon"):
+        files.read_emotion_file(path, delimiter=";")
+
+
+@pytest.mark.parametrize("name, text, kwargs, written", [
+    # wide, CSV with a header: the input's id and text columns, one 0/1 column per label
+    ("w.csv", "ID,Text,calm,eager\na,\"so, calm\",0,0\nb,eager,0,0\n", {},
+     "ID,Text,calm,eager\na,\"so, calm\",1,1\nb,eager,0,0\n"),
+    # list, headerless, label ids (GoEmotions): the same positions, ids in the labels cell
+    ("l.tsv", "so calm\t0\tx1\neager\t1,0\tx2\n", dict(text_column="0", labels_column="1", id_column="2"),
+     "so calm\t0,1\tx1\neager\t\tx2\n"),
+    # list with a header and names; an unlabelled file gets a labels column
+    ("n.tsv", "id\ttext\na\tso calm\nb\teager\n", dict(layout="list"), "text\tlabels\tid\nso calm\tcalm,eager\ta\n"
+     "eager\t\tb\n"),
+])
+def test_predictions_are_written_in_the_layout_they_were_read_in(tmp_path, name, text, kwargs, written):
+    path = _write(tmp_path / name, text)
+    ids, texts, layout = files.read_texts(path, **kwargs)
+    labels = np.array([[1, 1], [0, 0]])
+    out = files.emotion_table_text(layout, ids, texts, labels, ("calm", "eager"))
+    assert out == written
+    # Read back with the same flags, the table holds the labels written.
+    back = files.read_emotion_file(_write(tmp_path / f"back-{name}", out), label_names=("calm", "eager"),
+                                   **kwargs)
+    assert back.ids == ids and back.texts == texts
+    np.testing.assert_array_equal(back.labels, labels)

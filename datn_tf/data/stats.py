@@ -5,6 +5,8 @@ as the model sees it), the out-of-vocabulary rate and the part of it the pretrai
 know (what `--pretrained_vocab_size` recovers), and pretrained-vector coverage. Tokens are
 the default tokenizer's (no `--normalize_tokens`). `--check` exits non-zero when the
 counts the paper fixes (E1 6,838 / 886, S1 28,631; E2 and S2 as in Table 2) differ.
+`--datasets=files` describes your own data, given by the training flags (`--train_file`, ...;
+docs/own-data.md); a dataset without paper figures has no paper column.
 """
 
 import sys
@@ -15,6 +17,8 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 
 from absl import app, flags  # noqa: E402
 
+from datn_tf import config as config_lib  # noqa: E402
+from datn_tf import tables  # noqa: E402
 from datn_tf.data import datasets as datasets_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -28,10 +32,11 @@ flags.DEFINE_string("embeddings", None, "GloVe text file for the coverage column
                     allow_override=True)
 flags.DEFINE_bool("check", False, "Exit 1 if a count the paper fixes differs (used by CI).")
 flags.DEFINE_string("json", None, "Also write the statistics as JSON here.")
+config_lib.define_flags(names=config_lib.FILE_SETTINGS)  # --datasets=files: the files, as for training
 
 
-def describe(dataset, data_dir, embeddings=None):
-    """Statistics of one transfer setting as a dict."""
+def describe(dataset, data_dir, embeddings=None, files=None):
+    """Statistics of one transfer setting as a dict (`files`: the --dataset=files settings)."""
     import numpy as np
 
     from datn_tf import embeddings as embeddings_lib
@@ -39,7 +44,7 @@ def describe(dataset, data_dir, embeddings=None):
     from datn_tf.data import datasets
     from datn_tf.vocab import Vocabulary
 
-    task = datasets.load_task(dataset, data_dir)
+    task = datasets.load_task(dataset, data_dir, files=files)
     splits = {"train": task.train, "dev": task.dev, "test": task.test, "sentiment": task.sentiment}
     tokens = {name: input_pipeline.tokenize_corpus(ex.texts, task.language)
               for name, ex in splits.items() if ex is not None}
@@ -88,21 +93,23 @@ def describe(dataset, data_dir, embeddings=None):
 
 
 def render(stats):
-    paper = stats["paper"] or {}
-    lines = [f"## {stats['dataset']}", "",
-             "| split | sentences | paper (Table 2) | words | tokens | OOV rate | OOV with a vector | labels |",
-             "|---|---|---|---|---|---|---|---|"]
+    paper = stats["paper"]
+    # The paper's column only where the paper has figures for the dataset.
+    paper_cells = [] if paper is None else ["paper (Table 2)"]
+    heads = ["split", "sentences", *paper_cells, "words", "tokens", "OOV rate", "OOV with a vector", "labels"]
+    lines = [f"## {stats['dataset']}", "", *tables.markdown_table(heads, [])]
     for name, row in stats["splits"].items():
+        reference = [] if paper is None else [_count(paper.get(name))]
         if row.get("held_out"):
-            lines.append(f"| {name} | held out | {_count(paper.get(name))} | | | | | |")
+            lines.append(tables.row([name, "held out", *reference, "", "", "", "", ""]))
             continue
         labels = ", ".join(f"{k} {v}" for k, v in row["label_counts"].items())
         if "no_emotion" in row:
             labels += f", none {row['no_emotion']}"
         if row.get("duplicates"):
             labels += f" ({row['duplicates']} repeated ids)"
-        lines.append(f"| {name} | {row['sentences']:,} | {_count(paper.get(name))} | {row['words']:,} | "
-                     f"{row['tokens']:,} | {row['oov_rate']:.2%} | {row['oov_with_vector_rate']:.2%} | {labels} |")
+        lines.append(tables.row([name, f"{row['sentences']:,}", *reference, f"{row['words']:,}", f"{row['tokens']:,}",
+                                 f"{row['oov_rate']:.2%}", f"{row['oov_with_vector_rate']:.2%}", labels]))
     lines.append("")
     lines.append(f"Vocabulary (train + sentiment, with <pad> and <unk>): {stats['vocabulary']:,}")
     if stats["coverage"]:
@@ -139,7 +146,12 @@ def main(argv):
     all_stats, problems = [], []
     for dataset in FLAGS.datasets:
         try:
-            stats = describe(dataset, FLAGS.data_dir, FLAGS.embeddings)
+            files = None
+            if not datasets_lib.get(dataset).reads_data_dir:
+                # Its files from the training flags; checked as for a Base run (which needs no sentiment file).
+                files = config_lib.resolve({n: FLAGS[n].value for n in config_lib.FILE_SETTINGS},
+                                           dataset=dataset, variant="base").validate()
+            stats = describe(dataset, FLAGS.data_dir, FLAGS.embeddings, files)
         except (DataFormatError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
