@@ -72,6 +72,24 @@ def test_predict_input_file_in_process(exported_runs, tmp_path):
         predict.run(tmp_path, texts=["x"])
 
 
+def test_texts_predicted_with_a_table_output_also_get_a_wide_tsv(exported_runs, tmp_path):
+    export_dir = exported_runs["exports"]["base"]
+    texts = ["so happy, today", "what a mess"]
+    out, table = tmp_path / "p.jsonl", tmp_path / "p.tsv"
+    predict.run(export_dir, texts=texts, output=out, table_output=table)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    lines = table.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "id\ttext\t" + "\t".join(semeval_ec.EMOTIONS)
+    for i, (line, record) in enumerate(zip(lines[1:], records)):
+        fields = line.split("\t")
+        assert fields[:2] == [str(i + 1), texts[i]]
+        assert [n for n, v in zip(semeval_ec.EMOTIONS, fields[2:]) if v == "1"] == record["labels"]
+    with pytest.raises(predict.PredictError, match="--format table needs --input"):
+        predict.run(export_dir, fmt="table")
+    with pytest.raises(predict.PredictError, match="--table_output is for --format jsonl or table"):
+        predict.run(export_dir, fmt="semeval", input_path=out, table_output=table)
+
+
 def test_predict_semeval_format_round_trip(exported_runs, tmp_path):
     run_dir, export_dir, dev = exported_runs["runs"]["datn2"], exported_runs["exports"]["datn2"], exported_runs["dev"]
     unlabelled = tmp_path / "2018-E-c-En-test.txt"
