@@ -214,7 +214,8 @@ FLAGS = flags.FLAGS
 def define_flags():
     """The command's flags; defined only when run as a program (see `datn_tf.export`)."""
     flags.DEFINE_string("model", None, "An exported SavedModel folder (python -m datn_tf.export).")
-    flags.DEFINE_string("input", None, "Texts, one per line (jsonl), a CSV/TSV file (table), or an official E-c file (semeval).")
+    flags.DEFINE_string("input", None, "Texts, one per line (jsonl), a CSV/TSV file (table), or an official "
+                        "E-c file (semeval).")
     flags.DEFINE_string("output", None, "Write here (atomically) instead of standard output.")
     flags.DEFINE_enum("format", "jsonl", ["jsonl", "table", "semeval"],
                       "jsonl: one JSON object per text; table: the same for the rows of a CSV/TSV --input "

@@ -78,7 +78,8 @@ def read_table(path, delimiter=None, header=True):
                            quoting=3 if sep == "\t" else 0, encoding="utf-8")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         kind = "TSV" if sep == "\t" else "CSV"
-        raise DataFormatError(path, None, f"not a readable {kind} file ({e}); --delimiter names the separator") from None
+        raise DataFormatError(path, None, f"not a readable {kind} file ({e}); --delimiter names the "
+                              "separator") from None
 
 
 def read_label_names(path):
