@@ -317,13 +317,15 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None, files=Non
     text = "\n".join(lines) + "\n"
     io_utils.write_text(dataset_dir / "table3.md", text)
     if readme is not None:
-        io_utils.update_generated_block(readme, f"reproduce:{dataset}", readme_block(text, dataset_dir / "table3.md", readme))
+        block = readme_block(text, dataset_dir / "table3.md", readme, paper_figures=dataset in paper.TABLE3)
+        io_utils.update_generated_block(readme, f"reproduce:{dataset}", block)
     return text
 
 
-def readme_block(text, table_path, readme):
+def readme_block(text, table_path, readme, paper_figures=True):
     """The README's short form of a table3.md `text`: one line for the title, split, settings and a
-    link to the full notes, then the tables. The README's first screen holds both data sets' tables."""
+    link to the full notes, then the tables. The README's first screen holds both data sets' tables.
+    `paper_figures`: the table has the paper's figures in brackets."""
     lines = text.splitlines()
     title = lines[0].removeprefix("# Table 3 reproduction: ")
     settings = next((line for line in lines if line.startswith("Settings: ")), "")
@@ -333,8 +335,9 @@ def readme_block(text, table_path, readme):
     while body and not body[-1]:
         body.pop()
     link = Path(os.path.relpath(table_path, Path(readme).parent)).as_posix()
-    head = (f"**{title}**{': test split held out, dev figures' if held_out else ''}. Mean ± std over seeds, "
-            f"the paper's test figures in brackets. {settings} [All notes]({link}).")
+    brackets = ", the paper's test figures in brackets" if paper_figures else ""
+    head = (f"**{title}**{': test split held out, dev figures' if held_out else ''}. Mean ± std over seeds"
+            f"{brackets}. {settings} [All notes]({link}).")
     return "\n".join([head, "", *body])
 
 

@@ -158,6 +158,7 @@ def test_reproduce_and_ablate_on_own_files_have_no_paper_column(tmp_path):
                                                         "--max_steps=3", "--eval_every=3", *TINY_FLAGS,
                                                         f"--results_dir={tmp_path / 'results'}",
                                                         f"--readme={tmp_path / 'README.md'}"]
+    (tmp_path / "README.md").write_text("<!-- reproduce:files -->\n<!-- /reproduce:files -->\n")
     proc = _run("experiments.reproduce", "--variants=base datn2", "--runs=1", *flags)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = (tmp_path / "results" / "files" / "table3.md").read_text()
@@ -165,6 +166,8 @@ def test_reproduce_and_ablate_on_own_files_have_no_paper_column(tmp_path):
     assert "[" not in table and "the paper has no figures for this dataset" in table
     settings = next(line for line in table.splitlines() if line.startswith("Settings:"))
     assert "train_file" not in settings and "hidden_size=6" in settings  # the files are data, not settings
+    readme = (tmp_path / "README.md").read_text()
+    assert "| Base | 1 |" in readme and "brackets" not in readme and "[" not in readme.split("[All notes]")[0]
     proc = _run("experiments.ablate", "--configs=base", "--seeds=1", *flags)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ablations = (tmp_path / "results" / "files" / "ablations.md").read_text()
