@@ -100,8 +100,14 @@ def test_exported_runs_predict_their_labels_in_the_input_layout_and_evaluate_sco
     root, files = trained["root"], trained["files"]
     columns = {k: v for k, v in files.items() if k in predict.READ_SETTINGS}
     out, table = root / f"{variant}-dev.jsonl", root / f"{variant}-dev-table{Path(files['dev_file']).suffix}"
-    predict.run(str(root / f"model-{variant}"), input_path=files["dev_file"], output=str(out), fmt="table",
-                table_output=str(table), columns=columns)
+    flags = [f"--{k}={v}" for k, v in columns.items()]
+    if variant == "base":  # the command, its flags included
+        proc = _run("datn_tf.predict", f"--model={root / 'model-base'}", "--format=table",
+                    f"--input={files['dev_file']}", f"--output={out}", f"--table_output={table}", *flags)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    else:
+        predict.run(str(root / f"model-{variant}"), input_path=files["dev_file"], output=str(out), fmt="table",
+                    table_output=str(table), columns=columns)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     names = files.get("label_names_file")
     gold = files_lib.read_emotion_file(files["dev_file"], label_names=files_lib.read_label_names(names)
@@ -114,8 +120,25 @@ def test_exported_runs_predict_their_labels_in_the_input_layout_and_evaluate_sco
     assert first == "id,text," + ",".join(NAMES) if trained["layout"] == "wide" else first.split("\t")[2] == gold.ids[0]
     back = files_lib.read_emotion_file(table, label_names=NAMES, **columns)
     np.testing.assert_array_equal(back.labels, predicted)
-    scored = evaluate.score_files(files["dev_file"], table, columns={**columns, "label_names_file": names})
-    assert scored == metrics.emotion_metrics(gold.labels, predicted)
+    if variant == "base":
+        names_flag = [f"--label_names_file={names}"] if names else []
+        proc = _run("datn_tf.evaluate", f"--gold={files['dev_file']}", f"--predictions={table}",
+                    f"--output={root / 'scored.json'}", *flags, *names_flag)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        scored = io_utils.read_json(root / "scored.json")
+    else:
+        scored = evaluate.score_files(files["dev_file"], table, columns={**columns, "label_names_file": names})
+    assert scored == pytest.approx(metrics.emotion_metrics(gold.labels, predicted))
+
+
+@pytest.mark.slow
+def test_an_ensemble_of_own_data_runs_is_scored_on_their_dev_file(trained):
+    from datn_tf import evaluate
+
+    runs = [trained["runs"][v].output_dir for v in ("base", "datn2")]
+    gold, ranking, notes = evaluate._gold_for_runs(runs)
+    result = evaluate.ensemble_runs(runs, gold, ranking=ranking)
+    assert result["dev"]["n"] == 10 and "test" not in result and notes[0] == "test split not evaluated: no --test_file"
 
 
 @pytest.mark.slow
