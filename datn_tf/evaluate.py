@@ -46,17 +46,14 @@ def read_prediction_file(path, gold, columns=None):
         if list(pred.label_names) != list(gold.label_names):
             raise DataFormatError(path, 1, f"label columns {pred.label_names} differ from the gold file's")
     else:
-        pred, first_line = _read_table(path, columns, gold.label_names), 1 + _has_header(columns)
+        header = files_lib.has_header(*(columns.get(c) for c in ("text_column", "labels_column", "id_column")))
+        pred, first_line = _read_table(path, columns, gold.label_names), 1 + header
     if len(pred) != len(gold):
         raise DataFormatError(path, None, f"{len(pred)} predictions for {len(gold)} gold examples")
     for i, (a, b) in enumerate(zip(pred.ids, gold.ids)):
         if a != b:
             raise DataFormatError(path, first_line + i, f"ID {a!r} where the gold file has {b!r}")
     return pred.labels
-
-
-def _has_header(columns):
-    return all(not str(columns.get(c) or "").isdigit() for c in ("text_column", "labels_column", "id_column"))
 
 
 def _reading(columns):

@@ -13,7 +13,8 @@ seed or the model: the data, the vocabulary, the token ids and the pretrained ve
 interrupted one resumes from its last checkpoint, so re-running the same command
 continues where it stopped.
 
-Configurations run on E1 (SemEval) unless they name a dataset (`e2-*`: Ren-CECps, S2 -> E2).
+Configurations run on E1 (SemEval) unless they name a dataset (`e2-*`: Ren-CECps, S2 -> E2);
+with `--dataset=files` (and its file flags, docs/own-data.md) every chosen one runs on your files.
 Per run it writes `<results>/<dataset>/ablations/<config>-seed<k>.json` (dev metrics, best
 step, the attention-health figures, the resolved settings) and the dev probabilities
 (`probs/<config>-seed<k>.npy`, float16) for ensembles and McNemar; the table

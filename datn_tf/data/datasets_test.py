@@ -162,25 +162,31 @@ def test_a_sentiment_row_with_two_labels_is_an_error(tmp_path):
         datasets.load_task_of(files)
 
 
-def _read_directly(data_dir, cv_fold=None, **_):
-    """Each paper setting read with its readers alone, as before the registry existed."""
-    from datn_tf.data import ren_cecps, semeval_4a, semeval_ec
+def _read_e1_directly(data_dir, **_):
+    """E1 and S1 read with their readers alone, as before the registry existed."""
+    from datn_tf.data import semeval_4a, semeval_ec
 
-    if (data_dir / datasets.REN_DIR).is_dir() and data_dir.name == "ren":
-        corpus = ren_cecps.read_ren_cecps(data_dir / datasets.REN_DIR)
-        return datasets.TaskData("direct", "zh", tuple(ren_cecps.REN_EMOTIONS), corpus.train, corpus.dev, None,
-                                 corpus.sentiment, [])
     ec = data_dir / datasets.EC_DIR
-    return datasets.TaskData("direct", "en", tuple(semeval_ec.EMOTIONS), semeval_ec.read_ec(ec / datasets.EC_FILES[
-        "train"]), semeval_ec.read_ec(ec / datasets.EC_FILES["dev"]), None, semeval_4a.read_4a_files(
-        [data_dir / datasets.S4A_DIR / f for f in semeval_4a.S1_FILES]), [])
+    train, dev = (semeval_ec.read_ec(ec / datasets.EC_FILES[split]) for split in ("train", "dev"))
+    sentiment = semeval_4a.read_4a_files([data_dir / datasets.S4A_DIR / f for f in semeval_4a.S1_FILES])
+    return datasets.TaskData("direct", "en", tuple(semeval_ec.EMOTIONS), train, dev, None, sentiment, [])
+
+
+def _read_e2_directly(data_dir, **_):
+    """E2 and S2 read with their reader alone."""
+    from datn_tf.data import ren_cecps
+
+    corpus = ren_cecps.read_ren_cecps(data_dir / datasets.REN_DIR)
+    return datasets.TaskData("direct", "zh", tuple(ren_cecps.REN_EMOTIONS), corpus.train, corpus.dev, None,
+                             corpus.sentiment, [])
 
 
 # The defaults the paper's settings had before they were registry entries (epochs per schedule:
 # alternating, emotion only, pretrain-finetune).
-BEFORE = {"semeval": dict(language="en", embedding_init="pretrained", embedding_dim=300, epochs=(4, 16, 16)),
-          "ren_cecps": dict(language="zh", embedding_init="word2vec", embedding_dim=200, epochs=(4, 5, 5),
-                            ranking_metrics=True)}
+BEFORE = {"semeval": dict(read=_read_e1_directly, language="en", embedding_init="pretrained", embedding_dim=300,
+                          epochs=(4, 16, 16)),
+          "ren_cecps": dict(read=_read_e2_directly, language="zh", embedding_init="word2vec", embedding_dim=200,
+                            epochs=(4, 5, 5), ranking_metrics=True)}
 
 
 @pytest.mark.slow
@@ -192,16 +198,12 @@ def test_the_paper_settings_train_to_the_metrics_of_their_readers_and_former_def
 
     before = dict(BEFORE[dataset])
     epochs = dict(zip((variants.ALTERNATING, variants.EMOTION_ONLY, variants.PRETRAIN_FINETUNE), before.pop("epochs")))
-    monkeypatch.setitem(datasets.REGISTRY, "direct", datasets.Dataset("direct", "", _read_directly, epochs=epochs,
-                                                                      emotion_names=None, **before))
-    direct_dir = tmp_path / "ren" if dataset == "ren_cecps" else data_dir
-    if dataset == "ren_cecps":
-        direct_dir.mkdir()
-        (direct_dir / datasets.REN_DIR).symlink_to(data_dir / datasets.REN_DIR)
+    monkeypatch.setitem(datasets.REGISTRY, "direct", datasets.Dataset("direct", "", epochs=epochs, emotion_names=None,
+                                                                      **before))
     results = []
-    for name, where in ((dataset, data_dir), ("direct", direct_dir)):
+    for name in (dataset, "direct"):
         # embedding_dim: the word2vec vectors' width (a tiny table keeps the run short).
-        config = testing.tiny_train_config(where, tmp_path / name, dataset=name, variant="datn2", max_steps=4,
+        config = testing.tiny_train_config(data_dir, tmp_path / name, dataset=name, variant="datn2", max_steps=4,
                                            epochs=None, embedding_dim=8 if dataset == "ren_cecps" else None)
         assert config.resolved_epochs() == epochs[variants.ALTERNATING]
         results.append(train_cli.run(config))

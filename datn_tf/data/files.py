@@ -136,7 +136,8 @@ def _texts_and_ids(path, frame, columns, first_line):
     return texts, list(frame[columns.id_column])
 
 
-def _is_header(*columns):
+def has_header(*columns):
+    """A file read with these column flags has a header row: none is a 0-based position."""
     return all(_position(c) is None for c in columns)
 
 
@@ -147,7 +148,7 @@ def read_texts(path, layout="auto", delimiter=None, text_column=None, labels_col
     without a labels column gets one after its last column.
     """
     path = Path(path)
-    header = _is_header(text_column, labels_column, id_column)
+    header = has_header(text_column, labels_column, id_column)
     frame = read_table(path, delimiter, header)
     columns = _columns(path, frame, "auto" if layout == "list" else layout, text_column, labels_column, id_column,
                        header)
@@ -177,7 +178,7 @@ def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, lab
             sorted names found in the file.
     """
     path = Path(path)
-    header = _is_header(text_column, labels_column, id_column)
+    header = has_header(text_column, labels_column, id_column)
     frame = read_table(path, delimiter, header)
     first_line = 2 if header else 1
     columns = _columns(path, frame, layout, text_column, labels_column, id_column, header)
