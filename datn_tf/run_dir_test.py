@@ -165,3 +165,85 @@ def test_predictions_are_written_in_the_official_format(tmp_path):
     np.testing.assert_array_equal(written.labels, predicted.astype(written.labels.dtype))
     probs = np.load(run_dir_lib.probabilities_path(tmp_path, "dev"))
     assert probs.shape == (2, len(names))
+
+
+def test_a_run_lock_is_claimed_once_and_names_its_holder(tmp_path):
+    import os
+    import socket
+    import threading
+
+    run = tmp_path / "run"
+    claimed, refused = [], []
+
+    def claim():
+        try:
+            claimed.append(run_dir_lib.RunLock(run).acquire())
+        except run_dir_lib.RunLocked as e:
+            refused.append(e)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == 1 and len(refused) == 7  # O_EXCL: one claim wins
+    holder = run_dir_lib.lock_holder(run)
+    assert (holder["host"], holder["pid"]) == (socket.gethostname(), os.getpid())
+    assert f"is being trained by pid {os.getpid()} on host {socket.gethostname()}, started " in str(refused[0])
+    assert refused[0].holder == holder
+    claimed[0].release()
+    assert run_dir_lib.lock_holder(run) is None and not (run / run_dir_lib.LOCK_FILE).exists()
+    with run_dir_lib.RunLock(run):  # free again
+        assert run_dir_lib.lock_holder(run)["pid"] == os.getpid()
+    assert run_dir_lib.lock_holder(run) is None
+
+
+def test_a_lock_of_a_dead_process_on_this_host_is_taken_over_with_a_line(tmp_path, capsys):
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / run_dir_lib.LOCK_FILE).write_text(json.dumps(
+        {"host": socket.gethostname(), "pid": dead.pid, "started": 1.0, "heartbeat": 2e9}))
+    with run_dir_lib.RunLock(run) as lock:
+        assert run_dir_lib.lock_holder(run)["token"] == lock.token
+    out = capsys.readouterr()
+    assert f"taking over the lock of pid {dead.pid} on host {socket.gethostname()}" in out.out + out.err
+    assert f"pid {dead.pid} on this host is dead" in out.out + out.err
+
+
+def test_a_lock_from_another_host_holds_until_its_heartbeat_is_stale(tmp_path):
+    import time
+
+    run = tmp_path / "run"
+    run.mkdir()
+    now = time.time()
+    lock_file = run / run_dir_lib.LOCK_FILE
+    lock_file.write_text(json.dumps({"host": "node-elsewhere", "pid": 1, "started": now - 50, "heartbeat": now - 5}))
+    with pytest.raises(run_dir_lib.RunLocked, match=r"pid 1 on host node-elsewhere, started .* heartbeat 5 s ago"):
+        run_dir_lib.RunLock(run, stale_after=60).acquire()
+    lock_file.write_text(json.dumps({"host": "node-elsewhere", "pid": 1, "started": now - 500, "heartbeat": now - 90}))
+    assert "heartbeat is 90 s old" in run_dir_lib.stale_reason(run_dir_lib.lock_holder(run), now, stale_after=60)
+    lock = run_dir_lib.RunLock(run, stale_after=60).acquire()
+    assert run_dir_lib.lock_holder(run)["host"] != "node-elsewhere"
+    lock.release()
+
+
+def test_the_heartbeat_is_rewritten_and_a_taken_over_lock_is_left_alone(tmp_path):
+    import time
+
+    run = tmp_path / "run"
+    lock = run_dir_lib.RunLock(run, heartbeat_seconds=0.05).acquire()
+    first = run_dir_lib.lock_holder(run)["heartbeat"]
+    time.sleep(0.3)
+    assert run_dir_lib.lock_holder(run)["heartbeat"] > first
+    # Someone took it over (we were thought dead): neither the beat nor the release touches theirs.
+    theirs = {"host": "other", "pid": 2, "started": 1.0, "heartbeat": time.time(), "token": "theirs"}
+    (run / run_dir_lib.LOCK_FILE).write_text(json.dumps(theirs))
+    time.sleep(0.2)
+    lock.release()
+    assert run_dir_lib.lock_holder(run) == theirs

@@ -73,7 +73,11 @@ def main(argv):
             split_cpu(FLAGS.logical_cpus)
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
-        run(config)
+        from datn_tf import run_dir
+
+        # Before the data is read: a second trainer on the same folder stops at once (RunLocked).
+        with run_dir.RunLock(config.output_dir):
+            run(config)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,28 @@ def test_a_run_prints_only_the_projects_lines(data_dir, tmp_path):
     last = proc.stdout.rstrip("\n").splitlines()[-1]
     assert last.startswith("test split not evaluated: ") and last.count("not evaluated") == 1
     assert "devices CPU" in proc.stdout  # the device in use is still reported
+
+
+@pytest.mark.slow
+def test_a_second_trainer_on_the_same_folder_stops_at_once_naming_the_holder(data_dir, tmp_path):
+    import json
+    import time
+
+    out = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "datn_tf.train", f"--data_dir={data_dir}", f"--output_dir={out}",
+                              "--variant=base", *TINY[:-1], "--max_steps=100000"], cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while not (out / "lock.json").exists() and first.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        holder = json.loads((out / "lock.json").read_text())
+        assert holder["pid"] == first.pid
+        second = _train(f"--data_dir={data_dir}", f"--output_dir={out}", "--variant=base", "--seed=1", *TINY)
+        assert second.returncode == 2, second.stderr[-3000:]
+        assert second.stderr.startswith(f"error: {out} is being trained by pid {first.pid} on host ")
+        assert "Traceback" not in second.stderr and len(second.stderr.splitlines()) == 1
+        assert first.poll() is None  # the first one trains on
+    finally:
+        first.kill()
+        first.wait()
