@@ -22,6 +22,7 @@ step, the attention-health figures, the resolved settings) and the dev probabili
 """
 
 import dataclasses
+import functools
 import statistics
 import time
 from pathlib import Path
@@ -193,69 +194,134 @@ def attention_health(model, token_ids, batch_size=256):
             "mean_cos_alpha_s_alpha_t": float(np.mean(np.concatenate(cos)))}
 
 
-def run_all(ablations, seeds, out_dir):
-    import keras
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One run of the grid: a configuration at a seed, its settings resolved."""
 
+    ablation: Ablation
+    seed: int
+    name: str  # `<config>-seed<k>`: its JSON's name
+    label: str  # how the progress lines name it ("3/8 base-seed1")
+    config: object  # the resolved TrainConfig; its output_dir is the run folder
+    out_dir: Path  # <results>/<dataset>/ablations
+
+    @property
+    def json_path(self):
+        return self.out_dir / f"{self.name}.json"
+
+    @property
+    def run_dir(self):
+        return Path(self.config.output_dir)
+
+
+def resolve(ablations, seeds, out_dir):
+    """The grid's runs (seed by seed), each with the settings its configuration resolves to:
+    defaults < its preset < the command's flags < its overrides."""
     from datn_tf import config as config_lib
-    from datn_tf import io_utils, progress
     from datn_tf import run_dir as run_dir_lib
-    from datn_tf.data.prepare import PreparedDataCache
 
     given = config_lib.given_flags()
-    cache = PreparedDataCache()
-    jobs = [(a, s, f"{a.name}-seed{s}") for s in range(seeds) for a in ablations]
-    # The ETA counts only the jobs without a JSON when the command started: a resumed stage
-    # skips its finished rows in no time (a linked twin takes seconds, and is counted: unknown yet).
-    unfinished = [not (out_dir / f"{name}.json").exists() for _, _, name in jobs]
-    train_seconds = 0.0
-    done = 0
-    for i, (ablation, seed, name) in enumerate(jobs):
-        json_path = out_dir / f"{name}.json"
-        run_dir = out_dir.parent / "runs" / f"ablate-{name}"
+    pairs = [(a, s) for s in range(seeds) for a in ablations]
+    runs = []
+    for i, (ablation, seed) in enumerate(pairs):
+        name = run_dir_lib.run_name(ablation.name, seed)
         settings = {"preset": ablation.preset, **given, **ablation.overrides, "dataset": ablation.dataset,
-                    "variant": ablation.variant, "seed": seed, "output_dir": str(run_dir)}
-        config = config_lib.resolve(settings).validate()
-        if json_path.exists():
-            changed = run_dir_lib.changed_settings(io_utils.read_json(json_path)["train_config"], config)
-            if changed:
-                raise ValueError(
-                    f"{json_path} was run with other settings than {ablation.name} now resolves to ("
-                    f"{run_dir_lib.describe_changes(changed)}). Pin them in CONFIGS (experiments/ablate.py) "
-                    "or delete the file to run it again.")
-            print(f"[ablate] {i + 1}/{len(jobs)} {name}: finished, skipped", flush=True)
+                    "variant": ablation.variant, "seed": seed,
+                    "output_dir": str(out_dir.parent / "runs" / f"ablate-{name}")}
+        runs.append(Run(ablation, seed, name, f"{i + 1}/{len(pairs)} {name}",
+                        config_lib.resolve(settings).validate(), out_dir))
+    return runs
+
+
+def is_recorded(run):
+    """Whether the run's JSON is written; a ValueError when it was run with other settings."""
+    from datn_tf import io_utils
+    from datn_tf import run_dir as run_dir_lib
+
+    if not run.json_path.exists():
+        return False
+    changed = run_dir_lib.changed_settings(io_utils.read_json(run.json_path)["train_config"], run.config)
+    if changed:
+        raise ValueError(
+            f"{run.json_path} was run with other settings than {run.ablation.name} now resolves to ("
+            f"{run_dir_lib.describe_changes(changed)}). Pin them in CONFIGS (experiments/ablate.py) "
+            "or delete the file to run it again.")
+    return True
+
+
+def train_or_link(run, data, before_training=None):
+    """The run's metrics.json: a finished twin's (the same variant, seed and settings: e.g.
+    `reproduce`'s run with the defaults), linked, or the run trained; and whether it trained."""
+    import keras
+
+    from datn_tf import io_utils
+    from datn_tf import run_dir as run_dir_lib
+
+    twin = run_dir_lib.link_finished_twin(run.run_dir, run.config, run_dir_lib.finished_runs(run.run_dir.parent))
+    if twin is not None:
+        print(f"[ablate] {run.label}: the finished run {twin} has the same settings; linked", flush=True)
+        return io_utils.read_json(run.run_dir / run_dir_lib.METRICS_FILE), False
+    if before_training is not None:
+        before_training()
+    print(f"[ablate] {run.label}: {run.ablation.about} -> {run.run_dir}", flush=True)
+    keras.backend.clear_session()
+    return train_cli.run(run.config, data), True
+
+
+def score(run, data):
+    """(attention health on dev, dev probabilities) of the finished run's best weights."""
+    from datn_tf import run_dir as run_dir_lib
+
+    _, _, model = run_dir_lib.load_run(run.run_dir)
+    health = attention_health(model, data.ids["dev"])
+    return health, np.load(run.run_dir / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
+
+
+def write(run, result, health, probs):
+    """The run's dev probabilities (float16) and its JSON, last: a run is recorded whole or not at all."""
+    from datn_tf import io_utils
+
+    ablation = run.ablation
+    io_utils.save_npy(run.out_dir / "probs" / f"{run.name}.npy", probs.astype(np.float16))
+    payload = {"config": ablation.name, "about": ablation.about, "stage": ablation.stage,
+               "dataset": ablation.dataset,
+               "overrides": ablation.overrides, "train_config": dataclasses.asdict(run.config),
+               **{k: result[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds")},
+               "dev": result["dev"], "test_evaluated": result["test_evaluated"], **health}
+    io_utils.write_json(run.json_path, payload)
+    print(f"[ablate] {run.name}: dev jaccard {result['dev']['jaccard']:.4f} (best step {result['best_step']} "
+          f"of {result['steps']}); max alpha_t {health['mean_max_alpha_t']}; "
+          f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)
+
+
+def _print_eta(timing, left):
+    from datn_tf import progress
+
+    if timing["trained"]:
+        print(f"[ablate] ETA for the remaining {left} run{'s' * (left > 1)}: "
+              f"{progress.fmt_time(timing['seconds'] / timing['trained'] * left)}", flush=True)
+
+
+def run_all(ablations, seeds, out_dir):
+    from datn_tf.data.prepare import PreparedDataCache
+
+    cache = PreparedDataCache()
+    runs = resolve(ablations, seeds, out_dir)
+    # The ETA counts only the runs without a JSON when the command started: a resumed stage
+    # skips its finished rows in no time (a linked twin takes seconds, and is counted: unknown yet).
+    unfinished = [not run.json_path.exists() for run in runs]
+    timing = {"seconds": 0.0, "trained": 0}
+    for i, run in enumerate(runs):
+        if is_recorded(run):
+            print(f"[ablate] {run.label}: finished, skipped", flush=True)
             continue
-        # A finished twin (the same variant, seed and settings: e.g. `reproduce`'s run with the
-        # defaults) is linked and scored, not trained again.
-        twin = run_dir_lib.link_finished_twin(run_dir, config, run_dir_lib.finished_runs(run_dir.parent))
-        data = cache.prepare(config)
-        if twin is not None:
-            print(f"[ablate] {i + 1}/{len(jobs)} {name}: the finished run {twin} has the same settings; linked",
-                  flush=True)
-            result = io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)
-        else:
-            if done:
-                left = sum(unfinished[i:])
-                print(f"[ablate] ETA for the remaining {left} run{'s' * (left > 1)}: "
-                      f"{progress.fmt_time(train_seconds / done * left)}", flush=True)
-            print(f"[ablate] {i + 1}/{len(jobs)} {name}: {ablation.about} -> {run_dir}", flush=True)
-            keras.backend.clear_session()
-            started = time.time()
-            result = train_cli.run(config, data)
-            train_seconds += time.time() - started
-            done += 1
-        _, _, model = run_dir_lib.load_run(run_dir)
-        health = attention_health(model, data.ids["dev"])
-        probs = np.load(run_dir / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
-        io_utils.save_npy(out_dir / "probs" / f"{name}.npy", probs.astype(np.float16))
-        payload = {"config": ablation.name, "about": ablation.about, "stage": ablation.stage,
-                   "dataset": ablation.dataset,
-                   "overrides": ablation.overrides, "train_config": dataclasses.asdict(config),
-                   **{k: result[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds")},
-                   "dev": result["dev"], "test_evaluated": result["test_evaluated"], **health}
-        io_utils.write_json(json_path, payload)
-        print(f"[ablate] {name}: dev jaccard {result['dev']['jaccard']:.4f} (best step {result['best_step']} "
-              f"of {result['steps']}); max alpha_t {health['mean_max_alpha_t']}; "
-              f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)
+        data = cache.prepare(run.config)
+        started = time.time()
+        result, trained = train_or_link(run, data, functools.partial(_print_eta, timing, sum(unfinished[i:])))
+        if trained:
+            timing["seconds"] += time.time() - started
+            timing["trained"] += 1
+        write(run, result, *score(run, data))
 
 
 def build_table(out_dir, data_dir, dataset="semeval", readme=None, files=None):
