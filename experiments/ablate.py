@@ -22,7 +22,6 @@ step, the attention-health figures, the resolved settings) and the dev probabili
 """
 
 import dataclasses
-import functools
 import statistics
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from absl import app, flags  # noqa: E402
 
 import experiments  # noqa: E402
 from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
+from experiments import launch  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -154,6 +154,7 @@ flags.DEFINE_integer("seeds", 3, "Seeds per configuration (0 .. seeds-1): 3 to s
 flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR,
                     "Where <dataset>/ablations/ and <dataset>/ablations.md are written.")
 flags.DEFINE_bool("table_only", False, "Only rebuild ablations.md from the per-run JSON.")
+launch.define_flags()
 flags.DEFINE_string("readme", None, "A Markdown file whose generated blocks (`<!-- ablate:STAGE -->` ... "
                     "`<!-- /ablate:STAGE -->`) get the table; files without them are left alone. Default: "
                     f"{experiments.REPRODUCING_PAGE} when --results_dir is the default, else none.")
@@ -194,134 +195,161 @@ def attention_health(model, token_ids, batch_size=256):
             "mean_cos_alpha_s_alpha_t": float(np.mean(np.concatenate(cos)))}
 
 
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """One run of the grid: a configuration at a seed, its settings resolved."""
+def _ablation(job):
+    return Ablation(**job.extra)
 
-    ablation: Ablation
-    seed: int
-    name: str  # `<config>-seed<k>`: its JSON's name
-    label: str  # how the progress lines name it ("3/8 base-seed1")
-    config: object  # the resolved TrainConfig; its output_dir is the run folder
-    out_dir: Path  # <results>/<dataset>/ablations
 
-    @property
-    def json_path(self):
-        return self.out_dir / f"{self.name}.json"
+def _json_path(job):
+    return Path(job.results) / f"{job.name}.json"
 
-    @property
-    def run_dir(self):
-        return Path(self.config.output_dir)
+
+def _run_dir(job):
+    return Path(job.config.output_dir)
 
 
 def resolve(ablations, seeds, out_dir):
-    """The grid's runs (seed by seed), each with the settings its configuration resolves to:
+    """The grid's jobs (seed by seed), each with the settings its configuration resolves to:
     defaults < its preset < the command's flags < its overrides."""
     from datn_tf import config as config_lib
     from datn_tf import run_dir as run_dir_lib
 
     given = config_lib.given_flags()
     pairs = [(a, s) for s in range(seeds) for a in ablations]
-    runs = []
+    jobs = []
     for i, (ablation, seed) in enumerate(pairs):
         name = run_dir_lib.run_name(ablation.name, seed)
         settings = {"preset": ablation.preset, **given, **ablation.overrides, "dataset": ablation.dataset,
                     "variant": ablation.variant, "seed": seed,
                     "output_dir": str(out_dir.parent / "runs" / f"ablate-{name}")}
-        runs.append(Run(ablation, seed, name, f"{i + 1}/{len(pairs)} {name}",
-                        config_lib.resolve(settings).validate(), out_dir))
-    return runs
+        jobs.append(launch.Job(driver=__spec__.name if __spec__ else __name__, name=name,
+                               label=f"{i + 1}/{len(pairs)} {name}", config=config_lib.resolve(settings).validate(),
+                               results=str(out_dir), extra=dataclasses.asdict(ablation)))
+    return jobs
 
 
-def is_recorded(run):
+def is_recorded(job):
     """Whether the run's JSON is written; a ValueError when it was run with other settings."""
     from datn_tf import io_utils
     from datn_tf import run_dir as run_dir_lib
 
-    if not run.json_path.exists():
+    path = _json_path(job)
+    if not path.exists():
         return False
-    changed = run_dir_lib.changed_settings(io_utils.read_json(run.json_path)["train_config"], run.config)
+    changed = run_dir_lib.changed_settings(io_utils.read_json(path)["train_config"], job.config)
     if changed:
         raise ValueError(
-            f"{run.json_path} was run with other settings than {run.ablation.name} now resolves to ("
+            f"{path} was run with other settings than {job.extra['name']} now resolves to ("
             f"{run_dir_lib.describe_changes(changed)}). Pin them in CONFIGS (experiments/ablate.py) "
             "or delete the file to run it again.")
     return True
 
 
-def train_or_link(run, data, before_training=None):
-    """The run's metrics.json: a finished twin's (the same variant, seed and settings: e.g.
-    `reproduce`'s run with the defaults), linked, or the run trained; and whether it trained."""
-    import keras
-
-    from datn_tf import io_utils
+def link_twin(job):
+    """A finished twin of the run (the same variant, seed and settings: e.g. `reproduce`'s run
+    with the defaults), linked at its folder, or None."""
     from datn_tf import run_dir as run_dir_lib
 
-    twin = run_dir_lib.link_finished_twin(run.run_dir, run.config, run_dir_lib.finished_runs(run.run_dir.parent))
+    out = _run_dir(job)
+    twin = run_dir_lib.link_finished_twin(out, job.config, run_dir_lib.finished_runs(out.parent))
     if twin is not None:
-        print(f"[ablate] {run.label}: the finished run {twin} has the same settings; linked", flush=True)
-        return io_utils.read_json(run.run_dir / run_dir_lib.METRICS_FILE), False
+        print(f"[ablate] {job.label}: the finished run {twin} has the same settings; linked", flush=True)
+    return twin
+
+
+def train(job, data, before_training=None):
+    """Trains the run (resuming from its checkpoint); its metrics."""
+    import keras
+
     if before_training is not None:
         before_training()
-    print(f"[ablate] {run.label}: {run.ablation.about} -> {run.run_dir}", flush=True)
+    print(f"[ablate] {job.label}: {_ablation(job).about} -> {_run_dir(job)}", flush=True)
     keras.backend.clear_session()
-    return train_cli.run(run.config, data), True
+    return train_cli.run(job.config, data)
 
 
-def score(run, data):
+def score(job, data):
     """(attention health on dev, dev probabilities) of the finished run's best weights."""
     from datn_tf import run_dir as run_dir_lib
 
-    _, _, model = run_dir_lib.load_run(run.run_dir)
+    _, _, model = run_dir_lib.load_run(_run_dir(job))
     health = attention_health(model, data.ids["dev"])
-    return health, np.load(run.run_dir / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
+    return health, np.load(_run_dir(job) / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
 
 
-def write(run, result, health, probs):
+def write(job, result, health, probs):
     """The run's dev probabilities (float16) and its JSON, last: a run is recorded whole or not at all."""
     from datn_tf import io_utils
 
-    ablation = run.ablation
-    io_utils.save_npy(run.out_dir / "probs" / f"{run.name}.npy", probs.astype(np.float16))
+    ablation = _ablation(job)
+    io_utils.save_npy(Path(job.results) / "probs" / f"{job.name}.npy", probs.astype(np.float16))
     payload = {"config": ablation.name, "about": ablation.about, "stage": ablation.stage,
                "dataset": ablation.dataset,
-               "overrides": ablation.overrides, "train_config": dataclasses.asdict(run.config),
+               "overrides": ablation.overrides, "train_config": dataclasses.asdict(job.config),
                **{k: result[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds")},
                "dev": result["dev"], "test_evaluated": result["test_evaluated"], **health}
-    io_utils.write_json(run.json_path, payload)
-    print(f"[ablate] {run.name}: dev jaccard {result['dev']['jaccard']:.4f} (best step {result['best_step']} "
+    io_utils.write_json(_json_path(job), payload)
+    print(f"[ablate] {job.name}: dev jaccard {result['dev']['jaccard']:.4f} (best step {result['best_step']} "
           f"of {result['steps']}); max alpha_t {health['mean_max_alpha_t']}; "
           f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)
 
 
-def _print_eta(timing, left):
-    from datn_tf import progress
-
-    if timing["trained"]:
-        print(f"[ablate] ETA for the remaining {left} run{'s' * (left > 1)}: "
-              f"{progress.fmt_time(timing['seconds'] / timing['trained'] * left)}", flush=True)
+_CACHE = []
 
 
-def run_all(ablations, seeds, out_dir):
+def _data_cache():
+    """One `PreparedDataCache` per process: the data, vocabulary and vectors depend on neither
+    the seed nor the model."""
     from datn_tf.data.prepare import PreparedDataCache
 
-    cache = PreparedDataCache()
-    runs = resolve(ablations, seeds, out_dir)
-    # The ETA counts only the runs without a JSON when the command started: a resumed stage
-    # skips its finished rows in no time (a linked twin takes seconds, and is counted: unknown yet).
-    unfinished = [not run.json_path.exists() for run in runs]
-    timing = {"seconds": 0.0, "trained": 0}
-    for i, run in enumerate(runs):
-        if is_recorded(run):
-            print(f"[ablate] {run.label}: finished, skipped", flush=True)
-            continue
-        data = cache.prepare(run.config)
+    if not _CACHE:
+        _CACHE.append(PreparedDataCache())
+    return _CACHE[0]
+
+
+def run_job(job, before_training=None):
+    """One run: linked to a finished twin or trained (under its folder's lock), scored, written.
+    A run someone else holds is left to them ({"status": "locked"})."""
+    from datn_tf import io_utils
+    from datn_tf import run_dir as run_dir_lib
+
+    if is_recorded(job):
+        print(f"[ablate] {job.label}: finished, skipped", flush=True)
+        return {"status": "done"}
+    data = _data_cache().prepare(job.config)
+    if link_twin(job) is not None:
+        write(job, io_utils.read_json(_run_dir(job) / run_dir_lib.METRICS_FILE), *score(job, data))
+        return {"status": "done"}
+    try:
+        lock = run_dir_lib.RunLock(_run_dir(job)).acquire()
+    except run_dir_lib.RunLocked as e:
+        print(f"[ablate] {job.label}: being trained by {run_dir_lib.describe_holder(e.holder)}; left to it",
+              flush=True)
+        return {"status": "locked"}
+    try:
+        if is_recorded(job):  # by the lock's previous holder
+            print(f"[ablate] {job.label}: finished, skipped", flush=True)
+            return {"status": "done"}
         started = time.time()
-        result, trained = train_or_link(run, data, functools.partial(_print_eta, timing, sum(unfinished[i:])))
-        if trained:
-            timing["seconds"] += time.time() - started
-            timing["trained"] += 1
-        write(run, result, *score(run, data))
+        result = train(job, data, before_training)
+        wall = time.time() - started
+        write(job, result, *score(job, data))
+        return {"status": "trained", "wall_seconds": wall}
+    finally:
+        lock.release()
+
+
+def run_all(ablations, seeds, out_dir, options=None):
+    """Runs the grid's unrecorded runs with `options`' launcher; False when it returned without
+    waiting for them (--no_wait)."""
+    pending = []
+    for job in resolve(ablations, seeds, out_dir):
+        if is_recorded(job):
+            print(f"[ablate] {job.label}: finished, skipped", flush=True)
+        else:
+            pending.append(job)
+    # The ETA counts only the runs without a JSON when the command started: a resumed stage
+    # skips its finished rows in no time.
+    return launch.run_jobs(pending, run_job, is_recorded, options, "[ablate]", out_dir.parent / "runs" / "submitit")
 
 
 def build_table(out_dir, data_dir, dataset="semeval", readme=None, files=None):
@@ -452,6 +480,7 @@ def main(argv):
             ablations = selected(FLAGS.stage, FLAGS.configs)
             if FLAGS.seeds < 1:
                 raise ValueError("--seeds must be >= 1")
+            options = launch.options_from_flags()
             if FLAGS["dataset"].present and not own:
                 raise ValueError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out "
                                  "(or give --dataset=files: every configuration then runs on your files)")
@@ -461,9 +490,13 @@ def main(argv):
             train_cli.runtime.quiet_logging()
             start = time.time()
             tables = tuple(dict.fromkeys(a.dataset for a in ablations))  # in the order selected
+            waited = True
             for dataset in tables:
                 results_dir(dataset).mkdir(parents=True, exist_ok=True)
-                run_all([a for a in ablations if a.dataset == dataset], FLAGS.seeds, results_dir(dataset))
+                waited &= run_all([a for a in ablations if a.dataset == dataset], FLAGS.seeds, results_dir(dataset),
+                                  options)
+            if not waited:
+                return  # --no_wait: the tables once the job arrays have finished (--table_only)
             print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
         # Only datasets with finished runs: a missing Ren-CECps folder cannot stop the E1 table.
         readme = experiments.readme_to_update(FLAGS.readme, FLAGS.results_dir, experiments.REPRODUCING_PAGE)

@@ -1,9 +1,30 @@
-"""Launching the drivers' training runs elsewhere than in the driver's process.
+"""Running the drivers' grids: one job = one run, here one after another, several at once on
+this machine, or as one Slurm job array.
 
-`QueueWatcher`: submitit's job-state polling where Slurm keeps no accounting.
+    --launcher=serial   in the driver's process, one run after another (the default)
+    --launcher=local    up to --max_parallel runs at once, each in its own process with
+                        --cpus_per_run threads and, where GPUs are visible, its own GPU
+    --launcher=slurm    the pending runs as one job array through submitit
+
+A driver (`experiments.reproduce`, `experiments.ablate`) builds its list of `Job`s once and gives
+`run_jobs` two functions of a job: `is_done` (its record is written) and `run_job` (train the run
+into its folder under the folder's lock, `run_dir.RunLock`, and write its record). A job whose run
+is locked by someone else is waited for, and trained here if the lock's holder dies; so two drivers
+on overlapping grids train each run once. submitit is what puts a job on Slurm (and runs the local
+ones as processes); `QueueWatcher` is its job-state polling where Slurm keeps no accounting.
 """
 
+import dataclasses
+import importlib
+import math
+import os
+import statistics
 import subprocess
+import time
+from pathlib import Path
+
+import submitit
+from absl import flags
 
 # What `scontrol show config` says of a Slurm without slurmdbd.
 _ACCOUNTING_OFF = "accounting_storage/none"
@@ -60,3 +81,374 @@ def watch_jobs(jobs):
         for job in jobs:
             job.watcher = watcher
     return jobs
+
+
+LAUNCHERS = ("serial", "local", "slurm")
+# How often the driver looks at running jobs and at runs other processes hold.
+POLL_SECONDS = 10
+
+
+def define_flags():
+    """The launcher flags, shared by `reproduce` and `ablate` (defined once)."""
+    if "launcher" in flags.FLAGS:
+        return
+    flags.DEFINE_enum("launcher", "serial", LAUNCHERS, "Where the runs train: serial (one after another in "
+                      "this process), local (--max_parallel at once on this machine) or slurm (a job array).")
+    flags.DEFINE_integer("max_parallel", 2, "local: runs at once.")
+    flags.DEFINE_integer("cpus_per_run", None, "local and slurm: CPU cores per run; its TensorFlow threads are "
+                         "set as on a machine with that many cores. Default: local: usable cores / "
+                         "--max_parallel; slurm: 2.")
+    flags.DEFINE_integer("gpus_per_run", 0, "slurm: GPUs per run (local: each run gets one visible GPU, if any).")
+    flags.DEFINE_string("slurm_partition", None, "slurm: the partition (default: the cluster's default).")
+    flags.DEFINE_integer("mem_gb", 8, "slurm: memory per run, GB.")
+    flags.DEFINE_integer("timeout_min", 24 * 60, "local and slurm: a run's time limit, minutes; a run stopped by "
+                         "it (or preempted) is requeued and resumes from its checkpoint.")
+    flags.DEFINE_integer("slurm_array_parallelism", 64, "slurm: runs of the job array at once.")
+    flags.DEFINE_bool("no_wait", False, "slurm: return once the job array is submitted; run the same command "
+                      "with --table_only to write the table when it has finished.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    launcher: str = "serial"
+    max_parallel: int = 2
+    cpus_per_run: int | None = None
+    gpus_per_run: int = 0
+    slurm_partition: str | None = None
+    mem_gb: int = 8
+    timeout_min: int = 24 * 60
+    slurm_array_parallelism: int = 64
+    no_wait: bool = False
+    poll_seconds: float = POLL_SECONDS
+
+    def validate(self):
+        for name in ("max_parallel", "mem_gb", "timeout_min", "slurm_array_parallelism"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        if self.cpus_per_run is not None and self.cpus_per_run < 1:
+            raise ValueError(f"--cpus_per_run must be >= 1; got {self.cpus_per_run}")
+        if self.gpus_per_run < 0:
+            raise ValueError(f"--gpus_per_run must be >= 0; got {self.gpus_per_run}")
+        if self.no_wait and self.launcher != "slurm":
+            raise ValueError("--no_wait is for --launcher=slurm")
+        return self
+
+    def cpus(self):
+        """Cores per run."""
+        if self.cpus_per_run is not None:
+            return self.cpus_per_run
+        if self.launcher == "slurm":
+            return 2
+        from datn_tf import runtime
+
+        return max(1, runtime.usable_cores() // self.max_parallel)
+
+
+def options_from_flags():
+    f = flags.FLAGS
+    return Options(**{k.name: f[k.name].value for k in dataclasses.fields(Options) if k.name in f}).validate()
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One run of a grid, all a process needs to train it: made of importable types only
+    (a job runs in another process, which imports `driver` by name)."""
+
+    driver: str  # the module with `run_job(job)` and `is_done(job)`
+    name: str  # the run's name in the results
+    label: str  # how progress lines name it
+    config: object  # the resolved TrainConfig; its output_dir is the run folder
+    results: str  # the driver's results folder for this grid
+    extra: object = None  # the driver's own (ablate: the configuration's name)
+
+
+def threads_for(cpus, intra_op=None, inter_op=None):
+    """A run's (intra_op, inter_op) threads with `cpus` cores: as `runtime.default_threads` gives on
+    a CPU of that size (with a GPU too: the runs beside it share the host's cores); flags override."""
+    from datn_tf import runtime
+
+    intra, inter = runtime.default_threads(cores=cpus, gpu=False)
+    return (intra if intra_op is None else intra_op), (inter if inter_op is None else inter_op)
+
+
+def visible_gpus(environ=None):
+    """The GPU ids this machine shows: CUDA_VISIBLE_DEVICES's when set (to the first invalid one,
+    as CUDA reads it), else `nvidia-smi -L`'s; [] without GPUs."""
+    environ = os.environ if environ is None else environ
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        ids = []
+        for item in environ["CUDA_VISIBLE_DEVICES"].split(","):
+            item = item.strip()
+            if not item or item.startswith("-"):
+                break
+            ids.append(item)
+        return ids
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [str(i) for i, line in enumerate(ln for ln in out.splitlines() if ln.startswith("GPU "))]
+
+
+def slot_environment(slot, gpus):
+    """The environment of the run in local slot `slot`: its own GPU when there are GPUs (slots
+    beyond their number share them round robin), no GPU otherwise."""
+    return {"CUDA_VISIBLE_DEVICES": gpus[slot % len(gpus)] if gpus else ""}
+
+
+def execute(job, environment=None, threads=None):
+    """Runs `job` in this (fresh) process: its GPU and threads, then its driver's `run_job`."""
+    os.environ.update(environment or {})  # before TensorFlow looks at the devices (the driver's import)
+    driver = importlib.import_module(job.driver)
+    from datn_tf import runtime
+
+    if threads is not None:
+        runtime.configure_threads(*threads)
+    runtime.quiet_logging()
+    return driver.run_job(job)
+
+
+class Execute(submitit.helpers.Checkpointable):
+    """`execute` as submitit's job: a job stopped by its time limit or preempted is requeued with
+    the same arguments, and its run resumes from its last checkpoint (the lock of its own Slurm
+    job is taken over: `run_dir.stale_reason`)."""
+
+    def __call__(self, job, environment=None, threads=None):
+        return execute(job, environment, threads)
+
+
+class RunsFailed(ValueError):
+    """Runs of the grid that raised in their own process (each named with its log)."""
+
+
+class Progress:
+    """Progress lines: runs done, running and pending, with an ETA from the finished runs' wall times."""
+
+    def __init__(self, tag, total, parallel=1):
+        self.tag, self.total, self.parallel = tag, total, parallel
+        self.walls = []
+        self.last = None
+
+    def finished(self, outcome):
+        if outcome.get("status") == "trained":
+            self.walls.append(outcome["wall_seconds"])
+
+    def eta_seconds(self, left):
+        if not self.walls:
+            return None
+        return statistics.mean(self.walls) * math.ceil(left / self.parallel)
+
+    def line(self, done, running, pending):
+        from datn_tf.progress import fmt_time
+
+        eta = self.eta_seconds(running + pending)
+        return (f"{self.tag} runs: {done} done, {running} running, {pending} pending of {self.total}; ETA "
+                + ("unknown (no run trained yet)" if eta is None else fmt_time(eta)))
+
+    def report(self, done, running, pending):
+        line = self.line(done, running, pending)
+        if line != self.last:
+            print(line, flush=True)
+            self.last = line
+
+    def before_training(self, left):
+        """The serial launcher's line before each run it trains."""
+        from datn_tf.progress import fmt_time
+
+        if self.walls:
+            print(f"{self.tag} ETA for the remaining {left} run{'s' * (left > 1)}: "
+                  f"{fmt_time(statistics.mean(self.walls) * left)}", flush=True)
+
+
+def _held(job):
+    """The run's lock holder in words while it is held by a live process, else None."""
+    from datn_tf import run_dir
+
+    holder = run_dir.lock_holder(job.config.output_dir)
+    if holder is None or run_dir.stale_reason(holder) is not None:
+        return None
+    return run_dir.describe_holder(holder)
+
+
+def run_jobs(jobs, run_job, is_done, options, tag, folder):
+    """Runs `jobs` with `options.launcher`; True when every run has finished (False: --no_wait).
+
+    `run_job(job, before_training=None)` trains one run under its lock (in this process for
+    serial) and returns {"status": "trained" | "done" | "locked", ...}; `is_done(job)` says
+    whether its record is written. Runs held by another process are waited for.
+    """
+    options = options or Options()
+    if options.launcher == "serial":
+        return _serial(jobs, run_job, is_done, options, tag)
+    if options.launcher == "local":
+        return _local(jobs, is_done, options, tag, Path(folder))
+    return _slurm(jobs, is_done, options, tag, Path(folder))
+
+
+def _wait_for_held(waiting, is_done):
+    """Of the runs another process holds, those now ready to run here (lock released or stale,
+    record not written); the others keep waiting. Returns (ready, still waiting, newly done)."""
+    ready, still, newly = [], [], 0
+    for job in waiting:
+        if is_done(job):
+            newly += 1
+        elif _held(job) is None:
+            ready.append(job)
+        else:
+            still.append(job)
+    return ready, still, newly
+
+
+def _serial(jobs, run_job, is_done, options, tag):
+    progress = Progress(tag, len(jobs))
+    queue, waiting, done = list(jobs), [], 0
+    while queue or waiting:
+        for i, job in enumerate(queue):
+            left = len(queue) - i + len(waiting)
+            outcome = run_job(job, before_training=lambda left=left: progress.before_training(left))
+            if outcome["status"] == "locked":
+                waiting.append(job)
+            else:
+                progress.finished(outcome)
+                done += 1
+        queue = []
+        if waiting:
+            progress.report(done, len(waiting), 0)
+            time.sleep(options.poll_seconds)
+            queue, waiting, newly = _wait_for_held(waiting, is_done)
+            done += newly
+    return True
+
+
+def _failed(job, submitted, error):
+    log_path = getattr(getattr(submitted, "paths", None), "stderr", None)
+    first = str(error).strip().splitlines()
+    return (f"{job.name} failed ({first[-1] if first else type(error).__name__})"
+            + (f"; its log: {log_path}" if log_path else ""))
+
+
+def _echo_log(submitted):
+    """Prints a finished local job's output (without submitit's own lines), as serial would have."""
+    text = submitted.stdout() or ""
+    lines = [line for line in text.splitlines() if not line.startswith("submitit ")]
+    if lines:
+        print("\n".join(lines), flush=True)
+
+
+def _local(jobs, is_done, options, tag, folder):
+    gpus = visible_gpus()
+    threads = threads_for(options.cpus(), flags.FLAGS["intra_op_threads"].value if "intra_op_threads" in flags.FLAGS
+                          else None, flags.FLAGS["inter_op_threads"].value if "inter_op_threads" in flags.FLAGS
+                          else None)
+    executor = submitit.AutoExecutor(folder=folder / "%j", cluster="local")
+    executor.update_parameters(timeout_min=options.timeout_min, gpus_per_node=0)
+    print(f"{tag} local: {options.max_parallel} runs at once, {threads[0]} x {threads[1]} threads each"
+          + (f", GPUs {', '.join(gpus)}" if gpus else ""), flush=True)
+    progress = Progress(tag, len(jobs), options.max_parallel)
+    queue, waiting, running, failures, done = list(jobs), [], {}, [], 0
+    try:
+        while queue or waiting or running:
+            for slot in range(options.max_parallel):
+                if slot in running or not queue:
+                    continue
+                job = queue.pop(0)
+                if is_done(job):
+                    done += 1
+                    continue
+                if _held(job) is not None:
+                    waiting.append(job)
+                    continue
+                submitted = executor.submit(Execute(), job, slot_environment(slot, gpus), threads)
+                running[slot] = (job, submitted)
+            for slot, (job, submitted) in list(running.items()):
+                if not submitted.done():
+                    continue
+                del running[slot]
+                _echo_log(submitted)
+                try:
+                    outcome = submitted.result()
+                except Exception as e:  # noqa: BLE001  (the run's own error, reported with its log)
+                    failures.append(_failed(job, submitted, e))
+                    print(f"{tag} error: {failures[-1]}", flush=True)
+                    continue
+                if outcome["status"] == "locked":
+                    waiting.append(job)
+                else:
+                    progress.finished(outcome)
+                    done += 1
+            ready, waiting, newly = _wait_for_held(waiting, is_done)
+            queue += ready
+            done += newly
+            progress.report(done, len(running), len(queue) + len(waiting))
+            if running or (waiting and not queue):
+                time.sleep(min(options.poll_seconds, 2) if running else options.poll_seconds)
+    except KeyboardInterrupt:
+        for _, submitted in running.values():
+            submitted.cancel()
+        raise
+    if failures:
+        raise RunsFailed(f"{len(failures)} run(s) failed: " + "; ".join(failures))
+    return True
+
+
+def _slurm(jobs, is_done, options, tag, folder):
+    executor = submitit.AutoExecutor(folder=folder / "%A_%a", cluster="slurm")
+    parameters = dict(timeout_min=options.timeout_min, cpus_per_task=options.cpus(), mem_gb=options.mem_gb,
+                      tasks_per_node=1, nodes=1, slurm_array_parallelism=options.slurm_array_parallelism,
+                      name=f"datn-{Path(folder).parent.name}")
+    if options.gpus_per_run:
+        parameters["gpus_per_node"] = options.gpus_per_run
+    if options.slurm_partition:
+        parameters["slurm_partition"] = options.slurm_partition
+    executor.update_parameters(**parameters)
+    # With GPUs, TensorFlow's own thread defaults would take every core of the node.
+    threads = threads_for(options.cpus())
+    progress = Progress(tag, len(jobs), options.slurm_array_parallelism)
+    pending, done, failures = [job for job in jobs if not is_done(job)], 0, []
+    done = len(jobs) - len(pending)
+    waiting = []
+    while pending or waiting:
+        if pending:
+            with executor.batch():
+                submitted = [executor.submit(Execute(), job, None, threads) for job in pending]
+            watch_jobs(submitted)
+            array = sorted({s.job_id.split("_")[0] for s in submitted})
+            print(f"{tag} slurm: submitted {len(submitted)} run(s) as job array {', '.join(array)} "
+                  f"(logs: {folder})", flush=True)
+            for job, s in zip(pending, submitted, strict=True):
+                print(f"{tag} {job.name}: Slurm job {s.job_id}", flush=True)
+            if options.no_wait:
+                print(f"{tag} not waiting (--no_wait); when the array has finished, run the same command with "
+                      "--table_only for the table", flush=True)
+                return False
+            running = dict(zip(submitted, pending, strict=True))
+            while running:
+                for s, job in list(running.items()):
+                    if not s.done():
+                        continue
+                    del running[s]
+                    try:
+                        outcome = s.result()
+                    except Exception as e:  # noqa: BLE001  (the run's own error, reported with its log)
+                        failures.append(_failed(job, s, e))
+                        print(f"{tag} error: {failures[-1]}", flush=True)
+                        continue
+                    if outcome["status"] == "locked":
+                        waiting.append(job)
+                    else:
+                        progress.finished(outcome)
+                        done += 1
+                states = [s.state for s in running]
+                now_running = sum(state == "RUNNING" for state in states)
+                progress.report(done, now_running, len(running) - now_running + len(waiting))
+                if running:
+                    time.sleep(options.poll_seconds)
+            pending = []
+        if waiting:
+            time.sleep(options.poll_seconds)
+            pending, waiting, newly = _wait_for_held(waiting, is_done)
+            done += newly
+            progress.report(done, 0, len(pending) + len(waiting))
+    if failures:
+        raise RunsFailed(f"{len(failures)} run(s) failed: " + "; ".join(failures))
+    return True

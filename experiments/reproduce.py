@@ -29,6 +29,7 @@ from absl import app, flags  # noqa: E402
 import experiments  # noqa: E402
 from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
 from datn_tf import variants as variants_lib  # noqa: E402
+from experiments import launch  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("runs", 10, "Seeds per system (the paper averages ten runs).")
@@ -41,6 +42,7 @@ flags.DEFINE_string("readme", None, "A Markdown file whose generated blocks (`<!
                     "README.md when --results_dir is the default, else none.")
 flags.DEFINE_string("cv_variants", "", "ren_cecps: also run these systems over the ten-fold "
                     "cross-validation of the whole corpus (Table 3's Base† and DATN-2†: \"base datn2\").")
+launch.define_flags()
 
 
 def parse_variants(text):
@@ -119,76 +121,132 @@ def backfill_records(dataset_dir):
             record_run(dataset_dir, folder.name, folder)
 
 
-def run_all(dataset_dir, variants, runs, cv_variants=()):
-    import keras
-
+def jobs_of(dataset_dir, variants, runs, cv_variants=()):
+    """The grid's jobs (seed by seed, then the cross-validation folds), each with its settings
+    resolved once: defaults < --preset < the command's flags, per variant."""
     from datn_tf import config as config_lib
     from datn_tf import run_dir as run_dir_lib
-    from datn_tf.data.prepare import PreparedDataCache
 
     given = config_lib.given_flags()
-    jobs = [(v, seed, None) for seed in range(runs) for v in variants]
-    jobs += [(v, 0, fold) for fold in range(config_lib.resolve(given).cv_folds) for v in cv_variants]
-
-    def config_of(variant, seed, fold):
+    grid = [(v, seed, None) for seed in range(runs) for v in variants]
+    grid += [(v, 0, fold) for fold in range(config_lib.resolve(given).cv_folds) for v in cv_variants]
+    jobs = []
+    for variant, seed, fold in grid:
+        name = run_dir_lib.run_name(variant, seed, fold)
         # Resolved per variant, not copied from one config: a preset may differ by variant
         # (`config.PRESET_VARIANTS`: the released Base's 5 epochs).
-        return config_lib.resolve({**given, "variant": variant, "seed": seed,
-                                   "output_dir": str(run_dir(dataset_dir, variant, seed, fold)),
-                                   "cv_fold": fold}).validate()
+        config = config_lib.resolve({**given, "variant": variant, "seed": seed,
+                                     "output_dir": str(run_dir(dataset_dir, variant, seed, fold)),
+                                     "cv_fold": fold}).validate()
+        jobs.append(launch.Job(driver=__spec__.name if __spec__ else __name__, name=name, label=name,
+                               config=config, results=str(dataset_dir)))
+    return jobs
 
-    def refuse_changed(what, saved, config, remedy):
-        changed = run_dir_lib.changed_settings(saved, config)
-        if changed:  # e.g. the defaults changed since: it would mix two settings in one table
-            raise ValueError(f"{what} is a finished run with other settings "
-                             f"({run_dir_lib.describe_changes(changed)}); " + remedy)
 
-    def settle(variant, seed, fold, finished):
-        """None when the run is recorded, finished here or linked to a finished twin in
-        `finished` (`run_dir.finished_runs`); else the resolved config to train it with."""
-        name, out = run_dir_lib.run_name(variant, seed, fold), run_dir(dataset_dir, variant, seed, fold)
-        config = config_of(variant, seed, fold)
-        record = read_record(dataset_dir, name)
-        if record is not None and "train_config" in record:
-            refuse_changed(dataset_dir / f"{name}.json", record["train_config"], config,
-                           "pass those settings, or use another --results_dir")
-            print(f"[reproduce] {name}: finished, skipped", flush=True)
-            return None
-        if run_dir_lib.is_finished(out):
-            saved = run_dir_lib.read_train_config(out)
-            refuse_changed(out, saved, config, f"it links to {out.resolve()}; remove the link" if out.is_symlink()
-                           else "pass those settings, or use another --results_dir")
-            record_run(dataset_dir, name, out)
-            print(f"[reproduce] {name}: finished, skipped", flush=True)
-            return None
-        if record is not None:  # an older record without its settings, and no run folder to read them from
-            print(f"[reproduce] {name}: finished (its record predates saved settings: not compared), skipped",
-                  flush=True)
-            return None
-        # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
-        same = run_dir_lib.link_finished_twin(out, config, finished)
-        if same is None:
-            return config
+def _refuse_changed(what, saved, config, remedy):
+    from datn_tf import run_dir as run_dir_lib
+
+    changed = run_dir_lib.changed_settings(saved, config)
+    if changed:  # e.g. the defaults changed since: it would mix two settings in one table
+        raise ValueError(f"{what} is a finished run with other settings "
+                         f"({run_dir_lib.describe_changes(changed)}); " + remedy)
+
+
+def settle(job, finished):
+    """True when the run is recorded, finished here or linked to a finished twin in `finished`
+    (`run_dir.finished_runs`): nothing to train."""
+    from datn_tf import run_dir as run_dir_lib
+
+    dataset_dir, name, config = Path(job.results), job.name, job.config
+    out = Path(config.output_dir)
+    record = read_record(dataset_dir, name)
+    if record is not None and "train_config" in record:
+        _refuse_changed(dataset_dir / f"{name}.json", record["train_config"], config,
+                        "pass those settings, or use another --results_dir")
+        print(f"[reproduce] {name}: finished, skipped", flush=True)
+        return True
+    if run_dir_lib.is_finished(out):
+        saved = run_dir_lib.read_train_config(out)
+        _refuse_changed(out, saved, config, f"it links to {out.resolve()}; remove the link" if out.is_symlink()
+                        else "pass those settings, or use another --results_dir")
         record_run(dataset_dir, name, out)
-        print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
-        return None
+        print(f"[reproduce] {name}: finished, skipped", flush=True)
+        return True
+    if record is not None:  # an older record without its settings, and no run folder to read them from
+        print(f"[reproduce] {name}: finished (its record predates saved settings: not compared), skipped",
+              flush=True)
+        return True
+    # e.g. ablate's run of the same variant and seed under the same settings: linked, not retrained.
+    same = run_dir_lib.link_finished_twin(out, config, finished)
+    if same is None:
+        return False
+    record_run(dataset_dir, name, out)
+    print(f"[reproduce] {name}: the finished run {same} has the same settings; linked", flush=True)
+    return True
 
+
+def is_done(job):
+    """Whether the job's run is recorded (`launch.run_jobs` waits for runs others hold by it)."""
+    return read_record(Path(job.results), job.name) is not None
+
+
+_CACHE = []
+
+
+def _data_cache():
+    """One `PreparedDataCache` per process: the data, vocabulary and vectors depend on neither
+    variant nor seed."""
+    from datn_tf.data.prepare import PreparedDataCache
+
+    if not _CACHE:
+        _CACHE.append(PreparedDataCache())
+    return _CACHE[0]
+
+
+def run_job(job, before_training=None):
+    """Trains the job's run into its folder under the folder's lock and records it; a run
+    someone else holds is left to them ({"status": "locked"})."""
+    import keras
+
+    from datn_tf import run_dir as run_dir_lib
+
+    runs = Path(job.results) / "runs"
+    # Again, just before training: another command (ablate) may have finished it or a twin since.
+    if settle(job, run_dir_lib.finished_runs(runs)):
+        return {"status": "done"}
+    try:
+        lock = run_dir_lib.RunLock(job.config.output_dir).acquire()
+    except run_dir_lib.RunLocked as e:
+        print(f"[reproduce] {job.name}: being trained by {run_dir_lib.describe_holder(e.holder)}; left to it",
+              flush=True)
+        return {"status": "locked"}
+    try:
+        if settle(job, run_dir_lib.finished_runs(runs)):  # finished by the lock's previous holder
+            return {"status": "done"}
+        data = _data_cache().prepare(job.config)
+        if before_training is not None:
+            before_training()
+        print(f"[reproduce] {job.name}: training -> {job.config.output_dir}", flush=True)
+        keras.backend.clear_session()
+        started = time.time()
+        train_cli.run(job.config, data)
+        record_run(Path(job.results), job.name, job.config.output_dir)
+        return {"status": "trained", "wall_seconds": time.time() - started}
+    finally:
+        lock.release()
+
+
+def run_all(dataset_dir, variants, runs, cv_variants=(), options=None):
+    """Trains the grid's unfinished runs with `options`' launcher; False when it returned
+    without waiting for them (--no_wait)."""
+    from datn_tf import run_dir as run_dir_lib
+
+    jobs = jobs_of(dataset_dir, variants, runs, cv_variants)
     # Every finished run and twin is settled before anything trains, so that a stopped
     # reproduction's table has every run already trained elsewhere; then training, seed by seed.
     finished = run_dir_lib.finished_runs(dataset_dir / "runs")
-    pending = [job for job in jobs if settle(*job, finished) is not None]
-    cache = PreparedDataCache()  # the data, vocabulary and vectors depend on neither variant nor seed
-    for variant, seed, fold in pending:
-        # Again, just before training: another command (ablate) may have finished it or a twin since.
-        config = settle(variant, seed, fold, run_dir_lib.finished_runs(dataset_dir / "runs"))
-        if config is None:
-            continue
-        name = run_dir_lib.run_name(variant, seed, fold)
-        data = cache.prepare(config)
-        print(f"[reproduce] {name}: training -> {config.output_dir}", flush=True)
-        keras.backend.clear_session()
-        train_cli.run(config, data)
-        record_run(dataset_dir, name, config.output_dir)
+    pending = [job for job in jobs if not settle(job, finished)]
+    return launch.run_jobs(pending, run_job, is_done, options, "[reproduce]", dataset_dir / "runs" / "submitit")
 
 
 def recorded_runs(dataset_dir, pattern):
@@ -344,6 +402,7 @@ def readme_block(text, table_path, readme, paper_figures=True):
 def main(argv):
     with train_cli.user_errors(argv, prefix="[reproduce] "):
         variants = parse_variants(FLAGS.variants)
+        options = launch.options_from_flags()
         dataset_dir = Path(FLAGS.results_dir) / FLAGS.dataset
         dataset_dir.mkdir(parents=True, exist_ok=True)
         backfill_records(dataset_dir)
@@ -351,7 +410,8 @@ def main(argv):
             train_cli.runtime.configure_threads_from_flags()
             train_cli.runtime.quiet_logging()
             start = time.time()
-            run_all(dataset_dir, variants, FLAGS.runs, parse_variants(FLAGS.cv_variants))
+            if not run_all(dataset_dir, variants, FLAGS.runs, parse_variants(FLAGS.cv_variants), options):
+                return  # --no_wait: the table once the job array has finished (--table_only)
             print(f"[reproduce] all runs finished in {(time.time() - start) / 60:.1f} min", flush=True)
         readme = experiments.readme_to_update(FLAGS.readme, FLAGS.results_dir)
         files = train_cli.config_lib.resolve(train_cli.config_lib.given_flags())  # --dataset=files: its files

@@ -236,3 +236,91 @@ def test_readme_block_keeps_the_tables_and_shortens_the_notes(tmp_path):
         "figures in brackets. Settings: `--preset=paper` except similarity=\"mean\". "
         "[All notes](results/semeval/table3.md).\n\n"
         "| system | runs |\n|---|---|\n| Base | 5 |\n\nCross-validation:\n\n| system |\n|---|\n| Base† |")
+
+
+# The launcher tests' grid: two systems, one seed, a few steps.
+GRID = ["--variants=base,sp", "--runs=1", "--max_steps=4", "--eval_every=2", *TINY.split()]
+
+
+def _reproduce(data_dir, results, *args):
+    """`experiments.reproduce` started in the background (stdout and stderr together)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments.reproduce", f"--data_dir={data_dir}", f"--results_dir={results}",
+         "--readme=", *GRID, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(proc):
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def _records(results):
+    """{run: its record without what depends on where and how long it ran}."""
+    records = {}
+    for path in sorted((results / "semeval").glob("*-seed*.json")):
+        record = io_utils.read_json(path)
+        del record["wall_seconds"], record["train_config"]["output_dir"]
+        records[path.stem] = record
+    return records
+
+
+def _table(results):
+    """table3.md without its wall-time column and date."""
+    lines = (results / "semeval" / "table3.md").read_text().splitlines()
+    return [line.rsplit("|", 2)[0] if line.startswith("|") else line for line in lines if "Generated" not in line]
+
+
+@pytest.mark.slow
+def test_two_drivers_at_once_train_each_run_once_and_give_the_serial_table(data_dir, tmp_path):
+    serial = tmp_path / "serial"
+    _finish(_reproduce(data_dir, serial, "--intra_op_threads=1", "--inter_op_threads=1"))
+    shared = tmp_path / "shared"
+    first = _reproduce(data_dir, shared, "--intra_op_threads=1", "--inter_op_threads=1")
+    second = _reproduce(data_dir, shared, "--launcher=local", "--max_parallel=2", "--cpus_per_run=1")
+    outs = [_finish(first), _finish(second)]
+    both = "".join(outs)
+    for name in ("base-seed0", "sp-seed0"):
+        assert both.count(f"{name}: training ->") == 1, both[-4000:]
+    assert _records(shared) == _records(serial)
+    assert _table(shared) == _table(serial)
+    assert not list((shared / "semeval" / "runs").glob(f"*/{run_dir_lib.LOCK_FILE}"))
+
+
+@pytest.mark.slow
+def test_local_launcher_gives_the_serial_runs_with_the_same_threads(data_dir, tmp_path):
+    serial, local = tmp_path / "serial", tmp_path / "local"
+    _finish(_reproduce(data_dir, serial, "--intra_op_threads=1", "--inter_op_threads=1"))
+    out = _finish(_reproduce(data_dir, local, "--launcher=local", "--max_parallel=2", "--cpus_per_run=1"))
+    assert "local: 2 runs at once, 1 x 1 threads each" in out
+    assert "runs: 2 done, 0 running, 0 pending of 2" in out
+    assert _records(local) == _records(serial) and len(_records(local)) == 2
+    for name in ("base-seed0", "sp-seed0"):
+        a = run_dir_lib.read_metrics(serial / "semeval" / "runs" / name)
+        b = run_dir_lib.read_metrics(local / "semeval" / "runs" / name)
+        assert {k: v for k, v in a.items() if k != "wall_seconds"} == {k: v for k, v in b.items()
+                                                                         if k != "wall_seconds"}
+
+
+@pytest.mark.slow
+def test_a_killed_driver_leaves_a_lock_that_is_taken_over_and_its_run_resumes(data_dir, tmp_path):
+    import signal
+    import time
+
+    results = tmp_path / "results"
+    run = results / "semeval" / "runs" / "base-seed0"
+    slow = ("--variants=base", "--max_steps=200", "--eval_every=2")  # killed long before its end
+    proc = _reproduce(data_dir, results, *slow)
+    deadline = time.time() + 300
+    while not list((run / run_dir_lib.CKPT_DIR).glob("*.index")) and time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()[0][-3000:]
+        time.sleep(0.5)
+    holder = run_dir_lib.lock_holder(run)
+    assert holder["pid"] == proc.pid
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert run_dir_lib.lock_holder(run) == holder  # left behind by the killed driver
+    out = _finish(_reproduce(data_dir, results, *slow))
+    assert f"taking over the lock of pid {proc.pid} on host " in out and "is dead" in out
+    assert "resumed from" in out
+    assert run_dir_lib.is_finished(run) and run_dir_lib.lock_holder(run) is None

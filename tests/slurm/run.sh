@@ -2,7 +2,9 @@
 # A real one-node Slurm for the Slurm tests: installs Debian's slurm-wlm and munge if missing,
 # writes a slurm.conf for this host (state, logs and the munge socket under a temporary folder,
 # loopback only, accounting off), starts munged, slurmctld and slurmd, waits for the node to be
-# idle, runs the tests under tests/slurm, and stops the daemons it started, whatever happened.
+# idle, runs the tests under tests/slurm, then `experiments.reproduce --launcher=slurm` on a tiny
+# grid (2 systems x 2 seeds, fixture data) and checks its table, its per-run JSON and that no run
+# trained twice, and stops the daemons it started, whatever happened.
 #   tests/slurm/run.sh [PYTHON]      (make test-slurm)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -97,3 +99,37 @@ echo "[test-slurm] Slurm $(sinfo --version | cut -d' ' -f2) up: node $HOST idle,
 
 # DATN_TF_SLURM_REQUIRED: a Slurm is up, so the tests must not skip.
 DATN_TF_SLURM_REQUIRED=1 TF_CPP_MIN_LOG_LEVEL=2 "$PYTHON" -m pytest -p no:cacheprovider tests/slurm
+
+# The grid on this Slurm: one job array, one job per run, the table once it has finished.
+GRID="$TMP/grid"
+"$PYTHON" -c "import sys; from datn_tf import testing; testing.make_fixture_data_dir(sys.argv[1])" "$GRID/data"
+echo "[test-slurm] experiments.reproduce --launcher=slurm: 2 systems x 2 seeds"
+TF_CPP_MIN_LOG_LEVEL=2 "$PYTHON" -m experiments.reproduce --launcher=slurm --cpus_per_run=1 --mem_gb=1 \
+  --timeout_min=20 --slurm_array_parallelism=4 --data_dir="$GRID/data" --results_dir="$GRID/results" --readme= \
+  --variants=base,sp --runs=2 --max_steps=4 --eval_every=2 \
+  --batch_size=8 --hidden_size=6 --attention_size=5 --mlp_hidden_units=7 2>&1 | tee "$GRID/driver.log"
+"$PYTHON" - "$GRID" <<'CHECK'
+import re
+import sys
+from pathlib import Path
+
+from datn_tf import io_utils
+
+grid = Path(sys.argv[1])
+driver = (grid / "driver.log").read_text()
+arrays = re.findall(r"as job array (\d+)", driver)
+assert len(arrays) == 1, f"expected one job array, got {arrays}"
+dataset = grid / "results" / "semeval"
+names = [f"{v}-seed{s}" for s in (0, 1) for v in ("base", "sp")]
+logs = "".join(p.read_text() for p in (dataset / "runs" / "submitit").glob("*/*_log.out"))
+for name in names:
+    record = io_utils.read_json(dataset / f"{name}.json")
+    assert record["seed"] == int(name[-1]) and record["steps"] == 4, (name, record["steps"])
+    trained = logs.count(f"{name}: training ->")
+    assert trained == 1, f"{name} trained {trained} times"
+    assert f"{name}: training ->" not in driver  # trained in its job, not by the driver
+table = (dataset / "table3.md").read_text()
+assert "| Base | 2 |" in table and "| SP | 2 |" in table, table
+print(f"[test-slurm] job array {arrays[0]}: {len(names)} runs, each trained once; table3.md has Base and SP")
+CHECK
+echo "[test-slurm] passed"

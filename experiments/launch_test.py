@@ -1,0 +1,78 @@
+"""The launchers' pure parts: GPUs per slot, threads per run, flags, progress lines."""
+
+import pytest
+
+from experiments import launch
+
+
+def test_visible_gpus_read_cuda_visible_devices_as_cuda_does():
+    assert launch.visible_gpus({"CUDA_VISIBLE_DEVICES": "0,1, 3"}) == ["0", "1", "3"]
+    assert launch.visible_gpus({"CUDA_VISIBLE_DEVICES": "2,-1,3"}) == ["2"]  # CUDA stops at an invalid id
+    assert launch.visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-5ab1,GPU-77c2"}) == ["GPU-5ab1", "GPU-77c2"]
+    assert launch.visible_gpus({"CUDA_VISIBLE_DEVICES": ""}) == []
+
+
+def test_each_local_slot_gets_its_own_gpu_and_none_without_gpus():
+    gpus = ["0", "1", "3"]
+    assert [launch.slot_environment(s, gpus) for s in range(4)] == [
+        {"CUDA_VISIBLE_DEVICES": g} for g in ("0", "1", "3", "0")]
+    assert launch.slot_environment(1, []) == {"CUDA_VISIBLE_DEVICES": ""}
+
+
+def test_execute_sets_the_slots_environment_before_the_driver_runs(monkeypatch):
+    import os
+    import sys
+    import types
+
+    seen = {}
+    driver = types.ModuleType("fake_driver")
+    driver.run_job = lambda job: seen.update(job=job, cuda=os.environ["CUDA_VISIBLE_DEVICES"]) or {"status": "done"}
+    monkeypatch.setitem(sys.modules, "fake_driver", driver)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    job = launch.Job(driver="fake_driver", name="base-seed0", label="base-seed0", config=None, results="r")
+    assert launch.execute(job, launch.slot_environment(1, ["0", "1"])) == {"status": "done"}
+    assert seen == {"job": job, "cuda": "1"}
+
+
+def test_threads_per_run_are_those_of_a_machine_with_that_many_cores():
+    assert launch.threads_for(1) == (1, 1)
+    assert launch.threads_for(2) == (1, 2)
+    assert launch.threads_for(8) == (2, 4)
+    assert launch.threads_for(8, intra_op=3) == (3, 4)
+
+
+def test_cpus_per_run_defaults_to_a_share_of_the_cores(monkeypatch):
+    from datn_tf import runtime
+
+    monkeypatch.setattr(runtime, "usable_cores", lambda: 8)
+    assert launch.Options(launcher="local", max_parallel=3).cpus() == 2
+    assert launch.Options(launcher="local", max_parallel=16).cpus() == 1
+    assert launch.Options(launcher="slurm").cpus() == 2
+    assert launch.Options(launcher="local", cpus_per_run=5).cpus() == 5
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(max_parallel=0), "--max_parallel must be >= 1; got 0"),
+    (dict(cpus_per_run=0), "--cpus_per_run must be >= 1; got 0"),
+    (dict(gpus_per_run=-1), "--gpus_per_run must be >= 0; got -1"),
+    (dict(timeout_min=0), "--timeout_min must be >= 1; got 0"),
+    (dict(no_wait=True, launcher="local"), "--no_wait is for --launcher=slurm"),
+])
+def test_bad_launcher_flags_are_named(options, message):
+    with pytest.raises(ValueError, match=message):
+        launch.Options(**options).validate()
+
+
+def test_progress_counts_runs_and_estimates_from_finished_wall_times(capsys):
+    progress = launch.Progress("[reproduce]", total=6, parallel=2)
+    progress.report(0, 2, 4)
+    progress.finished({"status": "done"})  # recorded elsewhere: no wall time
+    progress.finished({"status": "trained", "wall_seconds": 60.0})
+    progress.finished({"status": "trained", "wall_seconds": 120.0})
+    progress.report(3, 2, 1)
+    progress.report(3, 2, 1)  # unchanged: not printed again
+    # 3 runs left, 2 at once: two rounds of the mean 90 s.
+    assert capsys.readouterr().out.splitlines() == [
+        "[reproduce] runs: 0 done, 2 running, 4 pending of 6; ETA unknown (no run trained yet)",
+        "[reproduce] runs: 3 done, 2 running, 1 pending of 6; ETA 3:00",
+    ]
