@@ -327,6 +327,22 @@ def _failed(job, submitted, error):
             + (f"; its log: {log_path}" if log_path else ""))
 
 
+def _collect(job, submitted, progress, waiting, failures, tag):
+    """Takes a finished job's outcome: 1 when its run is done; a run held elsewhere joins
+    `waiting`, a job that raised joins `failures` (named with its log)."""
+    try:
+        outcome = submitted.result()
+    except Exception as e:  # noqa: BLE001  (the run's own error, reported with its log)
+        failures.append(_failed(job, submitted, e))
+        print(f"{tag} error: {failures[-1]}", flush=True)
+        return 0
+    if outcome["status"] == "locked":
+        waiting.append(job)
+        return 0
+    progress.finished(outcome)
+    return 1
+
+
 def _echo_log(submitted):
     """Prints a finished local job's output (without submitit's own lines), as serial would have."""
     text = submitted.stdout() or ""
@@ -365,17 +381,7 @@ def _local(jobs, is_done, options, tag, folder):
                     continue
                 del running[slot]
                 _echo_log(submitted)
-                try:
-                    outcome = submitted.result()
-                except Exception as e:  # noqa: BLE001  (the run's own error, reported with its log)
-                    failures.append(_failed(job, submitted, e))
-                    print(f"{tag} error: {failures[-1]}", flush=True)
-                    continue
-                if outcome["status"] == "locked":
-                    waiting.append(job)
-                else:
-                    progress.finished(outcome)
-                    done += 1
+                done += _collect(job, submitted, progress, waiting, failures, tag)
             ready, waiting, newly = _wait_for_held(waiting, is_done)
             queue += ready
             done += newly
@@ -427,17 +433,7 @@ def _slurm(jobs, is_done, options, tag, folder):
                     if not s.done():
                         continue
                     del running[s]
-                    try:
-                        outcome = s.result()
-                    except Exception as e:  # noqa: BLE001  (the run's own error, reported with its log)
-                        failures.append(_failed(job, s, e))
-                        print(f"{tag} error: {failures[-1]}", flush=True)
-                        continue
-                    if outcome["status"] == "locked":
-                        waiting.append(job)
-                    else:
-                        progress.finished(outcome)
-                        done += 1
+                    done += _collect(job, s, progress, waiting, failures, tag)
                 states = [s.state for s in running]
                 now_running = sum(state == "RUNNING" for state in states)
                 progress.report(done, now_running, len(running) - now_running + len(waiting))
