@@ -356,7 +356,7 @@ def _local(jobs, is_done, options, tag, folder):
     threads = threads_for(options.cpus(), flags.FLAGS["intra_op_threads"].value if "intra_op_threads" in flags.FLAGS
                           else None, flags.FLAGS["inter_op_threads"].value if "inter_op_threads" in flags.FLAGS
                           else None)
-    executor = submitit.AutoExecutor(folder=folder / "%j", cluster="local")
+    executor = submitit.AutoExecutor(folder=folder, cluster="local")
     executor.update_parameters(timeout_min=options.timeout_min, gpus_per_node=0)
     print(f"{tag} local: {options.max_parallel} runs at once, {threads[0]} x {threads[1]} threads each"
           + (f", GPUs {', '.join(gpus)}" if gpus else ""), flush=True)
@@ -398,7 +398,7 @@ def _local(jobs, is_done, options, tag, folder):
 
 
 def _slurm(jobs, is_done, options, tag, folder):
-    executor = submitit.AutoExecutor(folder=folder / "%A_%a", cluster="slurm")
+    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
     parameters = dict(timeout_min=options.timeout_min, cpus_per_task=options.cpus(), mem_gb=options.mem_gb,
                       tasks_per_node=1, nodes=1, slurm_array_parallelism=options.slurm_array_parallelism,
                       name=f"datn-{Path(folder).parent.name}")

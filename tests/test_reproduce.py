@@ -324,3 +324,21 @@ def test_a_killed_driver_leaves_a_lock_that_is_taken_over_and_its_run_resumes(da
     assert f"taking over the lock of pid {proc.pid} on host " in out and "is dead" in out
     assert "resumed from" in out
     assert run_dir_lib.is_finished(run) and run_dir_lib.lock_holder(run) is None
+
+
+@pytest.mark.slow
+def test_a_stale_claim_from_another_host_is_taken_over(data_dir, tmp_path):
+    import json
+    import time
+
+    results = tmp_path / "results"
+    run = results / "semeval" / "runs" / "base-seed0"
+    run.mkdir(parents=True)
+    old = time.time() - 2 * run_dir_lib.STALE_AFTER_SECONDS
+    (run / run_dir_lib.LOCK_FILE).write_text(json.dumps(
+        {"host": "node-elsewhere", "pid": 4242, "started": old, "heartbeat": old}))
+    out = _finish(_reproduce(data_dir, results, "--variants=base"))
+    assert "taking over the lock of pid 4242 on host node-elsewhere" in out
+    assert f"s old (stale after {run_dir_lib.STALE_AFTER_SECONDS} s)" in out
+    assert "base-seed0: training ->" in out and run_dir_lib.is_finished(run)
+    assert run_dir_lib.lock_holder(run) is None
