@@ -24,6 +24,14 @@ TMP=$(mktemp -d /tmp/test-slurm.XXXXXX)
 PIDS=()
 stop() {
   local status=$?
+  # The jobs first: a job step whose slurmd has gone stays behind, waiting for it.
+  if [ -s "$TMP/slurmctld.pid" ]; then
+    for _ in $(seq 60); do
+      [ -z "$(squeue -h 2>/dev/null)" ] && break
+      scancel --me 2>/dev/null || true
+      sleep 1
+    done
+  fi
   # Only the daemons started here, by their pid; slurmd first so that no job outlives it.
   for pid_file in "$TMP/slurmd.pid" "$TMP/slurmctld.pid" "$TMP/munged.pid"; do
     if [ -s "$pid_file" ]; then kill "$(cat "$pid_file")" 2>/dev/null || true; fi
