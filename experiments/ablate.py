@@ -293,19 +293,6 @@ def write(job, result, health, probs):
           f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)
 
 
-_CACHE = []
-
-
-def _data_cache():
-    """One `PreparedDataCache` per process: the data, vocabulary and vectors depend on neither
-    the seed nor the model."""
-    from datn_tf.data.prepare import PreparedDataCache
-
-    if not _CACHE:
-        _CACHE.append(PreparedDataCache())
-    return _CACHE[0]
-
-
 def run_job(job, before_training=None):
     """One run: linked to a finished twin or trained (under its folder's lock), scored, written.
     A run someone else holds is left to them ({"status": "locked"})."""
@@ -315,7 +302,7 @@ def run_job(job, before_training=None):
     if is_recorded(job):
         print(f"[ablate] {job.label}: finished, skipped", flush=True)
         return {"status": "done"}
-    data = _data_cache().prepare(job.config)
+    data = launch.data_cache().prepare(job.config)
     if link_twin(job) is not None:
         write(job, io_utils.read_json(_run_dir(job) / run_dir_lib.METRICS_FILE), *score(job, data))
         return {"status": "done"}

@@ -162,6 +162,19 @@ class Job:
     extra: object = None  # the driver's own (ablate: the configuration's name)
 
 
+_CACHE = []
+
+
+def data_cache():
+    """This process's `PreparedDataCache`: the runs of a grid that a process trains share their
+    data, vocabulary and vectors (they depend on neither variant, seed nor model)."""
+    from datn_tf.data.prepare import PreparedDataCache
+
+    if not _CACHE:
+        _CACHE.append(PreparedDataCache())
+    return _CACHE[0]
+
+
 def threads_for(cpus, intra_op=None, inter_op=None):
     """A run's (intra_op, inter_op) threads with `cpus` cores: as `runtime.default_threads` gives on
     a CPU of that size (with a GPU too: the runs beside it share the host's cores); flags override."""

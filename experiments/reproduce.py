@@ -190,19 +190,6 @@ def is_done(job):
     return read_record(Path(job.results), job.name) is not None
 
 
-_CACHE = []
-
-
-def _data_cache():
-    """One `PreparedDataCache` per process: the data, vocabulary and vectors depend on neither
-    variant nor seed."""
-    from datn_tf.data.prepare import PreparedDataCache
-
-    if not _CACHE:
-        _CACHE.append(PreparedDataCache())
-    return _CACHE[0]
-
-
 def run_job(job, before_training=None):
     """Trains the job's run into its folder under the folder's lock and records it; a run
     someone else holds is left to them ({"status": "locked"})."""
@@ -223,7 +210,7 @@ def run_job(job, before_training=None):
     try:
         if settle(job, run_dir_lib.finished_runs(runs)):  # finished by the lock's previous holder
             return {"status": "done"}
-        data = _data_cache().prepare(job.config)
+        data = launch.data_cache().prepare(job.config)
         if before_training is not None:
             before_training()
         print(f"[reproduce] {job.name}: training -> {job.config.output_dir}", flush=True)
