@@ -88,28 +88,10 @@ LAUNCHERS = ("serial", "local", "slurm")
 POLL_SECONDS = 10
 
 
-def define_flags():
-    """The launcher flags, shared by `reproduce` and `ablate` (defined once)."""
-    if "launcher" in flags.FLAGS:
-        return
-    flags.DEFINE_enum("launcher", "serial", LAUNCHERS, "Where the runs train: serial (one after another in "
-                      "this process), local (--max_parallel at once on this machine) or slurm (a job array).")
-    flags.DEFINE_integer("max_parallel", 2, "local: runs at once.")
-    flags.DEFINE_integer("cpus_per_run", None, "local and slurm: CPU cores per run; its TensorFlow threads are "
-                         "set as on a machine with that many cores. Default: local: usable cores / "
-                         "--max_parallel; slurm: 2.")
-    flags.DEFINE_integer("gpus_per_run", 0, "slurm: GPUs per run (local: each run gets one visible GPU, if any).")
-    flags.DEFINE_string("slurm_partition", None, "slurm: the partition (default: the cluster's default).")
-    flags.DEFINE_integer("mem_gb", 8, "slurm: memory per run, GB.")
-    flags.DEFINE_integer("timeout_min", 24 * 60, "local and slurm: a run's time limit, minutes; a run stopped by "
-                         "it (or preempted) is requeued and resumes from its checkpoint.")
-    flags.DEFINE_integer("slurm_array_parallelism", 64, "slurm: runs of the job array at once.")
-    flags.DEFINE_bool("no_wait", False, "slurm: return once the job array is submitted; run the same command "
-                      "with --table_only to write the table when it has finished.")
-
-
 @dataclasses.dataclass(frozen=True)
 class Options:
+    """How a grid's runs are launched (the flags of `define_flags`, and their defaults)."""
+
     launcher: str = "serial"
     max_parallel: int = 2
     cpus_per_run: int | None = None
@@ -142,6 +124,29 @@ class Options:
         from datn_tf import runtime
 
         return max(1, runtime.usable_cores() // self.max_parallel)
+
+
+def define_flags():
+    """The launcher flags, shared by `reproduce` and `ablate` (defined once)."""
+    if "launcher" in flags.FLAGS:
+        return
+    default = Options()
+    flags.DEFINE_enum("launcher", default.launcher, LAUNCHERS, "Where the runs train: serial (one after another in "
+                      "this process), local (--max_parallel at once on this machine) or slurm (a job array).")
+    flags.DEFINE_integer("max_parallel", default.max_parallel, "local: runs at once.")
+    flags.DEFINE_integer("cpus_per_run", None, "local and slurm: CPU cores per run; its TensorFlow threads are "
+                         "set as on a machine with that many cores. Default: local: usable cores / "
+                         "--max_parallel; slurm: 2.")
+    flags.DEFINE_integer("gpus_per_run", default.gpus_per_run,
+                         "slurm: GPUs per run (local: each run gets one visible GPU, if any).")
+    flags.DEFINE_string("slurm_partition", None, "slurm: the partition (default: the cluster's default).")
+    flags.DEFINE_integer("mem_gb", default.mem_gb, "slurm: memory per run, GB.")
+    flags.DEFINE_integer("timeout_min", default.timeout_min, "local and slurm: a run's time limit, minutes; a run "
+                         "stopped by it (or preempted) is requeued and resumes from its checkpoint.")
+    flags.DEFINE_integer("slurm_array_parallelism", default.slurm_array_parallelism,
+                         "slurm: runs of the job array at once.")
+    flags.DEFINE_bool("no_wait", False, "slurm: return once the job array is submitted; run the same command "
+                      "with --table_only to write the table when it has finished.")
 
 
 def options_from_flags():
