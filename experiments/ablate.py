@@ -273,7 +273,7 @@ def score(job, data):
 
     _, _, model = run_dir_lib.load_run(_run_dir(job))
     health = attention_health(model, data.ids["dev"])
-    return health, np.load(_run_dir(job) / run_dir_lib.PREDICTIONS_DIR / "dev_probabilities.npy")
+    return health, np.load(run_dir_lib.probabilities_path(_run_dir(job), "dev"))
 
 
 def write(job, result, health, probs):
@@ -296,7 +296,6 @@ def write(job, result, health, probs):
 def run_job(job, before_training=None):
     """One run: linked to a finished twin or trained (under its folder's lock), scored, written.
     A run someone else holds is left to them ({"status": "locked"})."""
-    from datn_tf import io_utils
     from datn_tf import run_dir as run_dir_lib
 
     if is_recorded(job):
@@ -304,7 +303,7 @@ def run_job(job, before_training=None):
         return {"status": "done"}
     data = launch.data_cache().prepare(job.config)
     if link_twin(job) is not None:
-        write(job, io_utils.read_json(_run_dir(job) / run_dir_lib.METRICS_FILE), *score(job, data))
+        write(job, run_dir_lib.read_metrics(_run_dir(job)), *score(job, data))
         return {"status": "done"}
     try:
         lock = run_dir_lib.RunLock(_run_dir(job)).acquire()
