@@ -151,14 +151,14 @@ DEFAULT_REFERENCE = ("base",)
 flags.DEFINE_string("stage", None, f"Run every configuration of one stage: {', '.join(STAGES)}.")
 flags.DEFINE_string("configs", None, "Configurations to run, separated by commas (see CONFIGS in this file).")
 flags.DEFINE_integer("seeds", 3, "Seeds per configuration (0 .. seeds-1): 3 to screen, 5 to compare.")
-flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR,
-                    "Where <dataset>/ablations/ and <dataset>/ablations.md are written.")
-flags.DEFINE_bool("table_only", False, "Only rebuild ablations.md from the per-run JSON.")
+# (once: the tests import both drivers, which define these three each with its own help)
+launch.define_once(flags.DEFINE_string, "results_dir", experiments.DEFAULT_RESULTS_DIR,
+                   "Where <dataset>/ablations/ and <dataset>/ablations.md are written.")
+launch.define_once(flags.DEFINE_bool, "table_only", False, "Only rebuild ablations.md from the per-run JSON.")
+launch.define_once(flags.DEFINE_string, "readme", None, "A Markdown file whose generated blocks "
+                   "(`<!-- ablate:STAGE -->` ... `<!-- /ablate:STAGE -->`) get the table; files without them are "
+                   f"left alone. Default: {experiments.REPRODUCING_PAGE} when --results_dir is the default, else none.")
 launch.define_flags()
-flags.DEFINE_string("readme", None, "A Markdown file whose generated blocks (`<!-- ablate:STAGE -->` ... "
-                    "`<!-- /ablate:STAGE -->`) get the table; files without them are left alone. Default: "
-                    f"{experiments.REPRODUCING_PAGE} when --results_dir is the default, else none.")
-
 
 def selected(stage, names):
     if names:

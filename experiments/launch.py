@@ -126,6 +126,13 @@ class Options:
         return max(1, runtime.usable_cores() // self.max_parallel)
 
 
+def define_once(define, name, *args, **kwargs):
+    """Defines a flag that both drivers define, each with its own help, unless the other driver
+    is imported into the same process (the tests) and defined it already."""
+    if name not in flags.FLAGS:
+        define(name, *args, **kwargs)
+
+
 def define_flags():
     """The launcher flags, shared by `reproduce` and `ablate` (defined once)."""
     if "launcher" in flags.FLAGS:

@@ -35,11 +35,13 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("runs", 10, "Seeds per system (the paper averages ten runs).")
 flags.DEFINE_string("variants", " ".join(variants_lib.VARIANT_NAMES),
                     "Systems to run, separated by spaces or commas.")
-flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR, "Where <dataset>/ is written.")
-flags.DEFINE_bool("table_only", False, "Only rebuild table3.md from the finished runs.")
-flags.DEFINE_string("readme", None, "A Markdown file whose generated blocks (`<!-- reproduce:DATASET -->` ... "
-                    "`<!-- /reproduce:DATASET -->`) get the table; files without them are left alone. Default: "
-                    "README.md when --results_dir is the default, else none.")
+# (once: the tests import both drivers, which define these three each with its own help)
+launch.define_once(flags.DEFINE_string, "results_dir", experiments.DEFAULT_RESULTS_DIR,
+                   "Where <dataset>/ is written.")
+launch.define_once(flags.DEFINE_bool, "table_only", False, "Only rebuild table3.md from the finished runs.")
+launch.define_once(flags.DEFINE_string, "readme", None, "A Markdown file whose generated blocks "
+                   "(`<!-- reproduce:DATASET -->` ... `<!-- /reproduce:DATASET -->`) get the table; files without "
+                   "them are left alone. Default: README.md when --results_dir is the default, else none.")
 flags.DEFINE_string("cv_variants", "", "ren_cecps: also run these systems over the ten-fold "
                     "cross-validation of the whole corpus (Table 3's Base† and DATN-2†: \"base datn2\").")
 launch.define_flags()
