@@ -138,3 +138,19 @@ def test_confirm_stage_is_the_kept_configurations_and_rows_pin_the_paper_preset(
     assert all(a.preset == "paper" for a in ablate.CONFIGS.values() if a.dataset == "semeval")
     with pytest.raises(ValueError, match="--stage must be one of"):
         ablate.selected("bogus", None)
+
+
+@pytest.mark.slow
+def test_ablate_runs_its_grid_with_the_local_launcher(tmp_path):
+    data_dir = testing.make_fixture_data_dir(tmp_path / "data")
+    results = tmp_path / "results"
+    proc = _make(data_dir, results, "base,datn2", extra="--launcher=local --max_parallel=2 --cpus_per_run=1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "[ablate] local: 2 runs at once, 1 x 1 threads each" in proc.stdout
+    assert "[ablate] runs: 2 done, 0 running, 0 pending of 2" in proc.stdout
+    out = results / "semeval" / "ablations"
+    for name in ("base-seed0", "datn2-seed0"):
+        payload = io_utils.read_json(out / f"{name}.json")
+        assert payload["config"] == name.split("-")[0] and payload["train_config"]["max_steps"] == 3
+        assert proc.stdout.count(f"{name}: dev jaccard") == 1  # the job's own lines, echoed once
+    assert "| datn2 |" in (results / "semeval" / "ablations.md").read_text()
