@@ -171,7 +171,7 @@ class Job:
     label: str  # how progress lines name it
     config: object  # the resolved TrainConfig; its output_dir is the run folder
     results: str  # the driver's results folder for this grid
-    extra: object = None  # the driver's own (ablate: the configuration's name)
+    extra: object = None  # the driver's own (ablate: its configuration, as a dict)
 
 
 _CACHE = []
