@@ -4,7 +4,7 @@ A setting is one field of `TrainConfig` with its default and help text (`setting
 `define_flags()` turns every field into an absl flag of the same name and type, and
 `from_flags()` builds the config back: the field's default, then the `--preset`'s value,
 then an explicitly given flag, in that order. `validate()` checks every field from its
-metadata (choices, lower bounds), before any data is read. Adding a setting is adding a
+metadata (choices, bounds; a float must be finite), before any data is read. Adding a setting is adding a
 field here; the command line, the run folder's `config.json` and validation follow.
 
 Presets (`--preset`):
@@ -17,6 +17,7 @@ Presets (`--preset`):
 """
 
 import dataclasses
+import math
 import types
 import typing
 
@@ -31,6 +32,13 @@ STEP_ORDERS = ("sentiment_first", "emotion_first")
 MLP_ACTIVATIONS = ("relu", "tanh")
 LSTM_IMPLEMENTATIONS = ("auto", "keras", "packed")
 STRATEGIES = ("default", "mirrored")
+# Upper bounds of the sizes: far above any setting the paper or the released code uses, and
+# below what would exhaust memory or run for days before failing.
+MAX_UNITS = 4096  # LSTM, attention and MLP widths
+MAX_EMBEDDING_DIM = 2048
+MAX_BATCH_SIZE = 4096
+MAX_SEED = 2**32 - 1  # numpy's and TensorFlow's seeds are 32-bit
+MAX_LOGICAL_CPUS = 64  # train.py's --logical_cpus (a test of --strategy=mirrored, not a speed-up)
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
             exclusive_maximum=False, item_type=str, read_when=None, data=False):
@@ -128,20 +136,21 @@ class TrainConfig:
         "built its vocabulary from train, dev and test; this is the version that reads no evaluation text.",
         minimum=0)
     embedding_dim: int | None = data_setting(
-        None, "Size of E's rows when they are not read from a file (word2vec, random; E2 default 200).",
-        minimum=1)
+        None, "Size of E's rows when they are not read from a file (word2vec, random; E2 default 200); with "
+        "pretrained vectors it must be the file's (or be left out).", minimum=1, maximum=MAX_EMBEDDING_DIM)
     random_init_scale: float = setting(
         RANDOM_SCALE, "Rows of E without a pretrained (or word2vec) vector start from U(-r, r), this r; the "
         "whole table with --embedding_init=random. 0.1: the paper's 'small random vectors' (the released "
-        "code's 0.25: docs/fidelity.md).", minimum=0.0, exclusive_minimum=True)
-    seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0)
+        "code's 0.25: docs/fidelity.md).", minimum=0.0, exclusive_minimum=True, maximum=1.0)
+    seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0, maximum=MAX_SEED)
     epochs: int | None = setting(
         None, "Epochs; an epoch is one pass over the larger training set the variant reads (the sentiment "
         "set for transfer variants). Default per dataset/variant.", minimum=1)
     pretrain_epochs: int = setting(1, "FT only: passes over the sentiment set before fine-tuning.", minimum=0,
                                    read_when="pretrains")
-    batch_size: int = setting(60, "Sentences per mini-batch (each task).", minimum=1)
-    learning_rate: float = setting(1e-3, "Adam learning rate (paper: 0.001).", minimum=0.0, exclusive_minimum=True)
+    batch_size: int = setting(60, "Sentences per mini-batch (each task).", minimum=1, maximum=MAX_BATCH_SIZE)
+    learning_rate: float = setting(1e-3, "Adam learning rate (paper: 0.001).", minimum=0.0, exclusive_minimum=True,
+                                   maximum=1.0)
     input_dropout: float = setting(
         0.5, "Dropout rate on the embedded words entering each BiLSTM (paper: 0.5, placement not given; "
         "released code: none).", minimum=0.0, maximum=1.0, exclusive_maximum=True)
@@ -151,15 +160,17 @@ class TrainConfig:
     mlp_dropout: float = setting(
         0.0, "Dropout rate on the emotion MLP's hidden layer (released code: 0.5).",
         minimum=0.0, maximum=1.0, exclusive_maximum=True)
-    hidden_size: int = setting(200, "LSTM units per direction (paper: 200).", minimum=1)
+    hidden_size: int = setting(200, "LSTM units per direction (paper: 200).", minimum=1, maximum=MAX_UNITS)
     tie_lstm_directions: bool = setting(
         False, "One set of LSTM weights for both directions of each BiLSTM (the released code passes one "
         "cell as cell_fw and cell_bw).")
     attention_size: int = setting(
-        200, "Attention projection size a (not given in the paper; released code: 2 x hidden = 400).", minimum=1)
+        200, "Attention projection size a (not given in the paper; released code: 2 x hidden = 400).", minimum=1,
+        maximum=MAX_UNITS)
     attention_bias: bool = setting(
         False, "A bias inside the attention's tanh (Eq. 1 has none; the released code has one).")
-    mlp_hidden_units: int = setting(200, "Hidden units of the emotion MLP (not given in the paper).", minimum=1)
+    mlp_hidden_units: int = setting(200, "Hidden units of the emotion MLP (not given in the paper).", minimum=1,
+                                    maximum=MAX_UNITS)
     mlp_activation: str = setting(
         "relu", "Activation of the emotion MLP's hidden layer (not given; released code: tanh).",
         choices=MLP_ACTIVATIONS)
@@ -334,6 +345,9 @@ def _check_field(field, value):
 
 def _check_value(field, value):
     meta, name = field.metadata, f"--{field.name}"
+    # NaN fails no comparison, so it would pass every bound below.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value}")
     if meta.get("choices") is not None and value not in meta["choices"]:
         raise ValueError(f"{name} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
     low, high = meta.get("minimum"), meta.get("maximum")

@@ -111,6 +111,53 @@ def test_validate_names_the_flag(settings, message):
         TrainConfig(**settings).validate()
 
 
+# NaN fails every comparison, so only an explicit check stops it; inf and 1e300 fail a bound.
+@pytest.mark.parametrize("settings, message", [
+    (dict(lambda_sim=float("nan")), "--lambda_sim must be a finite number; got nan"),
+    (dict(adversarial_weight=float("nan")), "--adversarial_weight must be a finite number; got nan"),
+    (dict(orthogonality_weight=float("inf")), "--orthogonality_weight must be a finite number; got inf"),
+    (dict(min_embedding_coverage=float("nan")), "--min_embedding_coverage must be a finite number; got nan"),
+    (dict(lstm_dropout=float("nan")), "--lstm_dropout must be a finite number; got nan"),
+    (dict(input_dropout=float("nan")), "--input_dropout must be a finite number; got nan"),
+    (dict(mlp_dropout=float("nan")), "--mlp_dropout must be a finite number; got nan"),
+    (dict(random_init_scale=float("nan")), "--random_init_scale must be a finite number; got nan"),
+    (dict(random_init_scale=1e300), "--random_init_scale must be <= 1.0; got 1e+300"),
+    (dict(threshold=float("nan")), "--threshold must be a finite number; got nan"),
+    (dict(learning_rate=float("nan")), "--learning_rate must be a finite number; got nan"),
+    (dict(learning_rate=float("inf")), "--learning_rate must be a finite number; got inf"),
+    (dict(learning_rate=1e300), "--learning_rate must be <= 1.0; got 1e+300"),
+    (dict(hidden_size=10**9), "--hidden_size must be <= 4096; got 1000000000"),
+    (dict(attention_size=10**9), "--attention_size must be <= 4096; got 1000000000"),
+    (dict(mlp_hidden_units=10**9), "--mlp_hidden_units must be <= 4096; got 1000000000"),
+    (dict(batch_size=10**9), "--batch_size must be <= 4096; got 1000000000"),
+    (dict(embedding_dim=10**9), "--embedding_dim must be <= 2048; got 1000000000"),
+    (dict(seed=2**32), "--seed must be <= 4294967295; got 4294967296"),
+])
+def test_validate_refuses_non_finite_and_huge_values(settings, message):
+    with pytest.raises(ValueError, match=message.replace("+", r"\+")):
+        TrainConfig(**settings).validate()
+
+
+def test_the_largest_allowed_values_validate():
+    TrainConfig(hidden_size=4096, attention_size=4096, mlp_hidden_units=4096, batch_size=4096, embedding_dim=2048,
+                learning_rate=1.0, random_init_scale=1.0, seed=2**32 - 1).validate()
+
+
+def test_nan_from_the_command_line_is_refused():
+    with pytest.raises(ValueError, match="--lambda_sim must be a finite number; got nan"):
+        parse("--lambda_sim=nan").validate()
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "1000000000000"])
+def test_logical_cpus_is_bounded(value):
+    from datn_tf import train  # noqa: F401  (defines --logical_cpus)
+
+    flag_values = flags.FlagValues()
+    flag_values.append_flag_values(flags.FLAGS)
+    with pytest.raises(flags.IllegalFlagValueError, match="--logical_cpus"):
+        flag_values(["prog", f"--logical_cpus={value}"])
+
+
 def test_unknown_preset_is_rejected():
     with pytest.raises(ValueError, match="--preset must be one of paper, released"):
         config_lib.resolve(preset="authors")

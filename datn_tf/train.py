@@ -20,7 +20,8 @@ FLAGS = flags.FLAGS
 
 config_lib.define_flags()  # one flag per TrainConfig field (datn_tf/config.py)
 flags.DEFINE_integer("logical_cpus", None, "Split the CPU into this many logical devices "
-                     "(to try --strategy=mirrored without GPUs).")
+                     "(to try --strategy=mirrored without GPUs).", lower_bound=1,
+                     upper_bound=config_lib.MAX_LOGICAL_CPUS)
 runtime.define_thread_flags()
 
 
