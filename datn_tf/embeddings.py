@@ -30,6 +30,7 @@ DIM_SAMPLE_LINES = 100
 # Below this share of the vocabulary's word types, the vectors are most likely the wrong
 # file or the wrong language (see `check_coverage`).
 MIN_COVERAGE = 0.05
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclasses.dataclass
@@ -82,7 +83,8 @@ def load_vectors(path=None, words=None, *, allow_multiword_keys=False, first=0):
 
     Raises:
         DataFormatError: the file is missing, empty, not UTF-8, not valid gzip, or has a line
-            with a wrong number of fields or a value that is not a number.
+            with a wrong number of fields or a value that is not a finite number (checked
+            on the lines whose vectors are kept).
     """
     if path in (None, "", DEFAULT_EMBEDDINGS):
         import pandas as pd
@@ -152,9 +154,16 @@ def _read_glove_text(path, words, *, allow_multiword_keys=False, first=0):
                 if words is not None and word not in words and position >= first:
                     continue
                 try:
-                    vectors[word] = np.array(parts[-dim:], dtype=np.float32)
+                    vector = np.array(parts[-dim:], dtype=np.float64)
                 except ValueError:
                     raise DataFormatError(path, line_no, "vector holds a value that is not a number") from None
+                # "nan", "inf" and values beyond float32 (inf once cast) parse as numbers, and one
+                # such row makes every weight it reaches NaN.
+                finite = np.abs(vector) <= _FLOAT32_MAX  # False for NaN too
+                if not finite.all():
+                    bad = parts[-dim:][int(np.argmin(finite))]
+                    raise DataFormatError(path, line_no, f"vector holds {bad!r}, not a finite float32 number")
+                vectors[word] = vector.astype(np.float32)
     except UnicodeDecodeError:
         raise DataFormatError(path, _line_of_offset(path, opener), "bytes are not valid UTF-8") from None
     except _READ_ERRORS as e:
@@ -179,6 +188,15 @@ def _line_of_offset(path, opener):
     except _READ_ERRORS:
         pass  # a .gz that is also corrupt further on: the UTF-8 error is still the one to report
     return None
+
+
+def check_dim(requested, dim, source):
+    """Raises `ValueError` when --embedding_dim was given and is not the vectors' width `dim`
+    (the file decides d; a different request would otherwise be ignored without a word)."""
+    if requested is not None and requested != dim:
+        raise ValueError(f"--embedding_dim={requested} does not match the {dim}-d vectors of "
+                         f"{source or DEFAULT_EMBEDDINGS}: leave --embedding_dim out (the file sets it) "
+                         f"or give a file of {requested}-d vectors")
 
 
 def check_coverage(coverage, source, minimum=MIN_COVERAGE):

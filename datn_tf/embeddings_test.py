@@ -132,6 +132,9 @@ def test_packaged_default_keeps_its_most_frequent_words_first():
         # decoder fails in a later chunk than the one holding line 1.
         ("the 0.1 0.2 0.3\n" * 3000 + "caf\xe9 1 2 3\n", 3001, "UTF-8"),
         ("caf\xe9 1 2 3\n", 1, "UTF-8"),
+        ("the 0.1 0.2 0.3\nbad 1 nan 3\n", 2, "holds 'nan', not a finite float32 number"),
+        ("the 0.1 0.2 0.3\nok 1 2 3\nbad -inf 2 3\n", 3, "holds '-inf', not a finite float32 number"),
+        ("the 0.1 0.2 0.3\nbig 1 2 1e39\n", 2, "holds '1e39'"),  # beyond float32: inf
     ],
 )
 def test_malformed_lines_name_the_line(tmp_path, gz, body, line, fragment):
@@ -145,6 +148,15 @@ def test_restriction_does_not_hide_bad_values_of_kept_words(tmp_path):
     path = _write(tmp_path / "v.txt", "the 0.1 0.2 0.3\ngood 1 two 3\n")
     with testing.expect_data_error(path, 2, "not a number"):
         load_vectors(path, words={"good"})
+
+
+def test_embedding_dim_must_match_the_file_or_be_left_out():
+    embeddings.check_dim(None, 50, "v.txt")
+    embeddings.check_dim(50, 50, "v.txt")
+    with pytest.raises(ValueError) as err:
+        embeddings.check_dim(300, 50, "v.txt")
+    assert str(err.value) == ("--embedding_dim=300 does not match the 50-d vectors of v.txt: leave "
+                              "--embedding_dim out (the file sets it) or give a file of 300-d vectors")
 
 
 def test_missing_file(tmp_path):

@@ -82,6 +82,7 @@ def _seed_free_parts(config, task=None, vocab=None):
                                                    allow_multiword_keys=config.allow_multiword_embedding_keys,
                                                    first=config.pretrained_vocab_size)
         name = str(config.embeddings) if config.embeddings else embeddings_lib.DEFAULT_EMBEDDINGS
+        embeddings_lib.check_dim(config.embedding_dim, dim, name)
         if config.pretrained_vocab_size:
             # `vectors` is in file order and holds every one of the file's first N words.
             vocab = vocab.extended(w for i, w in enumerate(vectors) if i < config.pretrained_vocab_size)

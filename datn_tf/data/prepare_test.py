@@ -32,6 +32,12 @@ def test_embeddings_that_cover_almost_nothing_stop_the_run(data_dir, tmp_path):
     assert data.coverage.covered_types == 0 and data.embedding_matrix.shape[1] == 3
 
 
+def test_embedding_dim_that_is_not_the_files_stops_the_run(data_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"^--embedding_dim=300 does not match the 50-d vectors of glove\.6B\.50d"):
+        prepare_data(_config(data_dir, tmp_path, embedding_dim=300))
+    assert prepare_data(_config(data_dir, tmp_path, embedding_dim=50)).embedding_matrix.shape[1] == 50
+
+
 def test_cache_reuses_the_seed_free_parts(data_dir, tmp_path):
     cache = PreparedDataCache()
     a = cache.prepare(_config(data_dir, tmp_path, seed=0))
