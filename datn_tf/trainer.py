@@ -8,6 +8,7 @@ writes the run folder (`datn_tf/run_dir.py`). What each step minimises is in
 `datn_tf/data/prepare.py`. `datn_tf/train.py` is the command line over this module.
 """
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import tensorflow as tf
 from datn_tf import input_pipeline, metrics, objectives
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
-from datn_tf.config import ModelConfig
+from datn_tf.config import ModelConfig, TrainConfig
 from datn_tf.data import datasets
 from datn_tf.models import build_model
 from datn_tf.optimizers import TaskOptimizers
@@ -30,6 +31,10 @@ STEP_KINDS = ("emotion", "sentiment")
 
 class TrainingInterrupted(Exception):
     """Ctrl-C during training: where it stopped and how to go on (one line for the user)."""
+
+
+class TrainingDiverged(ValueError):
+    """A loss or the dev probabilities became NaN or infinite (one line for the user)."""
 
 
 class Trainer:
@@ -169,6 +174,8 @@ class Trainer:
         """(metrics, gamma, predicted labels, probabilities) of one split; gamma tuned on dev when None."""
         labels = self.data.task.splits()[split].labels
         probs = self.predict(self.data.ids[split])
+        if not np.isfinite(probs).all():  # weights went non-finite in the last step's update
+            raise self._diverged(int(self.step.numpy()), f"the {split} probabilities are not finite")
         if gamma is None:
             gamma = self.config.threshold if self.config.threshold is not None else \
                 metrics.tune_threshold(labels, probs)[0]
@@ -244,6 +251,7 @@ class Trainer:
                 return None
             try:
                 stats, _ = self.train_iteration(streams)
+                self._check_finite(step + 1, stats)
             except KeyboardInterrupt:
                 saved = self.checkpoints.manager.latest_checkpoint
                 raise TrainingInterrupted(
@@ -277,6 +285,7 @@ class Trainer:
         t0 = time.time()
         while step < pretrain_steps:
             stats = self.sentiment_step(next(it))
+            self._check_finite(step + 1, {k: float(v) for k, v in stats.items()}, phase="pre-training ")
             step += 1
             self.pretrain_step.assign(step)
             if step % cfg.log_every == 0 or step == pretrain_steps:
@@ -323,6 +332,26 @@ class Trainer:
             f"micro_f1 {result['micro_f1']:.4f} (gamma {gamma:.2f})"
             + ("  * best" if improved else
                f"  (best {float(self.best_score.numpy()):.4f} at step {int(self.best_step.numpy())})"))
+
+    def _check_finite(self, step, stats, phase=""):
+        """Stops at the first step whose loss is not finite, before anything of it is saved."""
+        bad = [f"{k} {v}" for k, v in sorted(stats.items()) if not math.isfinite(v)]
+        if bad:
+            raise self._diverged(step, ", ".join(bad), phase)
+
+    def _diverged(self, step, what, phase=""):
+        """The error for a non-finite loss: the learning rate and the loss weights this variant
+        reads are what usually make a run diverge."""
+        cfg = self.config
+        suspects = ["learning_rate"] + [
+            f.name for f in dataclasses.fields(TrainConfig)
+            if f.metadata["read_when"] and f.type is float and getattr(self.spec, f.metadata["read_when"])]
+        saved = self.checkpoints.manager.latest_checkpoint
+        return TrainingDiverged(
+            f"training diverged at {phase}step {step}: {what}; the settings most likely at fault: "
+            + ", ".join(f"--{k}={getattr(cfg, k)}" for k in suspects) + ". Nothing of this step was saved"
+            + (f" (the last good checkpoint is {saved})" if saved else "")
+            + ": lower them and train into a new --output_dir")
 
     def restore_best(self):
         run_dir_lib.read_best_weights(self.output_dir, self.model)

@@ -340,3 +340,57 @@ def test_the_test_curve_changes_no_choice(data_dir, data_dir_with_test, tmp_path
         assert point["test_gamma_on_test"]["jaccard"] >= point["test"]["jaccard"]
     # The final test figure is the curve's point at the dev-selected step.
     assert history_b[str(with_test["best_step"])]["test"] == with_test["test"]
+
+
+def _diverging(t, monkeypatch, at, poison):
+    """Makes the `at`-th training iteration of `t` non-finite: `poison(t, stats)`."""
+    original, calls = t.train_iteration, []
+
+    def iteration(streams):
+        calls.append(1)
+        stats, rows = original(streams)
+        if len(calls) == at:
+            poison(t, stats)
+        return stats, rows
+
+    monkeypatch.setattr(t, "train_iteration", iteration)
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+            and run_dir_lib.TENSORBOARD_DIR not in p.parts and p.name != run_dir_lib.HISTORY_FILE}
+
+
+def test_a_non_finite_loss_stops_at_its_step_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    t = _trainer(data_dir, out, variant="datn2", epochs=2, eval_every=3)
+    _diverging(t, monkeypatch, 5, lambda t, stats: stats.update(emotion_loss=float("nan")))
+    kept = {}
+    original_save = t.checkpoints.save
+    monkeypatch.setattr(t.checkpoints, "save", lambda step: (original_save(step), kept.update(_files(out))))
+    with pytest.raises(trainer.TrainingDiverged) as err:
+        t.fit()
+    assert str(err.value) == (
+        "training diverged at step 5: emotion_loss nan; the settings most likely at fault: --learning_rate=0.001, "
+        f"--lambda_sim=0.05. Nothing of this step was saved (the last good checkpoint is {out}/checkpoints/ckpt-3): "
+        "lower them and train into a new --output_dir")
+    assert _files(out) == kept  # best/ and the checkpoint of step 3 untouched; no predictions, no metrics
+    assert not (out / run_dir_lib.PREDICTIONS_DIR).exists() and not run_dir_lib.is_finished(out)
+
+
+def test_weights_gone_non_finite_stop_at_the_dev_evaluation(data_dir, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    t = _trainer(data_dir, out, variant="apsp", epochs=2, eval_every=3)
+
+    def poison(t, stats):
+        for v in t.model.trainable_variables:
+            v.assign(tf.fill(v.shape, float("nan")))
+
+    _diverging(t, monkeypatch, 6, poison)  # after its losses: the dev evaluation of step 6 sees it
+    with pytest.raises(trainer.TrainingDiverged, match=r"^training diverged at step 6: the dev probabilities are not "
+                       r"finite; the settings most likely at fault: --learning_rate=0.001, --adversarial_weight=0.05, "
+                       r"--orthogonality_weight=0.01\. Nothing of this step was saved \(the last good checkpoint is "
+                       r".*ckpt-3\)"):
+        t.fit()
+    assert sorted(p.name for p in (out / run_dir_lib.CKPT_DIR).glob("*.index")) == ["ckpt-3.index"]
+    assert not (out / run_dir_lib.PREDICTIONS_DIR).exists()
