@@ -5,8 +5,8 @@ tokenizer), the defaults a run on it starts from and the paper's figures where t
 Everything that depends on the dataset (the --dataset choices, default epochs and word
 vectors, metrics, tables, statistics) reads the entry, so a new setting is one entry here.
 
-`load_task(dataset, data_dir)` reads the splits and says, in `notes`, what is missing (the
-held-out test split).
+`load_task(dataset, data_dir)` reads the splits, refuses an empty train or dev split, and says,
+in `notes`, what is missing (the held-out test split).
 """
 
 import collections.abc
@@ -159,12 +159,22 @@ def _read_ren_cecps(data_dir, cv_fold=None, cv_folds=10, **_):
     folder = data_dir / REN_DIR
     _require_dir(folder, "Ren-CECps")
     corpus = ren_cecps.read_ren_cecps(folder)
+    corpus.check_complete(folder)
+    first, last = ren_cecps.SPLITS["test"]
+    notes, status = [], corpus.test_status()
+    if status == "partial":  # a part of the test split is no test result, nor a part of the CV folds
+        missing = corpus.missing["test"]
+        notes.append(f"test documents left out: only {last - first + 1 - len(missing)} of the {last - first + 1} "
+                     f"({first}-{last}) are in {folder} (missing: {ren_cecps.missing_names(missing)})")
+        corpus = corpus.without_test()
     if cv_fold is not None:
-        return cross_validation_task(corpus, cv_fold, cv_folds)
-    test = corpus.test if len(corpus.test) else None
-    notes = [] if test is not None else [
-        f"test split not evaluated: documents {ren_cecps.SPLITS['test'][0]}-"
-        f"{ren_cecps.SPLITS['test'][1]} are not present in {folder} (held out)"]
+        task = cross_validation_task(corpus, cv_fold, cv_folds)
+        task.notes[:0] = notes
+        return task
+    if status != "complete":
+        notes.append(f"test split not evaluated: documents {first}-{last} are not present in {folder} (held out)"
+                     if status == "held out" else "test split not evaluated: it is partial")
+    test = corpus.test if status == "complete" else None
     return TaskData(
         "ren_cecps", "zh", tuple(ren_cecps.REN_EMOTIONS), corpus.train, corpus.dev, test, corpus.sentiment, notes
     )
@@ -333,8 +343,15 @@ def load_task(dataset, data_dir, cv_fold=None, cv_folds=10, files=None):
         supported = " and ".join(n for n, d in REGISTRY.items() if d.cross_validation)
         raise ValueError(f"cross-validation (--cv_fold) is defined for {supported} only (Table 3's † rows)")
     if cv_fold is None:
-        return entry.read(Path(data_dir), files=files)
-    return entry.read(Path(data_dir), cv_fold=cv_fold, cv_folds=cv_folds, files=files)
+        task = entry.read(Path(data_dir), files=files)
+    else:
+        task = entry.read(Path(data_dir), cv_fold=cv_fold, cv_folds=cv_folds, files=files)
+    for split in ("train", "dev"):  # a run needs both before its first step
+        examples = getattr(task, split)
+        if not len(examples):
+            raise DataFormatError(examples.source or data_dir, None,
+                                  f"the {split} split of --dataset={dataset} holds no sentences")
+    return task
 
 
 # The --dataset=files settings a run's saved settings may predate, with their defaults.

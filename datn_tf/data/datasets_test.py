@@ -28,6 +28,61 @@ def test_ren_task_and_missing_folder(data_dir, tmp_path):
         datasets.load_task("imdb", data_dir)
 
 
+def _copy_ren(data_dir, tmp_path, drop=()):
+    """A data folder holding the fixture's Ren-CECps documents but those numbered in `drop`."""
+    folder = tmp_path / "data" / datasets.REN_DIR
+    folder.mkdir(parents=True)
+    for path in (data_dir / datasets.REN_DIR).glob("cet_*.xml"):
+        if int(path.stem.split("_")[1]) not in drop:
+            (folder / path.name).write_bytes(path.read_bytes())
+    return folder.parent
+
+
+@pytest.mark.parametrize("drop, split, count", [
+    (range(1, 281), "train", "280 of the 560 train documents (cet_1.xml-cet_560.xml)"),
+    (range(561, 641), "dev", "80 of the 80 dev documents (cet_561.xml-cet_640.xml)"),
+    ([900], "sentiment", "1 of the 687 sentiment documents (cet_801.xml-cet_1487.xml)"),
+])
+def test_missing_ren_documents_of_a_training_split_are_an_error(data_dir, tmp_path, drop, split, count):
+    root = _copy_ren(data_dir, tmp_path, drop=set(drop))
+    shown = ", ".join(f"cet_{d}.xml" for d in list(drop)[:5]) + (f" and {len(drop) - 5} more" if len(drop) > 5 else "")
+    with testing.expect_data_error(root / datasets.REN_DIR, None, f"{count} are missing: {shown};"):
+        datasets.load_task("ren_cecps", root)
+
+
+def test_a_partial_ren_test_split_is_not_a_test_result(data_dir_with_test, tmp_path):
+    root = _copy_ren(data_dir_with_test, tmp_path, drop=set(range(651, 801)))
+    task = datasets.load_task("ren_cecps", root)
+    assert task.test is None and "test" not in task.splits()
+    assert task.notes == [
+        f"test documents left out: only 10 of the 160 (641-800) are in {root / datasets.REN_DIR} (missing: "
+        "cet_651.xml, cet_652.xml, cet_653.xml, cet_654.xml, cet_655.xml and 145 more)",
+        "test split not evaluated: it is partial"]
+    # Nor do its documents enter the cross-validation folds.
+    folds = datasets.load_task("ren_cecps", root, cv_fold=0, cv_folds=4)
+    assert "cet_641" not in _docs(folds.train) | _docs(folds.dev) | _docs(folds.test)
+    assert folds.notes[0].startswith("test documents left out: only 10 of the 160")
+    complete = datasets.load_task("ren_cecps", data_dir_with_test)
+    assert len(complete.test) == testing.FIXTURE_COUNTS["ren_test"] and complete.notes == []
+
+
+@pytest.mark.parametrize("dataset", ["semeval", "ren_cecps"])
+@pytest.mark.parametrize("split", ["train", "dev"])
+def test_an_empty_train_or_dev_split_stops_before_training(data_dir, dataset, split, monkeypatch):
+    entry = datasets.get(dataset)
+
+    def read_emptied(*args, **kwargs):
+        task = entry.read(*args, **kwargs)
+        examples = getattr(task, split)
+        return dataclasses.replace(task, **{split: dataclasses.replace(
+            examples, ids=[], texts=[], labels=examples.labels[:0])})
+
+    monkeypatch.setitem(datasets.REGISTRY, dataset, dataclasses.replace(entry, read=read_emptied))
+    source = getattr(entry.read(data_dir), split).source
+    with testing.expect_data_error(source, None, f"the {split} split of --dataset={dataset} holds no sentences"):
+        datasets.load_task(dataset, data_dir)
+
+
 def _docs(examples):
     return {i.split(":")[0] for i in examples.ids}
 

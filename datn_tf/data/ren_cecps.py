@@ -56,6 +56,11 @@ SPLITS = {
     "sentiment": (801, 1487),
 }
 EMOTION_SPLITS = ("train", "dev", "test")
+# The splits that train or select a model: each of their documents must be present. The
+# test documents may be held out, all of them (a part of them is no test result).
+REQUIRED_SPLITS = ("train", "dev", "sentiment")
+# Missing documents an error names (the rest are counted).
+MISSING_SHOWN = 5
 
 # `word/POS` with an ICTCLAS-style alphabetic tag; "。", "？", "！" carry no tag in
 # the files, and a token that is itself "/" is written "//w" (or bare "/").
@@ -283,6 +288,36 @@ class RenCorpus:
     def all_sentences(self, splits=EMOTION_SPLITS):
         """The kept sentences of the given splits, concatenated (for cross-validation)."""
         return [sentence for split in splits for sentence in self.sentences[split]]
+
+    def check_complete(self, folder):
+        """Raises `DataFormatError` naming the first missing documents of a split that trains or
+        selects (`REQUIRED_SPLITS`): a corpus cut short would otherwise train on part of it."""
+        for split in REQUIRED_SPLITS:
+            missing = self.missing[split]
+            if missing:
+                first, last = SPLITS[split]
+                raise DataFormatError(
+                    folder, None, f"{len(missing)} of the {last - first + 1} {split} documents "
+                    f"(cet_{first}.xml-cet_{last}.xml) are missing: {missing_names(missing)}; copy the whole "
+                    "corpus (README: data layout)")
+
+    def test_status(self):
+        """"complete", "held out" (no test document) or "partial" (some, not all)."""
+        if not self.missing["test"]:
+            return "complete"
+        first, last = SPLITS["test"]
+        return "held out" if len(self.missing["test"]) == last - first + 1 else "partial"
+
+    def without_test(self):
+        """The corpus with its test split emptied (a partial one is not scored)."""
+        return dataclasses.replace(self, test=emotion_examples([], self.test.source),
+                                   sentences={**self.sentences, "test": []})
+
+
+def missing_names(docs):
+    """`cet_4.xml, cet_5.xml, ... (and 12 more)`: the first `MISSING_SHOWN` of `docs`."""
+    shown = ", ".join(f"cet_{d}.xml" for d in docs[:MISSING_SHOWN])
+    return shown + (f" and {len(docs) - MISSING_SHOWN} more" if len(docs) > MISSING_SHOWN else "")
 
 
 def read_ren_cecps(folder, *, include_titles=False, require_polarity=True):

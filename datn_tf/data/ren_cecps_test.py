@@ -112,7 +112,8 @@ def test_corpus_from_fixture(tmp_path):
     # The held-out test documents are missing: empty split, no error.
     assert len(corpus.test) == 0 and corpus.test.labels.shape == (0, 8)
     assert corpus.missing["test"] == list(range(641, 801))
-    assert corpus.missing["train"] == list(range(4, 561))
+    assert corpus.missing["train"] == corpus.missing["dev"] == corpus.missing["sentiment"] == []
+    assert corpus.test_status() == "held out"
     assert corpus.dropped["train"] == {"no_words": 1, "no_polarity": 1}
     assert corpus.dropped["sentiment"] == {"no_words": 0, "no_polarity": 1}
 
@@ -152,7 +153,7 @@ def test_corpus_options_and_test_split(tmp_path):
     folder = root / "ren-cecps"
     corpus = read_ren_cecps(folder)
     assert len(corpus.test) == testing.FIXTURE_COUNTS["ren_test"]
-    assert corpus.missing["test"] == list(range(642, 801))
+    assert corpus.missing["test"] == [] and corpus.test_status() == "complete"
     # Titles add one sentence per document.
     titled = read_ren_cecps(folder, include_titles=True)
     assert len(titled.train) == len(corpus.train) + 3

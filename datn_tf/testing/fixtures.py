@@ -397,7 +397,8 @@ def make_fixture_data_dir(root, *, with_test=False, seed=0):
 
         root/semeval2018-ec/2018-E-c-En-{train,dev}.txt   (+ -test-gold.txt)
         root/semeval2016-4a/twitter-2016{train,dev,test}-A.tsv
-        root/ren-cecps/cet_N.xml  for N in REN_FIXTURE_DOCS (641 only with_test)
+        root/ren-cecps/cet_N.xml  for N in REN_FIXTURE_DOCS (641 only with_test); every
+                                  other N of the splits written, without sentences
 
     The E-c test file and the Ren-CECps test document are written only
     `with_test`, as the real test data is held out. Content is a deterministic
@@ -456,6 +457,15 @@ def make_fixture_data_dir(root, *, with_test=False, seed=0):
             write_ren_document(
                 ren / f"cet_{doc}.xml", sentences, title=("我的", "日记")
             )
+    # Every other document of the splits written is present but holds no sentence, so that
+    # the corpus is complete (a missing document is an error) and the counts stay small.
+    from datn_tf.data.ren_cecps import SPLITS
+
+    for split, (first, last) in SPLITS.items():
+        if split == "test" and not with_test:
+            continue
+        for doc in set(range(first, last + 1)) - set(REN_FIXTURE_DOCS[split]):
+            write_ren_document(ren / f"cet_{doc}.xml", [], title=())
     return root
 
 
