@@ -18,6 +18,7 @@ module, never through the trainer.
 import dataclasses
 import json
 import os
+import re
 import secrets
 import socket
 import threading
@@ -64,6 +65,18 @@ def run_name(variant, seed, fold=None):
     """A run's name in an experiment's results: `<variant>-seed<seed>`, or `<variant>-cvfold<fold>`
     for a cross-validation fold."""
     return f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
+
+
+_RUN_NAME = re.compile(r"(?P<variant>.+)-(?:seed(?P<seed>\d+)|cvfold(?P<fold>\d+))")
+
+
+def parse_run_name(name):
+    """(variant, seed, fold) of a `run_name` (a fold's seed is 0), or None for another name."""
+    match = _RUN_NAME.fullmatch(name)
+    if match is None:
+        return None
+    fold = match["fold"]
+    return match["variant"], int(match["seed"] or 0), None if fold is None else int(fold)
 
 
 def is_finished(run_dir):

@@ -247,3 +247,14 @@ def test_the_heartbeat_is_rewritten_and_a_taken_over_lock_is_left_alone(tmp_path
     time.sleep(0.2)
     lock.release()
     assert run_dir_lib.lock_holder(run) == theirs
+
+
+@pytest.mark.parametrize("variant, seed, fold", [("sp", 0, None), ("datn2", 12, None), ("base", 0, 3),
+                                                 ("datn2-mean-init025", 4, None)])
+def test_a_run_name_parses_back(variant, seed, fold):
+    assert run_dir_lib.parse_run_name(run_dir_lib.run_name(variant, seed, fold)) == (variant, seed, fold)
+
+
+@pytest.mark.parametrize("name", ["sp", "sp-seed", "sp-seedx", "-seed0", "sp-seed0.json", "table3"])
+def test_other_names_are_not_run_names(name):
+    assert run_dir_lib.parse_run_name(name) is None

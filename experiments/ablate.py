@@ -35,7 +35,7 @@ from absl import app, flags  # noqa: E402
 
 import experiments  # noqa: E402
 from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
-from experiments import launch  # noqa: E402
+from experiments import launch, records  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -199,6 +199,37 @@ def _ablation(job):
     return Ablation(**job.extra)
 
 
+def run_folder(out_dir, name):
+    """The run folder of the per-run JSON `name` of `out_dir` (beside reproduce's runs)."""
+    return out_dir.parent / "runs" / f"ablate-{name}"
+
+
+def read_record(path, keys=records.ABLATE_KEYS):
+    """The per-run JSON at `path` (None when absent), checked: it parses, holds every key of
+    `keys` (the table's), and is the run its name says (configuration, seed, the configuration's
+    variant).
+
+    Raises:
+        records.RecordError: naming the file and the command that rewrites it.
+    """
+    from datn_tf import run_dir as run_dir_lib
+
+    config, seed, _ = run_dir_lib.parse_run_name(path.stem) or (path.stem, 0, None)
+    command = f"python -m experiments.ablate --configs {config} --seeds {seed + 1}"
+    folder = run_folder(path.parent, path.stem)
+    remedy = (f"run `{command}` (same settings and --results_dir): it rewrites it from its finished run folder "
+              f"{folder}" if run_dir_lib.is_finished(folder) else
+              f"delete it and run `{command}` (same settings and --results_dir) to train that run again")
+    payload = records.read(path, keys, remedy)
+    if payload is None:
+        return None
+    records.check_identity(path, path.stem, (payload["config"], payload["seed"], None))
+    if payload["config"] in CONFIGS and payload["variant"] != CONFIGS[payload["config"]].variant:
+        raise records.RecordError(f"{path} holds a {payload['variant']} run, but {payload['config']} is "
+                                  f"{CONFIGS[payload['config']].variant}: delete it and run `{command}`")
+    return payload
+
+
 def _json_path(job):
     return Path(job.results) / f"{job.name}.json"
 
@@ -220,7 +251,7 @@ def resolve(ablations, seeds, out_dir):
         name = run_dir_lib.run_name(ablation.name, seed)
         settings = {"preset": ablation.preset, **given, **ablation.overrides, "dataset": ablation.dataset,
                     "variant": ablation.variant, "seed": seed,
-                    "output_dir": str(out_dir.parent / "runs" / f"ablate-{name}")}
+                    "output_dir": str(run_folder(out_dir, name))}
         jobs.append(launch.Job(driver=__spec__.name if __spec__ else __name__, name=name,
                                label=f"{i + 1}/{len(pairs)} {name}", config=config_lib.resolve(settings).validate(),
                                results=str(out_dir), extra=dataclasses.asdict(ablation)))
@@ -228,14 +259,21 @@ def resolve(ablations, seeds, out_dir):
 
 
 def is_recorded(job):
-    """Whether the run's JSON is written; a ValueError when it was run with other settings."""
-    from datn_tf import io_utils
+    """Whether the run's JSON is written; a ValueError when it was run with other settings, or
+    is damaged and its run folder not finished (a finished one rewrites it: False)."""
     from datn_tf import run_dir as run_dir_lib
 
     path = _json_path(job)
-    if not path.exists():
+    try:
+        record = read_record(path, (*records.ABLATE_KEYS, "train_config"))  # the settings to compare
+    except records.RecordError as e:
+        if not run_dir_lib.is_finished(_run_dir(job)):
+            raise
+        print(f"[ablate] {str(e).split(';')[0]}; rewritten from its finished run folder {_run_dir(job)}", flush=True)
         return False
-    changed = run_dir_lib.changed_settings(io_utils.read_json(path)["train_config"], job.config)
+    if record is None:
+        return False
+    changed = run_dir_lib.changed_settings(record["train_config"], job.config)
     if changed:
         raise ValueError(
             f"{path} was run with other settings than {job.extra['name']} now resolves to ("
@@ -348,7 +386,7 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None, files=None):
 
     payloads = {}
     for path in sorted(out_dir.glob("*.json")):
-        p = io_utils.read_json(path)
+        p = read_record(path)
         payloads.setdefault(p["config"], []).append(p)
     if not payloads:
         return None

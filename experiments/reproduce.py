@@ -29,7 +29,7 @@ from absl import app, flags  # noqa: E402
 import experiments  # noqa: E402
 from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
 from datn_tf import variants as variants_lib  # noqa: E402
-from experiments import launch  # noqa: E402
+from experiments import launch, records  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("runs", 10, "Seeds per system (the paper averages ten runs).")
@@ -83,15 +83,29 @@ def record_run(dataset_dir, name, folder):
     return payload
 
 
+def rerun_command(dataset_dir, name):
+    """The command that trains (or resumes) run `name` and writes its record."""
+    from datn_tf import run_dir as run_dir_lib
+
+    variant, seed, fold = run_dir_lib.parse_run_name(name) or (name, 0, None)
+    which = f"--variants {variant} --runs {seed + 1}" if fold is None else f"--variants '' --cv_variants {variant}"
+    return f"python -m experiments.reproduce --dataset {dataset_dir.name} {which} (same settings and --results_dir)"
+
+
 def read_record(dataset_dir, name):
     """The record of run `name`, or None when there is none. A record written before records
-    carried their settings has no train_config (its settings cannot be compared)."""
-    from datn_tf import io_utils
+    carried their settings has no train_config (its settings cannot be compared).
 
+    Raises:
+        records.RecordError: it does not parse, lacks a key, or holds another run.
+    """
     path = dataset_dir / f"{name}.json"
-    if not path.exists():
-        return None
-    return io_utils.read_json(path)
+    remedy = (f"delete it and run `{rerun_command(dataset_dir, name)}`: it trains or resumes "
+              f"{dataset_dir / 'runs' / name} and writes the record again")
+    record = records.read(path, records.REPRODUCE_KEYS, remedy)
+    if record is not None:
+        records.check_identity(path, name, records.saved_identity(record))
+    return record
 
 
 def record_outputs(dataset_dir, name, payload, split):
@@ -111,14 +125,22 @@ def record_outputs(dataset_dir, name, payload, split):
 
 
 def backfill_records(dataset_dir):
-    """Records the finished run folders under `<dataset_dir>/runs` whose record is missing or
-    older than records with settings and probabilities (`record_run`)."""
+    """Records the finished run folders under `<dataset_dir>/runs` whose record is missing,
+    damaged or older than records with settings and probabilities (`record_run`). A folder
+    holding another run than its name says is an error."""
     from datn_tf import run_dir as run_dir_lib
 
     for folder in sorted((dataset_dir / "runs").glob("*")):
-        if not run_dir_lib.is_finished(folder):
+        parsed = run_dir_lib.parse_run_name(folder.name)
+        # runs/ also holds ablate's folders (ablate-<config>-seed<k>): not reproduce's to record.
+        if parsed is None or parsed[0] not in variants_lib.VARIANT_NAMES or not run_dir_lib.is_finished(folder):
             continue
-        record = read_record(dataset_dir, folder.name)
+        records.check_identity(folder, folder.name, records.saved_identity(run_dir_lib.read_train_config(folder)))
+        try:
+            record = read_record(dataset_dir, folder.name)
+        except records.RecordError as e:
+            print(f"[reproduce] {str(e).split(';')[0]}; rewritten from its finished run folder {folder}", flush=True)
+            record = None
         if record is None or "train_config" not in record or not probs_path(dataset_dir, folder.name, "dev").exists():
             record_run(dataset_dir, folder.name, folder)
 
@@ -239,10 +261,9 @@ def run_all(dataset_dir, variants, runs, cv_variants=(), options=None):
 
 
 def recorded_runs(dataset_dir, pattern):
-    """{run name: record} of the recorded runs whose name matches `pattern` (e.g. "base-seed*")."""
-    from datn_tf import io_utils
-
-    return {p.stem: io_utils.read_json(p) for p in sorted(dataset_dir.glob(f"{pattern}.json"))}
+    """{run name: record} of the recorded runs whose name matches `pattern` (e.g. "base-seed*"),
+    each checked by `read_record`."""
+    return {p.stem: read_record(dataset_dir, p.stem) for p in sorted(dataset_dir.glob(f"{pattern}.json"))}
 
 
 def variants_with_cv(dataset_dir):
@@ -390,7 +411,11 @@ def readme_block(text, table_path, readme, paper_figures=True):
 
 def main(argv):
     with train_cli.user_errors(argv, prefix="[reproduce] "):
+        if FLAGS.runs < 1:
+            raise ValueError(f"--runs must be >= 1; got {FLAGS.runs}")
         variants = parse_variants(FLAGS.variants)
+        if not variants and not (FLAGS.cv_variants.strip() and not FLAGS.table_only):
+            raise ValueError(f"--variants names no system; give some of {', '.join(variants_lib.VARIANT_NAMES)}")
         options = launch.options_from_flags()
         dataset_dir = Path(FLAGS.results_dir) / FLAGS.dataset
         dataset_dir.mkdir(parents=True, exist_ok=True)

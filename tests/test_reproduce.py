@@ -342,3 +342,94 @@ def test_a_stale_claim_from_another_host_is_taken_over(data_dir, tmp_path):
     assert f"s old (stale after {run_dir_lib.STALE_AFTER_SECONDS} s)" in out
     assert "base-seed0: training ->" in out and run_dir_lib.is_finished(run)
     assert run_dir_lib.lock_holder(run) is None
+
+
+def _reproduce(results, data_dir, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.reproduce", f"--results_dir={results}", f"--data_dir={data_dir}",
+         "--readme=", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def _fake_run(data_dir, variant, seed=0):
+    """(dev probabilities, metrics.json payload) of a run that was never trained (seeded noise)."""
+    import dataclasses
+
+    import numpy as np
+
+    from datn_tf import metrics
+    from datn_tf.config import TrainConfig
+    from datn_tf.data import datasets
+
+    gold = datasets.load_task("semeval", str(data_dir)).dev.labels
+    probs = np.random.default_rng(seed).uniform(size=gold.shape).astype(np.float32)
+    payload = {"dataset": "semeval", "variant": variant, "seed": seed, "threshold": 0.5,
+               "dev": metrics.emotion_metrics(gold, metrics.predict_labels(probs, 0.5)), "test_evaluated": False,
+               "wall_seconds": 60.0, "best_step": 3, "steps": 3}
+    config = dataclasses.asdict(TrainConfig(variant=variant, seed=seed))
+    return probs, payload, config
+
+
+def _write_run_folder(folder, data_dir, variant, seed=0):
+    probs, payload, config = _fake_run(data_dir, variant, seed)
+    io_utils.write_json(folder / run_dir_lib.CONFIG_FILE, {"train_config": config})
+    io_utils.save_npy(run_dir_lib.probabilities_path(folder, "dev"), probs)
+    io_utils.write_json(folder / run_dir_lib.METRICS_FILE, payload)
+
+
+def _write_record(e1, name, data_dir, variant, seed=0):
+    probs, payload, config = _fake_run(data_dir, variant, seed)
+    io_utils.save_npy(e1 / "probs" / f"{name}-dev.npy", probs)
+    io_utils.write_json(e1 / f"{name}.json", {**payload, "train_config": config})
+
+
+def test_table_only_refuses_a_run_saved_under_another_runs_name(data_dir, tmp_path):
+    e1 = tmp_path / "semeval"
+    _write_record(e1, "sp-seed0", data_dir, "datn2")  # a DATN-2 record where SP's belongs
+    proc = _reproduce(tmp_path, data_dir, "--table_only", "--variants=sp")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr == (f"error: {e1 / 'sp-seed0.json'} holds the run of datn2, seed 0, not sp-seed0: it was "
+                           "copied or renamed; move it back to its own name or delete it\n")
+    assert not (e1 / "table3.md").exists()
+    # A run folder holding another run is refused the same way (it would be recorded under its name).
+    (e1 / "sp-seed0.json").unlink()
+    _write_run_folder(e1 / "runs" / "sp-seed0", data_dir, "datn2")
+    _write_run_folder(e1 / "runs" / "ablate-datn2-mean-seed0", data_dir, "datn2")  # ablate's: not reproduce's
+    proc = _reproduce(tmp_path, data_dir, "--table_only", "--variants=sp")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.startswith(f"error: {e1 / 'runs' / 'sp-seed0'} holds the run of datn2, seed 0, not sp-seed0")
+    assert not (e1 / "sp-seed0.json").exists() and not (e1 / "ablate-datn2-mean-seed0.json").exists()
+
+
+def test_a_damaged_record_is_named_and_rewritten_from_its_finished_run_folder(data_dir, tmp_path):
+    e1 = tmp_path / "semeval"
+    _write_record(e1, "sp-seed0", data_dir, "sp")
+    path = e1 / "sp-seed0.json"
+    path.write_text(path.read_text()[:40])  # cut short
+    proc = _reproduce(tmp_path, data_dir, "--table_only", "--variants=sp")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.startswith(f"error: {path}: not a readable run record (JSONDecodeError: ")
+    assert proc.stderr.endswith(
+        "; delete it and run `python -m experiments.reproduce --dataset semeval --variants sp --runs 1 (same settings "
+        f"and --results_dir)`: it trains or resumes {e1 / 'runs' / 'sp-seed0'} and writes the record again\n")
+    assert proc.stderr.count("\n") == 1
+    # With its finished run folder here, the record is rewritten from it.
+    _write_run_folder(e1 / "runs" / "sp-seed0", data_dir, "sp")
+    proc = _reproduce(tmp_path, data_dir, "--table_only", "--variants=sp")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"[reproduce] {path}: not a readable run record (JSONDecodeError: " in proc.stdout
+    assert f"; rewritten from its finished run folder {e1 / 'runs' / 'sp-seed0'}" in proc.stdout
+    assert io_utils.read_json(path)["variant"] == "sp" and "| SP | 1 |" in (e1 / "table3.md").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--runs=0"], "--runs must be >= 1; got 0"),
+    (["--runs=-1", "--table_only"], "--runs must be >= 1; got -1"),
+    (["--variants="], "--variants names no system; give some of base, ft, fs, psp, apsp, sp, datn1, datn2"),
+    (["--variants= , ", "--table_only"], "--variants names no system"),
+])
+def test_no_runs_or_no_variants_is_an_error_not_an_old_table(data_dir, tmp_path, args, message):
+    e1 = tmp_path / "semeval"
+    _write_record(e1, "sp-seed0", data_dir, "sp")
+    proc = _reproduce(tmp_path, data_dir, *args)
+    assert proc.returncode == 2 and proc.stderr.startswith(f"error: {message}") and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and not (e1 / "table3.md").exists()
