@@ -13,7 +13,7 @@ from datn_tf import run_dir as run_dir_lib
 # What each driver's table and resume read from a record.
 REPRODUCE_KEYS = ("variant", "seed", "threshold", "wall_seconds", "dev")
 ABLATE_KEYS = ("config", "variant", "seed", "dev", "best_step", "steps", "wall_seconds", "overrides", "about",
-               "train_config", "mean_max_alpha_t", "mean_cos_alpha_s_alpha_t")
+               "mean_max_alpha_t", "mean_cos_alpha_s_alpha_t")
 
 
 class RecordError(ValueError):

@@ -60,6 +60,16 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("finished, skipped") == 4
 
+    # A per-run JSON cut short is named and rewritten from its finished run folder.
+    damaged = out / "datn2-released-sim-seed0.json"
+    whole = io_utils.read_json(damaged)
+    damaged.write_text(damaged.read_text()[:60])
+    again = _make(data_dir, results, "datn2-released-sim", seeds=1)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"[ablate] {damaged}: not a readable run record (JSONDecodeError: " in again.stdout
+    assert f"; rewritten from its finished run folder {results / 'semeval' / 'runs'}" in again.stdout
+    assert io_utils.read_json(damaged)["dev"] == whole["dev"]
+
     # A finished run elsewhere in runs/ with the same variant, seed and settings (as `reproduce`
     # leaves one) is linked and scored, not trained again.
     runs = results / "semeval" / "runs"
@@ -154,3 +164,53 @@ def test_ablate_runs_its_grid_with_the_local_launcher(tmp_path):
         assert payload["config"] == name.split("-")[0] and payload["train_config"]["max_steps"] == 3
         assert proc.stdout.count(f"{name}: dev jaccard") == 1  # the job's own lines, echoed once
     assert "| datn2 |" in (results / "semeval" / "ablations.md").read_text()
+
+
+def _record(out, name, config, variant, seed, gold):
+    """A per-run JSON and its dev probabilities, as `run_all` writes them (seeded noise)."""
+    probs = np.random.default_rng(seed).uniform(size=gold.shape).astype(np.float32)
+    io_utils.save_npy(out / "probs" / f"{name}.npy", probs.astype(np.float16))
+    io_utils.write_json(out / f"{name}.json", {
+        "config": config, "about": config, "stage": "reference", "dataset": "semeval", "overrides": {},
+        "variant": variant, "seed": seed, "threshold": 0.5, "best_step": 3, "steps": 3, "wall_seconds": 60.0,
+        "dev": metrics.emotion_metrics(gold, metrics.predict_labels(probs, 0.5)), "test_evaluated": False,
+        "mean_max_alpha_t": None, "mean_max_alpha_s": None, "mean_cos_alpha_s_alpha_t": None})
+    return out / f"{name}.json"
+
+
+def _table_only(results, data_dir):
+    return subprocess.run([sys.executable, "-m", "experiments.ablate", "--table_only", f"--results_dir={results}",
+                           f"--data_dir={data_dir}", "--readme="], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_table_only_names_a_damaged_or_misplaced_record(data_dir, tmp_path):
+    out = tmp_path / "semeval" / "ablations"
+    gold = datasets.load_task("semeval", str(data_dir)).dev.labels
+    _record(out, "base-seed0", "base", "base", 0, gold)
+    path = _record(out, "sp-seed0", "sp", "sp", 0, gold)
+    assert _table_only(tmp_path, data_dir).returncode == 0
+
+    path.write_text(path.read_text()[:50])  # cut short
+    proc = _table_only(tmp_path, data_dir)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-3000:]
+    assert proc.stderr.startswith(f"error: {path}: not a readable run record (JSONDecodeError: ")
+    assert proc.stderr.endswith("; delete it and run `python -m experiments.ablate --configs sp --seeds 1` (same "
+                                "settings and --results_dir) to train that run again\n")
+
+    io_utils.write_json(path, {"config": "sp", "seed": 0})
+    proc = _table_only(tmp_path, data_dir)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {path}: not a whole run record (no variant, dev, best_step, steps, ")
+
+    _record(out, "sp-seed0", "sp", "datn2", 0, gold)  # configuration sp, but a DATN-2 run
+    proc = _table_only(tmp_path, data_dir)
+    assert proc.returncode == 2
+    assert proc.stderr == (f"error: {path} holds a datn2 run, but sp is sp: delete it and run "
+                           "`python -m experiments.ablate --configs sp --seeds 1`\n")
+
+    path.unlink()
+    _record(out, "sp-seed1", "sp", "sp", 0, gold)  # seed 0's record under seed 1's name
+    proc = _table_only(tmp_path, data_dir)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {out / 'sp-seed1.json'} holds the run of sp, seed 0, not sp-seed1")

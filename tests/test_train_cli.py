@@ -27,6 +27,9 @@ def _train(*args, cwd=REPO):
     (["--max_length=-2"], "--max_length must be >= 1; got -2"),
     (["--lambda_sim=-1"], "--lambda_sim must be >= 0"),
     (["--learning_rate=-0.001"], "--learning_rate must be > 0"),
+    (["--variant=datn2", "--lambda_sim=nan"], "--lambda_sim must be a finite number; got nan"),
+    (["--learning_rate=1e300"], "--learning_rate must be <= 1.0; got 1e+300"),
+    (["--hidden_size=1000000000"], "--hidden_size must be <= 4096; got 1000000000"),
 ])
 def test_bad_settings_stop_before_any_data_is_read(tmp_path, args, message):
     out = tmp_path / "run"
