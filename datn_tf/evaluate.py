@@ -18,10 +18,10 @@ gamma on dev.
 import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
+from datn_tf import cli, io_utils, metrics, tables
 from datn_tf import config as config_lib
-from datn_tf import io_utils, metrics, tables
 from datn_tf.data import files as files_lib
 from datn_tf.data import semeval_ec
 from datn_tf.data.errors import DataFormatError
@@ -86,6 +86,24 @@ def read_gold(path, columns=None):
     return gold, columns
 
 
+def read_ranking_scores(path, gold):
+    """Probabilities [N, K] for the N gold examples from a .npy file (a run's
+    `predictions/<split>_probabilities.npy`), checked for shape and finite values."""
+    try:
+        scores = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError) as e:
+        raise DataFormatError(path, None, f"not a NumPy .npy array ({cli.first_line(e)}); pass a run's "
+                              "predictions/<split>_probabilities.npy") from None
+    if not isinstance(scores, np.ndarray) or scores.shape != gold.labels.shape:
+        raise DataFormatError(path, None, f"scores of shape {getattr(scores, 'shape', None)}, but the gold file "
+                              f"has {gold.labels.shape} (examples, emotions); pass the probabilities of the same split")
+    if not np.issubdtype(scores.dtype, np.number) or not np.isfinite(scores).all():
+        raise DataFormatError(path, None, "scores must be finite numbers")
+    return scores
+
+
 def score_files(gold_path, pred_path, baseline_path=None, scores_path=None, columns=None):
     """Metrics of `pred_path` against `gold_path` (E-c files, or with `columns` files of the
     `--dataset=files` layouts: `read_gold`), McNemar against `baseline_path`."""
@@ -98,7 +116,7 @@ def score_files(gold_path, pred_path, baseline_path=None, scores_path=None, colu
         if found != set(gold.label_names):
             gold = _read_table(gold_path, columns, tuple(sorted(found)))
     pred = read_prediction_file(pred_path, gold, columns)
-    scores = np.load(scores_path) if scores_path else None
+    scores = read_ranking_scores(scores_path, gold) if scores_path else None
     result = metrics.emotion_metrics(gold.labels, pred, scores, ranking=scores is not None)
     if baseline_path:
         base = read_prediction_file(baseline_path, gold, columns)
@@ -157,8 +175,11 @@ def _gold_for_runs(run_dirs):
 
 
 def main(argv):
-    del argv
-    try:
+    with cli.user_errors(argv):
+        cli.check_outputs({"--output": FLAGS.output},
+                          inputs={"--gold": FLAGS.gold, "--predictions": FLAGS.predictions,
+                                  "--baseline": FLAGS.baseline, "--ranking_scores": FLAGS.ranking_scores},
+                          runs=[("--ensemble", r) for r in FLAGS.ensemble or []])
         if FLAGS.ensemble:
             gold, ranking, notes = _gold_for_runs(FLAGS.ensemble)
             result = ensemble_runs(FLAGS.ensemble, gold, ranking=ranking)
@@ -167,17 +188,13 @@ def main(argv):
             result = score_files(FLAGS.gold, FLAGS.predictions, FLAGS.baseline, FLAGS.ranking_scores,
                                  columns={name: FLAGS[name].value for name in config_lib.TABLE_SETTINGS})
         else:
-            print("error: give --gold and --predictions, or --ensemble", file=sys.stderr)
-            sys.exit(2)
-    except (DataFormatError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    text = io_utils.json.dumps(result, indent=2, sort_keys=True)
-    print(text)
-    print(report(result), file=sys.stderr)
-    if FLAGS.output:
-        io_utils.write_json(FLAGS.output, result)
+            raise cli.UserError("give --gold and --predictions, or --ensemble")
+        text = io_utils.json.dumps(result, indent=2, sort_keys=True)
+        print(text)
+        print(report(result), file=sys.stderr)
+        if FLAGS.output:
+            io_utils.write_json(FLAGS.output, result)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

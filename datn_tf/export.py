@@ -30,7 +30,6 @@ complete, so an interrupted export leaves nothing half-written at the destinatio
 """
 
 import json
-import sys
 import tempfile
 from pathlib import Path
 
@@ -41,9 +40,9 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-from datn_tf import io_utils, runtime, tokenizer  # noqa: E402
+from datn_tf import cli, io_utils, runtime, tokenizer  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf.saved_model_format import EXPLAIN_SIGNATURE, EXTRA_DIR, METADATA_FILE, SERVING_SIGNATURE  # noqa: E402
 from datn_tf.vocab import OOV, PAD, PAD_ID  # noqa: E402
@@ -57,9 +56,7 @@ class ExportError(ValueError):
 
 def _check_destination(run_dir, output, overwrite):
     """Refuses a destination that would lose data; returns nothing."""
-    output_abs, run_abs = output.resolve(), run_dir.resolve()
-    if output_abs == run_abs or output_abs in run_abs.parents:
-        raise ExportError(f"--output {output} would replace the run folder {run_dir}; choose another folder")
+    cli.check_outputs({"--output": output}, runs={"--run_dir": run_dir})
     if output.exists() or output.is_symlink():
         if not output.is_dir() or output.is_symlink():
             raise ExportError(f"--output {output} exists and is not a folder")
@@ -180,7 +177,8 @@ def export_run(run_dir, output, overwrite=False):
             f"{run_dir} is not a finished run (no {run_dir_lib.METRICS_FILE}; it holds the dev-tuned threshold)"
         )
     config, vocab, model = run_dir_lib.load_run(run_dir)
-    metrics_payload = io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)
+    metrics_payload = run_dir_lib.read_metrics(run_dir)
+    run_dir_lib.read_threshold(run_dir, metrics_payload)
     metadata = run_metadata(run_dir, config, metrics_payload)
     lookup = build_lookup(vocab)
     endpoints = _Endpoints(model, lookup, metadata["language"], metadata["threshold"],
@@ -217,20 +215,13 @@ def define_flags():
 
 
 def main(argv):
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
-        sys.exit(2)
-    if not FLAGS.run_dir or not FLAGS.output:
-        print("error: --run_dir and --output are required", file=sys.stderr)
-        sys.exit(2)
-    runtime.quiet_logging()  # no per-file INFO lines from the saver unless --verbosity asks
-    tf.get_logger().setLevel("ERROR")
-    try:
+    with cli.user_errors(argv):
+        if not FLAGS.run_dir or not FLAGS.output:
+            raise cli.UserError("--run_dir and --output are required")
+        runtime.quiet_logging()  # no per-file INFO lines from the saver unless --verbosity asks
+        tf.get_logger().setLevel("ERROR")
         path = export_run(FLAGS.run_dir, FLAGS.output, overwrite=FLAGS.overwrite)
-    except (ExportError, run_dir_lib.RunDirError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    meta = io_utils.read_json(path / EXTRA_DIR / METADATA_FILE)
+        meta = io_utils.read_json(path / EXTRA_DIR / METADATA_FILE)
     print(f"exported {FLAGS.run_dir} ({meta['dataset']} / {meta['variant']}, gamma {meta['threshold']:.2f}, "
           f"{meta['num_labels']} labels) to {path}")
     print(f"signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE}; "
@@ -239,4 +230,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import datn_tf
-from datn_tf import export, input_pipeline, io_utils, metrics
+from datn_tf import cli, export, input_pipeline, io_utils, metrics
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data import semeval_ec
 from datn_tf.testing.exports import EXPORTED_VARIANTS as VARIANTS
@@ -281,8 +281,13 @@ def test_refuses_a_non_empty_output_unless_overwrite(setup, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(export.ExportError, match="not a folder"):
         export.export_run(run_dir, tmp_path / "file", overwrite=True)
-    with pytest.raises(export.ExportError, match="run folder"):
+    with pytest.raises(cli.UserError, match="is the run folder --run_dir"):
         export.export_run(run_dir, run_dir, overwrite=True)
+    for inside in (run_dir / run_dir_lib.BEST_DIR, run_dir / run_dir_lib.CKPT_DIR, run_dir / "new"):
+        with pytest.raises(cli.UserError, match="is inside the run folder --run_dir"):
+            export.export_run(run_dir, inside, overwrite=True)
+    with pytest.raises(cli.UserError, match="holds the run folder --run_dir"):
+        export.export_run(run_dir, run_dir.parent, overwrite=True)
     with pytest.raises(FileNotFoundError, match="not a finished run"):
         export.export_run(tmp_path / "no-run", tmp_path / "out")
 

@@ -93,8 +93,19 @@ def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def read_json(path):
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def read_json(path, what_to_do=None):
+    """The JSON in `path`; text that is not JSON (a cut or damaged file) is a `DataFormatError`
+    naming the file and line, followed by `what_to_do` when given."""
+    from datn_tf.data.errors import DataFormatError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        problem, line = f"not UTF-8 text (byte {e.start})", None
+    except json.JSONDecodeError as e:
+        problem, line = f"not valid JSON ({e.msg}; the file is damaged or cut short)", e.lineno
+    raise DataFormatError(path, line, problem + (f"; {what_to_do}" if what_to_do else "")) from None
 
 
 def save_npy(path, array):

@@ -39,19 +39,25 @@ import datn_tf  # noqa: E402
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+from google.protobuf import message  # noqa: E402
 
+from datn_tf import cli, io_utils, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
-from datn_tf import io_utils, runtime  # noqa: E402
 from datn_tf.data import files as files_lib  # noqa: E402
 from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
-from datn_tf.data.errors import DataFormatError  # noqa: E402
 from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
 from datn_tf.saved_model_format import METADATA_PATH, SERVING_SIGNATURE  # noqa: E402
 
 DEFAULT_BATCH_SIZE = 256
 # How every official E-c file starts (`datn_tf.data.semeval_ec.HEADER`).
 EC_HEADER_START = "ID\tTweet\t"
+
+
+# What to do about a damaged export.
+REEXPORT = "export the run again: python -m datn_tf.export --run_dir RUN --output FOLDER --overwrite"
+# What `serving_default` returns (`datn_tf.export`).
+SERVING_OUTPUTS = {"probabilities", "labels", "label_names"}
 
 
 class PredictError(ValueError):
@@ -69,11 +75,21 @@ class ExportedModel:
         if not (path / "saved_model.pb").exists():
             raise FileNotFoundError(f"{path} is not a SavedModel (no saved_model.pb); see python -m datn_tf.export")
         self.path = path
-        self.metadata = io_utils.read_json(path / METADATA_PATH) if (path / METADATA_PATH).exists() else {}
-        self._loaded = tf.saved_model.load(str(path))
-        if SERVING_SIGNATURE not in self._loaded.signatures:
-            raise ValueError(f"{path} has no {SERVING_SIGNATURE!r} signature")
-        self._fn = self._loaded.signatures[SERVING_SIGNATURE]
+        self.metadata = (io_utils.read_json(path / METADATA_PATH, what_to_do=REEXPORT)
+                         if (path / METADATA_PATH).exists() else {})
+        if not (path / "variables").is_dir():
+            raise PredictError(f"{path} is a damaged SavedModel (no variables/ folder); {REEXPORT}")
+        try:
+            self._loaded = tf.saved_model.load(str(path))
+        except (tf.errors.OpError, OSError, ValueError, IndexError, RuntimeError, message.DecodeError) as e:
+            raise PredictError(f"{path} is a damaged SavedModel ({cli.first_line(e)}); {REEXPORT}") from None
+        fn = self._loaded.signatures.get(SERVING_SIGNATURE)
+        if fn is None or set(fn.structured_input_signature[1]) != {"text"} or not SERVING_OUTPUTS <= set(
+                fn.structured_outputs):
+            raise PredictError(f"{path} is a SavedModel but not a datn-tf export (its {SERVING_SIGNATURE!r} "
+                               f"signature does not map text to {', '.join(sorted(SERVING_OUTPUTS))}); give a "
+                               "folder written by python -m datn_tf.export")
+        self._fn = fn
         self.label_names = list(self.metadata.get("label_names") or self._label_names_from_model())
 
     def _label_names_from_model(self):
@@ -158,6 +174,8 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
     """
     if batch_size < 1:
         raise PredictError("--batch_size must be positive")
+    cli.check_outputs({"--output": output, "--table_output": table_output},
+                      inputs={"--input": input_path, "--model": model_dir})
     if fmt == "semeval":
         if table_output:
             raise PredictError("--table_output is for --format jsonl or table; --format semeval writes a table")
@@ -228,20 +246,16 @@ def define_flags():
 
 
 def main(argv):
-    if not FLAGS.model:
-        print("error: --model is required", file=sys.stderr)
-        sys.exit(2)
-    try:
+    with cli.user_errors():
+        if not FLAGS.model:
+            raise PredictError("--model is required")
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
         run(FLAGS.model, texts=argv[1:], input_path=FLAGS.input, output=FLAGS.output, fmt=FLAGS.format,
             batch_size=FLAGS.batch_size, table_output=FLAGS.table_output,
             columns={name: FLAGS[name].value for name in READ_SETTINGS})
-    except (PredictError, DataFormatError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

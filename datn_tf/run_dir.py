@@ -84,9 +84,27 @@ def is_finished(run_dir):
     return (Path(run_dir) / METRICS_FILE).exists()
 
 
+# metrics.json is a run's last file: training again with the same command restores the last
+# checkpoint and writes it anew.
+REWRITE_METRICS = "re-run the run's training command (same flags): it resumes at the end and rewrites it"
+
+
 def read_metrics(run_dir):
     """A finished run's metrics.json: dev-tuned threshold, per-split metrics, wall time."""
-    return io_utils.read_json(Path(run_dir) / METRICS_FILE)
+    return io_utils.read_json(Path(run_dir) / METRICS_FILE, what_to_do=REWRITE_METRICS)
+
+
+def read_threshold(run_dir, metrics_payload=None):
+    """The dev-tuned threshold gamma in a finished run's metrics.json (or in `metrics_payload`,
+    read from it); a RunDirError naming the file when it is missing or not a finite number."""
+    import math
+
+    payload = read_metrics(run_dir) if metrics_payload is None else metrics_payload
+    threshold = payload.get("threshold") if isinstance(payload, dict) else None
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise RunDirError(f"{Path(run_dir) / METRICS_FILE}: no finite dev-tuned threshold "
+                          f"(\"threshold\": {threshold!r}); {REWRITE_METRICS}")
+    return float(threshold)
 
 
 def probabilities_path(run_dir, split):
@@ -312,15 +330,28 @@ def summary_text(payload):
     return "\n".join(rows)
 
 
+def read_run_config(run_dir):
+    """A run's whole config.json (train and model config, labels, language), checked for the
+    parts that commands read: a FileNotFoundError or a RunDirError naming the file otherwise."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a training run (no {CONFIG_FILE})")
+    advice = "the run folder is damaged: train it again after deleting it"
+    config = io_utils.read_json(path, what_to_do=advice)
+    missing = [k for k in ("train_config", "model_config", "emotion_names", "language")
+               if not isinstance(config, dict) or k not in config]
+    if missing:
+        raise RunDirError(f"{path}: not a run's saved config (no {', '.join(missing)}); {advice}")
+    return config
+
+
 def load_run(run_dir):
     """(config dict, vocabulary, model with the best weights) of a finished or running run."""
     from datn_tf.models import EmotionTransferModel
     from datn_tf.vocab import Vocabulary
 
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).exists():
-        raise FileNotFoundError(f"{run_dir} is not a training run (no {CONFIG_FILE})")
-    config = io_utils.read_json(run_dir / CONFIG_FILE)
+    config = read_run_config(run_dir)
     vocab = Vocabulary.load(run_dir / VOCAB_FILE)
     model = EmotionTransferModel.from_config(config["model_config"])
     model.build()

@@ -4,19 +4,18 @@ Thin command line over `datn_tf.trainer`; `--helpfull` documents every flag. Re-
 the same command with the same --output_dir resumes from the last checkpoint.
 """
 
-import contextlib
-import sys
-
 import datn_tf  # noqa: E402
 
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
+from datn_tf import cli, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
-from datn_tf import runtime  # noqa: E402
 
 FLAGS = flags.FLAGS
+# The TrainConfig fields that name files or folders a run reads.
+INPUT_PATHS = ("data_dir", "train_file", "dev_file", "test_file", "sentiment_file", "label_names_file", "embeddings")
 
 config_lib.define_flags()  # one flag per TrainConfig field (datn_tf/config.py)
 flags.DEFINE_integer("logical_cpus", None, "Split the CPU into this many logical devices "
@@ -46,30 +45,27 @@ def run(config, data=None):
     return trainer.Trainer(config, data or prepare_data(config)).fit()
 
 
-@contextlib.contextmanager
-def user_errors(argv, prefix=""):
-    """What a training command does with a user's mistake or Ctrl-C: one line on stderr and
-    exit status 2 (bad input, including stray positional words) or 130 (interrupted)."""
-    from datn_tf.data.errors import DataFormatError
-    from datn_tf.trainer import TrainingInterrupted
+# The one way every command reports a user's mistake, an OS error or Ctrl-C (datn_tf/cli.py);
+# `experiments.reproduce` and `experiments.ablate` reach it here.
+user_errors = cli.user_errors
 
-    if len(argv) > 1:
-        print(f"error: unexpected argument(s) {' '.join(argv[1:])!r}; settings are flags, e.g. --variant=base",
-              file=sys.stderr)
-        sys.exit(2)
-    try:
-        yield
-    except (DataFormatError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except TrainingInterrupted as e:
-        print(f"{prefix}{e}", file=sys.stderr)
-        sys.exit(130)
+
+def check_paths(config):
+    """Stops before anything is written when --output_dir is, holds or lies in a file the run
+    reads, or is a folder with files that are not a datn-tf run's."""
+    from datn_tf.data import datasets
+
+    inputs = {f"--{name}": getattr(config, name) for name in INPUT_PATHS if getattr(config, name, None)}
+    if not datasets.get(config.dataset).reads_data_dir:
+        inputs.pop("--data_dir", None)
+    cli.check_outputs({"--output_dir": config.output_dir}, inputs=inputs)
+    cli.check_run_folder(config.output_dir)
 
 
 def main(argv):
     with user_errors(argv):
         config = config_from_flags().validate()
+        check_paths(config)
         if FLAGS.logical_cpus:
             split_cpu(FLAGS.logical_cpus)
         runtime.configure_threads_from_flags()
@@ -82,4 +78,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

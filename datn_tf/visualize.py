@@ -43,12 +43,12 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
 
-from datn_tf import input_pipeline, io_utils, metrics, runtime  # noqa: E402
+from datn_tf import cli, input_pipeline, io_utils, metrics, runtime  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
 from datn_tf.data._io import split_text_lines  # noqa: E402
@@ -88,10 +88,9 @@ def row_labels(name, has_target):
 
 
 def _threshold(run_dir):
-    path = Path(run_dir) / run_dir_lib.METRICS_FILE
-    if not path.exists():
+    if not run_dir_lib.is_finished(run_dir):
         return None  # a run still training: no dev-tuned threshold yet
-    return float(io_utils.read_json(path)["threshold"])
+    return run_dir_lib.read_threshold(run_dir)
 
 
 def attention_rows(run_dir, texts, name=None, loaded=None):
@@ -380,53 +379,41 @@ def define_flags():
 
 
 def main(argv):
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
-        sys.exit(2)
-    if not FLAGS.run_dirs or not FLAGS.output:
-        print("error: --run_dirs and --output are required", file=sys.stderr)
-        sys.exit(2)
-    texts = list(FLAGS.text or [])
-    try:
+    with cli.user_errors(argv):
+        if not FLAGS.run_dirs or not FLAGS.output:
+            raise cli.UserError("--run_dirs and --output are required")
+        cli.check_outputs({"--output": FLAGS.output}, inputs={"--input": FLAGS.input},
+                          runs=[("--run_dirs", d) for d in FLAGS.run_dirs])
+        if Path(FLAGS.output).is_dir():
+            raise cli.UserError(f"--output {FLAGS.output} is a folder; give a PNG file name, e.g. "
+                                f"{Path(FLAGS.output) / 'attention.png'}")
+        texts = list(FLAGS.text or [])
         if FLAGS.input:
-            texts += read_texts(FLAGS.input)
-    except (OSError, UnicodeDecodeError) as e:
-        print(f"error: --input {FLAGS.input}: {e}", file=sys.stderr)
-        sys.exit(2)
-    default_text = not texts
-    if default_text:
-        texts = [PAPER_SENTENCE]
-    missing = [d for d in FLAGS.run_dirs if not (Path(d) / run_dir_lib.CONFIG_FILE).exists()]
-    if missing:
-        print(f"error: {', '.join(missing)}: not a training run (no {run_dir_lib.CONFIG_FILE})", file=sys.stderr)
-        sys.exit(2)
-    configs = [io_utils.read_json(Path(d) / run_dir_lib.CONFIG_FILE) for d in FLAGS.run_dirs]
-    known = sorted({n for c in configs for n in c["emotion_names"]})
-    gold_specs = list(FLAGS.gold or [])
-    if len(gold_specs) > len(texts):
-        print(f"error: {len(gold_specs)} --gold for {len(texts)} sentences", file=sys.stderr)
-        sys.exit(2)
-    try:
+            try:
+                texts += read_texts(FLAGS.input)
+            except UnicodeDecodeError as e:
+                raise cli.UserError(f"--input {FLAGS.input}: not UTF-8 text (byte {e.start})") from None
+        default_text = not texts
+        if default_text:
+            texts = [PAPER_SENTENCE]
+        configs = [run_dir_lib.read_run_config(d) for d in FLAGS.run_dirs]
+        known = sorted({n for c in configs for n in c["emotion_names"]})
+        gold_specs = list(FLAGS.gold or [])
+        if len(gold_specs) > len(texts):
+            raise cli.UserError(f"{len(gold_specs)} --gold for {len(texts)} sentences")
         golds = [parse_gold(s, known) for s in gold_specs]
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    if default_text and not golds and set(PAPER_GOLD) <= set(known):
-        golds = [PAPER_GOLD]
-    for i, t in enumerate(texts):
-        if not t.strip():
-            print(f"note: sentence {i + 1} is empty; its panel is left empty", file=sys.stderr)
-    runtime.quiet_logging()
-    try:
+        if default_text and not golds and set(PAPER_GOLD) <= set(known):
+            golds = [PAPER_GOLD]
+        for i, t in enumerate(texts):
+            if not t.strip():
+                print(f"note: sentence {i + 1} is empty; its panel is left empty", file=sys.stderr)
+        runtime.quiet_logging()
         panels, (w, h) = visualize(FLAGS.run_dirs, texts, FLAGS.output, golds, dpi=FLAGS.dpi,
                                    annotate=FLAGS.annotate)
-    except (FileNotFoundError, run_dir_lib.RunDirError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     print(f"wrote {FLAGS.output} ({w}x{h} px, {len(panels)} panel{'s' if len(panels) != 1 else ''}, "
           f"{len(FLAGS.run_dirs)} run{'s' if len(FLAGS.run_dirs) != 1 else ''})")
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

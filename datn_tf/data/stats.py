@@ -15,10 +15,10 @@ import datn_tf  # noqa: E402
 
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
+from datn_tf import cli, tables  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
-from datn_tf import tables  # noqa: E402
 from datn_tf.data import datasets as datasets_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -139,27 +139,26 @@ def check(stats):
 
 
 def main(argv):
-    del argv
     from datn_tf import io_utils
-    from datn_tf.data.errors import DataFormatError
 
-    all_stats, problems = [], []
-    for dataset in FLAGS.datasets:
-        try:
+    with cli.user_errors(argv):
+        inputs = {"--data_dir": FLAGS.data_dir, "--embeddings": FLAGS.embeddings}
+        inputs.update({f"--{n}": FLAGS[n].value for n in ("train_file", "dev_file", "test_file", "sentiment_file")
+                       if n in FLAGS})
+        cli.check_outputs({"--json": FLAGS.json}, inputs=inputs)
+        all_stats, problems = [], []
+        for dataset in FLAGS.datasets:
             files = None
             if not datasets_lib.get(dataset).reads_data_dir:
                 # Its files from the training flags; checked as for a Base run (which needs no sentiment file).
                 files = config_lib.resolve({n: FLAGS[n].value for n in config_lib.FILE_SETTINGS},
                                            dataset=dataset, variant="base").validate()
             stats = describe(dataset, FLAGS.data_dir, FLAGS.embeddings, files)
-        except (DataFormatError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
-        print(render(stats))
-        all_stats.append(stats)
-        problems += check(stats)
-    if FLAGS.json:
-        io_utils.write_json(FLAGS.json, all_stats)
+            print(render(stats))
+            all_stats.append(stats)
+            problems += check(stats)
+        if FLAGS.json:
+            io_utils.write_json(FLAGS.json, all_stats)
     if FLAGS.check:
         if problems:
             print("count check FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
@@ -168,4 +167,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -1,0 +1,229 @@
+"""What every command does with a user's mistake, an OS error or Ctrl-C, and which paths it may write.
+
+    with cli.user_errors(argv):      # one line `error: ...` on stderr, exit status 2 (130: Ctrl-C)
+        cli.check_outputs({"--output": out}, inputs={"--input": src}, runs={"--run_dir": run})
+        ...
+    cli.run(main)                    # absl.app.run, with flag errors as one line and status 2
+
+Kept free of TensorFlow: a TensorFlow error is recognised through `sys.modules`, so a
+command that never imports TensorFlow does not load it here either.
+"""
+
+import contextlib
+import errno
+import os
+import re
+import sys
+from pathlib import Path
+
+USAGE_STATUS = 2
+INTERRUPTED_STATUS = 130
+
+# What to do about an OS error, by errno; the error's own text says what happened.
+_OS_ADVICE = {
+    errno.ENOSPC: "free some space and re-run the same command (a training run resumes from its last checkpoint)",
+    errno.EDQUOT: "free some space and re-run the same command (a training run resumes from its last checkpoint)",
+    errno.EACCES: "check the permissions of that path, or choose another one",
+    errno.EPERM: "check the permissions of that path, or choose another one",
+    errno.EROFS: "the file system is read-only; choose a path on a writable one",
+    errno.ENOTDIR: "a part of that path is a file, not a folder; choose another path",
+    errno.EISDIR: "that path is a folder; give a file name",
+    errno.ENOENT: "check the path",
+}
+# TensorFlow's file system reports the same errors in its own words ("... [Op:SaveV2]").
+_TF_OS_MESSAGES = (
+    ("no space left on device", errno.ENOSPC),
+    ("disk quota exceeded", errno.EDQUOT),
+    ("permission denied", errno.EACCES),
+    ("read-only file system", errno.EROFS),
+    ("is not a directory", errno.ENOTDIR),
+    ("not a directory", errno.ENOTDIR),
+    ("is a directory", errno.EISDIR),
+)
+
+
+class UserError(ValueError):
+    """A mistake in what the user asked for: its message is the whole `error: ...` line."""
+
+
+def first_line(error):
+    """The first line of an exception's message (library errors run to many), or its type's name."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def os_error_line(error):
+    """One line for an OSError: the path, what happened and what to do."""
+    what = error.strerror or str(error) or type(error).__name__
+    where = f"{error.filename}: " if error.filename is not None else ""
+    if getattr(error, "filename2", None) is not None:
+        where = f"{error.filename} -> {error.filename2}: "
+    advice = _OS_ADVICE.get(error.errno)
+    return f"{where}{what}" + (f"; {advice}" if advice else "")
+
+
+def tensorflow_os_error_line(error):
+    """One line for a TensorFlow error that is an OS error in disguise (e.g. a full disk while a
+    checkpoint is saved), or None for any other TensorFlow error."""
+    text = (getattr(error, "message", None) or str(error)).strip().splitlines()
+    first = re.sub(r"\s*\[Op:\w+\].*$", "", text[0] if text else "")
+    lowered = first.lower()
+    for words, code in _TF_OS_MESSAGES:
+        if words in lowered:
+            return f"{first}; {_OS_ADVICE[code]}"
+    return None
+
+
+def _tensorflow_error_types():
+    tf = sys.modules.get("tensorflow")
+    errors = getattr(tf, "errors", None)
+    return (errors.OpError,) if errors is not None else ()
+
+
+def _training_interrupted_types():
+    trainer = sys.modules.get("datn_tf.trainer")
+    return (trainer.TrainingInterrupted,) if trainer is not None else ()
+
+
+def _fail(line):
+    print(f"error: {line}", file=sys.stderr)
+    sys.exit(USAGE_STATUS)
+
+
+@contextlib.contextmanager
+def user_errors(argv=None, prefix=""):
+    """Turns what a user can cause into one line on stderr and an exit status.
+
+    Bad input (ValueError, including `DataFormatError` and `UserError`), a missing file and
+    every OS error (also TensorFlow's, e.g. `No space left on device [Op:SaveV2]`) give
+    `error: ...` and status 2; Ctrl-C gives one line and status 130. Stray positional words in
+    `argv` (absl's leftover arguments) are refused before the block runs.
+
+    Args:
+        argv: the command's positional arguments (program name first), or None to skip the check.
+        prefix: put before the interruption line (a driver's name, e.g. "[reproduce] ").
+    """
+    if argv is not None and len(argv) > 1:
+        _fail(f"unexpected argument(s) {' '.join(argv[1:])!r}; settings are flags, e.g. --variant=base")
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"{prefix}interrupted; re-run the same command to go on (a training run resumes from its last "
+              "checkpoint)", file=sys.stderr)
+        sys.exit(INTERRUPTED_STATUS)
+    except OSError as e:
+        _fail(os_error_line(e))
+    except ValueError as e:
+        _fail(str(e))
+    except Exception as e:
+        if isinstance(e, _training_interrupted_types()):
+            print(f"{prefix}{e}", file=sys.stderr)
+            sys.exit(INTERRUPTED_STATUS)
+        line = tensorflow_os_error_line(e) if isinstance(e, _tensorflow_error_types()) else None
+        if line is None:
+            raise
+        _fail(line)
+
+
+def parse_flags(argv):
+    """absl's flag parsing, with a bad flag as one `error:` line and status 2 (absl's own: 1)."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        _fail(f"{' '.join(str(e).split())}; --helpfull lists every flag")
+    except KeyboardInterrupt:
+        sys.exit(INTERRUPTED_STATUS)
+
+
+def run(main):
+    """`absl.app.run(main)` with `parse_flags`; Ctrl-C before or after main is one line too."""
+    from absl import app
+
+    with user_errors():
+        app.run(main, flags_parser=parse_flags)
+
+
+# -- paths a command may write -------------------------------------------------------------------
+
+
+def _resolved(path):
+    return Path(os.path.abspath(Path(path).expanduser())).resolve()
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def path_clash(output, path):
+    """How `output` would overwrite `path` ("is", "is inside", "holds"), or None when it cannot:
+    both compared after following links, so a link to a file is that file."""
+    out, other = _resolved(output), _resolved(path)
+    if out == other or _same_file(out, other):
+        return "is"
+    if other in out.parents:
+        return "is inside"
+    if out in other.parents:
+        return "holds"
+    return None
+
+
+def _pairs(paths):
+    return list(paths.items()) if isinstance(paths, dict) else list(paths or ())
+
+
+def check_outputs(outputs, inputs=None, runs=None):
+    """Stops before anything is written when an output path is an input, or holds or lies in one.
+
+    Args:
+        outputs: {flag: path} the command writes (None values are skipped), or (flag, path) pairs.
+        inputs: files or folders it reads, the same way.
+        runs: run folders it reads, the same way: a run is never written into by another command.
+
+    Raises:
+        UserError: naming both flags and paths.
+    """
+    others = [(flag, p, "input") for flag, p in _pairs(inputs) if p]
+    others += [(flag, p, "run folder") for flag, p in _pairs(runs) if p]
+    for out_flag, out in _pairs(outputs):
+        if not out:
+            continue
+        for flag, p, kind in others:
+            how = path_clash(out, p)
+            if how is None:
+                continue
+            what = {"is": f"is the {kind} {flag} {p}", "is inside": f"is inside the {kind} {flag} {p}",
+                    "holds": f"holds the {kind} {flag} {p}"}[how]
+            raise UserError(f"{out_flag} {out} {what}: writing it would destroy what the command reads; "
+                            f"choose another {out_flag}")
+
+
+def check_run_folder(path, flag="--output_dir"):
+    """Refuses a training folder that is a file or holds files that are not a datn-tf run's.
+
+    A folder is used when it is missing, empty (hidden files aside) or holds a run's config
+    (a run to resume: `run_dir.write_run_files` then compares its settings).
+    """
+    from datn_tf import io_utils
+    from datn_tf import run_dir as run_dir_lib
+
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{flag} {folder} is a file, not a folder; choose a new folder")
+    if not folder.is_dir():
+        return
+    entries = sorted(e.name for e in folder.iterdir() if not e.name.startswith("."))
+    if not entries:
+        return
+    config_path = folder / run_dir_lib.CONFIG_FILE
+    if config_path.is_file():
+        saved = io_utils.read_json(config_path)  # a damaged one is named by read_json
+        if isinstance(saved, dict) and "train_config" in saved:
+            return
+    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+    raise UserError(f"{flag} {folder} holds files that are not a datn-tf run's ({shown}); choose a new or "
+                    "empty folder, so that nothing in it is overwritten")
