@@ -136,3 +136,53 @@ def test_a_layout_file_with_other_ids_is_reported_with_the_line(tmp_path):
     (tmp_path / "pred.tsv").write_text("x\t0\ta\ny\t0\tB\n")
     with testing.expect_data_error(tmp_path / "pred.tsv", 2, "ID 'B' where the gold file has 'b'"):
         evaluate.score_files(tmp_path / "gold.tsv", tmp_path / "pred.tsv", columns=LIST_COLUMNS)
+
+
+def _main(capsys, *args):
+    """Runs `evaluate.main` in this process; returns (exit status or None, stderr)."""
+    from absl import flags
+
+    flags.FLAGS(["evaluate", *args])
+    try:
+        evaluate.main(["evaluate"])
+        code = None
+    except SystemExit as e:
+        code = e.code
+    finally:
+        flags.FLAGS.unparse_flags()
+    return code, capsys.readouterr().err
+
+
+def test_output_onto_an_input_is_refused_before_writing(gold_path, tmp_path, capsys):
+    gold = semeval_ec.read_ec(gold_path)
+    pred = tmp_path / "p.txt"
+    write_predictions(pred, gold, gold.labels)
+    before = {p: p.read_bytes() for p in (gold_path, pred)}
+    for out, flag in ((gold_path, "--gold"), (pred, "--predictions")):
+        code, err = _main(capsys, f"--gold={gold_path}", f"--predictions={pred}", f"--output={out}")
+        assert code == 2
+        assert err == (f"error: --output {out} is the input {flag} {out}: writing it would destroy what the command "
+                       "reads; choose another --output\n")
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_ranking_scores_that_are_not_a_npy_array_are_named(gold_path, tmp_path, capsys):
+    gold = semeval_ec.read_ec(gold_path)
+    pred = tmp_path / "p.txt"
+    write_predictions(pred, gold, gold.labels)
+    text = tmp_path / "scores.txt"
+    text.write_text("0.1 0.2\n", encoding="utf-8")
+    code, err = _main(capsys, f"--gold={gold_path}", f"--predictions={pred}", f"--ranking_scores={text}")
+    assert code == 2
+    assert err.startswith(f"error: {text}: not a NumPy .npy array (") and err.count("\n") == 1
+    assert err.endswith("pass a run's predictions/<split>_probabilities.npy\n")
+
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((len(gold), 3), np.float32))
+    with pytest.raises(DataFormatError, match=rf"^{wrong}: scores of shape \({len(gold)}, 3\), but the gold file "
+                                              rf"has \({len(gold)}, 11\)"):
+        evaluate.score_files(gold_path, pred, scores_path=wrong)
+    bad = tmp_path / "nan.npy"
+    np.save(bad, np.full(gold.labels.shape, np.nan, np.float32))
+    with pytest.raises(DataFormatError, match="must be finite"):
+        evaluate.score_files(gold_path, pred, scores_path=bad)

@@ -1,6 +1,7 @@
 """Atomic file writes: an interrupted job never leaves a half-written output behind."""
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -40,7 +41,10 @@ def atomic_path(path, *, is_dir=False):
     killed in that instant leaves it).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:  # a file where a folder should be: say so, not "File exists"
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), e.filename) from None
     tmp = _make_temp_dir(path.parent, path.name)
     target = tmp if is_dir else tmp / path.name
     aside = None

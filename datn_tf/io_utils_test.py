@@ -215,3 +215,26 @@ def test_generated_block_needs_both_markers(tmp_path):
     path.write_text("<!-- /ablate:e2 -->\na\n<!-- ablate:e2 -->\nold\n<!-- /ablate:e2 -->\nb\n")
     assert io_utils.update_generated_block(path, "ablate:e2", "| new |")
     assert path.read_text() == "<!-- /ablate:e2 -->\na\n<!-- ablate:e2 -->\n| new |\n<!-- /ablate:e2 -->\nb\n"
+
+
+def test_a_damaged_json_file_is_named_with_its_line(tmp_path):
+    from datn_tf.data.errors import DataFormatError
+
+    path = tmp_path / "metrics.json"
+    path.write_text('{\n  "threshold": 0.3,\n  "dev": {"jaccard"', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=rf"^{path}:3: not valid JSON \(.*; the file is damaged or cut "
+                                              r"short\); re-run it$"):
+        io_utils.read_json(path, what_to_do="re-run it")
+    path.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(DataFormatError, match=rf"^{path}: not UTF-8 text \(byte 7\)$"):
+        io_utils.read_json(path)
+    io_utils.write_json(path, {"a": [1, 2]})
+    assert io_utils.read_json(path) == {"a": [1, 2]}
+
+
+def test_a_file_where_a_parent_folder_goes_is_not_a_directory(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError) as info:
+        io_utils.write_text(tmp_path / "file" / "out.txt", "y")
+    assert info.value.filename == str(tmp_path / "file")
+    assert (tmp_path / "file").read_text() == "x"

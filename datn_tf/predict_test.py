@@ -5,6 +5,7 @@ The runs are trained and exported once per session (the `exported_runs` fixture)
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 
@@ -159,3 +160,74 @@ def test_run_refuses_an_ec_file_on_stdin(tmp_path):
     data = _ec_file(tmp_path / "ec.txt").read_bytes()
     with pytest.raises(predict.PredictError, match=r"^standard input: .*--format semeval --input FILE"):
         predict.run(tmp_path / "no-model", stdin=io.BytesIO(data))
+
+
+# -- outputs never inputs; damaged or foreign models
+
+
+@pytest.mark.parametrize("fmt", ["semeval", "jsonl"])
+def test_an_output_onto_the_input_or_into_the_model_is_refused(tmp_path, fmt):
+    from datn_tf import cli
+
+    gold = _ec_file(tmp_path / "gold.txt")
+    if fmt == "jsonl":
+        gold.write_text("so happy\n", encoding="utf-8")
+    before = gold.read_bytes()
+    # Checked before the model is loaded: no model is needed.
+    with pytest.raises(cli.UserError, match=f"^--output {gold} is the input --input {gold}: "):
+        predict.run(tmp_path / "model", input_path=gold, output=gold, fmt=fmt)
+    assert gold.read_bytes() == before
+    with pytest.raises(cli.UserError, match="is inside the input --model"):
+        predict.run(tmp_path / "model", input_path=gold, output=tmp_path / "model" / "variables" / "x", fmt=fmt)
+
+
+def _foreign_saved_model(path):
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.scale = tf.Variable(2.0)
+    module.f = tf.function(lambda x: {"y": x * module.scale}, input_signature=[tf.TensorSpec([None], tf.float32,
+                                                                                              name="x")])
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.f})
+
+
+def _truncate(paths, size):
+    for p in paths:
+        p.write_bytes(p.read_bytes()[:size])
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "saved_model.pb").write_bytes(b"garbage" * 9), "is a damaged SavedModel (Cannot parse"),
+    (lambda d: (d / "saved_model.pb").write_bytes(b""), "is a damaged SavedModel ("),
+    (lambda d: _truncate((d / "variables").glob("variables.data*"), 100), "is a damaged SavedModel ("),
+    (lambda d: _truncate([d / "variables" / "variables.index"], 20), "is a damaged SavedModel ("),
+    (lambda d: shutil.rmtree(d / "variables"), "is a damaged SavedModel (no variables/ folder)"),
+    (lambda d: (d / "assets" / "datn_tf.json").write_text("{cut"), "datn_tf.json:1: not valid JSON"),
+    (lambda d: (shutil.rmtree(d), _foreign_saved_model(d)), "is a SavedModel but not a datn-tf export"),
+])
+def test_a_damaged_or_foreign_model_is_named_in_one_line(exported_runs, tmp_path, damage, message):
+    model = tmp_path / "model"
+    shutil.copytree(exported_runs["exports"]["base"], model)
+    damage(model)
+    with pytest.raises(ValueError) as err:
+        predict.run(model, texts=["so happy"])
+    line = str(err.value)
+    assert message in line and "\n" not in line
+    assert line.startswith(str(model))
+    if "not a datn-tf" not in message:
+        assert line.endswith("export the run again: python -m datn_tf.export --run_dir RUN --output FOLDER "
+                             "--overwrite")
+
+
+def test_cli_damaged_model_exits_2_with_one_line(exported_runs, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(exported_runs["exports"]["base"], model)
+    (model / "saved_model.pb").write_bytes(b"garbage" * 9)
+    result = subprocess.run([sys.executable, "-m", "datn_tf.predict", "--model", str(model), "so happy"],
+                            env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {model} is a damaged SavedModel (") and result.stderr.count("\n") == 1
+    bad_flag = subprocess.run([sys.executable, "-m", "datn_tf.predict", "--model", str(model), "--batch_size=x"],
+                              env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert bad_flag.returncode == 2
+    assert bad_flag.stderr.startswith("error: flag --batch_size=x: ") and bad_flag.stderr.count("\n") == 1

@@ -1,0 +1,165 @@
+"""The one user-error path (`cli.user_errors`, `cli.parse_flags`) and the output-path checks."""
+
+import errno
+import os
+
+import pytest
+import tensorflow as tf
+
+from datn_tf import cli, io_utils
+from datn_tf import run_dir as run_dir_lib
+
+
+def _exit(capsys, raised, argv=None):
+    """(status, stderr) of a block that raises `raised` under `cli.user_errors`."""
+    with pytest.raises(SystemExit) as info:
+        with cli.user_errors(argv):
+            if raised is not None:
+                raise raised
+    return info.value.code, capsys.readouterr().err
+
+
+# -- one line per error --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raised, line", [
+    (ValueError("--epochs must be >= 1; got 0"), "error: --epochs must be >= 1; got 0\n"),
+    (FileNotFoundError("--input x.txt not found"), "error: --input x.txt not found\n"),
+    (OSError(errno.ENOSPC, "No space left on device", "runs/r/config.json"),
+     "error: runs/r/config.json: No space left on device; free some space and re-run the same command "
+     "(a training run resumes from its last checkpoint)\n"),
+    (PermissionError(errno.EACCES, "Permission denied", "/ro/run"),
+     "error: /ro/run: Permission denied; check the permissions of that path, or choose another one\n"),
+    (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/x"),
+     "error: /mnt/ro/x: Read-only file system; the file system is read-only; choose a path on a writable one\n"),
+    (tf.errors.ResourceExhaustedError(None, None, "runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-"
+                                      "00000-of-00001.tempstate1; No space left on device [Op:SaveV2]"),
+     "error: runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-00000-of-00001.tempstate1; No space left on "
+     "device; free some space and re-run the same command (a training run resumes from its last checkpoint)\n"),
+    (tf.errors.FailedPreconditionError(None, None, "/etc/passwd is not a directory"),
+     "error: /etc/passwd is not a directory; a part of that path is a file, not a folder; choose another path\n"),
+])
+def test_each_error_is_one_line_and_status_2(capsys, raised, line):
+    assert _exit(capsys, raised) == (2, line)
+
+
+def test_real_os_errors_name_the_path(capsys, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit) as info:
+        with cli.user_errors():
+            io_utils.write_text(tmp_path / "file" / "out.txt", "y")  # the parent is a file
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'file'}") and "Not a directory" in err and err.count("\n") == 1
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(SystemExit) as info:
+        with cli.user_errors():
+            io_utils.write_text(tmp_path / "folder", "y")  # an output that is a folder
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Is a directory" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder"]  # no temporaries left
+
+
+def test_ctrl_c_is_one_line_and_status_130(capsys):
+    code, err = _exit(capsys, KeyboardInterrupt())
+    assert code == 130
+    assert err == ("interrupted; re-run the same command to go on (a training run resumes from its last "
+                   "checkpoint)\n")
+
+
+def test_stray_arguments_are_refused_before_the_block(capsys):
+    ran = []
+    with pytest.raises(SystemExit) as info:
+        with cli.user_errors(["train", "base"]):
+            ran.append(1)
+    assert info.value.code == 2 and not ran
+    assert capsys.readouterr().err == ("error: unexpected argument(s) 'base'; settings are flags, "
+                                       "e.g. --variant=base\n")
+
+
+def test_a_bug_is_not_hidden():
+    with pytest.raises(KeyError):
+        with cli.user_errors():
+            raise KeyError("a bug")
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        with cli.user_errors():
+            raise tf.errors.InvalidArgumentError(None, None, "Incompatible shapes: [2] vs. [3]")
+
+
+def test_a_bad_flag_is_one_line_and_status_2(capsys):
+    from absl import flags
+
+    flag_values = flags.FlagValues()
+    flags.DEFINE_integer("cli_test_epochs", 1, "x", flag_values=flag_values)
+    saved = flags.FLAGS
+    flags.FLAGS = flag_values
+    try:
+        with pytest.raises(SystemExit) as info:
+            cli.parse_flags(["prog", "--cli_test_epochs=many"])
+        with pytest.raises(SystemExit) as unknown:
+            cli.parse_flags(["prog", "--no_such_flag=1"])
+    finally:
+        flags.FLAGS = saved
+    assert info.value.code == 2 and unknown.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+    assert "cli_test_epochs" in err[0] and "many" in err[0] and err[0].endswith("; --helpfull lists every flag")
+    assert "no_such_flag" in err[1]
+
+
+# -- outputs never inputs ------------------------------------------------------------------------
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path):
+    gold = tmp_path / "gold.txt"
+    gold.write_text("ID\tTweet\n")
+    os.symlink(gold, tmp_path / "link.txt")
+    os.link(gold, tmp_path / "hard.txt")
+    for out in (gold, tmp_path / "link.txt", tmp_path / "hard.txt", tmp_path / "." / "gold.txt"):
+        with pytest.raises(cli.UserError, match=f"^--output {out} is the input --input {gold}: writing it would "
+                                                "destroy what the command reads; choose another --output$"):
+            cli.check_outputs({"--output": out}, inputs={"--input": gold})
+    cli.check_outputs({"--output": tmp_path / "pred.txt"}, inputs={"--input": gold})
+    cli.check_outputs({"--output": None}, inputs={"--input": gold})
+    assert gold.read_text() == "ID\tTweet\n"
+
+
+def test_an_output_inside_or_around_a_run_is_refused(tmp_path):
+    run = tmp_path / "runs" / "r"
+    (run / "best").mkdir(parents=True)
+    os.symlink(run, tmp_path / "alias")
+    with pytest.raises(cli.UserError, match="is inside the run folder --run_dir"):
+        cli.check_outputs({"--output": run / "best"}, runs={"--run_dir": run})
+    with pytest.raises(cli.UserError, match="is inside the run folder --run_dir"):
+        cli.check_outputs({"--output": tmp_path / "alias" / "checkpoints"}, runs={"--run_dir": run})
+    with pytest.raises(cli.UserError, match="holds the run folder --run_dirs"):
+        cli.check_outputs({"--output": tmp_path / "runs"}, runs=[("--run_dirs", tmp_path / "other"),
+                                                                 ("--run_dirs", run)])
+    cli.check_outputs({"--output": tmp_path / "runs" / "r-export"}, runs={"--run_dir": run})
+
+
+def test_a_training_folder_must_be_new_empty_or_a_run(tmp_path):
+    cli.check_run_folder(tmp_path / "new")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".lock").write_text("")  # hidden files are the run's own
+    cli.check_run_folder(tmp_path / "empty")
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / run_dir_lib.METRICS_FILE).write_text('{"mine": 1}')
+    with pytest.raises(cli.UserError, match=rf"^--output_dir {mine} holds files that are not a datn-tf run's "
+                                            rf"\({run_dir_lib.METRICS_FILE}\)"):
+        cli.check_run_folder(mine)
+
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(cli.UserError, match="is a file, not a folder"):
+        cli.check_run_folder(tmp_path / "a-file")
+
+    run = tmp_path / "run"
+    run.mkdir()
+    io_utils.write_json(run / run_dir_lib.CONFIG_FILE, {"train_config": {}})
+    (run / run_dir_lib.METRICS_FILE).write_text("{}")
+    cli.check_run_folder(run)
+    (run / run_dir_lib.CONFIG_FILE).write_text('{"train_config": ')
+    with pytest.raises(ValueError, match=rf"^{run / run_dir_lib.CONFIG_FILE}:1: not valid JSON"):
+        cli.check_run_folder(run)
