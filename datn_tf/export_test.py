@@ -339,3 +339,21 @@ def test_export_of_a_run_with_damaged_or_missing_best_weights_says_so(setup, tmp
                             env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "best holds no weights" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name, text, message", [
+    (run_dir_lib.METRICS_FILE, '{"threshold": 0.', r"metrics\.json:1: not valid JSON .*rewrites it$"),
+    (run_dir_lib.METRICS_FILE, '{"dev": {}}', r"metrics\.json: no finite dev-tuned threshold \(\"threshold\": None\); "
+                                              r"re-run the run's training command"),
+    (run_dir_lib.METRICS_FILE, '{"threshold": NaN}', r"no finite dev-tuned threshold \(\"threshold\": nan\)"),
+    (run_dir_lib.CONFIG_FILE, '{"train_config": {', r"config\.json:1: not valid JSON .*train it again after deleting"),
+    (run_dir_lib.CONFIG_FILE, '{"train_config": {}}', r"config\.json: not a run's saved config \(no model_config, "),
+])
+def test_a_damaged_run_file_is_named_with_what_to_do(setup, tmp_path, name, text, message):
+    run = tmp_path / "run"
+    shutil.copytree(setup["runs"]["base"], run)
+    (run / name).write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=message) as err:
+        export.export_run(run, tmp_path / "out")
+    assert str(err.value).startswith(str(run / name)) and "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()

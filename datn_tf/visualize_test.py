@@ -144,3 +144,31 @@ def test_a_run_without_best_weights_gives_one_error_line(runs, tmp_path):
     assert proc.returncode == 2
     assert "best holds no weights" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_outputs_that_are_a_folder_or_inside_a_run_are_refused(runs, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    run = runs["base"]
+    inside = run / run_dir_lib.BEST_DIR / "fig.png"
+    for output, line in ((tmp_path, f"error: --output {tmp_path} is a folder; give a PNG file name, e.g. "
+                                     f"{tmp_path / 'attention.png'}\n"),
+                         (inside, f"error: --output {inside} is inside the run folder --run_dirs {run}: writing it "
+                                  "would destroy what the command reads; choose another --output\n")):
+        proc = subprocess.run([sys.executable, "-m", "datn_tf.visualize", f"--run_dirs={run}", f"--output={output}"],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert (proc.returncode, proc.stderr) == (2, line)
+    assert not inside.exists()
+
+
+def test_a_damaged_metrics_file_is_named(runs, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["base"], run)
+    (run / run_dir_lib.METRICS_FILE).write_text('{"threshold": "high"}', encoding="utf-8")
+    with pytest.raises(run_dir_lib.RunDirError, match=r"metrics\.json: no finite dev-tuned threshold "
+                                                      r"\(\"threshold\": 'high'\); re-run the run's training"):
+        visualize.attention_rows(run, TEXTS)
+    (run / run_dir_lib.CONFIG_FILE).write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{run / run_dir_lib.CONFIG_FILE}:1: not valid JSON"):
+        visualize.attention_rows(run, TEXTS)

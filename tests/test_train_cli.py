@@ -74,3 +74,59 @@ def test_a_second_trainer_on_the_same_folder_stops_at_once_naming_the_holder(dat
     finally:
         first.kill()
         first.wait()
+
+
+def test_output_dirs_that_are_not_a_run_folder_are_refused(data_dir, tmp_path):
+    from datn_tf.run_dir import METRICS_FILE
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / METRICS_FILE).write_text('{"my": "numbers"}')
+    (tmp_path / "a-file").write_text("x")
+    vectors = tmp_path / "vectors"
+    vectors.mkdir()
+    (vectors / "glove.txt").write_text("happy 0.1 0.2\n")
+    cases = [
+        (mine, f"error: --output_dir {mine} holds files that are not a datn-tf run's ({METRICS_FILE}); choose a new or "
+               "empty folder, so that nothing in it is overwritten\n"),
+        (tmp_path / "a-file", f"error: --output_dir {tmp_path / 'a-file'} is a file, not a folder; choose a new "
+                              "folder\n"),
+        (vectors, f"error: --output_dir {vectors} holds the input --embeddings {vectors / 'glove.txt'}: writing it "
+                  "would destroy what the command reads; choose another --output_dir\n"),
+        (data_dir / "run", f"error: --output_dir {data_dir / 'run'} is inside the input --data_dir {data_dir}: "
+                           "writing it would destroy what the command reads; choose another --output_dir\n"),
+    ]
+    for out, line in cases:
+        extra = [f"--embeddings={vectors / 'glove.txt'}"] if out == vectors else []
+        proc = _train(f"--data_dir={data_dir}", f"--output_dir={out}", "--variant=base", *TINY, *extra)
+        assert (proc.returncode, proc.stderr) == (2, line)
+    assert (mine / METRICS_FILE).read_text() == '{"my": "numbers"}' and list(mine.iterdir()) == [mine / METRICS_FILE]
+    assert sorted(p.name for p in vectors.iterdir()) == ["glove.txt"]
+    assert not (data_dir / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_bad_flag_is_one_line_and_status_2(tmp_path):
+    proc = _train("--epochs=many", f"--output_dir={tmp_path / 'run'}")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: flag --epochs=many: ") and proc.stderr.count("\n") == 1
+    assert proc.stderr.endswith("; --helpfull lists every flag\n")
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_vectors_are_read_is_one_line(data_dir, tmp_path):
+    import signal
+
+    fifo = tmp_path / "vectors.txt"
+    os.mkfifo(fifo)  # the reader blocks on it: Ctrl-C arrives while the vectors are being read
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DATN_TF_VERBOSE")}
+    proc = subprocess.Popen([sys.executable, "-m", "datn_tf.train", f"--data_dir={data_dir}",
+                             f"--output_dir={tmp_path / 'run'}", "--variant=base", f"--embeddings={fifo}", *TINY],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open(fifo, "w") as writer:  # returns once the command has opened the file
+        writer.write("happy " + " ".join(["0.1"] * 6) + "\n")
+        writer.flush()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130
+    assert err == "interrupted; re-run the same command to go on (a training run resumes from its last checkpoint)\n"
