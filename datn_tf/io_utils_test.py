@@ -220,7 +220,7 @@ def test_generated_block_needs_both_markers(tmp_path):
 def test_a_damaged_json_file_is_named_with_its_line(tmp_path):
     from datn_tf.data.errors import DataFormatError
 
-    path = tmp_path / "metrics.json"
+    path = tmp_path / "state.json"
     path.write_text('{\n  "threshold": 0.3,\n  "dev": {"jaccard"', encoding="utf-8")
     with pytest.raises(DataFormatError, match=rf"^{path}:3: not valid JSON \(.*; the file is damaged or cut "
                                               r"short\); re-run it$"):
