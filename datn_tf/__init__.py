@@ -40,6 +40,10 @@ def import_tensorflow_quietly():
         import tensorflow as tf
 
         tf.config.list_physical_devices()
+    except KeyboardInterrupt:  # Ctrl-C while TensorFlow loads: one line, as everywhere else
+        _os.dup2(saved, 2)
+        print("interrupted while TensorFlow was loading; nothing was written", file=sys.stderr)
+        sys.exit(130)
     finally:
         _os.dup2(saved, 2)
         _os.close(saved)

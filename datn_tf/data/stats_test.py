@@ -346,3 +346,14 @@ def test_python_m_malformed_file_exits_2_without_traceback(tmp_path):
     assert errors == [f"error: {path}:{EC_BAD_LINE}: label 'love' must be 0 or 1, found '2'"]
     assert proc.stderr.rstrip("\n").splitlines()[-1] == errors[0]
 
+
+
+def test_cli_json_onto_an_input_is_refused(capsys, tmp_path):
+    data_dir = testing.make_fixture_data_dir(tmp_path / "data")  # its own: a failure must not damage the shared one
+    gold = data_dir / "semeval2018-ec" / "2018-E-c-En-dev.txt"
+    before = gold.read_bytes()
+    code, out, err = _run_main(capsys, f"--data_dir={data_dir}", "--datasets=semeval", f"--json={gold}")
+    assert code == 2 and out == ""
+    assert err == (f"error: --json {gold} is inside the input --data_dir {data_dir}: writing it would destroy what "
+                   "the command reads; choose another --json\n")
+    assert gold.read_bytes() == before
