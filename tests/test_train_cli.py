@@ -130,3 +130,39 @@ def test_ctrl_c_while_the_vectors_are_read_is_one_line(data_dir, tmp_path):
         _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130
     assert err == "interrupted; re-run the same command to go on (a training run resumes from its last checkpoint)\n"
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_and_the_rerun_resumes(data_dir, tmp_path, monkeypatch, capsys):
+    import tensorflow as tf
+
+    from datn_tf import cli, testing
+    from datn_tf import run_dir as run_dir_lib
+    from datn_tf import train as train_cli
+
+    config = testing.tiny_train_config(data_dir, tmp_path / "run", variant="base", max_steps=6, eval_every=2)
+    original, calls = run_dir_lib.Checkpoints.save, []
+
+    def full_at_the_second(self, step):
+        calls.append(step)
+        if len(calls) == 2:  # what TensorFlow raises when the disk fills while a checkpoint is written
+            raise tf.errors.ResourceExhaustedError(None, None, f"{self.directory}/ckpt-{step}_temp/part-00000; No "
+                                                   "space left on device [Op:SaveV2]")
+        return original(self, step)
+
+    monkeypatch.setattr(run_dir_lib.Checkpoints, "save", full_at_the_second)
+    with pytest.raises(SystemExit) as info:
+        with cli.user_errors():
+            train_cli.run(config)
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert err == (f"error: {tmp_path / 'run' / run_dir_lib.CKPT_DIR}/ckpt-4_temp/part-00000; No space left on "
+                   "device; free some space and re-run the same command (a training run resumes from its last "
+                   "checkpoint)\n")
+    assert not run_dir_lib.is_finished(tmp_path / "run")
+
+    monkeypatch.undo()  # space freed
+    result = train_cli.run(config)
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "ckpt-2 at step 2" in out
+    assert result["steps"] == 6 and run_dir_lib.is_finished(tmp_path / "run")
