@@ -89,15 +89,9 @@ def read_gold(path, columns=None):
 def read_ranking_scores(path, gold):
     """Probabilities [N, K] for the N gold examples from a .npy file (a run's
     `predictions/<split>_probabilities.npy`), checked for shape and finite values."""
-    try:
-        scores = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, EOFError) as e:
-        raise DataFormatError(path, None, f"not a NumPy .npy array ({cli.first_line(e)}); pass a run's "
-                              "predictions/<split>_probabilities.npy") from None
-    if not isinstance(scores, np.ndarray) or scores.shape != gold.labels.shape:
-        raise DataFormatError(path, None, f"scores of shape {getattr(scores, 'shape', None)}, but the gold file "
+    scores = io_utils.load_npy(path, what_to_do="pass a run's predictions/<split>_probabilities.npy")
+    if scores.shape != gold.labels.shape:
+        raise DataFormatError(path, None, f"scores of shape {scores.shape}, but the gold file "
                               f"has {gold.labels.shape} (examples, emotions); pass the probabilities of the same split")
     if not np.issubdtype(scores.dtype, np.number) or not np.isfinite(scores).all():
         raise DataFormatError(path, None, "scores must be finite numbers")

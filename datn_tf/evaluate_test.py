@@ -186,3 +186,14 @@ def test_ranking_scores_that_are_not_a_npy_array_are_named(gold_path, tmp_path, 
     np.save(bad, np.full(gold.labels.shape, np.nan, np.float32))
     with pytest.raises(DataFormatError, match="must be finite"):
         evaluate.score_files(gold_path, pred, scores_path=bad)
+
+
+def test_an_ensemble_names_a_damaged_probabilities_file(tmp_path):
+    gold = np.array([[1, 0], [0, 1]])
+    runs = [_fake_run(tmp_path / "a", np.full((2, 2), 0.5, np.float32)),
+            _fake_run(tmp_path / "b", np.full((2, 2), 0.5, np.float32))]
+    damaged = run_dir_lib.probabilities_path(runs[1], "dev")
+    damaged.write_bytes(damaged.read_bytes()[:60])
+    with pytest.raises(DataFormatError, match=rf"^{damaged}: not a NumPy \.npy array \(.*\); re-run the run's "
+                                              "training command"):
+        evaluate.ensemble_runs(runs, {"dev": gold})

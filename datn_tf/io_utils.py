@@ -118,3 +118,20 @@ def save_npy(path, array):
 
     with atomic_path(path) as tmp:
         np.save(tmp, array)
+
+
+def load_npy(path, what_to_do=None):
+    """The array in a .npy file; a file that is not one (text, a cut or pickled file) is a
+    `DataFormatError` naming it, followed by `what_to_do` when given."""
+    import numpy as np
+
+    from datn_tf.data.errors import DataFormatError
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError) as e:
+        text = str(e).strip().splitlines()
+        problem = f"not a NumPy .npy array ({text[0] if text else type(e).__name__})"
+        raise DataFormatError(path, None, problem + (f"; {what_to_do}" if what_to_do else "")) from None

@@ -120,15 +120,13 @@ def saved_probabilities(run_dir):
 def read_split_outputs(run_dir, split):
     """(probabilities [N, K], labels predicted at the run's threshold) of a finished run on
     `split`, or (None, None) when it saved none for that split."""
-    import numpy as np
-
     from datn_tf import metrics
 
     path = probabilities_path(run_dir, split)
     if not path.exists():
         return None, None
-    probs = np.load(path)
-    return probs, metrics.predict_labels(probs, read_metrics(run_dir)["threshold"])
+    probs = io_utils.load_npy(path, what_to_do=REWRITE_METRICS)
+    return probs, metrics.predict_labels(probs, read_threshold(run_dir))
 
 
 def changed_settings(saved, config):
