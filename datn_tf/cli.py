@@ -125,16 +125,23 @@ def user_errors(argv=None, prefix=""):
         _fail(line)
 
 
+# absl's help flags print the help and exit with status 1, as if it were an error.
+_HELP_FLAGS = ("--help", "-?", "--helpshort", "--helpfull", "--helpxml")
+
+
 def parse_flags(argv):
-    """absl's flag parsing, with a bad flag as one `error:` line and status 2 (absl's own: 1)."""
+    """absl's flag parsing, with a bad flag as one `error:` line and status 2 (absl's own: 1),
+    and asked-for help as status 0."""
     from absl import flags
 
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:
         _fail(f"{' '.join(str(e).split())}; --helpfull lists every flag")
-    except KeyboardInterrupt:
-        sys.exit(INTERRUPTED_STATUS)
+    except SystemExit as e:
+        if e.code == 1 and any(a.split("=")[0] in _HELP_FLAGS for a in argv[1:]):
+            sys.exit(0)
+        raise
 
 
 def run(main):

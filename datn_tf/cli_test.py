@@ -107,6 +107,23 @@ def test_a_bad_flag_is_one_line_and_status_2(capsys):
     assert "no_such_flag" in err[1]
 
 
+def test_asked_for_help_exits_0(capsys):
+    from absl import app, flags
+
+    saved = flags.FLAGS
+    flags.FLAGS = flags.FlagValues()
+    flags.DEFINE_flag(app.HelpFlag(), flags.FLAGS)
+    flags.DEFINE_flag(app.HelpfullFlag(), flags.FLAGS)
+    try:
+        for arg in ("--help", "--helpfull"):
+            with pytest.raises(SystemExit) as info:
+                cli.parse_flags(["prog", arg])
+            assert info.value.code == 0, arg
+    finally:
+        flags.FLAGS = saved
+    assert "Try --helpfull to get a list of all flags." in capsys.readouterr().out
+
+
 # -- outputs never inputs ------------------------------------------------------------------------
 
 
