@@ -26,6 +26,15 @@ def _make_temp_dir(parent, name):
     raise FileExistsError(f"no free temporary name for {name!r} in {parent}")
 
 
+def _about(error, temporary, path):
+    """`error` naming `path` where it names the hidden temporary or nothing (a full disk's
+    write): the user's own path is what an error line should show."""
+    name = error.filename
+    if error.errno is None or (name is not None and not str(name).startswith(str(temporary))):
+        return error
+    return type(error)(error.errno, error.strerror or os.strerror(error.errno), str(path))
+
+
 @contextlib.contextmanager
 def atomic_path(path, *, is_dir=False):
     """Yields a temporary sibling path; renames it onto `path` only if the block succeeds.
@@ -45,7 +54,10 @@ def atomic_path(path, *, is_dir=False):
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError as e:  # a file where a folder should be: say so, not "File exists"
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), e.filename) from None
-    tmp = _make_temp_dir(path.parent, path.name)
+    try:
+        tmp = _make_temp_dir(path.parent, path.name)
+    except OSError as e:
+        raise _about(e, path.parent, path.parent) from None
     target = tmp if is_dir else tmp / path.name
     aside = None
     try:
@@ -65,6 +77,8 @@ def atomic_path(path, *, is_dir=False):
                 raise
         else:  # a file, or a folder where none is yet
             os.replace(target, path)
+    except OSError as e:
+        raise _about(e, tmp, path) from None
     finally:
         for leftover in (tmp, aside):
             if leftover is not None and leftover.exists():

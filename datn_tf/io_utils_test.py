@@ -238,3 +238,28 @@ def test_a_file_where_a_parent_folder_goes_is_not_a_directory(tmp_path):
         io_utils.write_text(tmp_path / "file" / "out.txt", "y")
     assert info.value.filename == str(tmp_path / "file")
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_errors_name_the_destination_not_the_temporary(tmp_path, monkeypatch):
+    import errno
+
+    out = tmp_path / "out.txt"
+    out.write_text("old")
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")  # what write() raises: no file named
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError) as info:
+        io_utils.write_text(out, "new")
+    monkeypatch.undo()
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(out))
+    assert out.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "mkdir", denied)
+    with pytest.raises(PermissionError) as info:
+        io_utils.write_text(tmp_path / "new.txt", "x")
+    assert info.value.filename == str(tmp_path)
