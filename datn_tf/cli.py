@@ -39,6 +39,7 @@ _TF_OS_MESSAGES = (
     ("is not a directory", errno.ENOTDIR),
     ("not a directory", errno.ENOTDIR),
     ("is a directory", errno.EISDIR),
+    ("no such file or directory", errno.ENOENT),
 )
 
 
