@@ -19,13 +19,14 @@ from pathlib import Path
 USAGE_STATUS = 2
 INTERRUPTED_STATUS = 130
 
+_FREE_SPACE = "free some space and re-run the same command (a training run resumes from its last checkpoint)"
 # What to do about an OS error, by errno; the error's own text says what happened.
 _OS_ADVICE = {
-    errno.ENOSPC: "free some space and re-run the same command (a training run resumes from its last checkpoint)",
-    errno.EDQUOT: "free some space and re-run the same command (a training run resumes from its last checkpoint)",
+    errno.ENOSPC: _FREE_SPACE,
+    errno.EDQUOT: _FREE_SPACE,
     errno.EACCES: "check the permissions of that path, or choose another one",
     errno.EPERM: "check the permissions of that path, or choose another one",
-    errno.EROFS: "the file system is read-only; choose a path on a writable one",
+    errno.EROFS: "choose a path on a writable file system",
     errno.ENOTDIR: "a part of that path is a file, not a folder; choose another path",
     errno.EISDIR: "that path is a folder; give a file name",
     errno.ENOENT: "check the path",
@@ -36,7 +37,6 @@ _TF_OS_MESSAGES = (
     ("disk quota exceeded", errno.EDQUOT),
     ("permission denied", errno.EACCES),
     ("read-only file system", errno.EROFS),
-    ("is not a directory", errno.ENOTDIR),
     ("not a directory", errno.ENOTDIR),
     ("is a directory", errno.EISDIR),
     ("no such file or directory", errno.ENOENT),

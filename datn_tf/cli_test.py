@@ -31,7 +31,7 @@ def _exit(capsys, raised, argv=None):
     (PermissionError(errno.EACCES, "Permission denied", "/ro/run"),
      "error: /ro/run: Permission denied; check the permissions of that path, or choose another one\n"),
     (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/x"),
-     "error: /mnt/ro/x: Read-only file system; the file system is read-only; choose a path on a writable one\n"),
+     "error: /mnt/ro/x: Read-only file system; choose a path on a writable file system\n"),
     (tf.errors.ResourceExhaustedError(None, None, "runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-"
                                       "00000-of-00001.tempstate1; No space left on device [Op:SaveV2]"),
      "error: runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-00000-of-00001.tempstate1; No space left on "
