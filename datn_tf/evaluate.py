@@ -183,11 +183,10 @@ def main(argv):
                                  columns={name: FLAGS[name].value for name in config_lib.TABLE_SETTINGS})
         else:
             raise cli.UserError("give --gold and --predictions, or --ensemble")
-        text = io_utils.json.dumps(result, indent=2, sort_keys=True)
-        print(text)
-        print(report(result), file=sys.stderr)
-        if FLAGS.output:
+        if FLAGS.output:  # first: a path that cannot be written is the only line printed
             io_utils.write_json(FLAGS.output, result)
+    print(io_utils.json.dumps(result, indent=2, sort_keys=True))
+    print(report(result), file=sys.stderr)
 
 
 if __name__ == "__main__":

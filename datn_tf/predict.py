@@ -44,6 +44,7 @@ from google.protobuf import message  # noqa: E402
 
 from datn_tf import cli, io_utils, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
+from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf.data import files as files_lib  # noqa: E402
 from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
 from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
@@ -73,6 +74,9 @@ class ExportedModel:
         self._tf = tf
         path = Path(path)
         if not (path / "saved_model.pb").exists():
+            if (path / run_dir_lib.CONFIG_FILE).exists():
+                raise PredictError(f"{path} is a training run, not an exported model; export it first: "
+                                   f"python -m datn_tf.export --run_dir {path} --output FOLDER")
             raise FileNotFoundError(f"{path} is not a SavedModel (no saved_model.pb); see python -m datn_tf.export")
         self.path = path
         self.metadata = (io_utils.read_json(path / METADATA_PATH, what_to_do=REEXPORT)

@@ -231,3 +231,14 @@ def test_cli_damaged_model_exits_2_with_one_line(exported_runs, tmp_path):
                               env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert bad_flag.returncode == 2
     assert bad_flag.stderr.startswith("error: flag --batch_size=x: ") and bad_flag.stderr.count("\n") == 1
+
+
+def test_a_run_folder_given_as_the_model_says_to_export_it(tmp_path):
+    from datn_tf import run_dir as run_dir_lib
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / run_dir_lib.CONFIG_FILE).write_text("{}")
+    with pytest.raises(predict.PredictError, match=rf"^{run} is a training run, not an exported model; export it "
+                                                   rf"first: python -m datn_tf.export --run_dir {run} --output FOLDER$"):
+        predict.run(run, texts=["so happy"])
