@@ -239,6 +239,7 @@ def test_a_run_folder_given_as_the_model_says_to_export_it(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / run_dir_lib.CONFIG_FILE).write_text("{}")
-    with pytest.raises(predict.PredictError, match=rf"^{run} is a training run, not an exported model; export it "
-                                                   rf"first: python -m datn_tf.export --run_dir {run} --output FOLDER$"):
+    with pytest.raises(predict.PredictError, match=rf"^{run} is a training run, not an exported model; export "
+                                                   rf"it first: python -m datn_tf.export --run_dir {run} --output "
+                                                   "FOLDER$"):
         predict.run(run, texts=["so happy"])
