@@ -213,8 +213,8 @@ def check_outputs(outputs, inputs=None, runs=None):
 def check_run_folder(path, flag="--output_dir"):
     """Refuses a training folder that is a file or holds files that are not a datn-tf run's.
 
-    A folder is used when it is missing, empty (hidden files aside) or holds a run's config
-    (a run to resume: `run_dir.write_run_files` then compares its settings).
+    A folder is used when it is missing, empty (hidden files and the run's lock aside) or holds
+    a run's config (a run to resume: `run_dir.write_run_files` then compares its settings).
     """
     from datn_tf import io_utils
     from datn_tf import run_dir as run_dir_lib
@@ -224,7 +224,9 @@ def check_run_folder(path, flag="--output_dir"):
         raise UserError(f"{flag} {folder} is a file, not a folder; choose a new folder")
     if not folder.is_dir():
         return
-    entries = sorted(e.name for e in folder.iterdir() if not e.name.startswith("."))
+    # Hidden temporaries and the run's lock (taken before config.json is written) are the run's own.
+    entries = sorted(e.name for e in folder.iterdir()
+                     if not e.name.startswith(".") and not e.name.startswith(run_dir_lib.LOCK_FILE))
     if not entries:
         return
     config_path = folder / run_dir_lib.CONFIG_FILE

@@ -160,6 +160,8 @@ def test_a_training_folder_must_be_new_empty_or_a_run(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / ".lock").write_text("")  # hidden files are the run's own
     cli.check_run_folder(tmp_path / "empty")
+    (tmp_path / "empty" / run_dir_lib.LOCK_FILE).write_text("{}")  # a run started here, before its config
+    cli.check_run_folder(tmp_path / "empty")
 
     mine = tmp_path / "mine"
     mine.mkdir()
