@@ -112,18 +112,20 @@ def write_json(path, obj):
 
 
 def read_json(path, what_to_do=None):
-    """The JSON in `path`; text that is not JSON (a cut or damaged file) is a `DataFormatError`
-    naming the file and line, followed by `what_to_do` when given."""
+    """The JSON in `path`. With `what_to_do`, text that is not JSON (a cut or damaged file) is a
+    `DataFormatError` naming the file and line, then `what_to_do`; without, json's own error."""
     from datn_tf.data.errors import DataFormatError
 
     path = Path(path)
+    if what_to_do is None:
+        return json.loads(path.read_text(encoding="utf-8"))
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
         problem, line = f"not UTF-8 text (byte {e.start})", None
     except json.JSONDecodeError as e:
         problem, line = f"not valid JSON ({e.msg}; the file is damaged or cut short)", e.lineno
-    raise DataFormatError(path, line, problem + (f"; {what_to_do}" if what_to_do else "")) from None
+    raise DataFormatError(path, line, f"{problem}; {what_to_do}") from None
 
 
 def save_npy(path, array):

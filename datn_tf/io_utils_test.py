@@ -226,8 +226,8 @@ def test_a_damaged_json_file_is_named_with_its_line(tmp_path):
                                               r"short\); re-run it$"):
         io_utils.read_json(path, what_to_do="re-run it")
     path.write_bytes(b'{"a": "\xff"}')
-    with pytest.raises(DataFormatError, match=rf"^{path}: not UTF-8 text \(byte 7\)$"):
-        io_utils.read_json(path)
+    with pytest.raises(DataFormatError, match=rf"^{path}: not UTF-8 text \(byte 7\); re-run it$"):
+        io_utils.read_json(path, what_to_do="re-run it")
     io_utils.write_json(path, {"a": [1, 2]})
     assert io_utils.read_json(path) == {"a": [1, 2]}
 
