@@ -231,7 +231,8 @@ def check_run_folder(path, flag="--output_dir"):
         return
     config_path = folder / run_dir_lib.CONFIG_FILE
     if config_path.is_file():
-        saved = io_utils.read_json(config_path, what_to_do="choose a new folder, or delete this one to train from the start")
+        saved = io_utils.read_json(
+            config_path, what_to_do="choose a new folder, or delete this one to train from the start")
         if isinstance(saved, dict) and "train_config" in saved:
             return
     shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")

@@ -344,7 +344,8 @@ def test_a_stale_claim_from_another_host_is_taken_over(data_dir, tmp_path):
     assert run_dir_lib.lock_holder(run) is None
 
 
-def _reproduce(results, data_dir, *args):
+def _reproduce_now(results, data_dir, *args):
+    """`experiments.reproduce`, waited for."""
     return subprocess.run(
         [sys.executable, "-m", "experiments.reproduce", f"--results_dir={results}", f"--data_dir={data_dir}",
          "--readme=", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -385,7 +386,7 @@ def _write_record(e1, name, data_dir, variant, seed=0):
 def test_table_only_refuses_a_run_saved_under_another_runs_name(data_dir, tmp_path):
     e1 = tmp_path / "semeval"
     _write_record(e1, "sp-seed0", data_dir, "datn2")  # a DATN-2 record where SP's belongs
-    proc = _reproduce(tmp_path, data_dir, "--table_only", "--variants=sp")
+    proc = _reproduce_now(tmp_path, data_dir, "--table_only", "--variants=sp")
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert proc.stderr == (f"error: {e1 / 'sp-seed0.json'} holds the run of datn2, seed 0, not sp-seed0: it was "
                            "copied or renamed; move it back to its own name or delete it\n")
@@ -394,7 +395,7 @@ def test_table_only_refuses_a_run_saved_under_another_runs_name(data_dir, tmp_pa
     (e1 / "sp-seed0.json").unlink()
     _write_run_folder(e1 / "runs" / "sp-seed0", data_dir, "datn2")
     _write_run_folder(e1 / "runs" / "ablate-datn2-mean-seed0", data_dir, "datn2")  # ablate's: not reproduce's
-    proc = _reproduce(tmp_path, data_dir, "--table_only", "--variants=sp")
+    proc = _reproduce_now(tmp_path, data_dir, "--table_only", "--variants=sp")
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert proc.stderr.startswith(f"error: {e1 / 'runs' / 'sp-seed0'} holds the run of datn2, seed 0, not sp-seed0")
     assert not (e1 / "sp-seed0.json").exists() and not (e1 / "ablate-datn2-mean-seed0.json").exists()
@@ -405,7 +406,7 @@ def test_a_damaged_record_is_named_and_rewritten_from_its_finished_run_folder(da
     _write_record(e1, "sp-seed0", data_dir, "sp")
     path = e1 / "sp-seed0.json"
     path.write_text(path.read_text()[:40])  # cut short
-    proc = _reproduce(tmp_path, data_dir, "--table_only", "--variants=sp")
+    proc = _reproduce_now(tmp_path, data_dir, "--table_only", "--variants=sp")
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert proc.stderr.startswith(f"error: {path}: not a readable run record (JSONDecodeError: ")
     assert proc.stderr.endswith(
@@ -414,7 +415,7 @@ def test_a_damaged_record_is_named_and_rewritten_from_its_finished_run_folder(da
     assert proc.stderr.count("\n") == 1
     # With its finished run folder here, the record is rewritten from it.
     _write_run_folder(e1 / "runs" / "sp-seed0", data_dir, "sp")
-    proc = _reproduce(tmp_path, data_dir, "--table_only", "--variants=sp")
+    proc = _reproduce_now(tmp_path, data_dir, "--table_only", "--variants=sp")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"[reproduce] {path}: not a readable run record (JSONDecodeError: " in proc.stdout
     assert f"; rewritten from its finished run folder {e1 / 'runs' / 'sp-seed0'}" in proc.stdout
@@ -430,6 +431,15 @@ def test_a_damaged_record_is_named_and_rewritten_from_its_finished_run_folder(da
 def test_no_runs_or_no_variants_is_an_error_not_an_old_table(data_dir, tmp_path, args, message):
     e1 = tmp_path / "semeval"
     _write_record(e1, "sp-seed0", data_dir, "sp")
-    proc = _reproduce(tmp_path, data_dir, *args)
+    proc = _reproduce_now(tmp_path, data_dir, *args)
     assert proc.returncode == 2 and proc.stderr.startswith(f"error: {message}") and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and not (e1 / "table3.md").exists()
+
+
+def test_results_inside_the_data_folder_is_refused_before_anything_is_written(data_dir):
+    results = data_dir / "results"
+    proc = _reproduce_now(results, data_dir, "--table_only")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr == (f"error: --results_dir {results} is inside the input --data_dir {data_dir}: writing it "
+                           "would destroy what the command reads; choose another --results_dir\n")
+    assert not results.exists()
