@@ -174,7 +174,14 @@ def main(argv):
                           inputs={"--gold": FLAGS.gold, "--predictions": FLAGS.predictions,
                                   "--baseline": FLAGS.baseline, "--ranking_scores": FLAGS.ranking_scores},
                           runs=[("--ensemble", r) for r in FLAGS.ensemble or []])
+        if FLAGS.gold and FLAGS.predictions and cli.path_clash(FLAGS.gold, FLAGS.predictions):
+            raise cli.UserError(f"--predictions {FLAGS.predictions} is the gold file --gold {FLAGS.gold}: "
+                                "give the predictions to score")
         if FLAGS.ensemble:
+            repeated = [r for i, r in enumerate(FLAGS.ensemble) if any(cli.path_clash(r, o) == "is"
+                                                                       for o in FLAGS.ensemble[:i])]
+            if repeated:
+                raise cli.UserError(f"--ensemble names {repeated[0]} twice: an ensemble averages distinct runs")
             gold, ranking, notes = _gold_for_runs(FLAGS.ensemble)
             result = ensemble_runs(FLAGS.ensemble, gold, ranking=ranking)
             result["notes"] = notes

@@ -166,6 +166,17 @@ def test_output_onto_an_input_is_refused_before_writing(gold_path, tmp_path, cap
     assert {p: p.read_bytes() for p in before} == before
 
 
+def test_gold_as_predictions_and_a_repeated_ensemble_run_are_refused(gold_path, tmp_path, capsys):
+    code, err = _main(capsys, f"--gold={gold_path}", f"--predictions={gold_path}")
+    assert code == 2
+    assert err == (f"error: --predictions {gold_path} is the gold file --gold {gold_path}: "
+                   "give the predictions to score\n")
+    run = tmp_path / "run"
+    code, err = _main(capsys, f"--ensemble={run},{tmp_path}/./run")
+    assert code == 2
+    assert err == f"error: --ensemble names {tmp_path}/./run twice: an ensemble averages distinct runs\n"
+
+
 def test_ranking_scores_that_are_not_a_npy_array_are_named(gold_path, tmp_path, capsys):
     gold = semeval_ec.read_ec(gold_path)
     pred = tmp_path / "p.txt"

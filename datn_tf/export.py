@@ -62,6 +62,10 @@ def _check_destination(run_dir, output, overwrite):
             raise ExportError(f"--output {output} exists and is not a folder")
         if any(output.iterdir()) and not overwrite:
             raise ExportError(f"--output {output} exists and is not empty; pass --overwrite to replace it")
+        # --overwrite replaces an earlier export, never a folder of other files (data, another run).
+        if any(output.iterdir()) and not (output / "saved_model.pb").is_file():
+            raise ExportError(f"--output {output} holds files that are not a SavedModel; --overwrite replaces "
+                              "only an earlier export: choose a new or empty folder")
 
 
 def build_lookup(vocab):

@@ -271,6 +271,13 @@ def test_refuses_a_non_empty_output_unless_overwrite(setup, tmp_path):
     assert "Traceback" not in result.stderr
     assert (dest / "keep.txt").read_text() == "mine"
 
+    # --overwrite replaces an earlier export only, never a folder of other files.
+    with pytest.raises(export.ExportError, match="holds files that are not a SavedModel; --overwrite replaces only"):
+        export.export_run(run_dir, dest, overwrite=True)
+    assert (dest / "keep.txt").read_text() == "mine"
+    (dest / "keep.txt").unlink()
+    assert export.export_run(run_dir, dest) == dest
+    (dest / "keep.txt").write_text("inside the export")
     assert export.export_run(run_dir, dest, overwrite=True) == dest
     assert not (dest / "keep.txt").exists()
     np.testing.assert_allclose(serve(dest, ["so happy"])["probabilities"],

@@ -180,6 +180,8 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
         raise PredictError("--batch_size must be positive")
     cli.check_outputs({"--output": output, "--table_output": table_output},
                       inputs={"--input": input_path, "--model": model_dir})
+    if output and table_output and cli.path_clash(output, table_output):
+        raise PredictError(f"--output {output} and --table_output {table_output} are one path: give two files")
     if fmt == "semeval":
         if table_output:
             raise PredictError("--table_output is for --format jsonl or table; --format semeval writes a table")

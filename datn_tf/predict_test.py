@@ -179,6 +179,11 @@ def test_an_output_onto_the_input_or_into_the_model_is_refused(tmp_path, fmt):
     assert gold.read_bytes() == before
     with pytest.raises(cli.UserError, match="is inside the input --model"):
         predict.run(tmp_path / "model", input_path=gold, output=tmp_path / "model" / "variables" / "x", fmt=fmt)
+    if fmt == "jsonl":
+        same = tmp_path / "out.tsv"
+        with pytest.raises(predict.PredictError, match=f"^--output {same} and --table_output {same} are one path"):
+            predict.run(tmp_path / "model", input_path=gold, output=same, table_output=same, fmt=fmt)
+        assert not same.exists()
 
 
 def _foreign_saved_model(path):

@@ -503,10 +503,10 @@ def main(argv):
             tables = (own,)
         cli.check_outputs({"--results_dir": FLAGS.results_dir, "--readme": FLAGS.readme},
                           inputs={"--data_dir": FLAGS.data_dir, "--embeddings": FLAGS.embeddings})
+        if FLAGS.seeds < 1:
+            raise ValueError("--seeds must be >= 1")
         if not FLAGS.table_only:
             ablations = selected(FLAGS.stage, FLAGS.configs)
-            if FLAGS.seeds < 1:
-                raise ValueError("--seeds must be >= 1")
             options = launch.options_from_flags()
             if FLAGS["dataset"].present and not own:
                 raise ValueError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out "

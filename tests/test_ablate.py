@@ -214,3 +214,10 @@ def test_table_only_names_a_damaged_or_misplaced_record(data_dir, tmp_path):
     proc = _table_only(tmp_path, data_dir)
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {out / 'sp-seed1.json'} holds the run of sp, seed 0, not sp-seed1")
+
+
+def test_no_seeds_is_an_error_also_for_the_table(data_dir, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments.ablate", "--table_only", "--seeds=0",
+                           f"--results_dir={tmp_path}", f"--data_dir={data_dir}", "--readme="],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr == "error: --seeds must be >= 1\n" and proc.stdout == ""
