@@ -375,8 +375,8 @@ def _slurm_job():
 def lock_holder(run_dir):
     """The lock of `run_dir` as a dict (host, pid, started, heartbeat, token, slurm_job), or None.
 
-    A lock file being written (created, not yet filled) reads as a holder of unknown process
-    whose heartbeat is the file's time.
+    A lock is never seen half-written (`RunLock` links it into place whole); a damaged one reads
+    as a holder of unknown process whose heartbeat is the file's time, so it goes stale.
     """
     path = Path(run_dir) / LOCK_FILE
     try:
@@ -397,7 +397,7 @@ def describe_holder(holder, now=None):
     """A lock's holder in words: "pid 123 on host h (started 2026-01-02 03:04:05 UTC, heartbeat 5 s ago)"."""
     now = time.time() if now is None else now
     who = (f"pid {holder['pid']} on host {holder['host']}" if holder.get("pid") is not None
-           else "a process being started")
+           else "an unknown process (its lock file is damaged)")
     if holder.get("slurm_job"):
         who += f" (Slurm job {holder['slurm_job']})"
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(holder["started"]))
@@ -430,7 +430,7 @@ def stale_reason(holder, now=None, stale_after=STALE_AFTER_SECONDS):
 
 class RunLock:
     """The lock of a run folder while it is trained: `<run>/lock.json`, created atomically
-    (O_CREAT | O_EXCL), naming the host, the process and the start time, its heartbeat
+    (written whole, then hard-linked into place), naming the host, the process and the start time, its heartbeat
     rewritten every `HEARTBEAT_SECONDS` by a thread.
 
     `acquire()` raises `RunLocked` naming the holder; a lock whose process is dead on this host,
@@ -452,12 +452,16 @@ class RunLock:
         self.token = secrets.token_hex(8)
         payload = {"host": socket.gethostname(), "pid": os.getpid(), "started": now, "heartbeat": now,
                    "token": self.token, "slurm_job": _slurm_job()}
+        # Written whole under a hidden name, then hard-linked into place: link() fails when the lock
+        # exists (atomic like O_EXCL, also on NFS), and no reader ever sees a half-written lock.
+        filled = self.path.with_name(f".{LOCK_FILE}.{self.token}")
         try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            filled.write_text(json.dumps(payload))
+            os.link(filled, self.path)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f)
+        finally:
+            filled.unlink(missing_ok=True)
         return True
 
     def _take_over(self, holder, reason):

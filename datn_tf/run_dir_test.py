@@ -172,30 +172,48 @@ def test_a_run_lock_is_claimed_once_and_names_its_holder(tmp_path):
     import socket
     import threading
 
-    run = tmp_path / "run"
-    claimed, refused = [], []
+    for round_ in range(20):  # rounds, so that a refusal racing the winner's write would show
+        run = tmp_path / f"run{round_}"
+        claimed, refused = [], []
 
-    def claim():
-        try:
-            claimed.append(run_dir_lib.RunLock(run).acquire())
-        except run_dir_lib.RunLocked as e:
-            refused.append(e)
+        def claim():
+            try:
+                claimed.append(run_dir_lib.RunLock(run).acquire())
+            except run_dir_lib.RunLocked as e:
+                refused.append(e)
 
-    threads = [threading.Thread(target=claim) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(claimed) == 1 and len(refused) == 7  # O_EXCL: one claim wins
-    holder = run_dir_lib.lock_holder(run)
-    assert (holder["host"], holder["pid"]) == (socket.gethostname(), os.getpid())
-    assert f"is being trained by pid {os.getpid()} on host {socket.gethostname()}, started " in str(refused[0])
-    assert refused[0].holder == holder
-    claimed[0].release()
-    assert run_dir_lib.lock_holder(run) is None and not (run / run_dir_lib.LOCK_FILE).exists()
+        threads = [threading.Thread(target=claim) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(claimed) == 1 and len(refused) == 7  # one claim wins
+        holder = run_dir_lib.lock_holder(run)
+        assert (holder["host"], holder["pid"]) == (socket.gethostname(), os.getpid())
+        for e in refused:  # every refusal names the winner: no lock is ever read half-written
+            assert f"is being trained by pid {os.getpid()} on host {socket.gethostname()}, started " in str(e)
+            assert e.holder == holder
+        assert sorted(p.name for p in run.iterdir()) == [run_dir_lib.LOCK_FILE]  # no temporaries left
+        claimed[0].release()
+        assert run_dir_lib.lock_holder(run) is None and not (run / run_dir_lib.LOCK_FILE).exists()
     with run_dir_lib.RunLock(run):  # free again
         assert run_dir_lib.lock_holder(run)["pid"] == os.getpid()
     assert run_dir_lib.lock_holder(run) is None
+
+
+def test_a_damaged_lock_holds_until_its_file_is_stale(tmp_path):
+    import os
+    import time
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lock_file = run / run_dir_lib.LOCK_FILE
+    lock_file.write_text('{"host": "no')  # cut short on disk
+    with pytest.raises(run_dir_lib.RunLocked, match="an unknown process .its lock file is damaged."):
+        run_dir_lib.RunLock(run, stale_after=60).acquire()
+    os.utime(lock_file, (time.time() - 90, time.time() - 90))
+    with run_dir_lib.RunLock(run, stale_after=60) as lock:
+        assert run_dir_lib.lock_holder(run)["token"] == lock.token
 
 
 def test_a_lock_of_a_dead_process_on_this_host_is_taken_over_with_a_line(tmp_path, capsys):
