@@ -127,6 +127,18 @@ def test_the_readme_is_rewritten_only_for_the_repositorys_results():
     assert experiments.readme_to_update(None, "/tmp/smoke", page) is None
 
 
+
+def test_a_results_folder_beside_the_default_gets_its_own_readme_block(tmp_path):
+    import experiments
+    from experiments import reproduce
+
+    root = Path(experiments.DEFAULT_RESULTS_DIR)
+    assert reproduce.block_name(root / "semeval", "semeval") == "semeval"
+    assert reproduce.block_name(root / "semeval-100d" / "semeval", "semeval") == "semeval-100d/semeval"
+    assert reproduce.block_name((REPO / root / "semeval-100d" / "semeval").resolve(), "semeval") == "semeval-100d/semeval"
+    assert reproduce.block_name(tmp_path / "results" / "semeval", "semeval") == "semeval"  # elsewhere
+
+
 @pytest.mark.slow
 def test_reproduce_rejects_unknown_variant(tmp_path):
     proc = subprocess.run(
