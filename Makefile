@@ -20,7 +20,7 @@ SEEDS ?= 3
 
 GLOVE_100D ?= data/glove.6B.100d.txt
 
-.PHONY: install test test-fast test-slurm lint train stats reproduce-e1 reproduce-e2 ablate export bench glove-100d clean
+.PHONY: install test test-fast test-slurm lint train stats reproduce-e1 reproduce-e1-100d reproduce-e2 ablate export bench glove-100d clean
 
 # A fresh virtual environment with everything pinned in requirements.txt, and this package.
 $(VENV)/.installed: requirements.txt setup.py
@@ -61,6 +61,12 @@ reproduce-e1: install
 reproduce-e2: install
 	$(PYTHON) -m experiments.reproduce --dataset ren_cecps --data_dir $(DATA_DIR) --runs $(RUNS) \
 		--variants "$(VARIANTS)" --cv_variants "$(CV_VARIANTS)" $(EXTRA)
+
+# E1 with glove.6B 100-d (`make glove-100d` first): its own results folder and README block.
+reproduce-e1-100d: install
+	$(PYTHON) -m experiments.reproduce --dataset semeval --data_dir $(DATA_DIR) --runs $(RUNS) \
+		--variants "$(VARIANTS)" --embeddings $(GLOVE_100D) \
+		--results_dir experiments/results/semeval-100d --readme README.md $(EXTRA)
 
 ablate: install
 	$(PYTHON) -m experiments.ablate --data_dir $(DATA_DIR) --seeds $(SEEDS) \
