@@ -1,6 +1,8 @@
 """The launchers' pure parts: GPUs per slot, threads per run, flags, progress lines; the Slurm
 launcher against a stand-in for submitit's executor (tests/slurm: against a real Slurm)."""
 
+import os
+
 import pytest
 
 from experiments import launch
@@ -117,12 +119,14 @@ class _FakeSlurmExecutor:
 
 
 def _slurm_grid(monkeypatch, tmp_path, outcomes=None, **options):
+    import types
+
     _FakeSlurmExecutor.made.clear()
     monkeypatch.setattr(launch.submitit, "AutoExecutor", _FakeSlurmExecutor)
     monkeypatch.setattr(launch, "accounting_enabled", lambda: True)
     monkeypatch.setattr(_FakeSlurmExecutor, "outcomes", outcomes or {})
-    jobs = [launch.Job(driver="d", name=n, label=n, config=None, results="r")
-            for n in ("base-seed0", "sp-seed0", "base-seed1")]
+    jobs = [launch.Job(driver="d", name=n, label=n, config=types.SimpleNamespace(output_dir=str(tmp_path / n)),
+                       results="r") for n in ("base-seed0", "sp-seed0", "base-seed1")]
     options = launch.Options(launcher="slurm", poll_seconds=0, **options).validate()
     finished = launch.run_jobs(jobs, None, lambda job: job.name == "sp-seed0", options, "[reproduce]",
                                tmp_path / "runs" / "submitit")
@@ -151,3 +155,50 @@ def test_slurm_waits_for_the_array_and_names_a_failed_run(monkeypatch, tmp_path,
     assert "runs: 3 done, 0 running, 0 pending of 3" in capsys.readouterr().out
     with pytest.raises(launch.RunsFailed, match=r"1 run\(s\) failed: base-seed1 failed \(out of memory\)"):
         _slurm_grid(monkeypatch, tmp_path, outcomes={"base-seed1": RuntimeError("out of memory")})
+
+
+@pytest.mark.parametrize("launcher", ["local", "slurm"])
+def test_a_run_held_by_a_live_process_is_named_and_waited_for_not_launched(launcher, monkeypatch, tmp_path, capsys):
+    import threading
+    import types
+
+    from datn_tf import run_dir
+
+    monkeypatch.setattr(launch.submitit, "AutoExecutor", _FakeSlurmExecutor)
+    monkeypatch.setattr(launch, "accounting_enabled", lambda: True)
+    monkeypatch.setattr(launch, "visible_gpus", lambda: [])
+    _FakeSlurmExecutor.made.clear()
+    held = tmp_path / "runs" / "base-seed0"
+    lock = run_dir.RunLock(held).acquire()  # this process: alive
+    recorded = set()
+    job = launch.Job(driver="d", name="base-seed0", label="base-seed0",
+                     config=types.SimpleNamespace(output_dir=str(held)), results="r")
+
+    def finish():  # the holder records the run, then lets go
+        recorded.add(job.name)
+        lock.release()
+
+    threading.Timer(0.5, finish).start()
+    options = launch.Options(launcher=launcher, poll_seconds=0.1)
+    assert launch.run_jobs([job], None, lambda j: j.name in recorded, options, "[reproduce]", tmp_path / "sub")
+    out = capsys.readouterr().out
+    assert f"[reproduce] base-seed0: being trained by pid {os.getpid()} on host " in out
+    assert "; waiting for it" in out and "runs: 1 done, 0 running, 0 pending of 1" in out
+    assert not any(e.submitted for e in _FakeSlurmExecutor.made)
+
+
+def test_no_wait_returns_when_every_pending_run_is_held_elsewhere(monkeypatch, tmp_path, capsys):
+    import types
+
+    from datn_tf import run_dir
+
+    monkeypatch.setattr(launch.submitit, "AutoExecutor", _FakeSlurmExecutor)
+    _FakeSlurmExecutor.made.clear()
+    held = tmp_path / "runs" / "base-seed0"
+    job = launch.Job(driver="d", name="base-seed0", label="base-seed0",
+                     config=types.SimpleNamespace(output_dir=str(held)), results="r")
+    with run_dir.RunLock(held):
+        options = launch.Options(launcher="slurm", no_wait=True, poll_seconds=0.1)
+        assert launch.run_jobs([job], None, lambda j: False, options, "[reproduce]", tmp_path / "sub") is False
+    assert "not waiting (--no_wait)" in capsys.readouterr().out
+    assert not any(e.submitted for e in _FakeSlurmExecutor.made)  # its holder trains it
