@@ -251,6 +251,24 @@ def test_a_lock_from_another_host_holds_until_its_heartbeat_is_stale(tmp_path):
     lock.release()
 
 
+def test_a_requeued_slurm_job_takes_its_own_lock_over_and_holds_against_others(tmp_path, monkeypatch):
+    import time
+
+    run = tmp_path / "run"
+    run.mkdir()
+    # Written by array task 7_1 on another node, its heartbeat fresh: the job was preempted or timed out.
+    (run / run_dir_lib.LOCK_FILE).write_text(json.dumps({"host": "node-elsewhere", "pid": 1, "started": time.time(),
+                                                         "heartbeat": time.time(), "slurm_job": "7_1"}))
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "0")  # another task of the array: it holds
+    with pytest.raises(run_dir_lib.RunLocked, match=r"pid 1 on host node-elsewhere \(Slurm job 7_1\)"):
+        run_dir_lib.RunLock(run).acquire()
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")  # the same task, requeued
+    with run_dir_lib.RunLock(run) as lock:
+        holder = run_dir_lib.lock_holder(run)
+        assert holder["token"] == lock.token and holder["slurm_job"] == "7_1"
+
+
 def test_the_heartbeat_is_rewritten_and_a_taken_over_lock_is_left_alone(tmp_path):
     import time
 

@@ -295,6 +295,14 @@ def _held(job):
     return run_dir.describe_holder(holder)
 
 
+def _skip_held(job, tag):
+    """True, with a line naming the holder, when another live process trains the job's run."""
+    holder = _held(job)
+    if holder is not None:
+        print(f"{tag} {job.name}: being trained by {holder}; waiting for it", flush=True)
+    return holder is not None
+
+
 def run_jobs(jobs, run_job, is_done, options, tag, folder):
     """Runs `jobs` with `options.launcher`; True when every run has finished (False: --no_wait).
 
@@ -396,7 +404,7 @@ def _local(jobs, is_done, options, tag, folder):
                 if is_done(job):
                     done += 1
                     continue
-                if _held(job) is not None:
+                if _skip_held(job, tag):
                     waiting.append(job)
                     continue
                 submitted = executor.submit(Execute(), job, slot_environment(slot, gpus), threads)
@@ -435,10 +443,16 @@ def _slurm(jobs, is_done, options, tag, folder):
     # With GPUs, TensorFlow's own thread defaults would take every core of the node.
     threads = threads_for(options.cpus())
     progress = Progress(tag, len(jobs), options.slurm_array_parallelism)
-    pending, done, failures = [job for job in jobs if not is_done(job)], 0, []
-    done = len(jobs) - len(pending)
-    waiting = []
+    pending, waiting, failures = [], [], []
+    for job in jobs:
+        if not is_done(job):
+            (waiting if _skip_held(job, tag) else pending).append(job)
+    done = len(jobs) - len(pending) - len(waiting)
     while pending or waiting:
+        if options.no_wait and not pending:
+            print(f"{tag} not waiting (--no_wait); when the runs held elsewhere have finished, run the same "
+                  "command with --table_only for the table", flush=True)
+            return False
         if pending:
             with executor.batch():
                 submitted = [executor.submit(Execute(), job, None, threads) for job in pending]

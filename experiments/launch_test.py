@@ -1,4 +1,7 @@
-"""The launchers' pure parts: GPUs per slot, threads per run, flags, progress lines."""
+"""The launchers' pure parts: GPUs per slot, threads per run, flags, progress lines; the Slurm
+launcher against a stand-in for submitit's executor (tests/slurm: against a real Slurm)."""
+
+import os
 
 import pytest
 
@@ -76,3 +79,126 @@ def test_progress_counts_runs_and_estimates_from_finished_wall_times(capsys):
         "[reproduce] runs: 0 done, 2 running, 4 pending of 6; ETA unknown (no run trained yet)",
         "[reproduce] runs: 3 done, 2 running, 1 pending of 6; ETA 3:00",
     ]
+
+
+class _FakeSlurmJob:
+    def __init__(self, job_id, outcome):
+        self.job_id, self.outcome, self.state, self.paths = job_id, outcome, "COMPLETED", None
+
+    def done(self):
+        return True
+
+    def result(self):
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+class _FakeSlurmExecutor:
+    """submitit.AutoExecutor's part that `_slurm` uses, recording what it is given."""
+
+    made = []
+    outcomes = {}  # {run name: what its job returns or raises}; by default it trained
+
+    def __init__(self, folder, cluster):
+        self.folder, self.cluster, self.parameters, self.submitted = folder, cluster, {}, []
+        _FakeSlurmExecutor.made.append(self)
+
+    def update_parameters(self, **parameters):
+        self.parameters.update(parameters)
+
+    def batch(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def submit(self, function, job, environment, threads):
+        self.submitted.append((job.name, environment, threads))
+        outcome = self.outcomes.get(job.name, {"status": "trained", "wall_seconds": 60.0})
+        return _FakeSlurmJob(f"9_{len(self.submitted) - 1}", outcome)
+
+
+def _slurm_grid(monkeypatch, tmp_path, outcomes=None, **options):
+    import types
+
+    _FakeSlurmExecutor.made.clear()
+    monkeypatch.setattr(launch.submitit, "AutoExecutor", _FakeSlurmExecutor)
+    monkeypatch.setattr(launch, "accounting_enabled", lambda: True)
+    monkeypatch.setattr(_FakeSlurmExecutor, "outcomes", outcomes or {})
+    jobs = [launch.Job(driver="d", name=n, label=n, config=types.SimpleNamespace(output_dir=str(tmp_path / n)),
+                       results="r") for n in ("base-seed0", "sp-seed0", "base-seed1")]
+    options = launch.Options(launcher="slurm", poll_seconds=0, **options).validate()
+    finished = launch.run_jobs(jobs, None, lambda job: job.name == "sp-seed0", options, "[reproduce]",
+                               tmp_path / "runs" / "submitit")
+    return finished, _FakeSlurmExecutor.made[0]
+
+
+def test_slurm_flags_become_the_job_arrays_parameters_and_no_wait_returns_at_once(monkeypatch, tmp_path, capsys):
+    finished, executor = _slurm_grid(monkeypatch, tmp_path, no_wait=True, slurm_partition="gpu", gpus_per_run=1,
+                                     cpus_per_run=4, mem_gb=16, timeout_min=240, slurm_array_parallelism=3)
+    assert finished is False
+    assert executor.cluster == "slurm" and executor.folder == tmp_path / "runs" / "submitit"
+    assert executor.parameters == dict(timeout_min=240, cpus_per_task=4, mem_gb=16, tasks_per_node=1, nodes=1,
+                                       slurm_array_parallelism=3, name="datn-runs", gpus_per_node=1,
+                                       slurm_partition="gpu")
+    # Only the runs without a record, with the threads of a 4-core machine and no GPU set by hand.
+    assert executor.submitted == [(n, None, launch.threads_for(4)) for n in ("base-seed0", "base-seed1")]
+    out = capsys.readouterr().out
+    assert "slurm: submitted 2 run(s) as job array 9 " in out and "base-seed1: Slurm job 9_1" in out
+    assert "not waiting (--no_wait)" in out and "--table_only" in out
+
+
+def test_slurm_waits_for_the_array_and_names_a_failed_run(monkeypatch, tmp_path, capsys):
+    finished, executor = _slurm_grid(monkeypatch, tmp_path)
+    assert finished is True and "gpus_per_node" not in executor.parameters
+    assert "slurm_partition" not in executor.parameters
+    assert "runs: 3 done, 0 running, 0 pending of 3" in capsys.readouterr().out
+    with pytest.raises(launch.RunsFailed, match=r"1 run\(s\) failed: base-seed1 failed \(out of memory\)"):
+        _slurm_grid(monkeypatch, tmp_path, outcomes={"base-seed1": RuntimeError("out of memory")})
+
+
+@pytest.mark.parametrize("launcher", ["local", "slurm"])
+def test_a_run_held_by_a_live_process_is_named_and_waited_for_not_launched(launcher, monkeypatch, tmp_path, capsys):
+    import threading
+    import types
+
+    from datn_tf import run_dir
+
+    monkeypatch.setattr(launch.submitit, "AutoExecutor", _FakeSlurmExecutor)
+    monkeypatch.setattr(launch, "accounting_enabled", lambda: True)
+    monkeypatch.setattr(launch, "visible_gpus", lambda: [])
+    _FakeSlurmExecutor.made.clear()
+    held = tmp_path / "runs" / "base-seed0"
+    lock = run_dir.RunLock(held).acquire()  # this process: alive
+    recorded = set()
+    job = launch.Job(driver="d", name="base-seed0", label="base-seed0",
+                     config=types.SimpleNamespace(output_dir=str(held)), results="r")
+
+    def finish():  # the holder records the run, then lets go
+        recorded.add(job.name)
+        lock.release()
+
+    threading.Timer(0.5, finish).start()
+    options = launch.Options(launcher=launcher, poll_seconds=0.1)
+    assert launch.run_jobs([job], None, lambda j: j.name in recorded, options, "[reproduce]", tmp_path / "sub")
+    out = capsys.readouterr().out
+    assert f"[reproduce] base-seed0: being trained by pid {os.getpid()} on host " in out
+    assert "; waiting for it" in out and "runs: 1 done, 0 running, 0 pending of 1" in out
+    assert not any(e.submitted for e in _FakeSlurmExecutor.made)
+
+
+def test_no_wait_returns_when_every_pending_run_is_held_elsewhere(monkeypatch, tmp_path, capsys):
+    import types
+
+    from datn_tf import run_dir
+
+    monkeypatch.setattr(launch.submitit, "AutoExecutor", _FakeSlurmExecutor)
+    _FakeSlurmExecutor.made.clear()
+    held = tmp_path / "runs" / "base-seed0"
+    job = launch.Job(driver="d", name="base-seed0", label="base-seed0",
+                     config=types.SimpleNamespace(output_dir=str(held)), results="r")
+    with run_dir.RunLock(held):
+        options = launch.Options(launcher="slurm", no_wait=True, poll_seconds=0.1)
+        assert launch.run_jobs([job], None, lambda j: False, options, "[reproduce]", tmp_path / "sub") is False
+    assert "not waiting (--no_wait)" in capsys.readouterr().out
+    assert not any(e.submitted for e in _FakeSlurmExecutor.made)  # its holder trains it
