@@ -181,8 +181,8 @@ def _own_files(tmp_path, **settings):
     from datn_tf import config as config_lib
 
     (tmp_path / "e.csv").write_text("text,calm,eager\nso calm,1,0\nso eager,0,1\n")
-    return config_lib.resolve(dict(dataset="files", variant="datn2", train_file=str(tmp_path / "e.csv"),
-                                   dev_file=str(tmp_path / "e.csv"), **settings)).validate()
+    return config_lib.resolve({**dict(dataset="files", variant="datn2", train_file=str(tmp_path / "e.csv"),
+                                      dev_file=str(tmp_path / "e.csv")), **settings}).validate()
 
 
 @pytest.mark.parametrize("name, text, settings, labels, names", [
@@ -210,11 +210,30 @@ def test_sentiment_files_of_each_layout(tmp_path, name, text, settings, labels, 
     assert task.sentiment.texts[:2] == ["good day", "bad day"]
 
 
-def test_a_sentiment_row_with_two_labels_is_an_error(tmp_path):
-    (tmp_path / "s.csv").write_text("text,neg,pos\ngood day,1,1\n")
-    files = _own_files(tmp_path, sentiment_file=str(tmp_path / "s.csv"))
-    with pytest.raises(DataFormatError, match=r"s.csv: row '2' has 2 sentiment labels; give one per row"):
+@pytest.mark.parametrize("name, text, where", [
+    ("s.csv", "text,neg,pos\ngood day,0,1\nbad day,1,1\n", r"s.csv:3: 2 sentiment labels; give one per row"),
+    ("s.csv", "id,text,label\na,good day,pos\nb,bad day,\n", r"s.csv:3: 0 sentiment labels; give one per row"),
+    ("s.csv", "text,label\n", r"s.csv: the sentiment file holds no sentences"),
+    ("s.csv", "text,label\ngood day,pos\nfine day,pos\n", r"s.csv: one sentiment class \(pos\); a source task"),
+    # A file whose first row is 4A is 4A: a later bad row is its error, not another layout's.
+    ("s.tsv", "1\tpositive\tgood day\n2\tpositve\tbad day\n", r"s.tsv:2: unknown sentiment label 'positve'"),
+])
+def test_a_malformed_sentiment_file_is_an_error(tmp_path, name, text, where):
+    (tmp_path / name).write_text(text)
+    files = _own_files(tmp_path, sentiment_file=str(tmp_path / name))
+    with pytest.raises(DataFormatError, match=where):
         datasets.load_task_of(files)
+
+
+@pytest.mark.parametrize("split", ["dev_file", "test_file"])
+def test_a_wide_dev_or_test_file_with_a_label_train_lacks_is_an_error(tmp_path, split):
+    (tmp_path / "x.csv").write_text("text,eager,calm,bored\nhi,1,0,0\n")
+    files = _own_files(tmp_path, variant="base", **{split: str(tmp_path / "x.csv")})
+    with pytest.raises(DataFormatError, match=r"x.csv:1: label column\(s\) bored not in the training file's"):
+        datasets.load_task_of(files)
+    (tmp_path / "x.csv").write_text("text,eager,calm\nhi,1,0\n")  # train's labels in another order
+    task = datasets.load_task_of(files)
+    assert getattr(task, split.split("_")[0]).labels.tolist() == [[0, 1]]
 
 
 def _read_e1_directly(data_dir, **_):
