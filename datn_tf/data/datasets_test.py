@@ -153,6 +153,31 @@ def test_a_registered_entry_is_a_dataset_everywhere(mine, data_dir, tmp_path):
     assert described["paper"] is None and described["notes"] == ["mine: read from the E1 fixture"]
     assert "| train | 40 | " in stats.render(described) and "paper" not in stats.render(described)
     assert stats.check(described) == []
+    _tables_of_a_registered_entry(tmp_path / "run", data_dir, tmp_path / "results" / "mine")
+
+
+def _tables_of_a_registered_entry(run, data_dir, results):
+    """reproduce's and ablate's tables of the "mine" run: its ranking columns, title, no paper figures."""
+    import numpy as np
+
+    from datn_tf import io_utils
+    from experiments import ablate, reproduce
+
+    reproduce.record_run(results, "base-seed0", run)
+    table3 = reproduce.build_table("mine", results, ["base"], data_dir)
+    assert "the paper has no figures for this dataset" in table3 and "[" not in table3
+    assert "| Base | 1 |" in table3 and "| AP |" in table3 and "one-error" in table3
+    metrics = run_dir_lib.read_metrics(run)
+    record = {"config": "base", "about": "Base", "stage": "reference", "dataset": "mine", "overrides": {},
+              **{k: metrics[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds",
+                                         "dev")},
+              "mean_max_alpha_t": None, "mean_max_alpha_s": None, "mean_cos_alpha_s_alpha_t": None}
+    io_utils.save_npy(results / "ablations" / "probs" / "base-seed0.npy",
+                      np.load(run_dir_lib.probabilities_path(run, "dev")).astype(np.float16))
+    io_utils.write_json(results / "ablations" / "base-seed0.json", record)
+    ablations = ablate.build_table(results / "ablations", data_dir, dataset="mine")
+    assert ablations.startswith("# Ablations on mine dev\n") and "| base | base | 1 |" in ablations
+    assert "| AP |" in ablations and "[" not in ablations
 
 
 def test_an_entry_with_the_same_readers_and_defaults_trains_to_the_same_metrics(monkeypatch, data_dir, tmp_path):
