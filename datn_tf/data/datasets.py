@@ -312,18 +312,19 @@ def _read_files(data_dir, files=None, **_):
     """--dataset=files: the splits from --train_file, --dev_file, --test_file, --sentiment_file."""
     names = files_lib.read_label_names(files.label_names_file) if files.label_names_file else None
 
-    def read(path, label_names, only_these_labels=False):
+    def read(path, label_names, labels_of=None):
         return files_lib.read_emotion_file(path, layout=files.layout, delimiter=files.delimiter,
                                            text_column=files.text_column, labels_column=files.labels_column,
                                            id_column=files.id_column, label_names=label_names,
-                                           only_these_labels=only_these_labels)
+                                           labels_of=labels_of)
 
     # Dev and test are read with train's label set (a wide file's columns in train's order); with
     # no names file, a wide one's extra label column is an error, not a column left unread.
     train = read(files.train_file, names)
-    dev = read(files.dev_file, names or train.label_names, not names)
+    of_train = None if names else "the training file"
+    dev = read(files.dev_file, names or train.label_names, of_train)
     files_lib.check_same_labels(train, dev)
-    test = read(files.test_file, names or train.label_names, not names) if files.test_file else None
+    test = read(files.test_file, names or train.label_names, of_train) if files.test_file else None
     if test is not None:
         files_lib.check_same_labels(train, test)
     notes = [] if test is not None else ["test split not evaluated: no --test_file"]

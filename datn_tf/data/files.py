@@ -165,7 +165,7 @@ def read_texts(path, layout="auto", delimiter=None, text_column=None, labels_col
 
 
 def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, labels_column=None, id_column=None,
-                      label_names=None, only_these_labels=False):
+                      label_names=None, labels_of=None):
     """`EmotionExamples` of one split.
 
     Args:
@@ -176,8 +176,8 @@ def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, lab
         label_names: the label set: for list, the names (or the names its ids index); for wide,
             the label columns (default: every column but text and id). None for list: the
             sorted names found in the file.
-        only_these_labels: wide: every column but text and id is one of `label_names` (a dev or
-            test file read with train's label set may not carry a label of its own).
+        labels_of: the file `label_names` come from ("the training file"): then, in the wide
+            layout, a column other than text, id and those names is an error, not left unread.
     """
     path = Path(path)
     header = has_header(text_column, labels_column, id_column)
@@ -194,9 +194,9 @@ def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, lab
         if missing:
             raise DataFormatError(path, 1, f"missing label column(s) {', '.join(missing)}")
         extra = [str(c) for c in frame.columns if c not in (columns.text_column, columns.id_column, *names)]
-        if only_these_labels and extra:
-            raise DataFormatError(path, 1, f"label column(s) {', '.join(extra)} not in the training file's label "
-                                  f"set ({', '.join(names)}); give both the same label set")
+        if labels_of and extra:
+            raise DataFormatError(path, 1, f"label column(s) {', '.join(extra)} not in {labels_of}'s label set "
+                                  f"({', '.join(names)}); give both the same label set")
         labels = np.zeros((len(texts), len(names)), dtype=np.int8)
         for k, name in enumerate(names):
             for i, value in enumerate(frame[name]):

@@ -95,7 +95,7 @@ def test_predictions_are_written_in_the_layout_they_were_read_in(tmp_path, name,
 def test_a_wide_file_read_with_train_labels_may_carry_no_label_of_its_own(tmp_path):
     path = _write(tmp_path / "dev.csv", "id,text,eager,calm,bored\na,hi,1,0,0\n")
     with pytest.raises(DataFormatError, match=r"dev.csv:1: label column\(s\) bored not in the training file's"):
-        files.read_emotion_file(path, label_names=("calm", "eager"), only_these_labels=True)
+        files.read_emotion_file(path, label_names=("calm", "eager"), labels_of="the training file")
     # Without the check (a names file picks the label columns), the others are not read;
     # either way the columns come in the order of the names.
     ex = files.read_emotion_file(path, label_names=("calm", "eager"))
