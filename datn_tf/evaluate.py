@@ -47,7 +47,9 @@ def read_prediction_file(path, gold, columns=None):
             raise DataFormatError(path, 1, f"label columns {pred.label_names} differ from the gold file's")
     else:
         header = files_lib.has_header(*(columns.get(c) for c in ("text_column", "labels_column", "id_column")))
-        pred, first_line = _read_table(path, columns, gold.label_names), 1 + header
+        # With no names file, a wide file's label columns are the gold file's, none more.
+        labels_of = None if columns.get("label_names_file") else "the gold file"
+        pred, first_line = _read_table(path, columns, gold.label_names, labels_of), 1 + header
     if len(pred) != len(gold):
         raise DataFormatError(path, None, f"{len(pred)} predictions for {len(gold)} gold examples")
     for i, (a, b) in enumerate(zip(pred.ids, gold.ids)):
@@ -61,8 +63,8 @@ def _reading(columns):
     return {k: v for k, v in columns.items() if k != "label_names_file" and v is not None}
 
 
-def _read_table(path, columns, label_names=None):
-    return files_lib.read_emotion_file(path, label_names=label_names, **_reading(columns))
+def _read_table(path, columns, label_names=None, labels_of=None):
+    return files_lib.read_emotion_file(path, label_names=label_names, labels_of=labels_of, **_reading(columns))
 
 
 def _layout(path, columns):

@@ -131,6 +131,16 @@ def test_files_of_the_wide_and_list_layouts_are_scored_against_gold(tmp_path):
     assert evaluate.score_files(tmp_path / "gold.tsv", tmp_path / "pred.tsv", columns=LIST_COLUMNS) == wide
 
 
+def test_a_wide_prediction_file_with_a_label_gold_lacks_is_an_error(tmp_path):
+    (tmp_path / "gold.csv").write_text("id,text,calm,eager\na,x,1,0\n")
+    (tmp_path / "pred.csv").write_text("id,text,eager,calm,bored\na,x,0,1,1\n")
+    wide = dict(LIST_COLUMNS, text_column=None, labels_column=None, id_column=None)
+    with testing.expect_data_error(tmp_path / "pred.csv", 1, "label column(s) bored not in the gold file's label set"):
+        evaluate.score_files(tmp_path / "gold.csv", tmp_path / "pred.csv", columns=wide)
+    (tmp_path / "pred.csv").write_text("id,text,eager,calm\na,x,0,1\n")  # the gold labels in another order
+    assert evaluate.score_files(tmp_path / "gold.csv", tmp_path / "pred.csv", columns=wide)["jaccard"] == 1.0
+
+
 def test_a_layout_file_with_other_ids_is_reported_with_the_line(tmp_path):
     (tmp_path / "gold.tsv").write_text("x\t0\ta\ny\t0\tb\n")
     (tmp_path / "pred.tsv").write_text("x\t0\ta\ny\t0\tB\n")

@@ -289,14 +289,21 @@ def _read_sentiment_file(files):
     if files.sentiment_text_column is None and files.sentiment_labels_column is None:
         try:
             return semeval_4a.read_4a(path)
-        except DataFormatError:
-            pass  # not 4A: a file of the emotion layouts
+        except DataFormatError as e:
+            if e.line is not None and e.line > 1:
+                raise  # its first row parsed as 4A: the file is 4A, and this row is wrong
     rows = files_lib.read_emotion_file(path, delimiter=files.delimiter, text_column=files.sentiment_text_column,
                                        labels_column=files.sentiment_labels_column)
+    if not len(rows):
+        raise DataFormatError(path, None, "the sentiment file holds no sentences")
+    first_line = 2 if files_lib.has_header(files.sentiment_text_column, files.sentiment_labels_column) else 1
     counts = rows.labels.sum(1)
     bad = next((i for i, c in enumerate(counts) if c != 1), None)
     if bad is not None:
-        raise DataFormatError(path, None, f"row {rows.ids[bad]!r} has {counts[bad]} sentiment labels; give one per row")
+        raise DataFormatError(path, first_line + bad, f"{counts[bad]} sentiment labels; give one per row")
+    if len(rows.label_names) < 2:
+        raise DataFormatError(path, None, f"one sentiment class ({', '.join(rows.label_names)}); a source task "
+                              "needs two or more")
     return SentimentExamples(ids=rows.ids, texts=rows.texts, labels=rows.labels.argmax(1),
                              label_names=rows.label_names, source=str(path))
 
@@ -305,15 +312,19 @@ def _read_files(data_dir, files=None, **_):
     """--dataset=files: the splits from --train_file, --dev_file, --test_file, --sentiment_file."""
     names = files_lib.read_label_names(files.label_names_file) if files.label_names_file else None
 
-    def read(path, label_names):
+    def read(path, label_names, labels_of=None):
         return files_lib.read_emotion_file(path, layout=files.layout, delimiter=files.delimiter,
                                            text_column=files.text_column, labels_column=files.labels_column,
-                                           id_column=files.id_column, label_names=label_names)
+                                           id_column=files.id_column, label_names=label_names,
+                                           labels_of=labels_of)
 
+    # Dev and test are read with train's label set (a wide file's columns in train's order); with
+    # no names file, a wide one's extra label column is an error, not a column left unread.
     train = read(files.train_file, names)
-    dev = read(files.dev_file, names or train.label_names)
+    of_train = None if names else "the training file"
+    dev = read(files.dev_file, names or train.label_names, of_train)
     files_lib.check_same_labels(train, dev)
-    test = read(files.test_file, names or train.label_names) if files.test_file else None
+    test = read(files.test_file, names or train.label_names, of_train) if files.test_file else None
     if test is not None:
         files_lib.check_same_labels(train, test)
     notes = [] if test is not None else ["test split not evaluated: no --test_file"]

@@ -153,6 +153,31 @@ def test_a_registered_entry_is_a_dataset_everywhere(mine, data_dir, tmp_path):
     assert described["paper"] is None and described["notes"] == ["mine: read from the E1 fixture"]
     assert "| train | 40 | " in stats.render(described) and "paper" not in stats.render(described)
     assert stats.check(described) == []
+    _tables_of_a_registered_entry(tmp_path / "run", data_dir, tmp_path / "results" / "mine")
+
+
+def _tables_of_a_registered_entry(run, data_dir, results):
+    """reproduce's and ablate's tables of the "mine" run: its ranking columns, title, no paper figures."""
+    import numpy as np
+
+    from datn_tf import io_utils
+    from experiments import ablate, reproduce
+
+    reproduce.record_run(results, "base-seed0", run)
+    table3 = reproduce.build_table("mine", results, ["base"], data_dir)
+    assert "the paper has no figures for this dataset" in table3 and "[" not in table3
+    assert "| Base | 1 |" in table3 and "| AP |" in table3 and "one-error" in table3
+    metrics = run_dir_lib.read_metrics(run)
+    record = {"config": "base", "about": "Base", "stage": "reference", "dataset": "mine", "overrides": {},
+              **{k: metrics[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds",
+                                         "dev")},
+              "mean_max_alpha_t": None, "mean_max_alpha_s": None, "mean_cos_alpha_s_alpha_t": None}
+    io_utils.save_npy(results / "ablations" / "probs" / "base-seed0.npy",
+                      np.load(run_dir_lib.probabilities_path(run, "dev")).astype(np.float16))
+    io_utils.write_json(results / "ablations" / "base-seed0.json", record)
+    ablations = ablate.build_table(results / "ablations", data_dir, dataset="mine")
+    assert ablations.startswith("# Ablations on mine dev\n") and "| base | base | 1 |" in ablations
+    assert "| AP |" in ablations and "[" not in ablations
 
 
 def test_an_entry_with_the_same_readers_and_defaults_trains_to_the_same_metrics(monkeypatch, data_dir, tmp_path):
@@ -181,8 +206,8 @@ def _own_files(tmp_path, **settings):
     from datn_tf import config as config_lib
 
     (tmp_path / "e.csv").write_text("text,calm,eager\nso calm,1,0\nso eager,0,1\n")
-    return config_lib.resolve(dict(dataset="files", variant="datn2", train_file=str(tmp_path / "e.csv"),
-                                   dev_file=str(tmp_path / "e.csv"), **settings)).validate()
+    return config_lib.resolve({**dict(dataset="files", variant="datn2", train_file=str(tmp_path / "e.csv"),
+                                      dev_file=str(tmp_path / "e.csv")), **settings}).validate()
 
 
 @pytest.mark.parametrize("name, text, settings, labels, names", [
@@ -210,11 +235,30 @@ def test_sentiment_files_of_each_layout(tmp_path, name, text, settings, labels, 
     assert task.sentiment.texts[:2] == ["good day", "bad day"]
 
 
-def test_a_sentiment_row_with_two_labels_is_an_error(tmp_path):
-    (tmp_path / "s.csv").write_text("text,neg,pos\ngood day,1,1\n")
-    files = _own_files(tmp_path, sentiment_file=str(tmp_path / "s.csv"))
-    with pytest.raises(DataFormatError, match=r"s.csv: row '2' has 2 sentiment labels; give one per row"):
+@pytest.mark.parametrize("name, text, where", [
+    ("s.csv", "text,neg,pos\ngood day,0,1\nbad day,1,1\n", r"s.csv:3: 2 sentiment labels; give one per row"),
+    ("s.csv", "id,text,label\na,good day,pos\nb,bad day,\n", r"s.csv:3: 0 sentiment labels; give one per row"),
+    ("s.csv", "text,label\n", r"s.csv: the sentiment file holds no sentences"),
+    ("s.csv", "text,label\ngood day,pos\nfine day,pos\n", r"s.csv: one sentiment class \(pos\); a source task"),
+    # A file whose first row is 4A is 4A: a later bad row is its error, not another layout's.
+    ("s.tsv", "1\tpositive\tgood day\n2\tpositve\tbad day\n", r"s.tsv:2: unknown sentiment label 'positve'"),
+])
+def test_a_malformed_sentiment_file_is_an_error(tmp_path, name, text, where):
+    (tmp_path / name).write_text(text)
+    files = _own_files(tmp_path, sentiment_file=str(tmp_path / name))
+    with pytest.raises(DataFormatError, match=where):
         datasets.load_task_of(files)
+
+
+@pytest.mark.parametrize("split", ["dev_file", "test_file"])
+def test_a_wide_dev_or_test_file_with_a_label_train_lacks_is_an_error(tmp_path, split):
+    (tmp_path / "x.csv").write_text("text,eager,calm,bored\nhi,1,0,0\n")
+    files = _own_files(tmp_path, variant="base", **{split: str(tmp_path / "x.csv")})
+    with pytest.raises(DataFormatError, match=r"x.csv:1: label column\(s\) bored not in the training file's"):
+        datasets.load_task_of(files)
+    (tmp_path / "x.csv").write_text("text,eager,calm\nhi,1,0\n")  # train's labels in another order
+    task = datasets.load_task_of(files)
+    assert getattr(task, split.split("_")[0]).labels.tolist() == [[0, 1]]
 
 
 def _read_e1_directly(data_dir, **_):

@@ -73,13 +73,40 @@ def read_table(path, delimiter=None, header=True):
     if not path.exists():
         raise DataFormatError(path, None, "file not found")
     sep = separator(path, delimiter)
+    kind = "TSV" if sep == "\t" else "CSV"
     try:
+        _check_rows(path, sep, kind)
         return pd.read_csv(path, sep=sep, header=0 if header else None, dtype=str, keep_default_na=False,
                            quoting=3 if sep == "\t" else 0, encoding="utf-8")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        kind = "TSV" if sep == "\t" else "CSV"
-        raise DataFormatError(path, None, f"not a readable {kind} file ({e}); --delimiter names the "
+        problem = " ".join(str(e).split())
+        raise DataFormatError(path, None, f"not a readable {kind} file ({problem}); --delimiter names the "
                               "separator") from None
+
+
+def _check_rows(path, sep, kind):
+    """Every row has as many fields as the first, and no blank line comes before a row: pandas
+    would fill a short row with empty cells and skip a blank line (shifting the line numbers
+    the errors give)."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=sep, quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL)
+        width = blank = None
+        try:
+            for record in reader:
+                if not record:
+                    blank = blank or reader.line_num
+                    continue
+                if blank is not None:
+                    raise DataFormatError(path, blank, "blank line inside the data")
+                if width is None:
+                    width = len(record)
+                elif len(record) != width:
+                    raise DataFormatError(path, reader.line_num, f"{len(record)} field(s) where the first row has "
+                                          f"{width}")
+        except csv.Error as e:
+            raise DataFormatError(path, reader.line_num, f"not a readable {kind} row ({e})") from None
 
 
 def read_label_names(path):
@@ -165,7 +192,7 @@ def read_texts(path, layout="auto", delimiter=None, text_column=None, labels_col
 
 
 def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, labels_column=None, id_column=None,
-                      label_names=None):
+                      label_names=None, labels_of=None):
     """`EmotionExamples` of one split.
 
     Args:
@@ -176,6 +203,8 @@ def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, lab
         label_names: the label set: for list, the names (or the names its ids index); for wide,
             the label columns (default: every column but text and id). None for list: the
             sorted names found in the file.
+        labels_of: the file `label_names` come from ("the training file"): then, in the wide
+            layout, a column other than text, id and those names is an error, not left unread.
     """
     path = Path(path)
     header = has_header(text_column, labels_column, id_column)
@@ -191,6 +220,10 @@ def read_emotion_file(path, layout="auto", delimiter=None, text_column=None, lab
         missing = [n for n in names if n not in frame.columns]
         if missing:
             raise DataFormatError(path, 1, f"missing label column(s) {', '.join(missing)}")
+        extra = [str(c) for c in frame.columns if c not in (columns.text_column, columns.id_column, *names)]
+        if labels_of and extra:
+            raise DataFormatError(path, 1, f"label column(s) {', '.join(extra)} not in {labels_of}'s label set "
+                                  f"({', '.join(names)}); give both the same label set")
         labels = np.zeros((len(texts), len(names)), dtype=np.int8)
         for k, name in enumerate(names):
             for i, value in enumerate(frame[name]):

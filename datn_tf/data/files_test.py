@@ -34,6 +34,13 @@ def test_headerless_positions_and_label_ids(tmp_path):
     ex = files.read_emotion_file(path, text_column="0", labels_column="1", id_column="2", label_names=NAMES)
     assert ex.ids == ["x1", "x2"] and ex.texts[0] == "so calm"
     np.testing.assert_array_equal(ex.labels, [[1, 0, 0, 0, 0], [0, 1, 0, 1, 0]])
+    # A row without its id field (GoEmotions has three per row), and blank lines at the end.
+    _write(path, "so calm\t0\tx1\neager and proud\t1,3\n\n")
+    with pytest.raises(DataFormatError, match=r"train.tsv:2: 2 field\(s\) where the first row has 3$"):
+        files.read_emotion_file(path, text_column="0", labels_column="1", id_column="2", label_names=NAMES)
+    _write(path, "so calm\t0\tx1\n\n\n")
+    assert files.read_emotion_file(path, text_column="0", labels_column="1", id_column="2", label_names=NAMES).ids == [
+        "x1"]
 
 
 @pytest.mark.parametrize("text, kwargs, where", [
@@ -42,6 +49,10 @@ def test_headerless_positions_and_label_ids(tmp_path):
     ("body,calm\nhi,1\n", {}, r"w.csv:1: no text column"),
     ("text,labels\nhi,calm\nho,angry\n", {"label_names": ("calm",)}, r"w.csv:3: label 'angry' is not in"),
     ("text,labels\nhi,calm\n", {"layout": "wide", "label_names": ("calm", "eager")}, r"w.csv:1: missing label"),
+    # pandas would fill a short row with empty cells and skip a blank line (shifting the lines after it)
+    ("text,calm\nhi,1\nho\n", {}, r"w.csv:3: 1 field\(s\) where the first row has 2$"),
+    ("text,calm\nhi,1\nho,1,0\n", {}, r"w.csv:3: 3 field\(s\) where the first row has 2$"),
+    ("text,calm\nhi,1\n\nho,1\n", {}, r"w.csv:3: blank line inside the data"),
 ])
 def test_malformed_rows_name_the_file_and_line(tmp_path, text, kwargs, where):
     with pytest.raises(DataFormatError, match=where):
@@ -90,3 +101,13 @@ def test_predictions_are_written_in_the_layout_they_were_read_in(tmp_path, name,
                                    **kwargs)
     assert back.ids == ids and back.texts == texts
     np.testing.assert_array_equal(back.labels, labels)
+
+
+def test_a_wide_file_read_with_train_labels_may_carry_no_label_of_its_own(tmp_path):
+    path = _write(tmp_path / "dev.csv", "id,text,eager,calm,bored\na,hi,1,0,0\n")
+    with pytest.raises(DataFormatError, match=r"dev.csv:1: label column\(s\) bored not in the training file's"):
+        files.read_emotion_file(path, label_names=("calm", "eager"), labels_of="the training file")
+    # Without the check (a names file picks the label columns), the others are not read;
+    # either way the columns come in the order of the names.
+    ex = files.read_emotion_file(path, label_names=("calm", "eager"))
+    np.testing.assert_array_equal(ex.labels, [[0, 1]])
