@@ -64,10 +64,12 @@ def render(dataset, table):
 
 def main(argv):
     from datn_tf import cli, io_utils
+    from datn_tf import run_dir as run_dir_lib
 
     with cli.user_errors(argv):
         folder = Path(FLAGS.results_dir) / FLAGS.dataset
-        records = [io_utils.read_json(p) for p in sorted(folder.glob("*-seed*.json"))]
+        records = [io_utils.read_json(p) for p in sorted(folder.glob("*.json"))
+                   if (parsed := run_dir_lib.parse_run_name(p.stem)) is not None and parsed[2] is None]
         table = gap_table(records)
         if not table:
             print(f"nothing to report: no run in {folder} has a test curve (the test split was held out, "
