@@ -1,7 +1,7 @@
 """The metric columns of every report, and the one Markdown table renderer.
 
 A metric of `metrics.emotion_metrics` reaches the tables of `experiments.reproduce` and
-`experiments.ablate` and the end-of-run summary by one entry in `METRIC_COLUMNS`. A record
+`experiments.ablate`, the dev-step log line and the end-of-run summary by one entry in `METRIC_COLUMNS`. A record
 written before a metric existed shows "–" in its cell.
 """
 
@@ -80,7 +80,7 @@ def markdown_table(headings, rows):
 
 
 def metrics_line(split_metrics, digits=4):
-    """One split's metrics as "jaccard 0.5000  macro_f1 ..." (the end-of-run summary)."""
+    """One split's metrics as "jaccard 0.5000  macro_f1 ..." (the dev-step log line, the end-of-run summary)."""
     return "  ".join(f"{c.key} {value(split_metrics.get(c.key), digits)}" for c in METRIC_COLUMNS
                      if not c.ranking or c.key in split_metrics)
 

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datn_tf import input_pipeline, metrics, objectives
+from datn_tf import input_pipeline, metrics, objectives, tables
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
 from datn_tf.config import ModelConfig, TrainConfig
@@ -328,8 +328,7 @@ class Trainer:
                 if k != "n":
                     write_scalar(f"test/{k}", v, step)
         self.summary_writer.flush()
-        log(f"  dev step {step}: jaccard {score:.4f} macro_f1 {result['macro_f1']:.4f} "
-            f"micro_f1 {result['micro_f1']:.4f} (gamma {gamma:.2f})"
+        log(f"  dev step {step}: {tables.metrics_line(result)} (gamma {gamma:.2f})"
             + ("  * best" if improved else
                f"  (best {float(self.best_score.numpy()):.4f} at step {int(self.best_step.numpy())})"))
 

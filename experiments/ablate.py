@@ -429,7 +429,7 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None, files=None):
             best += f" ({last} at the end)"
         pred = ensemble(name)
         ens_jaccard = metrics.emotion_metrics(gold, pred)["jaccard"]
-        p_value = "–"
+        p_value = tables.MISSING
         seeds = [p["seed"] for p in runs]
         if base_seeds and name != reference:
             # Against Base's ensemble of the same seeds, so that both average as many runs.

@@ -262,14 +262,21 @@ def run_all(dataset_dir, variants, runs, cv_variants=(), options=None):
     return launch.run_jobs(pending, run_job, is_done, options, "[reproduce]", dataset_dir / "runs" / "submitit")
 
 
-def recorded_runs(dataset_dir, pattern):
-    """{run name: record} of the recorded runs whose name matches `pattern` (e.g. "base-seed*"),
-    each checked by `read_record`."""
-    return {p.stem: read_record(dataset_dir, p.stem) for p in sorted(dataset_dir.glob(f"{pattern}.json"))}
+def recorded_runs(dataset_dir, variant=None, cv=False):
+    """{run name: record} of the recorded runs of `variant` (of any when None): its seeds, or
+    with `cv` its cross-validation folds; each checked by `read_record`."""
+    from datn_tf import run_dir as run_dir_lib
+
+    names = [p.stem for p in sorted(dataset_dir.glob("*.json"))
+             if (parsed := run_dir_lib.parse_run_name(p.stem)) is not None
+             and variant in (None, parsed[0]) and (parsed[2] is not None) == cv]
+    return {name: read_record(dataset_dir, name) for name in names}
 
 
 def variants_with_cv(dataset_dir):
-    return sorted({name.split("-cvfold")[0] for name in recorded_runs(dataset_dir, "*-cvfold*")})
+    from datn_tf import run_dir as run_dir_lib
+
+    return sorted({run_dir_lib.parse_run_name(name)[0] for name in recorded_runs(dataset_dir, cv=True)})
 
 
 def settings_line(records, dataset):
@@ -311,8 +318,8 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None, files=Non
 
     task = datasets.load_task(dataset, data_dir, files=files)
     ranking = datasets.get(dataset).ranking_metrics
-    finished = {v: runs for v in variants if (runs := recorded_runs(dataset_dir, f"{v}-seed*"))}
-    cv_finished = {v: recorded_runs(dataset_dir, f"{v}-cvfold*") for v in variants_with_cv(dataset_dir)}
+    finished = {v: runs for v in variants if (runs := recorded_runs(dataset_dir, v))}
+    cv_finished = {v: recorded_runs(dataset_dir, v, cv=True) for v in variants_with_cv(dataset_dir)}
     if not finished and not cv_finished:
         return None
     all_payloads = [p for runs in finished.values() for p in runs.values()]
@@ -323,7 +330,7 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None, files=Non
 
     def mcnemar_p(v, ref):
         if v == ref or ref not in finished:
-            return "–"
+            return tables.MISSING
         ref_by_seed = {p["seed"]: (name, p) for name, p in finished[ref].items()}
         ps = []
         for name, payload in finished[v].items():
@@ -332,7 +339,7 @@ def build_table(dataset, dataset_dir, variants, data_dir, readme=None, files=Non
                 _, b = record_outputs(dataset_dir, *ref_by_seed[payload["seed"]], split)
                 if a is not None and b is not None:
                     ps.append(metrics.mcnemar(gold[split], a, b)["p_value"])
-        return f"{statistics.median(ps):.3f}" if ps else "–"
+        return f"{statistics.median(ps):.3f}" if ps else tables.MISSING
 
     def ensemble(runs):
         """The paper's DATN-2* on `split` (`evaluate.ensemble_of_probabilities`), or None."""

@@ -49,25 +49,29 @@ def gap_table(records):
 
 
 def render(dataset, table):
+    from datn_tf import tables
     from datn_tf.variants import VARIANT_NAMES, get_variant
 
+    rows = []
+    for v in sorted(table, key=VARIANT_NAMES.index):
+        n, dev_sel, test_sel = table[v]
+        rows.append([get_variant(v).title, n, f"{dev_sel:.3f}", f"{test_sel:.3f}", f"{test_sel - dev_sel:+.3f}"])
     lines = [f"# Selection on dev against selection on test: {dataset} (test set)", "",
              "Test Jaccard of each system's runs, mean over runs. Dev-selected: the step and gamma chosen "
              "on dev (what Table 3 reports). Test-selected: the best step and gamma chosen on the test "
              "split itself (the released code's selection), for the record only.", "",
-             "| system | runs | dev-selected | test-selected | optimism |", "|---|---|---|---|---|"]
-    for v in sorted(table, key=VARIANT_NAMES.index):
-        n, dev_sel, test_sel = table[v]
-        lines.append(f"| {get_variant(v).title} | {n} | {dev_sel:.3f} | {test_sel:.3f} | {test_sel - dev_sel:+.3f} |")
+             *tables.markdown_table(["system", "runs", "dev-selected", "test-selected", "optimism"], rows)]
     return "\n".join(lines) + "\n"
 
 
 def main(argv):
     from datn_tf import cli, io_utils
+    from datn_tf import run_dir as run_dir_lib
 
     with cli.user_errors(argv):
         folder = Path(FLAGS.results_dir) / FLAGS.dataset
-        records = [io_utils.read_json(p) for p in sorted(folder.glob("*-seed*.json"))]
+        records = [io_utils.read_json(p) for p in sorted(folder.glob("*.json"))
+                   if (parsed := run_dir_lib.parse_run_name(p.stem)) is not None and parsed[2] is None]
         table = gap_table(records)
         if not table:
             print(f"nothing to report: no run in {folder} has a test curve (the test split was held out, "

@@ -184,6 +184,7 @@ def _table_only(results, data_dir):
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_table_only_names_a_damaged_or_misplaced_record(data_dir, tmp_path):
     out = tmp_path / "semeval" / "ablations"
     gold = datasets.load_task("semeval", str(data_dir)).dev.labels
@@ -216,6 +217,7 @@ def test_table_only_names_a_damaged_or_misplaced_record(data_dir, tmp_path):
     assert proc.stderr.startswith(f"error: {out / 'sp-seed1.json'} holds the run of sp, seed 0, not sp-seed1")
 
 
+@pytest.mark.slow
 def test_no_seeds_is_an_error_also_for_the_table(data_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments.ablate", "--table_only", "--seeds=0",
                            f"--results_dir={tmp_path}", f"--data_dir={data_dir}", "--readme="],

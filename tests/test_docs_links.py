@@ -1,4 +1,4 @@
-"""Every relative link in README.md and docs/*.md names a file that exists, and an #anchor a
+"""Every relative link in README.md, docs/*.md and datn_tf/README.md names a file that exists, and an #anchor a
 heading of the page it points at."""
 
 import re
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "datn_tf" / "README.md"]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 

@@ -159,6 +159,7 @@ def _run(module, *args):
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_transfer_system_without_a_sentiment_file_stops_before_reading_data(tmp_path):
     missing = dict(train_file=str(tmp_path / "absent.csv"), dev_file=str(tmp_path / "absent.csv"))
     with pytest.raises(ValueError, match="--variant=datn2 transfers from a sentiment task: add --sentiment_file"):

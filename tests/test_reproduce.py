@@ -395,6 +395,7 @@ def _write_record(e1, name, data_dir, variant, seed=0):
     io_utils.write_json(e1 / f"{name}.json", {**payload, "train_config": config})
 
 
+@pytest.mark.slow
 def test_table_only_refuses_a_run_saved_under_another_runs_name(data_dir, tmp_path):
     e1 = tmp_path / "semeval"
     _write_record(e1, "sp-seed0", data_dir, "datn2")  # a DATN-2 record where SP's belongs
@@ -413,6 +414,7 @@ def test_table_only_refuses_a_run_saved_under_another_runs_name(data_dir, tmp_pa
     assert not (e1 / "sp-seed0.json").exists() and not (e1 / "ablate-datn2-mean-seed0.json").exists()
 
 
+@pytest.mark.slow
 def test_a_damaged_record_is_named_and_rewritten_from_its_finished_run_folder(data_dir, tmp_path):
     e1 = tmp_path / "semeval"
     _write_record(e1, "sp-seed0", data_dir, "sp")
@@ -434,6 +436,7 @@ def test_a_damaged_record_is_named_and_rewritten_from_its_finished_run_folder(da
     assert io_utils.read_json(path)["variant"] == "sp" and "| SP | 1 |" in (e1 / "table3.md").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--runs=0"], "--runs must be >= 1; got 0"),
     (["--runs=-1", "--table_only"], "--runs must be >= 1; got -1"),
@@ -448,6 +451,7 @@ def test_no_runs_or_no_variants_is_an_error_not_an_old_table(data_dir, tmp_path,
     assert proc.stderr.count("\n") == 1 and not (e1 / "table3.md").exists()
 
 
+@pytest.mark.slow
 def test_results_inside_the_data_folder_is_refused_before_anything_is_written(data_dir):
     results = data_dir / "results"
     proc = _reproduce_now(results, data_dir, "--table_only")

@@ -76,6 +76,7 @@ def test_a_second_trainer_on_the_same_folder_stops_at_once_naming_the_holder(dat
         first.wait()
 
 
+@pytest.mark.slow
 def test_output_dirs_that_are_not_a_run_folder_are_refused(data_dir, tmp_path):
     from datn_tf.run_dir import METRICS_FILE
 

@@ -322,7 +322,7 @@ def test_cli_missing_file_and_unknown_dataset(tmp_path, capsys):
 
 def test_importable_next_to_train():
     """`datn_tf.train` defines --data_dir and --embeddings too; both load in one process."""
-    import datn_tf.train  # noqa: F401  (raised DuplicateFlagError before the fix)
+    import datn_tf.train  # noqa: F401  (a flag defined twice would raise DuplicateFlagError)
 
     assert "data_dir" in flags.FLAGS and "datasets" in flags.FLAGS
 
