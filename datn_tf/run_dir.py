@@ -357,6 +357,14 @@ def load_run(run_dir):
     return config, vocab, model
 
 
+def remove_if_empty(folder):
+    """Removes `folder` when it holds nothing (a run stopped before it wrote a file)."""
+    try:
+        Path(folder).rmdir()
+    except OSError:  # not empty, gone, or not ours to remove
+        pass
+
+
 class RunLocked(RunDirError):
     """The run folder is being trained by someone else (`holder`: the lock's contents)."""
 

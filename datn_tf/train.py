@@ -4,6 +4,8 @@ Thin command line over `datn_tf.trainer`; `--helpfull` documents every flag. Re-
 the same command with the same --output_dir resumes from the last checkpoint.
 """
 
+import os
+
 import datn_tf  # noqa: E402
 
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
@@ -73,8 +75,14 @@ def main(argv):
         from datn_tf import run_dir
 
         # Before the data is read: a second trainer on the same folder stops at once (RunLocked).
-        with run_dir.RunLock(config.output_dir):
-            run(config)
+        created = not os.path.lexists(config.output_dir)
+        try:
+            with run_dir.RunLock(config.output_dir):
+                run(config)
+        except BaseException:
+            if created:  # stopped before it wrote anything (bad data, Ctrl-C): no empty folder left behind
+                run_dir.remove_if_empty(config.output_dir)
+            raise
 
 
 if __name__ == "__main__":

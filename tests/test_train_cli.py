@@ -131,6 +131,20 @@ def test_ctrl_c_while_the_vectors_are_read_is_one_line(data_dir, tmp_path):
         _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130
     assert err == "interrupted; re-run the same command to go on (a training run resumes from its last checkpoint)\n"
+    assert not (tmp_path / "run").exists()  # stopped before it wrote anything: no empty folder left
+
+
+@pytest.mark.slow
+def test_a_data_error_leaves_no_run_folder_and_keeps_a_users_folder(tmp_path):
+    train = tmp_path / "train.csv"
+    train.write_text("text,calm,eager\nso quiet,1,0\n,0,1\n")  # line 3 has no text
+    args = ["--dataset=files", f"--train_file={train}", f"--dev_file={train}", "--variant=base", *TINY]
+    proc = _train(f"--output_dir={tmp_path / 'new' / 'run'}", *args)
+    assert proc.returncode == 2 and f"{train}:3: row with no text" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "new" / "run").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made: theirs to keep, even empty
+    proc = _train(f"--output_dir={tmp_path / 'mine'}", *args)
+    assert proc.returncode == 2 and (tmp_path / "mine").is_dir()
 
 
 @pytest.mark.slow
