@@ -68,6 +68,8 @@ def tensorflow_os_error_line(error):
     checkpoint is saved), or None for any other TensorFlow error."""
     text = (getattr(error, "message", None) or str(error)).strip().splitlines()
     first = re.sub(r"\s*\[Op:\w+\].*$", "", text[0] if text else "")
+    # Graph-function prefix ("{{function_node __wrapped__SaveV2...}} ") and the temporary's suffix.
+    first = re.sub(r"\.tempstate\d+", "", re.sub(r"^\{\{.*?\}\}\s*", "", first))
     lowered = first.lower()
     for words, code in _TF_OS_MESSAGES:
         if words in lowered:

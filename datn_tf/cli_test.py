@@ -34,7 +34,14 @@ def _exit(capsys, raised, argv=None):
      "error: /mnt/ro/x: Read-only file system; choose a path on a writable file system\n"),
     (tf.errors.ResourceExhaustedError(None, None, "runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-"
                                       "00000-of-00001.tempstate1; No space left on device [Op:SaveV2]"),
-     "error: runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-00000-of-00001.tempstate1; No space left on "
+     "error: runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-00000-of-00001; No space left on "
+     "device; free some space and re-run the same command (a training run resumes from its last checkpoint)\n"),
+    # TensorFlow's own words on a real full disk: its graph-function prefix is not shown.
+    (tf.errors.ResourceExhaustedError(None, None, "{{function_node __wrapped__SaveV2_dtypes_122_device_/job:localhost/"
+                                      "replica:0/task:0/device:CPU:0}} runs/r/checkpoints/ckpt-20_temp/part-00000-of-"
+                                      "00001.data-00000-of-00001.tempstate2223152821031486745; No space left on device"
+                                      " [Op:SaveV2]"),
+     "error: runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-00000-of-00001; No space left on "
      "device; free some space and re-run the same command (a training run resumes from its last checkpoint)\n"),
     (tf.errors.FailedPreconditionError(None, None, "/etc/passwd is not a directory"),
      "error: /etc/passwd is not a directory; a part of that path is a file, not a folder; choose another path\n"),
