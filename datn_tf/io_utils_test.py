@@ -273,4 +273,5 @@ def test_a_text_file_given_as_npy_is_named_without_numpys_pickle_advice(tmp_path
     text.write_text("0.1 0.2\n", encoding="utf-8")
     with pytest.raises(DataFormatError) as err:
         io_utils.load_npy(text, what_to_do="pass a .npy file")
-    assert str(err.value) == f"{text}: not a NumPy .npy array (it does not start with the .npy header); pass a .npy file"
+    assert str(err.value) == (f"{text}: not a NumPy .npy array (it does not start with the .npy header); "
+                              "pass a .npy file")
