@@ -149,10 +149,17 @@ def parse_flags(argv):
 
 def run(main):
     """`absl.app.run(main)` with `parse_flags`; Ctrl-C before or after main is one line too."""
+    import signal
+
     from absl import app
 
-    with user_errors():
-        app.run(main, flags_parser=parse_flags)
+    try:
+        with user_errors():
+            app.run(main, flags_parser=parse_flags)
+    finally:
+        # The command is over: Ctrl-C during the interpreter's (TensorFlow's) teardown would print a
+        # traceback from inside the shutdown, or turn a finished command's status into 130.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # -- paths a command may write -------------------------------------------------------------------

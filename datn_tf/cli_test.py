@@ -189,3 +189,29 @@ def test_a_training_folder_must_be_new_empty_or_a_run(tmp_path):
     (run / run_dir_lib.CONFIG_FILE).write_text('{"train_config": ')
     with pytest.raises(ValueError, match=rf"^{run / run_dir_lib.CONFIG_FILE}:1: not valid JSON"):
         cli.check_run_folder(run)
+
+
+def test_ctrl_c_after_the_command_has_finished_changes_nothing(tmp_path):
+    # TensorFlow's teardown can take a moment after the last line: Ctrl-C then printed a traceback from
+    # inside the interpreter's shutdown, or turned a finished command's status into 130.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "command.py"
+    script.write_text(
+        "import atexit, os, signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as in a terminal
+        "from datn_tf import cli\n"
+        "atexit.register(time.sleep, 3)\n"  # a slow teardown
+        "def main(argv):\n"
+        "    print('done', flush=True)\n"
+        "cli.run(main)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert proc.stdout.readline() == "done\n"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (0, "")
