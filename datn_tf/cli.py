@@ -147,12 +147,32 @@ def parse_flags(argv):
         raise
 
 
+def _ctrl_c_again(hook):
+    """`sys.unraisablehook` that delivers a Ctrl-C raised in a finalizer (a weakref callback or
+    `__del__`, e.g. TensorFlow's as main's locals go) again a moment later, to the code that runs
+    then; Python itself can only print it ("Exception ignored in ...") and go on."""
+    import signal
+    import threading
+
+    def handle(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            # From another thread: raised here, it would land in this hook again.
+            resend = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+            resend.daemon = True
+            resend.start()
+        else:
+            hook(unraisable)
+
+    return handle
+
+
 def run(main):
     """`absl.app.run(main)` with `parse_flags`; Ctrl-C before or after main is one line too."""
     import signal
 
     from absl import app
 
+    sys.unraisablehook = _ctrl_c_again(sys.unraisablehook)
     try:
         with user_errors():
             app.run(main, flags_parser=parse_flags)

@@ -215,3 +215,38 @@ def test_ctrl_c_after_the_command_has_finished_changes_nothing(tmp_path):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, err) == (0, "")
+
+
+def test_ctrl_c_inside_a_finalizer_is_one_line(tmp_path):
+    # Python can only print a KeyboardInterrupt raised in a weakref callback or __del__ (TensorFlow's, as
+    # main's locals go): "Exception ignored in ... KeyboardInterrupt", and the command went on.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "command.py"
+    script.write_text(
+        "import signal, sys, time, weakref\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as in a terminal
+        "from datn_tf import cli\n"
+        "class Big:\n"
+        "    pass\n"
+        "REFS = []\n"
+        "def main(argv):\n"
+        "    big = Big()\n"
+        "    REFS.append(weakref.ref(big, lambda _: time.sleep(3)))\n"  # a slow finalizer
+        "    print('done', flush=True)\n"
+        "    del big\n"  # Ctrl-C arrives while the finalizer runs
+        "    time.sleep(10)\n"
+        "    print('not interrupted', flush=True)\n"
+        "cli.run(main)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert proc.stdout.readline() == "done\n"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (130, "")
+    assert err == ("interrupted; re-run the same command to go on (a training run resumes from its last "
+                   "checkpoint)\n")
