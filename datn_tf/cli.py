@@ -68,6 +68,8 @@ def tensorflow_os_error_line(error):
     checkpoint is saved), or None for any other TensorFlow error."""
     text = (getattr(error, "message", None) or str(error)).strip().splitlines()
     first = re.sub(r"\s*\[Op:\w+\].*$", "", text[0] if text else "")
+    # Graph-function prefix ("{{function_node __wrapped__SaveV2...}} ") and the temporary's suffix.
+    first = re.sub(r"\.tempstate\d+", "", re.sub(r"^\{\{.*?\}\}\s*", "", first))
     lowered = first.lower()
     for words, code in _TF_OS_MESSAGES:
         if words in lowered:
@@ -145,12 +147,39 @@ def parse_flags(argv):
         raise
 
 
+def _ctrl_c_again(hook):
+    """`sys.unraisablehook` that delivers a Ctrl-C raised in a finalizer (a weakref callback or
+    `__del__`, e.g. TensorFlow's as main's locals go) again a moment later, to the code that runs
+    then; Python itself can only print it ("Exception ignored in ...") and go on."""
+    import signal
+    import threading
+
+    def handle(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            # From another thread: raised here, it would land in this hook again.
+            resend = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+            resend.daemon = True
+            resend.start()
+        else:
+            hook(unraisable)
+
+    return handle
+
+
 def run(main):
     """`absl.app.run(main)` with `parse_flags`; Ctrl-C before or after main is one line too."""
+    import signal
+
     from absl import app
 
-    with user_errors():
-        app.run(main, flags_parser=parse_flags)
+    sys.unraisablehook = _ctrl_c_again(sys.unraisablehook)
+    try:
+        with user_errors():
+            app.run(main, flags_parser=parse_flags)
+    finally:
+        # The command is over: Ctrl-C during the interpreter's (TensorFlow's) teardown would print a
+        # traceback from inside the shutdown, or turn a finished command's status into 130.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # -- paths a command may write -------------------------------------------------------------------

@@ -34,7 +34,14 @@ def _exit(capsys, raised, argv=None):
      "error: /mnt/ro/x: Read-only file system; choose a path on a writable file system\n"),
     (tf.errors.ResourceExhaustedError(None, None, "runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-"
                                       "00000-of-00001.tempstate1; No space left on device [Op:SaveV2]"),
-     "error: runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-00000-of-00001.tempstate1; No space left on "
+     "error: runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-00000-of-00001; No space left on "
+     "device; free some space and re-run the same command (a training run resumes from its last checkpoint)\n"),
+    # TensorFlow's own words on a real full disk: its graph-function prefix is not shown.
+    (tf.errors.ResourceExhaustedError(None, None, "{{function_node __wrapped__SaveV2_dtypes_122_device_/job:localhost/"
+                                      "replica:0/task:0/device:CPU:0}} runs/r/checkpoints/ckpt-20_temp/part-00000-of-"
+                                      "00001.data-00000-of-00001.tempstate2223152821031486745; No space left on device"
+                                      " [Op:SaveV2]"),
+     "error: runs/r/checkpoints/ckpt-20_temp/part-00000-of-00001.data-00000-of-00001; No space left on "
      "device; free some space and re-run the same command (a training run resumes from its last checkpoint)\n"),
     (tf.errors.FailedPreconditionError(None, None, "/etc/passwd is not a directory"),
      "error: /etc/passwd is not a directory; a part of that path is a file, not a folder; choose another path\n"),
@@ -182,3 +189,64 @@ def test_a_training_folder_must_be_new_empty_or_a_run(tmp_path):
     (run / run_dir_lib.CONFIG_FILE).write_text('{"train_config": ')
     with pytest.raises(ValueError, match=rf"^{run / run_dir_lib.CONFIG_FILE}:1: not valid JSON"):
         cli.check_run_folder(run)
+
+
+def test_ctrl_c_after_the_command_has_finished_changes_nothing(tmp_path):
+    # TensorFlow's teardown can take a moment after the last line: Ctrl-C then printed a traceback from
+    # inside the interpreter's shutdown, or turned a finished command's status into 130.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "command.py"
+    script.write_text(
+        "import atexit, os, signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as in a terminal
+        "from datn_tf import cli\n"
+        "atexit.register(time.sleep, 3)\n"  # a slow teardown
+        "def main(argv):\n"
+        "    print('done', flush=True)\n"
+        "cli.run(main)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert proc.stdout.readline() == "done\n"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (0, "")
+
+
+def test_ctrl_c_inside_a_finalizer_is_one_line(tmp_path):
+    # Python can only print a KeyboardInterrupt raised in a weakref callback or __del__ (TensorFlow's, as
+    # main's locals go): "Exception ignored in ... KeyboardInterrupt", and the command went on.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "command.py"
+    script.write_text(
+        "import signal, sys, time, weakref\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as in a terminal
+        "from datn_tf import cli\n"
+        "class Big:\n"
+        "    pass\n"
+        "REFS = []\n"
+        "def main(argv):\n"
+        "    big = Big()\n"
+        "    REFS.append(weakref.ref(big, lambda _: time.sleep(3)))\n"  # a slow finalizer
+        "    print('done', flush=True)\n"
+        "    del big\n"  # Ctrl-C arrives while the finalizer runs
+        "    time.sleep(10)\n"
+        "    print('not interrupted', flush=True)\n"
+        "cli.run(main)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert proc.stdout.readline() == "done\n"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (130, "")
+    assert err == ("interrupted; re-run the same command to go on (a training run resumes from its last "
+                   "checkpoint)\n")

@@ -38,6 +38,7 @@ MAX_UNITS = 4096  # LSTM, attention and MLP widths
 MAX_EMBEDDING_DIM = 2048
 MAX_BATCH_SIZE = 4096
 MAX_SEED = 2**32 - 1  # numpy's and TensorFlow's seeds are 32-bit
+MAX_LOSS_WEIGHT = 1e6  # far above any useful weight; beyond float32 a weight overflows in TensorFlow's cast
 MAX_LOGICAL_CPUS = 64  # train.py's --logical_cpus (a test of --strategy=mirrored, not a speed-up)
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
@@ -175,7 +176,7 @@ class TrainConfig:
         "relu", "Activation of the emotion MLP's hidden layer (not given; released code: tanh).",
         choices=MLP_ACTIVATIONS)
     lambda_sim: float = setting(0.05, "Weight of the attention similarity term (paper: 0.05).", minimum=0.0,
-                                read_when="similarity_loss")
+                                maximum=MAX_LOSS_WEIGHT, read_when="similarity_loss")
     similarity: str = setting(
         "mean", "The attention similarity term of J. sum: lambda sum_i cos(alpha_s^i, alpha_t^i) over the "
         "mini-batch (as written; --preset=paper); mean (default, chosen on E1 dev: docs/fidelity.md): "
@@ -190,9 +191,9 @@ class TrainConfig:
         "released code: emotion).", choices=STEP_ORDERS,
         read_when="alternating")
     adversarial_weight: float = setting(0.05, "APSP: weight of the adversarial task loss.", minimum=0.0,
-                                        read_when="task_discriminator")
+                                        maximum=MAX_LOSS_WEIGHT, read_when="task_discriminator")
     orthogonality_weight: float = setting(0.01, "APSP: weight of the orthogonality loss.", minimum=0.0,
-                                          read_when="orthogonality_loss")
+                                          maximum=MAX_LOSS_WEIGHT, read_when="orthogonality_loss")
     threshold: float | None = setting(
         None, "Fixed threshold gamma (paper: 0.12 for E1, 0.2 for E2). Default: gamma tuned on the dev set "
         "(never on test).", minimum=0.0, maximum=1.0, exclusive_maximum=True)

@@ -132,6 +132,10 @@ def test_validate_names_the_flag(settings, message):
     (dict(batch_size=10**9), "--batch_size must be <= 4096; got 1000000000"),
     (dict(embedding_dim=10**9), "--embedding_dim must be <= 2048; got 1000000000"),
     (dict(seed=2**32), "--seed must be <= 4294967295; got 4294967296"),
+    # Beyond float32 they overflow in TensorFlow's cast (numpy's RuntimeWarning) before training diverges.
+    (dict(lambda_sim=1e300), "--lambda_sim must be <= 1000000.0; got 1e+300"),
+    (dict(adversarial_weight=1e300), "--adversarial_weight must be <= 1000000.0; got 1e+300"),
+    (dict(orthogonality_weight=1e39), "--orthogonality_weight must be <= 1000000.0; got 1e+39"),
 ])
 def test_validate_refuses_non_finite_and_huge_values(settings, message):
     with pytest.raises(ValueError, match=message.replace("+", r"\+")):

@@ -127,13 +127,31 @@ def ensemble_runs(run_dirs, gold_by_split, ranking=False):
         run_dirs: finished runs of one dataset (their `predictions/<split>_probabilities.npy`).
         gold_by_split: {"dev": labels, "test": labels or absent}.
     """
-    from datn_tf import run_dir as run_dir_lib
-
-    per_run = {split: [run_dir_lib.read_split_outputs(r, split)[0] for r in run_dirs] for split in gold_by_split}
+    per_run = {split: [_run_probabilities(r, split, gold) for r in run_dirs] for split, gold in gold_by_split.items()}
     result = ensemble_of_probabilities(per_run, gold_by_split, ranking=ranking)
     if result is None:
         raise ValueError("every run needs dev probabilities (predictions/dev_probabilities.npy)")
     return {"runs": [str(r) for r in run_dirs], **result}
+
+
+def _run_probabilities(run, split, gold):
+    """A run's probabilities on `split`, checked against the gold labels (None when it saved none
+    for a split other than dev)."""
+    from datn_tf import run_dir as run_dir_lib
+
+    path = run_dir_lib.probabilities_path(run, split)
+    if not path.exists():
+        if split == "dev":
+            raise ValueError(f"--ensemble {run} has no dev probabilities ({path}): give finished runs")
+        return None
+    run_dir_lib.read_threshold(run)  # a finished run's metrics.json, whole
+    probs = io_utils.load_npy(path, what_to_do=run_dir_lib.REWRITE_METRICS)
+    if probs.shape != np.shape(gold):
+        raise DataFormatError(path, None, f"probabilities of shape {probs.shape}, but the {split} split has "
+                              f"{np.shape(gold)} (examples, emotions): an ensemble averages runs of one dataset")
+    if not np.issubdtype(probs.dtype, np.number) or not np.isfinite(probs).all():
+        raise DataFormatError(path, None, f"probabilities that are not finite numbers; {run_dir_lib.REWRITE_METRICS}")
+    return probs
 
 
 def ensemble_of_probabilities(per_run, gold_by_split, ranking=False):
@@ -161,6 +179,9 @@ def report(result):
 
 
 def _gold_for_runs(run_dirs):
+    import datn_tf
+
+    datn_tf.import_tensorflow_quietly()  # run_dir imports TensorFlow; scoring files needs none
     from datn_tf import run_dir as run_dir_lib
     from datn_tf.data import datasets
 

@@ -218,3 +218,22 @@ def test_an_ensemble_names_a_damaged_probabilities_file(tmp_path):
     with pytest.raises(DataFormatError, match=rf"^{damaged}: not a NumPy \.npy array \(.*\); re-run the run's "
                                               "training command"):
         evaluate.ensemble_runs(runs, {"dev": gold})
+
+
+def test_an_ensemble_names_the_run_whose_probabilities_do_not_fit(tmp_path):
+    gold = np.array([[1, 0], [0, 1]])
+    a = _fake_run(tmp_path / "a", np.full((2, 2), 0.5, np.float32))
+    other = _fake_run(tmp_path / "other", np.full((3, 2), 0.5, np.float32))  # another dataset's dev
+    with pytest.raises(DataFormatError) as err:
+        evaluate.ensemble_runs([a, other], {"dev": gold})
+    path = run_dir_lib.probabilities_path(other, "dev")
+    assert str(err.value) == (f"{path}: probabilities of shape (3, 2), but the dev split has (2, 2) (examples, "
+                              "emotions): an ensemble averages runs of one dataset")
+    nan = _fake_run(tmp_path / "nan", np.full((2, 2), np.nan, np.float32))
+    with pytest.raises(DataFormatError, match=rf"^{run_dir_lib.probabilities_path(nan, 'dev')}: probabilities "
+                                              "that are not finite numbers; re-run the run's training command"):
+        evaluate.ensemble_runs([a, nan], {"dev": gold})
+    with pytest.raises(ValueError) as err:
+        evaluate.ensemble_runs([a, tmp_path / "unfinished"], {"dev": gold})
+    assert str(err.value) == (f"--ensemble {tmp_path / 'unfinished'} has no dev probabilities "
+                              f"({run_dir_lib.probabilities_path(tmp_path / 'unfinished', 'dev')}): give finished runs")

@@ -44,10 +44,19 @@ from absl import flags  # noqa: E402
 
 from datn_tf import cli, io_utils, runtime, tokenizer  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
-from datn_tf.saved_model_format import EXPLAIN_SIGNATURE, EXTRA_DIR, METADATA_FILE, SERVING_SIGNATURE  # noqa: E402
+from datn_tf.saved_model_format import (  # noqa: E402
+    EXPLAIN_SIGNATURE,
+    EXTRA_DIR,
+    METADATA_FILE,
+    METADATA_PATH,
+    SERVING_SIGNATURE,
+)
 from datn_tf.vocab import OOV, PAD, PAD_ID  # noqa: E402
 
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
+
+
+EXTRA_METADATA = Path(EXTRA_DIR) / METADATA_FILE
 
 
 class ExportError(ValueError):
@@ -66,6 +75,9 @@ def _check_destination(run_dir, output, overwrite):
         if any(output.iterdir()) and not (output / "saved_model.pb").is_file():
             raise ExportError(f"--output {output} holds files that are not a SavedModel; --overwrite replaces "
                               "only an earlier export: choose a new or empty folder")
+        if any(output.iterdir()) and not any((output / p).is_file() for p in (METADATA_PATH, EXTRA_METADATA)):
+            raise ExportError(f"--output {output} holds a SavedModel that is not a datn-tf export; --overwrite "
+                              "replaces only an earlier export: choose a new or empty folder")
 
 
 def build_lookup(vocab):

@@ -254,6 +254,23 @@ def test_saved_model_cli_lists_both_signatures(setup):
 # -- writing the export safely ------------------------------------------------------------
 
 
+def test_overwrite_refuses_another_projects_saved_model(setup, tmp_path):
+    class Foreign(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def double(self, x):
+            return {"y": x * 2}
+
+    dest = tmp_path / "theirs"
+    module = Foreign()
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.double})
+    before = sorted(p.relative_to(dest) for p in dest.rglob("*"))
+    with pytest.raises(export.ExportError) as err:
+        export.export_run(setup["runs"]["base"], dest, overwrite=True)
+    assert str(err.value) == (f"--output {dest} holds a SavedModel that is not a datn-tf export; --overwrite "
+                              "replaces only an earlier export: choose a new or empty folder")
+    assert sorted(p.relative_to(dest) for p in dest.rglob("*")) == before
+
+
 def test_refuses_a_non_empty_output_unless_overwrite(setup, tmp_path):
     run_dir = setup["runs"]["base"]
     dest = tmp_path / "model"

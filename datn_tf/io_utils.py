@@ -149,5 +149,8 @@ def load_npy(path, what_to_do=None):
         raise
     except (ValueError, OSError, EOFError) as e:
         text = str(e).strip().splitlines()
-        problem = f"not a NumPy .npy array ({text[0] if text else type(e).__name__})"
+        reason = text[0] if text else type(e).__name__
+        if "pickled" in reason:  # numpy's words for any file without the header: its advice misleads
+            reason = "it does not start with the .npy header"
+        problem = f"not a NumPy .npy array ({reason})"
         raise DataFormatError(path, None, problem + (f"; {what_to_do}" if what_to_do else "")) from None

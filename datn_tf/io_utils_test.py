@@ -263,3 +263,15 @@ def test_errors_name_the_destination_not_the_temporary(tmp_path, monkeypatch):
     with pytest.raises(PermissionError) as info:
         io_utils.write_text(tmp_path / "new.txt", "x")
     assert info.value.filename == str(tmp_path)
+
+
+def test_a_text_file_given_as_npy_is_named_without_numpys_pickle_advice(tmp_path):
+    # numpy's own words ("contains pickled (object) data ... load it unsafely") would mislead.
+    from datn_tf.data.errors import DataFormatError
+
+    text = tmp_path / "scores.txt"
+    text.write_text("0.1 0.2\n", encoding="utf-8")
+    with pytest.raises(DataFormatError) as err:
+        io_utils.load_npy(text, what_to_do="pass a .npy file")
+    assert str(err.value) == (f"{text}: not a NumPy .npy array (it does not start with the .npy header); "
+                              "pass a .npy file")

@@ -7,6 +7,9 @@ its name says (variant, seed, fold): a DATN-2 run saved under `sp-seed0` must no
 row. Everything wrong is a `RecordError` naming the file and what to run.
 """
 
+import math
+import numbers
+
 from datn_tf import io_utils
 from datn_tf import run_dir as run_dir_lib
 
@@ -37,7 +40,45 @@ def read(path, keys, remedy):
     missing = [k for k in keys if k not in payload]
     if missing:
         raise RecordError(f"{path}: not a whole run record (no {', '.join(missing)}); {remedy}")
+    problem = _wrong_value(payload)
+    if problem:
+        raise RecordError(f"{path}: not a whole run record ({problem}); {remedy}")
     return payload
+
+
+# The values a table reads, by kind: a hand-edited one must not surface as a traceback or a 'nan' cell.
+_TEXTS = ("variant", "config")
+_WHOLE_NUMBERS = ("seed", "best_step", "steps")
+_NUMBERS = ("threshold", "wall_seconds")
+_OPTIONAL_NUMBERS = ("mean_max_alpha_t", "mean_max_alpha_s", "mean_cos_alpha_s_alpha_t")
+_SPLITS = ("dev", "test")
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _wrong_value(payload):
+    """What is wrong with a value of `payload` that a table reads, or None."""
+    for key in _TEXTS:
+        if key in payload and not isinstance(payload[key], str):
+            return f"{key} is {payload[key]!r}, not a text"
+    for key in _WHOLE_NUMBERS:
+        if key in payload and not (isinstance(payload[key], int) and not isinstance(payload[key], bool)):
+            return f"{key} is {payload[key]!r}, not a whole number"
+    for key in (*_NUMBERS, *_OPTIONAL_NUMBERS):
+        value = payload.get(key)
+        if key in payload and not (_is_number(value) or (value is None and key in _OPTIONAL_NUMBERS)):
+            return f"{key} is {value!r}, not a finite number"
+    for split in _SPLITS:
+        if split not in payload:
+            continue
+        if not isinstance(payload[split], dict):
+            return f"{split} is a JSON {type(payload[split]).__name__}, not an object"
+        for key, value in payload[split].items():
+            if not _is_number(value):
+                return f"{split}.{key} is {value!r}, not a finite number"
+    return None
 
 
 def saved_identity(payload):

@@ -67,3 +67,28 @@ def test_a_run_under_another_name_is_refused(name, identity, described):
         records.check_identity("runs/x", name, identity)
     assert str(err.value) == (f"runs/x holds the run of {described}, not {name}: it was copied or renamed; "
                               "move it back to its own name or delete it")
+
+
+@pytest.mark.parametrize("record, problem", [
+    ({"variant": "sp", "seed": 0, "dev": []}, "dev is a JSON list, not an object"),
+    ({"variant": "sp", "seed": 0, "dev": {"jaccard": "x"}}, "dev.jaccard is 'x', not a finite number"),
+    ({"variant": "sp", "seed": 0, "dev": {"jaccard": 0.5}, "test": {"jaccard": float("nan")}},
+     "test.jaccard is nan, not a finite number"),
+    ({"variant": "sp", "seed": "0", "dev": {}}, "seed is '0', not a whole number"),
+    ({"variant": 3, "seed": 0, "dev": {}}, "variant is 3, not a text"),
+    ({"variant": "sp", "seed": 0, "dev": {}, "wall_seconds": None}, "wall_seconds is None, not a finite number"),
+])
+def test_a_record_with_a_value_of_the_wrong_kind_is_named(tmp_path, record, problem):
+    # A hand-edited record must not reach the table as a traceback or a 'nan' cell.
+    path = tmp_path / "sp-seed0.json"
+    io_utils.write_json(path, record)
+    with pytest.raises(records.RecordError) as err:
+        records.read(path, ("variant", "seed", "dev"), REMEDY)
+    assert str(err.value) == f"{path}: not a whole run record ({problem}); {REMEDY}"
+
+
+def test_an_ablate_record_without_attention_figures_is_read(tmp_path):
+    path = tmp_path / "base-seed0.json"
+    record = {"variant": "base", "seed": 0, "dev": {"jaccard": 0.5, "n": 15}, "mean_max_alpha_t": None}
+    io_utils.write_json(path, record)
+    assert records.read(path, ("variant", "seed", "dev"), REMEDY) == record

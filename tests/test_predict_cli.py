@@ -28,3 +28,14 @@ def test_cli_refuses_an_ec_file_without_format_semeval(tmp_path):
     assert f"error: {path}: line 1 is the header of an official SemEval-2018 E-c file" in result.stderr
     assert "pass --format semeval" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_ensemble_prints_only_the_projects_lines(exported_runs):
+    # The ensemble reads run folders (run_dir imports TensorFlow): its start-up lines stay hidden.
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DATN_TF_VERBOSE")}
+    runs = ",".join(str(r) for r in exported_runs["runs"].values())
+    result = subprocess.run([sys.executable, "-m", "datn_tf.evaluate", f"--ensemble={runs}"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.startswith("dev   jaccard "), result.stderr[:500]
