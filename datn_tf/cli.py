@@ -213,13 +213,16 @@ def _pairs(paths):
     return list(paths.items()) if isinstance(paths, dict) else list(paths or ())
 
 
-def check_outputs(outputs, inputs=None, runs=None):
-    """Stops before anything is written when an output path is an input, or holds or lies in one.
+def check_outputs(outputs, inputs=None, runs=None, own_run=False):
+    """Stops before anything is written when an output path is an input, or holds or lies in one,
+    or lies in any datn-tf run folder.
 
     Args:
         outputs: {flag: path} the command writes (None values are skipped), or (flag, path) pairs.
         inputs: files or folders it reads, the same way.
         runs: run folders it reads, the same way: a run is never written into by another command.
+        own_run: the output is the run folder the command trains (train's --output_dir): only the
+            folders above it must not be runs.
 
     Raises:
         UserError: naming both flags and paths.
@@ -229,6 +232,11 @@ def check_outputs(outputs, inputs=None, runs=None):
     for out_flag, out in _pairs(outputs):
         if not out:
             continue
+        run = enclosing_run(out, include_self=not own_run)
+        if run is not None:
+            where = "is the run folder" if run == Path(out).resolve() else "is inside the run folder"
+            raise UserError(f"{out_flag} {out} {where} {run}: a run's files are its own (export, resume and "
+                            f"the tables read them); choose another {out_flag}")
         for flag, p, kind in others:
             how = path_clash(out, p)
             if how is None:
@@ -237,6 +245,26 @@ def check_outputs(outputs, inputs=None, runs=None):
                     "holds": f"holds the {kind} {flag} {p}"}[how]
             raise UserError(f"{out_flag} {out} {what}: writing it would destroy what the command reads; "
                             f"choose another {out_flag}")
+
+
+def enclosing_run(path, include_self=True):
+    """The datn-tf run folder that `path` is (when `include_self`) or lies in, after resolving
+    links, or None. A run folder holds a run's lock or a config.json with its train_config."""
+    import json
+
+    from datn_tf import run_dir as run_dir_lib
+
+    resolved = Path(path).resolve()
+    for folder in [resolved, *resolved.parents] if include_self else resolved.parents:
+        if (folder / run_dir_lib.LOCK_FILE).is_file():
+            return folder
+        try:
+            saved = json.loads((folder / run_dir_lib.CONFIG_FILE).read_text())
+        except (OSError, ValueError):  # absent or not a run's: not a run folder
+            continue
+        if isinstance(saved, dict) and "train_config" in saved:
+            return folder
+    return None
 
 
 def check_run_folder(path, flag="--output_dir"):

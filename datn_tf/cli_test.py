@@ -1,6 +1,7 @@
 """The one user-error path (`cli.user_errors`, `cli.parse_flags`) and the output-path checks."""
 
 import errno
+import json
 import os
 
 import pytest
@@ -160,6 +161,30 @@ def test_an_output_inside_or_around_a_run_is_refused(tmp_path):
         cli.check_outputs({"--output": tmp_path / "runs"}, runs=[("--run_dirs", tmp_path / "other"),
                                                                  ("--run_dirs", run)])
     cli.check_outputs({"--output": tmp_path / "runs" / "r-export"}, runs={"--run_dir": run})
+
+
+def test_an_output_inside_any_run_folder_is_refused_even_one_the_command_does_not_read(tmp_path):
+    run = tmp_path / "runs" / "a"
+    (run / "predictions").mkdir(parents=True)
+    (run / run_dir_lib.CONFIG_FILE).write_text(json.dumps({"train_config": {"variant": "base"}}))
+    (run / "predictions" / "test.txt").write_text("the run's own\n")
+    for out in (run / "predictions" / "test.txt", run / "fig.png", run):
+        where = "is the run folder" if out == run else "is inside the run folder"
+        with pytest.raises(cli.UserError, match=f"^--output {out} {where} {run}: a run's files are its own"):
+            cli.check_outputs({"--output": out})
+    locked = tmp_path / "runs" / "b"  # a run being started: its lock, no config yet
+    locked.mkdir()
+    (locked / run_dir_lib.LOCK_FILE).write_text("{}")
+    with pytest.raises(cli.UserError, match="is inside the run folder"):
+        cli.check_outputs({"--output": locked / "x.json"})
+    # train's own folder may be a run (a resume), but not a folder inside another run
+    cli.check_outputs({"--output_dir": run}, own_run=True)
+    with pytest.raises(cli.UserError, match=f"^--output_dir {run / 'inner'} is inside the run folder {run}"):
+        cli.check_outputs({"--output_dir": run / "inner"}, own_run=True)
+    cli.check_outputs({"--output": tmp_path / "runs" / "export"})  # beside the runs: fine
+    (run / run_dir_lib.CONFIG_FILE).write_text("[]")  # another tool's config.json: not a run
+    cli.check_outputs({"--output": run / "fig.png"})
+    assert (run / "predictions" / "test.txt").read_text() == "the run's own\n"
 
 
 def test_a_training_folder_must_be_new_empty_or_a_run(tmp_path):

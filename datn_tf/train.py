@@ -60,7 +60,7 @@ def check_paths(config):
     inputs = {f"--{name}": getattr(config, name) for name in INPUT_PATHS if getattr(config, name, None)}
     if not datasets.get(config.dataset).reads_data_dir:
         inputs.pop("--data_dir", None)
-    cli.check_outputs({"--output_dir": config.output_dir}, inputs=inputs)
+    cli.check_outputs({"--output_dir": config.output_dir}, inputs=inputs, own_run=True)
     cli.check_run_folder(config.output_dir)
 
 
