@@ -135,7 +135,8 @@ def test_a_results_folder_beside_the_default_gets_its_own_readme_block(tmp_path)
     root = Path(experiments.DEFAULT_RESULTS_DIR)
     assert reproduce.block_name(root / "semeval", "semeval") == "semeval"
     assert reproduce.block_name(root / "semeval-100d" / "semeval", "semeval") == "semeval-100d/semeval"
-    assert reproduce.block_name((REPO / root / "semeval-100d" / "semeval").resolve(), "semeval") == "semeval-100d/semeval"
+    absolute = (REPO / root / "semeval-100d" / "semeval").resolve()
+    assert reproduce.block_name(absolute, "semeval") == "semeval-100d/semeval"
     assert reproduce.block_name(tmp_path / "results" / "semeval", "semeval") == "semeval"  # elsewhere
 
 
