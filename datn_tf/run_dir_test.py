@@ -190,9 +190,9 @@ def test_a_run_lock_is_claimed_once_and_names_its_holder(tmp_path):
         assert len(claimed) == 1 and len(refused) == 7  # one claim wins
         holder = run_dir_lib.lock_holder(run)
         assert (holder["host"], holder["pid"]) == (socket.gethostname(), os.getpid())
-        for error in refused:  # every refusal names the winner: no lock is ever read half-written
-            assert f"is being trained by pid {os.getpid()} on host {socket.gethostname()}, started " in str(error)
-            assert error.holder == holder
+        for refusal in refused:  # every refusal names the winner: no lock is ever read half-written
+            assert f"is being trained by pid {os.getpid()} on host {socket.gethostname()}, started " in str(refusal)
+            assert refusal.holder == holder
         assert sorted(p.name for p in run.iterdir()) == [run_dir_lib.LOCK_FILE]  # no temporaries left
         claimed[0].release()
         assert run_dir_lib.lock_holder(run) is None and not (run / run_dir_lib.LOCK_FILE).exists()
