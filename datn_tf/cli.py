@@ -232,11 +232,6 @@ def check_outputs(outputs, inputs=None, runs=None, own_run=False):
     for out_flag, out in _pairs(outputs):
         if not out:
             continue
-        run = enclosing_run(out, include_self=not own_run)
-        if run is not None:
-            where = "is the run folder" if run == Path(out).resolve() else "is inside the run folder"
-            raise UserError(f"{out_flag} {out} {where} {run}: a run's files are its own (export, resume and "
-                            f"the tables read them); choose another {out_flag}")
         for flag, p, kind in others:
             how = path_clash(out, p)
             if how is None:
@@ -245,6 +240,11 @@ def check_outputs(outputs, inputs=None, runs=None, own_run=False):
                     "holds": f"holds the {kind} {flag} {p}"}[how]
             raise UserError(f"{out_flag} {out} {what}: writing it would destroy what the command reads; "
                             f"choose another {out_flag}")
+        run = enclosing_run(out, include_self=not own_run)  # a run the command does not read is no less a run
+        if run is not None:
+            where = "is the run folder" if run == Path(out).resolve() else "is inside the run folder"
+            raise UserError(f"{out_flag} {out} {where} {run}: a run's files are its own (export, resume and "
+                            f"the tables read them); choose another {out_flag}")
 
 
 def enclosing_run(path, include_self=True):

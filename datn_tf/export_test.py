@@ -332,6 +332,8 @@ def test_interrupted_export_leaves_the_destination_untouched(setup, tmp_path, mo
     existing = parent / "old"
     existing.mkdir()
     (existing / "saved_model.pb").write_text("the previous model")
+    (existing / export.METADATA_PATH).parent.mkdir()
+    (existing / export.METADATA_PATH).write_text("{}")  # an earlier datn-tf export: --overwrite may replace it
 
     def interrupted_write(archive, path, metadata_text):
         (Path(path) / "saved_model.pb").write_text("half")
@@ -343,7 +345,7 @@ def test_interrupted_export_leaves_the_destination_untouched(setup, tmp_path, mo
         with pytest.raises(RuntimeError, match="interrupted"):
             export.export_run(setup["runs"]["base"], dest, overwrite=overwrite)
     assert sorted(p.name for p in parent.iterdir()) == ["old"]  # no "new", no temporary folders
-    assert [p.name for p in existing.iterdir()] == ["saved_model.pb"]
+    assert sorted(p.name for p in existing.iterdir()) == sorted(["saved_model.pb", export.METADATA_PATH.parts[0]])
     assert (existing / "saved_model.pb").read_text() == "the previous model"
     assert list(scratch.iterdir()) == []
 
