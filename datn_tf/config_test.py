@@ -196,12 +196,14 @@ def test_tuple_fields_are_comma_separated_list_flags():
 def test_model_config_reads_each_model_setting_from_the_train_config():
     train = TrainConfig(variant="datn1", hidden_size=7, attention_size=9, mlp_hidden_units=11, lstm_dropout=0.3,
                         input_dropout=0.1, mlp_dropout=0.2, mlp_activation="tanh", attention_bias=True,
-                        tie_lstm_directions=True, lstm_implementation="packed")
+                        tie_lstm_directions=True, lstm_implementation="packed", encoder="minilm", path_layer="dense",
+                        encoder_trainable_layers=2)
     model = config_lib.ModelConfig.from_train_config(train, vocab_size=40, embedding_dim=6, num_emotions=11)
     assert dataclasses.asdict(model) == dict(
         variant="datn1", vocab_size=40, embedding_dim=6, num_emotions=11, num_sentiments=3, hidden_size=7,
         attention_size=9, mlp_hidden_units=11, dropout=0.3, lstm_implementation="packed", input_dropout=0.1,
-        mlp_dropout=0.2, mlp_activation="tanh", attention_bias=True, tie_lstm_directions=True)
+        mlp_dropout=0.2, mlp_activation="tanh", attention_bias=True, tie_lstm_directions=True, encoder="minilm",
+        path_layer="dense", encoder_trainable_layers=2, backbone_config=None, sep_id=102)
     # Its defaults are the train settings' defaults.
     default = config_lib.ModelConfig.from_train_config(TrainConfig(), vocab_size=40, embedding_dim=6, num_emotions=11)
     assert default == config_lib.ModelConfig("datn2", 40, 6, 11)

@@ -42,8 +42,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
-from datn_tf import cli, io_utils, runtime, tokenizer  # noqa: E402
+from datn_tf import cli, encoders, io_utils, runtime, tokenizer  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
+from datn_tf.config import ENCODER_MAX_LENGTH  # noqa: E402
 from datn_tf.saved_model_format import (  # noqa: E402
     EXPLAIN_SIGNATURE,
     EXTRA_DIR,
@@ -115,7 +116,10 @@ def run_metadata(run_dir, config, metrics_payload):
         "label_names": names,
         "num_labels": len(names),
         "vocab_size": int(config["model_config"]["vocab_size"]),
-        "max_length": train_config.get("max_length"),
+        "max_length": max_length(config),
+        "encoder": train_config.get("encoder", encoders.BILSTM),
+        # Ops the SavedModel needs registered before loading (a pretrained encoder's WordPiece).
+        "requires": [] if train_config.get("encoder", encoders.BILSTM) == encoders.BILSTM else ["tensorflow_text"],
         "signatures": {
             SERVING_SIGNATURE: {"inputs": {"text": "string [B]"},
                                 "outputs": {"probabilities": "float32 [B, K]", "labels": "bool [B, K]",
@@ -128,27 +132,52 @@ def run_metadata(run_dir, config, metrics_payload):
     }
 
 
+def max_length(config):
+    """The truncation the training pipeline applied (wordpieces for a pretrained encoder)."""
+    train_config = config["train_config"]
+    if train_config.get("encoder", encoders.BILSTM) == encoders.BILSTM:
+        return train_config.get("max_length")
+    limit = config["model_config"]["backbone_config"]["max_sequence_length"] - 2
+    return min(train_config.get("max_length") or ENCODER_MAX_LENGTH, limit)
+
+
 class _Endpoints:
-    """The two serving functions over one model, lookup table and threshold."""
+    """The two serving functions over one model, tokenizer and threshold.
+
+    `lookup` is the vocabulary's `StringLookup` for the project's tokenizer, or, for a
+    pretrained encoder, its `encoders.WordPieceVocab`.
+    """
 
     def __init__(self, model, lookup, language, threshold, label_names, max_length=None, normalize=False):
         self.model = model
-        self.lookup = lookup
         self.language = language
         self.normalize = bool(normalize)
         self.threshold = float(threshold)
         self.label_names = list(label_names)
         self.max_length = max_length
+        self.wordpiece = None
+        if isinstance(lookup, encoders.WordPieceVocab):
+            self.vocab = lookup
+            self.wordpiece = lookup.tokenizer()
+        else:
+            self.lookup = lookup
 
     def _encode(self, text):
+        """(tokens [B, T'] padded with "", the model's ids [B, T], their ids [B, T'] aligned with the attention)."""
+        if self.wordpiece is not None:
+            ids = encoders.encode_graph(self.wordpiece, text, self.vocab.cls_id, self.vocab.sep_id, self.max_length)
+            rest = ids[:, 1:]  # the model attends over the positions after [CLS], [SEP] masked
+            mask = tf.logical_and(tf.not_equal(rest, PAD_ID), tf.not_equal(rest, self.vocab.sep_id))
+            tokens = tf.where(mask, tf.gather(tf.constant(self.vocab.tokens), rest), "")
+            return tokens, ids, tf.where(mask, rest, PAD_ID)
         tokens = tokenizer.tokenize(text, self.language, self.normalize)  # ragged [B, None]
         if self.max_length:
             tokens = tokens[:, : self.max_length]  # the training pipeline's truncation
-        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self.lookup(t), tf.int32), tokens)
-        return tokens, ids.to_tensor(PAD_ID)
+        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self.lookup(t), tf.int32), tokens).to_tensor(PAD_ID)
+        return tokens.to_tensor(""), ids, ids
 
     def serve(self, text):
-        _, ids = self._encode(text)
+        _, ids, _ = self._encode(text)
         probs = self.model(ids, training=False)["probabilities"]
         # Compared in float64, as `metrics.predict_labels` compares the float32 scores
         # with the Python float gamma: the labels are the trainer's bit for bit.
@@ -157,13 +186,13 @@ class _Endpoints:
         return {"probabilities": probs, "labels": labels, "label_names": names}
 
     def explain(self, text):
-        tokens, ids = self._encode(text)
+        tokens, ids, token_ids = self._encode(text)
         out = self.model(ids, training=False)
         alpha_s = out["alpha_s"]
         alpha_t = out["alpha_t"] if "alpha_t" in out else tf.zeros_like(alpha_s)
         return {
-            "tokens": tokens.to_tensor(""),
-            "token_ids": ids,
+            "tokens": tokens,
+            "token_ids": token_ids,
             "alpha_s": alpha_s,
             "alpha_t": alpha_t,
             "probabilities": out["probabilities"],
@@ -196,13 +225,14 @@ def export_run(run_dir, output, overwrite=False):
     metrics_payload = run_dir_lib.read_metrics(run_dir)
     run_dir_lib.read_threshold(run_dir, metrics_payload)
     metadata = run_metadata(run_dir, config, metrics_payload)
-    lookup = build_lookup(vocab)
+    lookup = vocab if isinstance(vocab, encoders.WordPieceVocab) else build_lookup(vocab)
     endpoints = _Endpoints(model, lookup, metadata["language"], metadata["threshold"],
                            metadata["label_names"], metadata["max_length"], metadata["normalize_tokens"])
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.track(lookup)  # lookup tables must be tracked explicitly
+    if endpoints.wordpiece is None:
+        archive.track(lookup)  # lookup tables must be tracked explicitly (WordPiece's model is a graph constant)
     archive.add_endpoint(SERVING_SIGNATURE, endpoints.serve, input_signature=[TEXT_SPEC])
     archive.add_endpoint(EXPLAIN_SIGNATURE, endpoints.explain, input_signature=[TEXT_SPEC])
 

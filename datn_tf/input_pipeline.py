@@ -114,27 +114,38 @@ class Batcher:
             pass_index, offset = pass_index + 1, 0
 
 
-def _labelled_dataset(token_ids, labels, key, label_spec, batcher, start_step):
-    """Endless `tf.data` of `{"token_ids": [B, T] int32, key: labels[batch]}` from `batcher`'s stream."""
+def features_spec(features):
+    """The TensorSpec of a batch's `features` (a pretrained encoder's cached states)."""
+    return tf.TensorSpec([None, None, features.width], tf.float32)
+
+
+def _labelled_dataset(token_ids, labels, key, label_spec, batcher, start_step, features=None):
+    """Endless `tf.data` of `{"token_ids": [B, T] int32, key: labels[batch]}` from `batcher`'s stream,
+    with `"features"` [B, T, H] when `features` (`encoder_states.TokenStates`) are given."""
 
     def gen():
         for _, idx in batcher.iterate(start_step):
-            yield {"token_ids": pad_batch(token_ids, idx), key: labels[idx].astype(np.int32)}
+            batch = {"token_ids": pad_batch(token_ids, idx), key: labels[idx].astype(np.int32)}
+            if features is not None:
+                batch["features"] = features.pad(idx, batch["token_ids"].shape[1])
+            yield batch
 
     spec = {"token_ids": tf.TensorSpec([None, None], tf.int32), key: label_spec}
+    if features is not None:
+        spec["features"] = features_spec(features)
     return tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(4)
 
 
-def emotion_dataset(token_ids, labels, batcher, start_step=0):
+def emotion_dataset(token_ids, labels, batcher, start_step=0, features=None):
     """`tf.data` of `{"token_ids": [B, T] int32, "labels": [B, K] int32}` batches."""
     spec = tf.TensorSpec([None, labels.shape[1]], tf.int32)
-    return _labelled_dataset(token_ids, labels, "labels", spec, batcher, start_step)
+    return _labelled_dataset(token_ids, labels, "labels", spec, batcher, start_step, features)
 
 
-def sentiment_dataset(token_ids, labels, batcher, start_step=0):
+def sentiment_dataset(token_ids, labels, batcher, start_step=0, features=None):
     """`tf.data` of `{"token_ids": [B, T] int32, "sentiment": [B] int32}` batches."""
     spec = tf.TensorSpec([None], tf.int32)
-    return _labelled_dataset(token_ids, labels, "sentiment", spec, batcher, start_step)
+    return _labelled_dataset(token_ids, labels, "sentiment", spec, batcher, start_step, features)
 
 
 def eval_batches(token_ids, batch_size=256):

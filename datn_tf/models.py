@@ -1,7 +1,9 @@
 """`EmotionTransferModel`: every system of Table 3 as one Keras model, configured by variant.
 
 Parts, in the paper's terms (Fig. 1, Fig. 2):
-  embedding          the lookup table E (shared by every encoder; Section 2.1)
+  embedding          the lookup table E (shared by every encoder; Section 2.1), or, with
+                     --encoder=minilm|bert, a pretrained transformer in its place
+                     (`pretrained_encoder`, docs/encoders.md)
   shared_encoder     BiLSTM over both tasks' sentences -> h^s, z^s
   shared_attention   Eq. 1-2 over h^s -> H_c, alpha_s (fed by alpha_t in DATN-2)
   target_encoder     emotion-specific BiLSTM -> h^t, z^t (SP, PSP, APSP, DATN)
@@ -21,7 +23,16 @@ import tensorflow as tf
 
 from datn_tf import variants as variants_lib
 from datn_tf.config import ModelConfig
-from datn_tf.layers import Attention, AttentionFedAttention, BiLSTMEncoder, EmotionMLP, GradientReversal
+from datn_tf.encoders import BILSTM
+from datn_tf.layers import (
+    Attention,
+    AttentionFedAttention,
+    BiLSTMEncoder,
+    EmotionMLP,
+    GradientReversal,
+    PretrainedEncoder,
+    TokenProjection,
+)
 from datn_tf.vocab import PAD_ID
 
 SOURCE_TASK, TARGET_TASK = 0, 1  # task ids for the APSP discriminator
@@ -35,8 +46,10 @@ class EmotionTransferModel(keras.Model):
         config: a `datn_tf.config.ModelConfig` (the variant, sizes and architecture
             settings); `get_config()` returns its fields.
 
-    Call: `model(token_ids, training=...)` runs the emotion task on right-padded int ids
-    [B, T] (mask = ids != 0) and returns a dict with `logits` [B, K+1], `probabilities`
+    Call: `model(token_ids, training=..., features=None)` runs the emotion task on
+    right-padded int ids [B, T] (mask = ids != 0; with a pretrained encoder, WordPiece ids
+    with [CLS] and [SEP], `features` optionally its cached lower states, and T-1 positions
+    out: `layers.PretrainedEncoder`) and returns a dict with `logits` [B, K+1], `probabilities`
     [B, K] (the emotion scores compared with the threshold gamma), `alpha_s` [B, T] and,
     for variants with a target encoder, `alpha_t` [B, T].
     `model.sentiment(token_ids, training=...)` runs the sentiment task.
@@ -48,9 +61,17 @@ class EmotionTransferModel(keras.Model):
         spec = variants_lib.get_variant(config.variant)
         self.spec = spec
 
-        self.embedding = keras.layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding")
+        self.embedding = self.pretrained_encoder = None
+        if config.encoder == BILSTM:
+            self.embedding = keras.layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding")
+        else:
+            self.pretrained_encoder = PretrainedEncoder(config.backbone_config, config.encoder_trainable_layers,
+                                                        sep_id=config.sep_id, name="pretrained_encoder")
 
         def encoder(name):
+            if config.encoder != BILSTM and config.path_layer == "dense":
+                return TokenProjection(2 * config.hidden_size, dropout=config.dropout,
+                                       input_dropout=config.input_dropout, name=name)
             return BiLSTMEncoder(config.hidden_size, dropout=config.dropout, input_dropout=config.input_dropout,
                                  tie_directions=config.tie_lstm_directions,
                                  implementation=config.lstm_implementation, name=name)
@@ -98,14 +119,16 @@ class EmotionTransferModel(keras.Model):
         return cls(model_config, **keras_config)
 
     # -- forward passes -----------------------------------------------------------------
-    def _embed(self, token_ids):
+    def _embed(self, token_ids, features=None, training=False):
         token_ids = tf.convert_to_tensor(token_ids)
+        if self.pretrained_encoder is not None:
+            return self.pretrained_encoder(token_ids, features=features, training=training)
         mask = tf.not_equal(token_ids, PAD_ID)
         return self.embedding(token_ids), mask
 
-    def call(self, token_ids, training=False):
+    def call(self, token_ids, training=False, features=None):
         """Emotion task (target side of Fig. 2)."""
-        x, mask = self._embed(token_ids)
+        x, mask = self._embed(token_ids, features, training)
         h_s, z_s = self.shared_encoder(x, mask, training=training)
         out = {}
         if self.target_encoder is None:
@@ -126,7 +149,7 @@ class EmotionTransferModel(keras.Model):
             features = tf.concat([H_c, H_t], axis=-1)
             out["alpha_t"] = alpha_t
             if self.spec.orthogonality_loss:
-                out["h_shared"], out["h_private"] = h_s, h_t
+                out["h_shared"], out["h_private"], out["mask"] = h_s, h_t, mask
         logits = self.emotion_mlp(features, training=training)
         out["logits"] = logits
         out["probabilities"] = tf.nn.softmax(logits)[:, : self.model_config.num_emotions]
@@ -135,11 +158,11 @@ class EmotionTransferModel(keras.Model):
             out["task_logits"] = self.task_discriminator(self.gradient_reversal(H_c))
         return out
 
-    def sentiment(self, token_ids, training=False):
+    def sentiment(self, token_ids, training=False, features=None):
         """Sentiment task (source side): only the left part is used."""
         if self.sentiment_output is None:
             raise ValueError(f"variant {self.model_config.variant!r} has no sentiment output layer")
-        x, mask = self._embed(token_ids)
+        x, mask = self._embed(token_ids, features, training)
         h_s, z_s = self.shared_encoder(x, mask, training=training)
         if self.spec.feed == variants_lib.FEED_TARGET_TO_SHARED:
             # No target-side attention exists for a source sentence: feed zeros, so the
@@ -154,7 +177,7 @@ class EmotionTransferModel(keras.Model):
             H_p, _ = self.source_attention(h_p, z_p, mask, training=training)
             features = tf.concat([H_c, H_p], axis=-1)
             if self.spec.orthogonality_loss:
-                out["h_shared"], out["h_private"] = h_s, h_p
+                out["h_shared"], out["h_private"], out["mask"] = h_s, h_p, mask
         out["logits"] = self.sentiment_output(features)
         if self.task_discriminator is not None:
             out["task_logits"] = self.task_discriminator(self.gradient_reversal(H_c))
@@ -163,7 +186,8 @@ class EmotionTransferModel(keras.Model):
     # -- parameter groups ---------------------------------------------------------------
     def left_layers(self):
         """Layers updated on sentiment mini-batches ("the left part of our model", Sec. 2.2.3)."""
-        layers = [self.embedding, self.shared_encoder, self.shared_attention]
+        layers = [l for l in (self.embedding, self.pretrained_encoder) if l is not None]
+        layers += [self.shared_encoder, self.shared_attention]
         layers += [l for l in (self.source_encoder, self.source_attention, self.sentiment_output,
                                self.task_discriminator) if l is not None]
         return layers
@@ -174,7 +198,8 @@ class EmotionTransferModel(keras.Model):
 
     def emotion_layers(self):
         """Layers the emotion task uses (all of them on an emotion mini-batch)."""
-        layers = [self.embedding, self.shared_encoder, self.shared_attention, self.target_encoder,
+        layers = [self.embedding, self.pretrained_encoder, self.shared_encoder, self.shared_attention,
+                  self.target_encoder,
                   self.target_attention, self.emotion_mlp, self.task_discriminator]
         return [l for l in layers if l is not None]
 
@@ -187,10 +212,13 @@ class EmotionTransferModel(keras.Model):
         return [l for l in (self.target_encoder, self.target_attention, self.emotion_mlp) if l is not None]
 
 
-def build_model(config, embedding_matrix=None):
-    """The built model of a `ModelConfig`; E initialised from the pretrained matrix if given."""
+def build_model(config, embedding_matrix=None, encoder_weights=None):
+    """The built model of a `ModelConfig`; E initialised from the pretrained matrix if given, or
+    the pretrained encoder from its weights (`PretrainedEncoder.load_pretrained`)."""
     model = EmotionTransferModel(config)
     model.build()
     if embedding_matrix is not None:
         model.embedding.embeddings.assign(embedding_matrix)
+    if encoder_weights is not None:
+        model.pretrained_encoder.load_pretrained(encoder_weights)
     return model

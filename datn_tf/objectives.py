@@ -25,7 +25,7 @@ def replica_share(value, reduction, replicas=1):
 def emotion_objective(model, batch, spec, config, replicas=1):
     """An emotion mini-batch: every parameter (Section 2.2.3)."""
     token_ids = batch["token_ids"]
-    out = model(token_ids, training=True)
+    out = model(token_ids, training=True, features=batch.get("features"))
     target = losses.emotion_target_distribution(batch["labels"])
     reduction = config.task_loss_reduction
     total = replica_share(losses.emotion_kl_loss(target, out["logits"], reduction=reduction), reduction, replicas)
@@ -43,7 +43,7 @@ def emotion_objective(model, batch, spec, config, replicas=1):
 def sentiment_objective(model, batch, spec, config, replicas=1):
     """A sentiment mini-batch: only the left part of the model is involved."""
     token_ids = batch["token_ids"]
-    out = model.sentiment(token_ids, training=True)
+    out = model.sentiment(token_ids, training=True, features=batch.get("features"))
     reduction = config.task_loss_reduction
     total = replica_share(losses.sentiment_loss(batch["sentiment"], out["logits"], reduction=reduction),
                           reduction, replicas)
@@ -62,7 +62,7 @@ def _shared_private_terms(out, token_ids, task_id, spec, config, replicas, stats
                                                   replicas)
         total += config.adversarial_weight * stats["adversarial_loss"]
     if spec.orthogonality_loss:
-        ortho = losses.orthogonality_loss(out["h_shared"], out["h_private"], tf.not_equal(token_ids, 0))
+        ortho = losses.orthogonality_loss(out["h_shared"], out["h_private"], out["mask"])
         stats["orthogonality_loss"] = replica_share(ortho, "mean", replicas)
         total += config.orthogonality_weight * stats["orthogonality_loss"]
     return total

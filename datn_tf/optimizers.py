@@ -60,46 +60,77 @@ class RowwiseAdam(tf.Module):
         self.iterations.assign_add(1)
 
 
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """A learning rate rising linearly from `peak / steps` to `peak` over `steps` updates, then flat."""
+
+    def __init__(self, peak, steps):
+        self.peak = float(peak)
+        self.steps = int(steps)
+
+    def __call__(self, step):
+        if not self.steps:
+            return self.peak
+        step = keras.ops.cast(step, "float32")
+        return self.peak * keras.ops.minimum(1.0, (step + 1.0) / float(self.steps))
+
+    def get_config(self):
+        return {"peak": self.peak, "steps": self.steps}
+
+
 class TaskOptimizers:
     """The optimisers of the alternating schedule: one Adam per objective (Section 2.2.3).
 
     As two TF1 train ops would, the emotion objective (every parameter) and the sentiment
     objective (the left part) each have their own Adam, with its own moments and step
     count. With `sparse_embedding`, the lookup table E is left out of both and updated by a
-    `RowwiseAdam` per objective instead.
+    `RowwiseAdam` per objective instead. The trained layers of a pretrained encoder have an
+    Adam of their own per objective, at the smaller `encoder_learning_rate` after a linear
+    warm-up of `encoder_warmup_steps` updates.
 
     Args:
         model: an `EmotionTransferModel` (built).
         uses_sentiment_data: whether the variant has sentiment steps.
         learning_rate: Adam's learning rate.
         sparse_embedding: update E row-wise.
+        encoder_learning_rate, encoder_warmup_steps: the pretrained encoder's schedule.
     """
 
-    def __init__(self, model, uses_sentiment_data, learning_rate, sparse_embedding=True):
+    def __init__(self, model, uses_sentiment_data, learning_rate, sparse_embedding=True,
+                 encoder_learning_rate=None, encoder_warmup_steps=0):
         self.variables = {"emotion": model.emotion_variables,
                           "sentiment": model.left_variables if uses_sentiment_data else []}
-        embedding = model.embedding.embeddings
+        embedding = model.embedding.embeddings if model.embedding is not None else None
         self.embedding = embedding if sparse_embedding else None
-        self.dense = {k: [v for v in vs if v is not self.embedding] for k, vs in self.variables.items()}
-        self.adam, self.rowwise = {}, {}
+        encoder = model.pretrained_encoder
+        encoder_ids = {id(v) for v in encoder.trainable_variables} if encoder is not None else set()
+        self.dense = {k: [v for v in vs if v is not self.embedding and id(v) not in encoder_ids]
+                      for k, vs in self.variables.items()}
+        self.encoder = {k: [v for v in vs if id(v) in encoder_ids] for k, vs in self.variables.items()}
+        self.adam, self.rowwise, self.encoder_adam = {}, {}, {}
         for kind in ("emotion", "sentiment") if uses_sentiment_data else ("emotion",):
             # Built here, before any tracing, so the step functions create no variables.
             self.adam[kind] = keras.optimizers.Adam(learning_rate)
             self.adam[kind].build(self.dense[kind])
-            if sparse_embedding:
+            if self.embedding is not None:
                 self.rowwise[kind] = RowwiseAdam(embedding, learning_rate, name=f"{kind}_embedding_adam")
+            if self.encoder[kind]:
+                self.encoder_adam[kind] = keras.optimizers.Adam(
+                    LinearWarmup(encoder_learning_rate, encoder_warmup_steps))
+                self.encoder_adam[kind].build(self.encoder[kind])
 
     def apply(self, kind, tape, loss):
         """Gradients of `loss` applied to the step kind's group (E row-wise when sparse)."""
-        dense = self.dense[kind]
-        if self.embedding is None:
-            self.adam[kind].apply(tape.gradient(loss, dense), dense)
-            return
-        grads = tape.gradient(loss, [self.embedding] + dense)
-        self.rowwise[kind].apply(grads[0], self.embedding)
-        self.adam[kind].apply(grads[1:], dense)
+        dense, encoder = self.dense[kind], self.encoder[kind]
+        sparse = [self.embedding] if self.embedding is not None else []
+        grads = tape.gradient(loss, sparse + dense + encoder)
+        if sparse:
+            self.rowwise[kind].apply(grads[0], self.embedding)
+        self.adam[kind].apply(grads[len(sparse) : len(sparse) + len(dense)], dense)
+        if encoder:
+            self.encoder_adam[kind].apply(grads[len(sparse) + len(dense) :], encoder)
 
     def trackables(self):
-        """Checkpoint entries: `{kind}_optimizer` and `{kind}_embedding_optimizer`."""
+        """Checkpoint entries: `{kind}_optimizer`, `{kind}_embedding_optimizer`, `{kind}_encoder_optimizer`."""
         return {**{f"{k}_optimizer": o for k, o in self.adam.items()},
-                **{f"{k}_embedding_optimizer": o for k, o in self.rowwise.items()}}
+                **{f"{k}_embedding_optimizer": o for k, o in self.rowwise.items()},
+                **{f"{k}_encoder_optimizer": o for k, o in self.encoder_adam.items()}}

@@ -48,7 +48,7 @@ from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf.data import files as files_lib  # noqa: E402
 from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
 from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
-from datn_tf.saved_model_format import METADATA_PATH, SERVING_SIGNATURE  # noqa: E402
+from datn_tf.saved_model_format import METADATA_PATH, SERVING_SIGNATURE, import_required_ops  # noqa: E402
 
 DEFAULT_BATCH_SIZE = 256
 # How every official E-c file starts (`datn_tf.data.semeval_ec.HEADER`).
@@ -83,6 +83,10 @@ class ExportedModel:
                          if (path / METADATA_PATH).exists() else {})
         if not (path / "variables").is_dir():
             raise PredictError(f"{path} is a damaged SavedModel (no variables/ folder); {REEXPORT}")
+        missing = import_required_ops(self.metadata)
+        if missing:
+            raise PredictError(f"{path} needs {', '.join(missing)} (its pretrained encoder's WordPiece ops): "
+                               "pip install -e .[encoder]")
         try:
             self._loaded = tf.saved_model.load(str(path))
         except (tf.errors.OpError, OSError, ValueError, IndexError, RuntimeError, message.DecodeError) as e:

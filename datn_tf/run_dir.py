@@ -27,7 +27,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from datn_tf import io_utils, tables
+from datn_tf import encoders, io_utils, tables
 from datn_tf.data import semeval_ec
 from datn_tf.progress import fmt_time, log
 
@@ -228,6 +228,8 @@ def write_run_files(output_dir, config, model, data):
         "embeddings": data.embeddings_name,
         "coverage": data.coverage.as_dict(),
     }
+    if getattr(data.vocab, "lowercase", None) is not None:  # a pretrained encoder's WordPiece vocabulary
+        payload["lowercase"] = data.vocab.lowercase
     io_utils.write_json(cfg_path, payload)
     if not (output_dir / VOCAB_FILE).exists():
         data.vocab.save(output_dir / VOCAB_FILE)
@@ -350,7 +352,10 @@ def load_run(run_dir):
 
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    vocab = Vocabulary.load(run_dir / VOCAB_FILE)
+    if config["model_config"].get("encoder", encoders.BILSTM) == encoders.BILSTM:
+        vocab = Vocabulary.load(run_dir / VOCAB_FILE)
+    else:
+        vocab = encoders.WordPieceVocab.load(run_dir / VOCAB_FILE, config.get("lowercase", True))
     model = EmotionTransferModel.from_config(config["model_config"])
     model.build()
     read_best_weights(run_dir, model)

@@ -14,3 +14,18 @@ EXTRA_DIR = "assets.extra"
 METADATA_PATH = Path(ASSETS_DIR) / METADATA_FILE
 SERVING_SIGNATURE = "serving_default"
 EXPLAIN_SIGNATURE = "explain"
+
+
+def import_required_ops(metadata):
+    """Registers the op libraries an export lists under "requires" (tensorflow_text for a
+    pretrained encoder's WordPiece), which must happen before `tf.saved_model.load`.
+    Returns the names that could not be imported."""
+    import importlib
+
+    missing = []
+    for name in metadata.get("requires", []):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing

@@ -37,6 +37,17 @@ class TrainingDiverged(ValueError):
     """A loss or the dev probabilities became NaN or infinite (one line for the user)."""
 
 
+def model_config(config, data, num_emotions):
+    """The `ModelConfig` of a run of `config` on prepared `data`."""
+    sizes = dict(num_emotions=num_emotions, num_sentiments=len(data.task.sentiment.label_names) or 3)
+    if data.backbone_config is not None:
+        return ModelConfig.from_train_config(config, vocab_size=len(data.vocab),
+                                             embedding_dim=data.backbone_config["hidden_dim"],
+                                             backbone_config=data.backbone_config, sep_id=data.vocab.sep_id, **sizes)
+    return ModelConfig.from_train_config(config, vocab_size=len(data.vocab),
+                                         embedding_dim=data.embedding_matrix.shape[1], **sizes)
+
+
 class Trainer:
     """Runs one training run of one variant; see the module docstring."""
 
@@ -54,15 +65,16 @@ class Trainer:
         # the CPU); "mirrored" replicates over every visible device with the same loop.
         self.distributed = config.strategy == "mirrored"
         self.strategy = tf.distribute.MirroredStrategy() if self.distributed else tf.distribute.get_strategy()
+        self.features = data.features or {}
         with self.strategy.scope():
-            self.model = build_model(ModelConfig.from_train_config(
-                config, vocab_size=len(data.vocab), embedding_dim=data.embedding_matrix.shape[1],
-                num_emotions=self.num_emotions, num_sentiments=len(data.task.sentiment.label_names) or 3),
-                embedding_matrix=data.embedding_matrix)
+            self.model = build_model(model_config(config, data, self.num_emotions),
+                                     embedding_matrix=data.embedding_matrix, encoder_weights=data.encoder_weights)
             # E is updated row-wise unless asked otherwise or replicated (scatter updates are
             # per device). Built before any tracing, so the step functions create no variables.
             self.optimizers = TaskOptimizers(self.model, self.spec.uses_sentiment_data, config.learning_rate,
-                                             sparse_embedding=not (config.dense_embedding_updates or self.distributed))
+                                             sparse_embedding=not (config.dense_embedding_updates or self.distributed),
+                                             encoder_learning_rate=config.encoder_learning_rate,
+                                             encoder_warmup_steps=config.encoder_warmup_steps)
         self.left_variables = self.optimizers.variables["sentiment"]
         self.sparse_embedding = self.optimizers.embedding is not None
 
@@ -86,8 +98,13 @@ class Trainer:
             "emotion": {"token_ids": ids_spec, "labels": tf.TensorSpec([None, self.num_emotions], tf.int32)},
             "sentiment": {"token_ids": ids_spec, "sentiment": tf.TensorSpec([None], tf.int32)},
         }
+        predict_signature = [ids_spec]
+        if self.features:  # a pretrained encoder's cached states ride along with the ids
+            predict_signature.append(input_pipeline.features_spec(self.features["train"]))
+            for spec in self._batch_specs.values():
+                spec["features"] = predict_signature[-1]
         self._step_fns = {}
-        self._predict_fn = tf.function(self._predict, input_signature=[ids_spec])
+        self._predict_fn = tf.function(self._predict, input_signature=predict_signature)
         self.summary_writer = None
 
     # -- compiled steps -----------------------------------------------------------------
@@ -137,11 +154,12 @@ class Trainer:
         seed = self.config.seed if seed is None else seed
         streams = {"emotion": self._dataset("emotion", input_pipeline.emotion_dataset(
             self.data.ids["train"], self.data.task.train.labels, self._batcher("train", "emotion", seed),
-            start_step=start_step))}
+            start_step=start_step, features=self.features.get("train")))}
         if self.spec.schedule == variants_lib.ALTERNATING:
             streams["sentiment"] = self._dataset("sentiment", input_pipeline.sentiment_dataset(
                 self.data.ids["sentiment"], self.data.task.sentiment.labels,
-                self._batcher("sentiment", "sentiment", seed), start_step=start_step))
+                self._batcher("sentiment", "sentiment", seed), start_step=start_step,
+                features=self.features.get("sentiment")))
         return streams
 
     def train_iteration(self, streams):
@@ -159,21 +177,23 @@ class Trainer:
         return {k: float(v) for k, v in stats.items()}, rows
 
     # -- prediction and evaluation -------------------------------------------------------
-    def _predict(self, token_ids):
+    def _predict(self, token_ids, features=None):
         self.trace_counts["predict"] += 1
-        return self.model(token_ids, training=False)["probabilities"]
+        return self.model(token_ids, training=False, features=features)["probabilities"]
 
-    def predict(self, token_ids, batch_size=256):
-        """Emotion probabilities [N, K] for encoded sentences (order preserved)."""
+    def predict(self, token_ids, batch_size=256, features=None):
+        """Emotion probabilities [N, K] for encoded sentences (order preserved); `features`: their
+        cached encoder states, with a pretrained encoder."""
         probs = np.zeros((len(token_ids), self.num_emotions), dtype=np.float32)
         for positions, batch in input_pipeline.eval_batches(token_ids, batch_size):
-            probs[positions] = self._predict_fn(tf.constant(batch)).numpy()
+            states = None if features is None else tf.constant(features.pad(positions, batch.shape[1]))
+            probs[positions] = self._predict_fn(tf.constant(batch), states).numpy()
         return probs
 
     def _scores(self, split, gamma=None):
         """(metrics, gamma, predicted labels, probabilities) of one split; gamma tuned on dev when None."""
         labels = self.data.task.splits()[split].labels
-        probs = self.predict(self.data.ids[split])
+        probs = self.predict(self.data.ids[split], features=self.features.get(split))
         if not np.isfinite(probs).all():  # weights went non-finite in the last step's update
             raise self._diverged(int(self.step.numpy()), f"the {split} probabilities are not finite")
         if gamma is None:
@@ -281,7 +301,7 @@ class Trainer:
         step = int(self.pretrain_step.numpy())
         it = self._dataset("sentiment", input_pipeline.sentiment_dataset(
             self.data.ids["sentiment"], self.data.task.sentiment.labels,
-            self._batcher("sentiment", "pretrain"), start_step=step))
+            self._batcher("sentiment", "pretrain"), start_step=step, features=self.features.get("sentiment")))
         t0 = time.time()
         while step < pretrain_steps:
             stats = self.sentiment_step(next(it))

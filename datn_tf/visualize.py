@@ -48,7 +48,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
 
-from datn_tf import cli, input_pipeline, io_utils, metrics, runtime  # noqa: E402
+from datn_tf import cli, encoders, export, input_pipeline, io_utils, metrics, runtime  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
 from datn_tf.data._io import split_text_lines  # noqa: E402
@@ -118,13 +118,17 @@ def attention_rows(run_dir, texts, name=None, loaded=None):
     label_names = list(config["emotion_names"])
     max_length = config["train_config"].get("max_length")
     normalize = bool(config["train_config"].get("normalize_tokens", False))
-    tokens = input_pipeline.tokenize_corpus(texts, language, normalize)
-    ids = input_pipeline.encode_texts(texts, vocab, language, max_length=max_length, normalize=normalize)
-    if max_length:
-        tokens = [t[:max_length] for t in tokens]
-    for t, i in zip(tokens, ids):
-        if len(t) != len(i):  # the same tokenizer on both sides; a mismatch is a bug
-            raise AssertionError(f"{len(t)} tokens but {len(i)} ids")
+    if isinstance(vocab, encoders.WordPieceVocab):  # a pretrained encoder: wordpieces between [CLS] and [SEP]
+        ids = encoders.encode_texts(texts, vocab, export.max_length(config))
+        tokens = [[vocab.tokens[t] for t in i[1:-1]] for i in ids]
+    else:
+        tokens = input_pipeline.tokenize_corpus(texts, language, normalize)
+        ids = input_pipeline.encode_texts(texts, vocab, language, max_length=max_length, normalize=normalize)
+        if max_length:
+            tokens = [t[:max_length] for t in tokens]
+        for t, i in zip(tokens, ids):
+            if len(t) != len(i):  # the same tokenizer on both sides; a mismatch is a bug
+                raise AssertionError(f"{len(t)} tokens but {len(i)} ids")
     has_target = model.target_encoder is not None
     labels = row_labels(name, has_target)
     probs = np.zeros((len(texts), len(label_names)), np.float32)
@@ -135,7 +139,7 @@ def attention_rows(run_dir, texts, name=None, loaded=None):
         outputs = [out["alpha_s"].numpy()] + ([out["alpha_t"].numpy()] if has_target else [])
         for r, alpha in enumerate(outputs):
             for row, i in enumerate(positions):
-                alphas[r][i] = alpha[row, : len(ids[i])].astype(np.float32)
+                alphas[r][i] = alpha[row, : len(tokens[i])].astype(np.float32)
     threshold = _threshold(run_dir)
     predicted = metrics.predict_labels(probs, threshold) if threshold is not None and len(texts) else None
     result = []

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 
 from datn_tf import embeddings as embeddings_lib
-from datn_tf import input_pipeline, progress
+from datn_tf import encoders, input_pipeline, progress
 from datn_tf.data import datasets
 from datn_tf.vocab import Vocabulary
 
@@ -24,6 +24,11 @@ class PreparedData:
     coverage: embeddings_lib.Coverage
     embeddings_name: str
     ids: dict  # split -> list of int32 arrays ("train", "dev", "test", "sentiment")
+    # With a pretrained encoder (E is None then): split -> `encoder_states.TokenStates`, the
+    # cached states entering its first trained layer, and the encoder's pretrained weights.
+    features: dict | None = None
+    encoder_weights: list | None = None
+    backbone_config: dict | None = None
 
     def eval_splits(self):
         """{split: EmotionExamples} of the splits scored at the end (dev, and test when present)."""
@@ -66,6 +71,8 @@ class PreparedDataCache:
 
 def _seed_free_parts(config, task=None, vocab=None):
     task = task or datasets.load_task(config.dataset, config.data_dir, config.cv_fold, config.cv_folds, files=config)
+    if config.validate().encoder != encoders.BILSTM:
+        return task, _encoder_parts(config, task)
     language = task.language
     init = config.validate().resolved_embedding_init()
     # The sentences E may learn from before training: the emotion-train split and the
@@ -103,7 +110,48 @@ def _seed_free_parts(config, task=None, vocab=None):
     return task, vocab, vectors, dim, name, ids
 
 
+def _encoder_parts(config, task):
+    """The WordPiece ids of every split and the cached lower states of a pretrained encoder."""
+    from datn_tf import encoder_states
+    from datn_tf.layers import PretrainedEncoder
+
+    folder = encoders.encoder_dir(config)
+    digests = encoders.check_files(config.encoder, folder)
+    backbone_config = encoders.backbone_config(folder)
+    vocab = encoders.WordPieceVocab.load(folder / encoders.VOCAB_FILE, encoders.lowercase(folder))
+    if len(vocab) != backbone_config["vocabulary_size"]:
+        raise encoders.EncoderError(f"{folder}: vocab.txt has {len(vocab)} tokens, config.json's vocab_size is "
+                                    f"{backbone_config['vocabulary_size']}; the folder mixes two encoders")
+    if config.encoder_trainable_layers > backbone_config["num_layers"]:
+        raise encoders.EncoderError(f"--encoder_trainable_layers={config.encoder_trainable_layers}: {folder} has "
+                                    f"{backbone_config['num_layers']} transformer layers")
+    backbone = encoders.load_backbone(folder)
+    layer = PretrainedEncoder(backbone_config, config.encoder_trainable_layers, sep_id=vocab.sep_id)
+    layer.load_pretrained(backbone)
+    max_length = min(config.resolved_max_length(), backbone_config["max_sequence_length"] - 2)
+    ids, features = {}, {}
+    for split, examples in list(task.splits().items()) + [("sentiment", task.sentiment)]:
+        ids[split] = encoders.encode_texts(examples.texts, vocab, max_length)
+        key = encoder_states.cache_key(ids[split], digests[encoders.WEIGHTS_FILE], backbone_config,
+                                       layer.first_trained)
+        features[split] = encoder_states.lower_states(layer, ids[split], split, key)
+    pieces = np.concatenate([t[1:-1] for t in ids["train"]]) if ids["train"] else np.zeros(0, np.int32)
+    unk = vocab.tokens.index("[UNK]") if "[UNK]" in vocab.tokens else -1
+    known = np.unique(pieces)
+    coverage = embeddings_lib.Coverage(types=len(known), covered_types=int((known != unk).sum()),
+                                       tokens=len(pieces), covered_tokens=int((pieces != unk).sum()))
+    trained = config.encoder_trainable_layers
+    name = (f"{config.encoder} ({folder}, sha256 {digests[encoders.WEIGHTS_FILE][:12]}, "
+            f"{'frozen' if not trained else f'top {trained} layer(s) trained'})")
+    return dict(vocab=vocab, coverage=coverage, name=name, ids=ids, features=features,
+                weights=backbone.get_weights(), backbone_config=backbone_config)
+
+
 def _with_embedding_matrix(config, parts):
+    if len(parts) == 2:  # a pretrained encoder: no E
+        task, p = parts
+        return PreparedData(task, p["vocab"], None, p["coverage"], p["name"], p["ids"], features=p["features"],
+                            encoder_weights=p["weights"], backbone_config=p["backbone_config"])
     task, vocab, vectors, dim, name, ids = parts
     if vectors is None:
         matrix, coverage = embeddings_lib.random_embedding_matrix(vocab, dim, seed=config.seed,

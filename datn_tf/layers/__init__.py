@@ -5,6 +5,8 @@ from datn_tf.layers.attention_fed_attention import AttentionFedAttention
 from datn_tf.layers.bilstm_encoder import BiLSTMEncoder
 from datn_tf.layers.emotion_mlp import EmotionMLP
 from datn_tf.layers.gradient_reversal import GradientReversal
+from datn_tf.layers.pretrained_encoder import PretrainedEncoder
+from datn_tf.layers.token_projection import TokenProjection
 
 __all__ = [
     "Attention",
@@ -12,5 +14,7 @@ __all__ = [
     "BiLSTMEncoder",
     "EmotionMLP",
     "GradientReversal",
+    "PretrainedEncoder",
+    "TokenProjection",
     "masked_softmax",
 ]

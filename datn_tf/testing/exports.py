@@ -1,11 +1,13 @@
 """Helpers for the tests of exported SavedModels (`export_test.py`, `predict_test.py`)."""
 
 import os
+from pathlib import Path
 
 import tensorflow as tf
 
 from datn_tf import io_utils
 from datn_tf import run_dir as run_dir_lib
+from datn_tf.saved_model_format import METADATA_PATH, import_required_ops
 
 EXPORTED_VARIANTS = ("datn2", "base")
 # Texts a serving model must take with defined outputs.
@@ -48,6 +50,7 @@ def subprocess_env():
 def loaded(path):
     """The SavedModel at `path`, loaded once per test session."""
     if path not in _LOADED:
+        import_required_ops(io_utils.read_json(Path(path) / METADATA_PATH))
         _LOADED[path] = tf.saved_model.load(str(path))
     return _LOADED[path]
 
