@@ -165,3 +165,33 @@ def test_settings_that_do_not_fit_the_encoder_are_refused(settings, message):
 def test_more_trained_layers_than_the_encoder_has_is_refused(data_dir, bert_dir, tmp_path):
     with pytest.raises(encoders.EncoderError, match="--encoder_trainable_layers=3: .* has 2 transformer layers"):
         prepare_data(_config(data_dir, bert_dir, tmp_path / "run", encoder_trainable_layers=3))
+
+
+@pytest.mark.slow
+def test_own_data_trains_and_serves_its_labels_over_the_encoder(bert_dir, tmp_path):
+    from datn_tf import config as config_lib
+    from datn_tf import export
+    from datn_tf.predict import ExportedModel
+
+    names = ("calm", "eager", "tense")
+    words = ("happy", "furious", "exam", "song", "trust", "weather")
+    rng = np.random.default_rng(0)
+
+    def write(path, n):
+        rows = [" ".join(rng.choice(words, 4)) for _ in range(n)]
+        path.write_text("id,text," + ",".join(names) + "\n" + "".join(
+            f"{i},{t}," + ",".join(str(int(j == i % 3)) for j in range(3)) + "\n" for i, t in enumerate(rows)))
+        return str(path)
+
+    sentiment = tmp_path / "sentiment.tsv"
+    sentiment.write_text("text\tlabels\n" + "".join(f"{' '.join(rng.choice(words, 3))}\t{('good', 'bad')[k % 2]}\n"
+                                                      for k in range(16)))
+    config = config_lib.resolve(dict(testing.TINY_MODEL, dataset="files", variant="datn2", max_steps=3, eval_every=3,
+                                     train_file=write(tmp_path / "train.csv", 18),
+                                     dev_file=write(tmp_path / "dev.csv", 9),
+                                     sentiment_file=str(sentiment), encoder="bert", encoder_dir=str(bert_dir),
+                                     output_dir=str(tmp_path / "run"))).validate()
+    Trainer(config, prepare_data(config)).fit()
+    model = ExportedModel(export.export_run(tmp_path / "run", tmp_path / "export"))
+    probs, labels = model.predict(["happy exam", "furious song"])
+    assert model.label_names == list(names) and probs.shape == (2, 3) and labels.shape == (2, 3)
