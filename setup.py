@@ -5,11 +5,14 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
-REQUIREMENTS = [
-    line.strip()
-    for line in (HERE / "requirements.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#") and not line.startswith("pytest")
-]
+TEST_ONLY = ("pytest", "playwright")
+
+
+def requirements(name):
+    """The packages a requirements file lists, less those only the tests use."""
+    return [line.strip() for line in (HERE / name).read_text().splitlines()
+            if line.strip() and not line.startswith("#") and not line.startswith(TEST_ONLY)]
+
 
 setup(
     name="datn-tf",
@@ -22,6 +25,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["datn_tf", "datn_tf.*"]),
     python_requires=">=3.10",
-    install_requires=REQUIREMENTS,
+    install_requires=requirements("requirements.txt"),
+    extras_require={"demo": requirements("requirements-demo.txt")},  # the web page: python -m datn_tf.demo
     license="Apache-2.0",
 )
