@@ -188,8 +188,8 @@ def attention_html(reading):
     for key, symbol, what, rgb in ATTENTIONS:
         weights = getattr(reading, key)
         if weights is None:
-            rows.append(f'<p class="datn-note">{symbol}: this system has no {what}; '
-                        "the DATN systems have both.</p>")
+            rows.append(f'<p class="datn-note">{symbol}: none, this system has no emotion-specific (target) '
+                        "encoder.</p>")
             continue
         top = float(weights.max()) or 1.0  # shades relative to the row's largest weight
         chips = []
@@ -258,6 +258,7 @@ CSS = """
 
 def build_page(model):
     """The Gradio page for `model` (imports Gradio)."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by Gradio's helpers too, not only by Blocks
     import gradio as gr
 
     title = f"datn-tf: {system_title(model.metadata)} on {model.metadata.get('dataset', 'unknown data')}"
@@ -322,7 +323,6 @@ def check_port(host, port):
 
 def serve(page, host, port):
     """Starts the server without blocking; returns its address."""
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # also read by Gradio's helpers, not only Blocks
     try:
         page.launch(server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True,
                     inbrowser=False, show_error=False, footer_links=[], ssr_mode=False, mcp_server=False,
@@ -354,7 +354,6 @@ def main(argv):
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
         model = ExplainedModel(FLAGS.model)
-        os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before Gradio is imported
         page = build_page(model)
         url = serve(page, FLAGS.host, FLAGS.port)
     print(f"serving {FLAGS.model} ({system_title(model.metadata)}, {model.metadata.get('dataset', 'unknown data')}, "

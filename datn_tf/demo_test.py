@@ -106,7 +106,7 @@ def test_tokens_are_shaded_by_their_attention_weight(models, variant):
         np.testing.assert_allclose([_shade(c["attrs"]["style"]) for c in chips], weights / weights.max(), atol=5e-4)
     if variant == "base":
         assert page.having("class", "datn-note")[0]["text"] == (
-            "α_t: this system has no emotion (target) attention; the DATN systems have both.")
+            "α_t: none, this system has no emotion-specific (target) encoder.")
 
 
 def test_tokens_and_names_are_shown_as_text_word_pieces_included():
