@@ -263,6 +263,10 @@ def build_page(model):
 
     title = f"datn-tf: {system_title(model.metadata)} on {model.metadata.get('dataset', 'unknown data')}"
     examples = EXAMPLES.get(model.metadata.get("language"), EXAMPLES["en"])
+
+    def read(text):
+        return answer(model, text)
+
     with gr.Blocks(title=title, analytics_enabled=False) as page:
         gr.Markdown(f"## {_esc(title)}\nType a text and read which emotions the model finds in it, and which "
                     "words each attention looked at (darker: more weight).")
@@ -273,14 +277,14 @@ def build_page(model):
                                   elem_id="datn-text")
                 with gr.Row():
                     go = gr.Button("Read", variant="primary", elem_id="datn-read")
-                    gr.ClearButton([text])
-                gr.Examples([[e] for e in examples], inputs=[text], label="Examples")
+                    clear = gr.ClearButton([text])
+                examples_here = gr.Column()
             with gr.Column(scale=1):
                 result = gr.HTML(elem_id="datn-result")
-
-        def read(text):
-            return answer(model, text)
-
+        with examples_here:  # a click on an example shows its result at once
+            gr.Examples([[e] for e in examples], inputs=[text], outputs=[result], fn=read, run_on_click=True,
+                        cache_examples=False, label="Examples")
+        clear.add([result])
         gr.on([go.click, text.submit], read, inputs=[text], outputs=[result], show_progress="minimal",
               api_name="read")
     return page

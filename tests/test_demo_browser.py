@@ -8,7 +8,6 @@ page is known to work offline. The screenshot's path is printed (DATN_TF_TEST_AR
 folder).
 """
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from datn_tf import demo
 from datn_tf.testing.exports import LONG_TEXT, explain, serve, subprocess_env
 
 CHROMIUM = os.environ.get("DATN_TF_CHROMIUM", "/usr/bin/chromium")
@@ -131,8 +131,7 @@ def _submit(page, text):
     """Types `text` into the page, presses Read and waits for the result for that text."""
     page.locator("#datn-text textarea").fill(text)
     page.locator("#datn-read").click()
-    reading = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    return page.wait_for_selector(f'#datn-result [data-reading="{reading}"]', timeout=60_000)
+    return page.wait_for_selector(f'#datn-result [data-reading="{demo.reading_id(text)}"]', timeout=60_000)
 
 
 def _attrs(page, selector, names):
@@ -188,6 +187,12 @@ def test_the_page_labels_a_typed_sentence_and_colours_its_tokens(exported_runs, 
     assert shot.stat().st_size > 10_000
     with capsys.disabled():
         print(f"\nscreenshot of the demo page: {shot}")
+
+    example = demo.EXAMPLES["en"][1]  # a click on an example fills the box and reads it
+    page.get_by_text(example, exact=True).click()
+    page.wait_for_selector(f'#datn-result [data-reading="{demo.reading_id(example)}"]', timeout=60_000)
+    assert page.locator("#datn-text textarea").input_value() == example
+    _check_labels(page, path, example)
 
 
 @pytest.mark.parametrize("kind", list(BAD_TEXTS))
