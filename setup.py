@@ -5,11 +5,14 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
-REQUIREMENTS = [
-    line.strip()
-    for line in (HERE / "requirements.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#") and not line.startswith("pytest")
-]
+TEST_ONLY = ("pytest", "playwright")
+
+
+def requirements(name):
+    """The packages a requirements file lists, less those only the tests use."""
+    return [line.strip() for line in (HERE / name).read_text().splitlines()
+            if line.strip() and not line.startswith("#") and not line.startswith(TEST_ONLY)]
+
 
 setup(
     name="datn-tf",
@@ -22,9 +25,11 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["datn_tf", "datn_tf.*"]),
     python_requires=">=3.10",
-    install_requires=REQUIREMENTS,
-    # Pretrained encoders (--encoder=minilm|bert): keras-hub loads the weights, tensorflow-text runs WordPiece.
-    extras_require={"encoder": [line.strip() for line in (HERE / "requirements-encoder.txt").read_text().splitlines()
-                                if line.strip() and not line.startswith("#")]},
+    install_requires=requirements("requirements.txt"),
+    extras_require={
+        "demo": requirements("requirements-demo.txt"),  # the web page: python -m datn_tf.demo
+        # Pretrained encoders (--encoder=minilm|bert): keras-hub loads the weights, tensorflow-text runs WordPiece.
+        "encoder": requirements("requirements-encoder.txt"),
+    },
     license="Apache-2.0",
 )

@@ -154,6 +154,24 @@ def test_stats_and_attention_figures_of_an_own_data_run(trained):
     assert set(rows[0]["predicted"]) <= set(NAMES) and set(rows[0]["rows"]) == {"DATN-2 α_s", "DATN-2 α_t"}
 
 
+@pytest.mark.slow
+def test_the_demo_page_shows_an_own_data_models_labels_and_attentions(trained):
+    from datn_tf import demo
+    from datn_tf.testing.exports import explain, serve
+
+    path = trained["root"] / "model-datn2"  # Base's single attention: datn_tf/demo_test.py
+    model = demo.ExplainedModel(path)
+    facts = demo.model_html(model)
+    assert f"<dd>{', '.join(NAMES)}</dd>" in facts and "<dd>files</dd>" in facts
+    reading = model.read("sun rain tea")
+    served = serve(path, ["sun rain tea"])
+    assert reading.label_names == list(NAMES) and reading.tokens == ["sun", "rain", "tea"]
+    np.testing.assert_array_equal(reading.labels, served["labels"][0])
+    np.testing.assert_array_equal(reading.alpha_t, explain(path, ["sun rain tea"])["alpha_t"][0])
+    page = demo.answer(model, "sun rain tea")
+    assert all(f'data-label="{n}"' in page for n in NAMES) and page.count('class="datn-word"') == 2 * 3
+
+
 def _run(module, *args):
     return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=subprocess_env(),
                           capture_output=True, text=True, timeout=600)
