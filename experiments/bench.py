@@ -63,7 +63,9 @@ from experiments.bench_data import (  # noqa: E402
     HEAD_TOKENS,
     S1_LENGTH_COUNTS,
     histogram_mean,
+    make_encoder_data,
     make_prepared_data,
+    synthetic_wordpiece_tweets,
 )
 from experiments.bench_serving import bench_serving, export_trained  # noqa: E402
 from experiments.bench_timing import bench_training, environment, peak_rss_mib  # noqa: E402
@@ -112,6 +114,9 @@ class BenchConfig:
                                         "window is 1 batch in quick).", minimum=1)
     latency_runs: int | None = setting(None, "Timed single-sentence calls (default 100; quick: 5).", minimum=1)
     seed: int = setting(0, "Seed of the synthetic data, weights and batch order.", minimum=0)
+    encoder_dir: str | None = setting(
+        None, "Also time the variants over a pretrained encoder in this folder (e.g. data/minilm, `make "
+        "minilm`), frozen, on random cached states, and serve its SavedModel (quick: a tiny BERT).")
 
     def settings(self):
         s = dict(PRESETS["quick" if self.quick else "full"])
@@ -206,6 +211,10 @@ def run(cfg, log=None):
                 "vocab_size": settings["vocab_size"], **export_info,
                 **bench_serving(path, export_vocab, settings, cfg.infer_batch_size, cfg.seed),
             }
+        encoder = None
+        if cfg.encoder_dir or cfg.quick:
+            encoder_training, encoder_serving = _bench_encoder(cfg, settings, workdir, log)
+            encoder = {"training": encoder_training, "serving": encoder_serving}
     env["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     config_block = {
         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
@@ -230,8 +239,54 @@ def run(cfg, log=None):
         "environment": env,
         "training": training,
         "serving": serving,
+        "encoder": encoder,
         "peak_rss_mib": peak_rss_mib(),
     }
+
+
+def _bench_encoder(cfg, settings, workdir, log):
+    """The variants' training over a frozen pretrained encoder, and its SavedModel's serving."""
+    import keras
+
+    from datn_tf.config import TrainConfig
+    from datn_tf.trainer import Trainer
+
+    folder = cfg.encoder_dir
+    if folder is None:  # --quick: a tiny BERT, so the smoke test needs no download
+        from datn_tf.testing import tiny_bert
+
+        folder = str(Path(workdir) / "tiny-bert")
+        tiny_bert.write_tiny_bert(folder)
+    data = make_encoder_data(folder, sizes={"dev": settings["dev_size"]}, seed=cfg.seed)
+    hidden, training, serving = settings["hidden_size"], [], None
+    for variant in cfg.variants:
+        keras.backend.clear_session()
+        gc.collect()
+        config = TrainConfig(
+            dataset="semeval", variant=variant, output_dir=str(Path(workdir) / f"run-{variant}-encoder"),
+            seed=cfg.seed, batch_size=cfg.batch_size, hidden_size=hidden, attention_size=hidden,
+            mlp_hidden_units=hidden, deterministic=cfg.deterministic, lstm_implementation=cfg.lstm_implementation,
+            encoder="bert", encoder_dir=folder, max_steps=settings["export_train_steps"],
+            eval_every=settings["export_train_steps"], log_every=10**6)
+        log(f"{variant} over the encoder in {folder}: timing {settings['warmup_steps']} warm-up + "
+            f"{settings['windows']} x {settings['window_steps']} steps")
+        trainer = Trainer(config, data)
+        result = bench_training(trainer, settings, cfg.full_epoch)
+        result["encoder"] = folder
+        result["peak_rss_mib_after"] = peak_rss_mib()
+        training.append(result)
+        log(f"  {result['ms_per_step']:.1f} ms/step, {result['throughput']:.1f} {result['throughput_unit']}")
+        if cfg.serving and variant == cfg.variants[0]:
+            log(f"{variant} over the encoder: {settings['export_train_steps']} fit steps, SavedModel export")
+            path, info = export_trained(trainer, Path(workdir) / "encoder")
+            keras.backend.clear_session()
+            gc.collect()
+            tweets = synthetic_wordpiece_tweets(data.vocab, cfg.infer_batch_size * settings["infer_windows"]
+                                                * settings["infer_batches_per_window"], cfg.seed + 1000)
+            serving = {"variant": variant, "encoder": folder, "hidden_size": hidden, **info,
+                       **bench_serving(path, data.vocab, settings, cfg.infer_batch_size, cfg.seed, tweets=tweets)}
+        del trainer
+    return training, serving
 
 
 def markdown_table(payload):
@@ -257,6 +312,21 @@ def markdown_table(payload):
                     f"hidden {s['hidden_size']}, vocab {s['vocab_size']:,} |")
         rows.append(f"| SavedModel latency | {s['variant']} | {s['embedding_dim']} | {s['latency_ms_median']:.2f} | "
                     f"ms | one sentence, median of {s['latency_runs']} (p90 {s['latency_ms_p90']:.2f} ms) |")
+    for r in (payload.get("encoder") or {}).get("training", []):
+        rows.append(f"| training throughput, encoder | {r['variant']} | {r['embedding_dim']} | {r['throughput']:.1f} | "
+                    f"{r['throughput_unit']} | {r['ms_per_step']:.1f} ms/step; frozen {r['encoder']}, random "
+                    f"cached states |")
+        e = r["epoch"]
+        rows.append(f"| E1 epoch time, encoder (estimate) | {r['variant']} | {r['embedding_dim']} | "
+                    f"{e['seconds']:.0f} | s | {e['steps']} steps ({fmt_time(e['seconds'])}) |")
+    s = (payload.get("encoder") or {}).get("serving")
+    if s:
+        rows.append(f"| SavedModel throughput, encoder | {s['variant']} | {s['encoder']} | "
+                    f"{s['sentences_per_second']:.1f} | sentences/s | batch {s['batch_size']} raw texts "
+                    f"({s['batch_ms']:.1f} ms/batch); {s['savedmodel_mib']:.0f} MiB |")
+        rows.append(f"| SavedModel latency, encoder | {s['variant']} | {s['encoder']} | "
+                    f"{s['latency_ms_median']:.2f} | ms | one sentence, median of {s['latency_runs']} "
+                    f"(p90 {s['latency_ms_p90']:.2f} ms) |")
     threads = env["threads"]
     rows.append(f"| peak memory | | | {payload['peak_rss_mib']:.0f} | MiB | max RSS of the process |")
     title = (f"datn-tf bench{' --quick (smoke test: numbers mean nothing)' if cfg['quick'] else ''}"

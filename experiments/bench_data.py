@@ -6,6 +6,8 @@ tokenizer) of the SemEval-2018 E-c training tweets (mean 19.5, 1-85 tokens) and 
 vocabulary; labels follow E-c's label rates. Only these counts are kept, no text.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 # Token counts per sentence length (datn_tf.tokenizer, English): the 6,838 SemEval-2018 E-c
@@ -129,3 +131,62 @@ def synthetic_tweets(vocab, n, seed):
     """`n` raw tweets (str) with E-c lengths, for serving."""
     corpus = SyntheticCorpus(len(vocab), seed=seed)
     return [render(x, vocab) for x in corpus.sentences(n, EC_LENGTH_COUNTS)]
+
+
+# WordPieces per token of the project's tokenizer (all-MiniLM-L6-v2's uncased vocabulary): E1
+# train 1.30, S1 1.42 (`make minilm`; docs/performance.md).
+WORDPIECES_PER_TOKEN = {"emotion": 1.30, "sentiment": 1.42}
+
+
+def make_encoder_data(folder, sizes=None, seed=0):
+    """A `PreparedData` shaped like S1 -> E1 over the pretrained encoder in `folder`: WordPiece
+    ids of E1's and S1's lengths (from the token histograms x WORDPIECES_PER_TOKEN, plus [CLS]
+    and [SEP]) and random cached states in place of the frozen encoder's (timing only)."""
+    from datn_tf import embeddings as embeddings_lib
+    from datn_tf import encoders
+    from datn_tf.data import datasets, semeval_ec
+    from datn_tf.data.examples import SENTIMENTS, EmotionExamples, SentimentExamples
+    from datn_tf.data.prepare import PreparedData
+    from datn_tf.encoder_states import TokenStates
+
+    sizes = dict(E1_SIZES, **(sizes or {}))
+    config = encoders.backbone_config(folder)
+    vocab = encoders.WordPieceVocab.load(Path(folder) / encoders.VOCAB_FILE)
+    rng = np.random.default_rng(seed)
+    low = min(1000, len(vocab) // 2)  # past the special and unused ids of a BERT vocabulary
+
+    def sentences(n, counts, ratio):
+        lengths, p = length_sampler(counts)
+        pieces = np.maximum(1, np.round(rng.choice(lengths, size=n, p=p) * ratio)).astype(np.int64)
+        return [np.concatenate([[vocab.cls_id], rng.integers(low, len(vocab), size=k), [vocab.sep_id]]).astype(np.int32)
+                for k in pieces]
+
+    ids = {"train": sentences(sizes["train"], EC_LENGTH_COUNTS, WORDPIECES_PER_TOKEN["emotion"]),
+           "dev": sentences(sizes["dev"], EC_LENGTH_COUNTS, WORDPIECES_PER_TOKEN["emotion"]),
+           "sentiment": sentences(sizes["sentiment"], S1_LENGTH_COUNTS, WORDPIECES_PER_TOKEN["sentiment"])}
+    features = {split: TokenStates(rng.standard_normal((sum(map(len, x)), config["hidden_dim"]), dtype=np.float32),
+                                   [len(s) for s in x]) for split, x in ids.items()}
+    names = tuple(semeval_ec.EMOTIONS)
+    corpus = SyntheticCorpus(len(vocab), seed=seed)
+
+    def emotion(split):
+        n = len(ids[split])
+        texts = [" ".join(vocab.tokens[i] for i in x[1:-1]) for x in ids[split]] if split == "dev" else [""] * n
+        return EmotionExamples([f"{split}-{i}" for i in range(n)], texts, corpus.emotion_labels(n), names, "synthetic")
+
+    n_sent = len(ids["sentiment"])
+    sentiment = SentimentExamples([f"s-{i}" for i in range(n_sent)], [""] * n_sent, corpus.sentiment_labels(n_sent),
+                                  SENTIMENTS, "synthetic")
+    task = datasets.TaskData("semeval", "en", names, emotion("train"), emotion("dev"), None, sentiment,
+                             notes=["synthetic benchmark data"])
+    coverage = embeddings_lib.Coverage(types=len(vocab), covered_types=len(vocab), tokens=1, covered_tokens=1)
+    return PreparedData(task, vocab, None, coverage, f"encoder {folder} (random states)", ids, features=features,
+                        encoder_weights=None, backbone_config=config)
+
+
+def synthetic_wordpiece_tweets(vocab, n, seed):
+    """`n` raw texts of E1's lengths made of the encoder's whole-word tokens, for serving."""
+    rng = np.random.default_rng(seed)
+    words = [t for t in vocab.tokens[min(1000, len(vocab) // 2):] if t.isalpha()] or ["happy"]
+    lengths, p = length_sampler(EC_LENGTH_COUNTS)
+    return [" ".join(rng.choice(words, size=k)) for k in rng.choice(lengths, size=n, p=p)]

@@ -30,16 +30,21 @@ def export_trained(trainer, workdir):
                   "fit_steps": trainer.config.max_steps, "savedmodel_mib": directory_mib(path)}
 
 
-def bench_serving(path, vocab, settings, batch_size, seed):
-    """Throughput at `batch_size` and single-sentence latency of a SavedModel."""
+def bench_serving(path, vocab, settings, batch_size, seed, tweets=None):
+    """Throughput at `batch_size` and single-sentence latency of a SavedModel (on `tweets`, by
+    default synthetic ones of `vocab`)."""
     import tensorflow as tf
 
+    from datn_tf import io_utils
+    from datn_tf.saved_model_format import METADATA_PATH, import_required_ops
+
     t0 = time.perf_counter()
+    import_required_ops(io_utils.read_json(Path(path) / METADATA_PATH))
     loaded = tf.saved_model.load(str(path))
     serve = loaded.signatures["serving_default"]
     load_seconds = time.perf_counter() - t0
     n_batches = settings["infer_windows"] * settings["infer_batches_per_window"]
-    tweets = synthetic_tweets(vocab, batch_size * n_batches, seed=seed + 1000)
+    tweets = tweets or synthetic_tweets(vocab, batch_size * n_batches, seed=seed + 1000)
     batches = [tf.constant(tweets[i * batch_size:(i + 1) * batch_size]) for i in range(n_batches)]
     position = [0]
 

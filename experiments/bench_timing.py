@@ -80,8 +80,9 @@ def bench_training(trainer, settings, full_epoch):
     epoch_steps_name = "sentiment" if alternating else "emotion"
     result = {
         "variant": trainer.config.variant,
-        "embedding_dim": int(trainer.data.embedding_matrix.shape[1]),
-        "embedding_updates": "row-wise Adam" if trainer.sparse_embedding else "dense Adam",
+        "embedding_dim": int(trainer.model.model_config.embedding_dim),
+        "embedding_updates": ("pretrained encoder" if trainer.model.pretrained_encoder is not None
+                              else "row-wise Adam" if trainer.sparse_embedding else "dense Adam"),
         "schedule": trainer.spec.schedule,
         "first_step_seconds": round(first, 3),  # includes tracing; not in the figures below
         **summary,

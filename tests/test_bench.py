@@ -62,3 +62,11 @@ def test_quick_bench_writes_every_figure(tmp_path):
     assert _positive(payload["peak_rss_mib"])
 
     assert "| measurement | variant |" in proc.stdout and "SavedModel latency" in proc.stdout
+
+    # --quick also times the variants over a (tiny) pretrained encoder, and serves its SavedModel.
+    encoder = {r["variant"]: r for r in payload["encoder"]["training"]}
+    assert set(encoder) == {"datn2", "base"} and encoder["datn2"]["embedding_dim"] == 8
+    assert all(r["embedding_updates"] == "pretrained encoder" and _positive(r["throughput"])
+               for r in encoder.values())
+    assert _positive(payload["encoder"]["serving"]["sentences_per_second"])
+    assert "SavedModel throughput, encoder" in proc.stdout
