@@ -247,13 +247,22 @@ def check_outputs(outputs, inputs=None, runs=None, own_run=False):
                             f"the tables read them); choose another {out_flag}")
 
 
+def _run_dir_lib():
+    """`datn_tf.run_dir`, which imports TensorFlow: without its start-up lines."""
+    import datn_tf
+
+    datn_tf.import_tensorflow_quietly()
+    from datn_tf import run_dir
+
+    return run_dir
+
+
 def enclosing_run(path, include_self=True):
     """The datn-tf run folder that `path` is (when `include_self`) or lies in, after resolving
     links, or None. A run folder holds a run's lock or a config.json with its train_config."""
     import json
 
-    from datn_tf import run_dir as run_dir_lib
-
+    run_dir_lib = _run_dir_lib()
     resolved = Path(path).resolve()
     for folder in [resolved, *resolved.parents] if include_self else resolved.parents:
         if (folder / run_dir_lib.LOCK_FILE).is_file():
@@ -274,8 +283,8 @@ def check_run_folder(path, flag="--output_dir"):
     a run's config (a run to resume: `run_dir.write_run_files` then compares its settings).
     """
     from datn_tf import io_utils
-    from datn_tf import run_dir as run_dir_lib
 
+    run_dir_lib = _run_dir_lib()
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{flag} {folder} is a file, not a folder; choose a new folder")
@@ -295,3 +304,87 @@ def check_run_folder(path, flag="--output_dir"):
     shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
     raise UserError(f"{flag} {folder} holds files that are not a datn-tf run's ({shown}); choose a new or "
                     "empty folder, so that nothing in it is overwritten")
+
+
+# -- files a command may replace -----------------------------------------------------------------
+
+# The hidden mark beside a file a command wrote: `.<name>.datn-tf.json`, naming the command and the
+# file's SHA-256, so that the same command may replace it (`check_replaceable`).
+MARK_SUFFIX = ".datn-tf.json"
+
+
+def mark_path(path):
+    path = Path(path)
+    return path.with_name(f".{path.name}{MARK_SUFFIX}")
+
+
+def _sha256(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def mark_written(path, command):
+    """Records that `command` wrote `path` as it is now (call it right after the write)."""
+    import json
+
+    from datn_tf import io_utils
+
+    io_utils.write_text(mark_path(path), json.dumps({"written_by": command, "sha256": _sha256(path)}) + "\n")
+
+
+def written_by(path):
+    """The command whose output `path` is, unchanged since (`mark_written`), or None."""
+    import json
+
+    try:
+        mark = json.loads(mark_path(path).read_text(encoding="utf-8"))
+        if isinstance(mark, dict) and mark.get("sha256") == _sha256(path):
+            return mark.get("written_by")
+    except (OSError, ValueError):  # no mark, a damaged one, or an unreadable file: not ours
+        pass
+    return None
+
+
+def enclosing_data_folder(path):
+    """The data set folder (semeval2018-ec/, semeval2016-4a/, ren-cecps/) that `path` lies in or
+    is, after resolving links, or None."""
+    from datn_tf.data import datasets
+
+    resolved = _resolved(path)
+    return next((f for f in [resolved, *resolved.parents] if f.name in datasets.DATA_FOLDERS), None)
+
+
+def check_replaceable(outputs, command, overwrite=False):
+    """Stops before anything is written when an output file lies in a data set's folder, or
+    exists and is not a file `command` wrote (`mark_written`) and left unchanged, unless
+    `overwrite`; a folder or another kind of file is never replaced.
+
+    Args:
+        outputs: {flag: path} of the files the command writes (None values are skipped).
+        command: the command's name, as its marks record it ("predict").
+
+    Raises:
+        UserError: naming the flag and the path.
+    """
+    for flag, out in _pairs(outputs):
+        if not out:
+            continue
+        folder = enclosing_data_folder(out)
+        if folder is not None:
+            raise UserError(f"{flag} {out} is inside the data folder {folder}: its files are what training and "
+                            f"scoring read; choose another {flag}")
+        path = Path(out)
+        if not os.path.lexists(path):
+            continue
+        if path.is_dir():
+            raise UserError(f"{flag} {out} is a folder; give a file name")
+        if not path.is_file():
+            raise UserError(f"{flag} {out} exists and is not a regular file; choose a new file")
+        if not overwrite and written_by(path) != command:
+            raise UserError(f"{flag} {out} exists and was not written by {command}: pass --overwrite to replace "
+                            "it, or choose a new file")

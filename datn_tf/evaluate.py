@@ -32,8 +32,11 @@ flags.DEFINE_string("predictions", None, "Predictions in the official E-c submis
 flags.DEFINE_string("baseline", None, "A second system's predictions: McNemar's test against it.")
 flags.DEFINE_string("ranking_scores", None, ".npy probabilities [N, K] for AP and one-error (E2).")
 flags.DEFINE_list("ensemble", None, "Run folders whose probabilities are averaged (same dataset and data).")
-flags.DEFINE_string("output", None, "Write the metrics as JSON here.")
+flags.DEFINE_string("output", None, "Write the metrics as JSON here: a new file, or one this command wrote before.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --output that this command did not write.")
 config_lib.define_flags(names=config_lib.TABLE_SETTINGS)  # how a gold file of your own data is laid out
+# How the marks beside its outputs name this command (`cli.check_replaceable`).
+COMMAND = "datn_tf.evaluate"
 # How every official E-c file starts (`semeval_ec.HEADER`).
 EC_HEADER_START = "\t".join(semeval_ec.HEADER[:2]) + "\t"
 
@@ -197,6 +200,7 @@ def main(argv):
                           inputs={"--gold": FLAGS.gold, "--predictions": FLAGS.predictions,
                                   "--baseline": FLAGS.baseline, "--ranking_scores": FLAGS.ranking_scores},
                           runs=[("--ensemble", r) for r in FLAGS.ensemble or []])
+        cli.check_replaceable({"--output": FLAGS.output}, COMMAND, FLAGS.overwrite)
         if FLAGS.gold and FLAGS.predictions and cli.path_clash(FLAGS.gold, FLAGS.predictions):
             raise cli.UserError(f"--predictions {FLAGS.predictions} is the gold file --gold {FLAGS.gold}: "
                                 "give the predictions to score")
@@ -215,6 +219,7 @@ def main(argv):
             raise cli.UserError("give --gold and --predictions, or --ensemble")
         if FLAGS.output:  # first: a path that cannot be written is the only line printed
             io_utils.write_json(FLAGS.output, result)
+            cli.mark_written(FLAGS.output, COMMAND)
     print(io_utils.json.dumps(result, indent=2, sort_keys=True))
     print(report(result), file=sys.stderr)
 

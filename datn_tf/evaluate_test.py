@@ -176,6 +176,30 @@ def test_output_onto_an_input_is_refused_before_writing(gold_path, tmp_path, cap
     assert {p: p.read_bytes() for p in before} == before
 
 
+def test_output_onto_a_file_the_command_did_not_write_is_refused(gold_path, tmp_path, capsys):
+    gold = semeval_ec.read_ec(gold_path)
+    pred = tmp_path / "p.txt"
+    write_predictions(pred, gold, gold.labels)
+    mine = tmp_path / "notes.json"
+    mine.write_text('{"mine": 1}')
+    args = [f"--gold={gold_path}", f"--predictions={pred}"]
+    code, err = _main(capsys, *args, f"--output={mine}")
+    assert (code, err) == (2, f"error: --output {mine} exists and was not written by datn_tf.evaluate: pass "
+                              "--overwrite to replace it, or choose a new file\n")
+    assert mine.read_text() == '{"mine": 1}'
+    new = gold_path.parent / "metrics.json"
+    code, err = _main(capsys, *args, f"--output={new}")
+    assert (code, err) == (2, f"error: --output {new} is inside the data folder {gold_path.parent}: its files are "
+                              "what training and scoring read; choose another --output\n")
+    assert not new.exists()
+    # Its own earlier output is replaced; --overwrite replaces the user's file.
+    out = tmp_path / "m.json"
+    assert _main(capsys, *args, f"--output={out}")[0] is None
+    assert _main(capsys, *args, f"--output={out}")[0] is None
+    assert _main(capsys, *args, f"--output={mine}", "--overwrite")[0] is None
+    assert io_utils.read_json(mine) == io_utils.read_json(out) and io_utils.read_json(out)["jaccard"] == 1.0
+
+
 def test_gold_as_predictions_and_a_repeated_ensemble_run_are_refused(gold_path, tmp_path, capsys):
     code, err = _main(capsys, f"--gold={gold_path}", f"--predictions={gold_path}")
     assert code == 2

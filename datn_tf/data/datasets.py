@@ -28,6 +28,8 @@ EC_FILES = {
 }
 S4A_DIR = "semeval2016-4a"
 REN_DIR = "ren-cecps"
+# The data set folders under a --data_dir: no command writes into them.
+DATA_FOLDERS = (EC_DIR, S4A_DIR, REN_DIR)
 
 
 @dataclasses.dataclass(frozen=True)
