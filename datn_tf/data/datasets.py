@@ -95,6 +95,11 @@ class TaskData:
             out["test"] = self.test
         return out
 
+    def split_digests(self):
+        """{split: {"sentences": N, "sha256": its `EmotionExamples.digest`}}: what a run was trained
+        and scored on (its config.json keeps it; an ensemble compares it)."""
+        return {split: {"sentences": len(ex), "sha256": ex.digest()} for split, ex in self.splits().items()}
+
 
 def _require_dir(path, what):
     if not path.is_dir():
