@@ -30,6 +30,9 @@ def _train(*args, cwd=REPO):
     (["--variant=datn2", "--lambda_sim=nan"], "--lambda_sim must be a finite number; got nan"),
     (["--learning_rate=1e300"], "--learning_rate must be <= 1.0; got 1e+300"),
     (["--hidden_size=1000000000"], "--hidden_size must be <= 4096; got 1000000000"),
+    # It trained on E1 without a word.
+    (["--train_file=mine.csv"], "error: --train_file is read only with --dataset=files, not --dataset=semeval; "
+                                "leave it out, or pass --dataset=files\n"),
 ])
 def test_bad_settings_stop_before_any_data_is_read(tmp_path, args, message):
     out = tmp_path / "run"
