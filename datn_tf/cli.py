@@ -88,9 +88,26 @@ def _training_interrupted_types():
     return (trainer.TrainingInterrupted,) if trainer is not None else ()
 
 
+INTERRUPTED_LINE = "interrupted; re-run the same command to go on (a training run resumes from its last checkpoint)"
+# How long a Ctrl-C may take to stop the command before it is sent again (`_on_ctrl_c`).
+RESEND_SECONDS = 2.0
+
+
+class _CtrlC:
+    """What `run`'s Ctrl-C handler knows of the command it runs."""
+
+    received = False  # a Ctrl-C came: whatever error follows is its doing
+    over = False  # the command has said its last line: a Ctrl-C now changes nothing
+
+
+def _end(line, status):
+    _CtrlC.over = True  # before the line: a Ctrl-C from here on cannot put a traceback after it
+    print(line, file=sys.stderr)
+    sys.exit(status)
+
+
 def _fail(line):
-    print(f"error: {line}", file=sys.stderr)
-    sys.exit(USAGE_STATUS)
+    _end(f"error: {line}", USAGE_STATUS)
 
 
 @contextlib.contextmanager
@@ -111,17 +128,18 @@ def user_errors(argv=None, prefix=""):
     try:
         yield
     except KeyboardInterrupt:
-        print(f"{prefix}interrupted; re-run the same command to go on (a training run resumes from its last "
-              "checkpoint)", file=sys.stderr)
-        sys.exit(INTERRUPTED_STATUS)
-    except OSError as e:
-        _fail(os_error_line(e))
-    except ValueError as e:
-        _fail(str(e))
+        _end(f"{prefix}{INTERRUPTED_LINE}", INTERRUPTED_STATUS)
     except Exception as e:
         if isinstance(e, _training_interrupted_types()):
-            print(f"{prefix}{e}", file=sys.stderr)
-            sys.exit(INTERRUPTED_STATUS)
+            _end(f"{prefix}{e}", INTERRUPTED_STATUS)
+        if _CtrlC.received:
+            # TensorFlow's C++ can turn a Ctrl-C into another error (a SystemError, a TypeError from
+            # inside tf.data): after a Ctrl-C, the command was interrupted, whatever the error.
+            _end(f"{prefix}{INTERRUPTED_LINE}", INTERRUPTED_STATUS)
+        if isinstance(e, OSError):
+            _fail(os_error_line(e))
+        if isinstance(e, ValueError):
+            _fail(str(e))
         line = tensorflow_os_error_line(e) if isinstance(e, _tensorflow_error_types()) else None
         if line is None:
             raise
@@ -150,7 +168,9 @@ def parse_flags(argv):
 def _ctrl_c_again(hook):
     """`sys.unraisablehook` that delivers a Ctrl-C raised in a finalizer (a weakref callback or
     `__del__`, e.g. TensorFlow's as main's locals go) again a moment later, to the code that runs
-    then; Python itself can only print it ("Exception ignored in ...") and go on."""
+    then; Python itself can only print it ("Exception ignored in ...") and go on. After a Ctrl-C,
+    the errors it causes inside TensorFlow's C++, which reports them here (`SystemError: <built-in
+    function __import__> returned a result with an exception set`), are not printed either."""
     import signal
     import threading
 
@@ -160,26 +180,71 @@ def _ctrl_c_again(hook):
             resend = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
             resend.daemon = True
             resend.start()
-        else:
+        elif not _CtrlC.received:
             hook(unraisable)
 
     return handle
 
 
+def _on_ctrl_c(signum, frame):
+    """`run`'s SIGINT handler: a KeyboardInterrupt while the command runs, sent again every
+    RESEND_SECONDS until the command stops (a library that swallows it, as TensorFlow's C++ may,
+    would let a run go on to its end); nothing once the command has said its last line."""
+    import threading
+
+    if _CtrlC.over:
+        return
+    if not _CtrlC.received:
+        _CtrlC.received = True
+        threading.Thread(target=_resend_until_over, args=(signum,), name="ctrl-c", daemon=True).start()
+    raise KeyboardInterrupt
+
+
+def _resend_until_over(signum):
+    import time
+
+    while True:
+        time.sleep(RESEND_SECONDS)
+        if _CtrlC.over:
+            return
+        os.kill(os.getpid(), signum)
+
+
 def run(main):
-    """`absl.app.run(main)` with `parse_flags`; Ctrl-C before or after main is one line too."""
+    """`absl.app.run(main)` with `parse_flags`; Ctrl-C at any moment is one line and status 130,
+    or, once main has returned, changes nothing."""
     import signal
 
     from absl import app
 
+    import datn_tf
+
+    def command(argv):
+        result = main(argv)
+        _CtrlC.over = True
+        return result
+
+    _CtrlC.received = _CtrlC.over = False
     sys.unraisablehook = _ctrl_c_again(sys.unraisablehook)
+    # Not when Ctrl-C is ignored (a job started in the background keeps ignoring it).
+    if signal.getsignal(signal.SIGINT) in (signal.default_int_handler, datn_tf._interrupted_while_starting):
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         with user_errors():
-            app.run(main, flags_parser=parse_flags)
+            app.run(command, flags_parser=parse_flags)
     finally:
         # The command is over: Ctrl-C during the interpreter's (TensorFlow's) teardown would print a
         # traceback from inside the shutdown, or turn a finished command's status into 130.
+        _CtrlC.over = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def check_list(flag, values):
+    """Refuses a comma-separated flag with an empty item (`--ensemble a,b,`), which would be read
+    as a path with no name."""
+    if values and any(not v.strip() for v in values):
+        raise UserError(f"{flag}={','.join(values)} has an empty item (a comma too many); separate the items by "
+                        "single commas")
 
 
 # -- paths a command may write -------------------------------------------------------------------
