@@ -212,8 +212,8 @@ def test_ctrl_c_at_any_moment_is_one_line_and_status_130_or_a_finished_run(data_
         # As a terminal starts it: SIGINT not ignored (a test runner may start its children ignoring it).
         proc = subprocess.Popen(
             [sys.executable, "-m", "datn_tf.train", f"--data_dir={data_dir}", f"--output_dir={out}", "--variant=base",
-             *TINY[:-1], "--max_steps=9", "--log_every=3"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+             *TINY[:-1], "--max_steps=9", "--log_every=3"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         while line is not None:
             printed = proc.stdout.readline()
             assert printed, (moment, proc.stderr.read()[-3000:])
