@@ -9,6 +9,40 @@ __version__ = "0.1.0"
 # before TensorFlow is imported (modules such as `datn_tf.metrics` never import it).
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+STARTING_INTERRUPTED = "interrupted while the command was starting; nothing was written"
+_stderr_fd = 2  # where that line goes (stderr is pointed elsewhere while TensorFlow loads)
+
+
+def _interrupted_while_starting(signum, frame):
+    """Ctrl-C while a command's modules load (before `cli.run` takes Ctrl-C over): one line and
+    status 130 at once. Nothing has been written; a KeyboardInterrupt raised here would end in a
+    traceback from inside an import."""
+    try:
+        _os.write(_stderr_fd, (STARTING_INTERRUPTED + "\n").encode())
+    finally:
+        _os._exit(130)
+
+
+def _run_as_a_command():
+    """This process is `python -m datn_tf.<command>` or `python -m experiments.<driver>` (argv[0]
+    is "-m" while the command's package is imported, then the module's path)."""
+    import sys
+
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return (sys.argv[:1] == ["-m"] or (spec is not None and spec.name.partition(".")[0] in ("datn_tf", "experiments")))
+
+
+def _stop_on_ctrl_c_while_starting():
+    import signal
+    import threading
+
+    if (threading.current_thread() is threading.main_thread() and _run_as_a_command()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+
+_stop_on_ctrl_c_while_starting()
+
 
 def import_tensorflow_quietly():
     """Imports TensorFlow with its start-up lines hidden unless DATN_TF_VERBOSE=1.
@@ -35,17 +69,20 @@ def import_tensorflow_quietly():
         saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
     except OSError:  # no usable stderr: nothing to hide
         return
+    global _stderr_fd
     try:
+        _stderr_fd = saved
         _os.dup2(devnull, 2)
         import tensorflow as tf
 
         tf.config.list_physical_devices()
     except KeyboardInterrupt:  # Ctrl-C while TensorFlow loads: one line, as everywhere else
         _os.dup2(saved, 2)
-        print("interrupted while TensorFlow was loading; nothing was written", file=sys.stderr)
+        print(STARTING_INTERRUPTED, file=sys.stderr)
         sys.exit(130)
     finally:
         _os.dup2(saved, 2)
+        _stderr_fd = 2
         _os.close(saved)
         _os.close(devnull)
 

@@ -88,9 +88,26 @@ def _training_interrupted_types():
     return (trainer.TrainingInterrupted,) if trainer is not None else ()
 
 
+INTERRUPTED_LINE = "interrupted; re-run the same command to go on (a training run resumes from its last checkpoint)"
+# How long a Ctrl-C may take to stop the command before it is sent again (`_on_ctrl_c`).
+RESEND_SECONDS = 2.0
+
+
+class _CtrlC:
+    """What `run`'s Ctrl-C handler knows of the command it runs."""
+
+    received = False  # a Ctrl-C came: whatever error follows is its doing
+    over = False  # the command has said its last line: a Ctrl-C now changes nothing
+
+
+def _end(line, status):
+    _CtrlC.over = True  # before the line: a Ctrl-C from here on cannot put a traceback after it
+    print(line, file=sys.stderr)
+    sys.exit(status)
+
+
 def _fail(line):
-    print(f"error: {line}", file=sys.stderr)
-    sys.exit(USAGE_STATUS)
+    _end(f"error: {line}", USAGE_STATUS)
 
 
 @contextlib.contextmanager
@@ -111,17 +128,18 @@ def user_errors(argv=None, prefix=""):
     try:
         yield
     except KeyboardInterrupt:
-        print(f"{prefix}interrupted; re-run the same command to go on (a training run resumes from its last "
-              "checkpoint)", file=sys.stderr)
-        sys.exit(INTERRUPTED_STATUS)
-    except OSError as e:
-        _fail(os_error_line(e))
-    except ValueError as e:
-        _fail(str(e))
+        _end(f"{prefix}{INTERRUPTED_LINE}", INTERRUPTED_STATUS)
     except Exception as e:
         if isinstance(e, _training_interrupted_types()):
-            print(f"{prefix}{e}", file=sys.stderr)
-            sys.exit(INTERRUPTED_STATUS)
+            _end(f"{prefix}{e}", INTERRUPTED_STATUS)
+        if _CtrlC.received:
+            # TensorFlow's C++ can turn a Ctrl-C into another error (a SystemError, a TypeError from
+            # inside tf.data): after a Ctrl-C, the command was interrupted, whatever the error.
+            _end(f"{prefix}{INTERRUPTED_LINE}", INTERRUPTED_STATUS)
+        if isinstance(e, OSError):
+            _fail(os_error_line(e))
+        if isinstance(e, ValueError):
+            _fail(str(e))
         line = tensorflow_os_error_line(e) if isinstance(e, _tensorflow_error_types()) else None
         if line is None:
             raise
@@ -150,7 +168,9 @@ def parse_flags(argv):
 def _ctrl_c_again(hook):
     """`sys.unraisablehook` that delivers a Ctrl-C raised in a finalizer (a weakref callback or
     `__del__`, e.g. TensorFlow's as main's locals go) again a moment later, to the code that runs
-    then; Python itself can only print it ("Exception ignored in ...") and go on."""
+    then; Python itself can only print it ("Exception ignored in ...") and go on. After a Ctrl-C,
+    the errors it causes inside TensorFlow's C++, which reports them here (`SystemError: <built-in
+    function __import__> returned a result with an exception set`), are not printed either."""
     import signal
     import threading
 
@@ -160,26 +180,71 @@ def _ctrl_c_again(hook):
             resend = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
             resend.daemon = True
             resend.start()
-        else:
+        elif not _CtrlC.received:
             hook(unraisable)
 
     return handle
 
 
+def _on_ctrl_c(signum, frame):
+    """`run`'s SIGINT handler: a KeyboardInterrupt while the command runs, sent again every
+    RESEND_SECONDS until the command stops (a library that swallows it, as TensorFlow's C++ may,
+    would let a run go on to its end); nothing once the command has said its last line."""
+    import threading
+
+    if _CtrlC.over:
+        return
+    if not _CtrlC.received:
+        _CtrlC.received = True
+        threading.Thread(target=_resend_until_over, args=(signum,), name="ctrl-c", daemon=True).start()
+    raise KeyboardInterrupt
+
+
+def _resend_until_over(signum):
+    import time
+
+    while True:
+        time.sleep(RESEND_SECONDS)
+        if _CtrlC.over:
+            return
+        os.kill(os.getpid(), signum)
+
+
 def run(main):
-    """`absl.app.run(main)` with `parse_flags`; Ctrl-C before or after main is one line too."""
+    """`absl.app.run(main)` with `parse_flags`; Ctrl-C at any moment is one line and status 130,
+    or, once main has returned, changes nothing."""
     import signal
 
     from absl import app
 
+    import datn_tf
+
+    def command(argv):
+        result = main(argv)
+        _CtrlC.over = True
+        return result
+
+    _CtrlC.received = _CtrlC.over = False
     sys.unraisablehook = _ctrl_c_again(sys.unraisablehook)
+    # Not when Ctrl-C is ignored (a job started in the background keeps ignoring it).
+    if signal.getsignal(signal.SIGINT) in (signal.default_int_handler, datn_tf._interrupted_while_starting):
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         with user_errors():
-            app.run(main, flags_parser=parse_flags)
+            app.run(command, flags_parser=parse_flags)
     finally:
         # The command is over: Ctrl-C during the interpreter's (TensorFlow's) teardown would print a
         # traceback from inside the shutdown, or turn a finished command's status into 130.
+        _CtrlC.over = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def check_list(flag, values):
+    """Refuses a comma-separated flag with an empty item (`--ensemble a,b,`), which would be read
+    as a path with no name."""
+    if values and any(not v.strip() for v in values):
+        raise UserError(f"{flag}={','.join(values)} has an empty item (a comma too many); separate the items by "
+                        "single commas")
 
 
 # -- paths a command may write -------------------------------------------------------------------
@@ -247,13 +312,22 @@ def check_outputs(outputs, inputs=None, runs=None, own_run=False):
                             f"the tables read them); choose another {out_flag}")
 
 
+def _run_dir_lib():
+    """`datn_tf.run_dir`, which imports TensorFlow: without its start-up lines."""
+    import datn_tf
+
+    datn_tf.import_tensorflow_quietly()
+    from datn_tf import run_dir
+
+    return run_dir
+
+
 def enclosing_run(path, include_self=True):
     """The datn-tf run folder that `path` is (when `include_self`) or lies in, after resolving
     links, or None. A run folder holds a run's lock or a config.json with its train_config."""
     import json
 
-    from datn_tf import run_dir as run_dir_lib
-
+    run_dir_lib = _run_dir_lib()
     resolved = Path(path).resolve()
     for folder in [resolved, *resolved.parents] if include_self else resolved.parents:
         if (folder / run_dir_lib.LOCK_FILE).is_file():
@@ -274,8 +348,8 @@ def check_run_folder(path, flag="--output_dir"):
     a run's config (a run to resume: `run_dir.write_run_files` then compares its settings).
     """
     from datn_tf import io_utils
-    from datn_tf import run_dir as run_dir_lib
 
+    run_dir_lib = _run_dir_lib()
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{flag} {folder} is a file, not a folder; choose a new folder")
@@ -295,3 +369,87 @@ def check_run_folder(path, flag="--output_dir"):
     shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
     raise UserError(f"{flag} {folder} holds files that are not a datn-tf run's ({shown}); choose a new or "
                     "empty folder, so that nothing in it is overwritten")
+
+
+# -- files a command may replace -----------------------------------------------------------------
+
+# The hidden mark beside a file a command wrote: `.<name>.datn-tf.json`, naming the command and the
+# file's SHA-256, so that the same command may replace it (`check_replaceable`).
+MARK_SUFFIX = ".datn-tf.json"
+
+
+def mark_path(path):
+    path = Path(path)
+    return path.with_name(f".{path.name}{MARK_SUFFIX}")
+
+
+def _sha256(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def mark_written(path, command):
+    """Records that `command` wrote `path` as it is now (call it right after the write)."""
+    import json
+
+    from datn_tf import io_utils
+
+    io_utils.write_text(mark_path(path), json.dumps({"written_by": command, "sha256": _sha256(path)}) + "\n")
+
+
+def written_by(path):
+    """The command whose output `path` is, unchanged since (`mark_written`), or None."""
+    import json
+
+    try:
+        mark = json.loads(mark_path(path).read_text(encoding="utf-8"))
+        if isinstance(mark, dict) and mark.get("sha256") == _sha256(path):
+            return mark.get("written_by")
+    except (OSError, ValueError):  # no mark, a damaged one, or an unreadable file: not ours
+        pass
+    return None
+
+
+def enclosing_data_folder(path):
+    """The data set folder (semeval2018-ec/, semeval2016-4a/, ren-cecps/) that `path` lies in or
+    is, after resolving links, or None."""
+    from datn_tf.data import datasets
+
+    resolved = _resolved(path)
+    return next((f for f in [resolved, *resolved.parents] if f.name in datasets.DATA_FOLDERS), None)
+
+
+def check_replaceable(outputs, command, overwrite=False):
+    """Stops before anything is written when an output file lies in a data set's folder, or
+    exists and is not a file `command` wrote (`mark_written`) and left unchanged, unless
+    `overwrite`; a folder or another kind of file is never replaced.
+
+    Args:
+        outputs: {flag: path} of the files the command writes (None values are skipped).
+        command: the command's name, as its marks record it ("predict").
+
+    Raises:
+        UserError: naming the flag and the path.
+    """
+    for flag, out in _pairs(outputs):
+        if not out:
+            continue
+        folder = enclosing_data_folder(out)
+        if folder is not None:
+            raise UserError(f"{flag} {out} is inside the data folder {folder}: its files are what training and "
+                            f"scoring read; choose another {flag}")
+        path = Path(out)
+        if not os.path.lexists(path):
+            continue
+        if path.is_dir():
+            raise UserError(f"{flag} {out} is a folder; give a file name")
+        if not path.is_file():
+            raise UserError(f"{flag} {out} exists and is not a regular file; choose a new file")
+        if not overwrite and written_by(path) != command:
+            raise UserError(f"{flag} {out} exists and was not written by {command}: pass --overwrite to replace "
+                            "it, or choose a new file")

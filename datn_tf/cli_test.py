@@ -275,3 +275,62 @@ def test_ctrl_c_inside_a_finalizer_is_one_line(tmp_path):
     assert (proc.returncode, out) == (130, "")
     assert err == ("interrupted; re-run the same command to go on (a training run resumes from its last "
                    "checkpoint)\n")
+
+
+def _command_script(tmp_path, body):
+    """A command run through `cli.run` whose main is `body`, as a terminal starts it (Ctrl-C raises)."""
+    script = tmp_path / "command.py"
+    script.write_text(
+        "import os, signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "from datn_tf import cli\n"
+        "def main(argv):\n"
+        + "".join(f"    {line}\n" for line in body)
+        + "cli.run(main)\n")
+    return script
+
+
+def _interrupt(script, after="ready\n"):
+    """(status, stdout, stderr) of `script`, sent SIGINT once it has printed `after`."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert proc.stdout.readline() == after
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+def test_a_ctrl_c_that_tensorflow_turns_into_another_error_is_one_line(tmp_path):
+    # A Ctrl-C inside tf.data.Dataset.from_generator: TensorFlow's C++ reported
+    # "SystemError: <built-in function __import__> returned a result with an exception set" (through
+    # PyErr_WriteUnraisable, as a failing __del__ does) and raised a TypeError: a traceback, exit 1.
+    script = _command_script(tmp_path, [
+        "class Reported:",
+        "    def __del__(self):",
+        "        raise SystemError('<built-in function __import__> returned a result with an exception set')",
+        "try:",
+        "    print('ready', flush=True)",
+        "    time.sleep(30)",
+        "except KeyboardInterrupt:",
+        "    Reported()",
+        "    raise TypeError() from None",
+    ])
+    assert _interrupt(script) == (130, "", cli.INTERRUPTED_LINE + "\n")
+
+
+def test_a_ctrl_c_that_a_library_swallows_still_stops_the_command(tmp_path):
+    # The Ctrl-C was lost: the run trained to its end.
+    script = _command_script(tmp_path, [
+        "try:",
+        "    print('ready', flush=True)",
+        "    time.sleep(30)",
+        "except KeyboardInterrupt:",
+        "    pass",
+        "time.sleep(30)",
+        "print('not interrupted', flush=True)",
+    ])
+    assert _interrupt(script) == (130, "", cli.INTERRUPTED_LINE + "\n")

@@ -46,7 +46,7 @@ MAX_LOSS_WEIGHT = 1e6  # far above any useful weight; beyond float32 a weight ov
 MAX_LOGICAL_CPUS = 64  # train.py's --logical_cpus (a test of --strategy=mirrored, not a speed-up)
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
-            exclusive_maximum=False, item_type=str, read_when=None, data=False):
+            exclusive_maximum=False, item_type=str, read_when=None, data=False, dataset_when=None):
     """A config field: its default, flag help, allowed values and bounds (`item_type`: the
     element type of a tuple field, given on the command line as a comma-separated list).
 
@@ -54,16 +54,23 @@ def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, 
         setting (`Variant.inert_settings`: the variants it does not hold for ignore it).
     data: the prepared data (splits, vocabulary, token ids, pretrained vectors) depend on
         it (`data_setting`; `PreparedDataCache` keys on these).
+    dataset_when: the `Dataset` attribute that must hold for the dataset to read the setting
+        (`own_files`, `cross_validation`); `validate` refuses it away from its default elsewhere.
     """
     metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive_minimum": exclusive_minimum,
                 "maximum": maximum, "exclusive_maximum": exclusive_maximum, "item_type": item_type,
-                "read_when": read_when, "data": data}
+                "read_when": read_when, "data": data, "dataset_when": dataset_when}
     return dataclasses.field(default=default, metadata=metadata)
 
 
 def data_setting(default, help, **kwargs):
     """A `setting` that the prepared data depend on."""
     return setting(default, help, data=True, **kwargs)
+
+
+def file_setting(default, help, **kwargs):
+    """A `data_setting` of --dataset=files only (your own files and how they are laid out)."""
+    return data_setting(default, help, dataset_when="own_files", **kwargs)
 
 
 @dataclasses.dataclass
@@ -82,35 +89,35 @@ class TrainConfig:
         "datn2", "System of Table 3: base, ft, fs, psp, apsp, sp, datn1, datn2.",
         choices=variants_lib.VARIANT_NAMES)
     data_dir: str = data_setting("data", "Folder holding semeval2018-ec/, semeval2016-4a/, ren-cecps/ (README).")
-    train_file: str | None = data_setting(
+    train_file: str | None = file_setting(
         None, "--dataset=files: the emotion training file (CSV or TSV, wide or list layout: docs/own-data.md).")
-    dev_file: str | None = data_setting(None, "--dataset=files: the emotion dev file (model selection, gamma).")
-    test_file: str | None = data_setting(None, "--dataset=files: an emotion test file, scored at the end (optional).")
-    sentiment_file: str | None = data_setting(
+    dev_file: str | None = file_setting(None, "--dataset=files: the emotion dev file (model selection, gamma).")
+    test_file: str | None = file_setting(None, "--dataset=files: an emotion test file, scored at the end (optional).")
+    sentiment_file: str | None = file_setting(
         None, "--dataset=files: the sentiment source (one label per row, any label set; or SemEval-2016 4A "
         "id<TAB>label<TAB>text). Without it only --variant=base runs.")
-    label_names_file: str | None = data_setting(
+    label_names_file: str | None = file_setting(
         None, "--dataset=files: one emotion name per line; list-layout ids index it, wide layout reads these "
         "columns. Default: every non-text, non-id column (wide), the sorted names of the train file (list).")
-    layout: str = data_setting("auto", "--dataset=files: wide, list, or auto (list when a labels column is found).",
+    layout: str = file_setting("auto", "--dataset=files: wide, list, or auto (list when a labels column is found).",
                           choices=files_lib.LAYOUTS)
-    text_column: str | None = data_setting(
+    text_column: str | None = file_setting(
         None, "--dataset=files: the text column's name, or its 0-based position for a file without a header "
         "row. Default: text, tweet, sentence or comment_text.")
-    labels_column: str | None = data_setting(
+    labels_column: str | None = file_setting(
         None, "--dataset=files: the list layout's labels column (name or 0-based position). Default: labels, "
         "label or emotions.")
-    id_column: str | None = data_setting(
+    id_column: str | None = file_setting(
         None, "--dataset=files: the id column (name or 0-based position). Default: id when present, else line "
         "numbers.")
-    delimiter: str = data_setting(
+    delimiter: str = file_setting(
         "auto", "--dataset=files: the column separator of every file; auto: comma for a .csv name, else tab.",
         choices=tuple(files_lib.DELIMITERS))
-    sentiment_text_column: str | None = data_setting(
+    sentiment_text_column: str | None = file_setting(
         None, "--dataset=files: the --sentiment_file's text column (name or 0-based position). Default: text, "
         "tweet, sentence or comment_text; without either sentiment column flag a SemEval-2016 4A file is "
         "recognised.")
-    sentiment_labels_column: str | None = data_setting(
+    sentiment_labels_column: str | None = file_setting(
         None, "--dataset=files: the --sentiment_file's label column (name or 0-based position). Default: labels, "
         "label or emotions; without such a column, the wide layout (one 0/1 column per class).")
     output_dir: str | None = setting(
@@ -232,8 +239,9 @@ class TrainConfig:
         "tf.distribute.MirroredStrategy over all visible devices.", choices=STRATEGIES)
     cv_fold: int | None = data_setting(
         None, "ren_cecps only: train on fold k (0-based) of the ten-fold cross-validation over the whole "
-        "corpus (Table 3's Base† and DATN-2†).", minimum=0)
-    cv_folds: int = data_setting(10, "Number of cross-validation folds.", minimum=2)
+        "corpus (Table 3's Base† and DATN-2†).", minimum=0, dataset_when="cross_validation")
+    cv_folds: int = data_setting(10, "Number of cross-validation folds.", minimum=2,
+                                 dataset_when="cross_validation")
     dense_embedding_updates: bool = setting(
         False, "Update the lookup table E with dense Adam (every row, every step) instead of row-wise Adam "
         "on the batch's words (faster).")
@@ -277,7 +285,22 @@ class TrainConfig:
         self._check_encoder(english)
         if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
             raise ValueError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
+        self._check_read_by_dataset()
         return self
+
+    def _check_read_by_dataset(self):
+        """Refuses a setting that --dataset never reads (`setting(dataset_when=...)`), given away
+        from its default: --train_file without --dataset=files trained on E1 without a word."""
+        from datn_tf import cli
+
+        entry = datasets_lib.get(self.dataset)
+        for field in dataclasses.fields(self):
+            needs = field.metadata["dataset_when"]
+            if needs is None or getattr(entry, needs) or getattr(self, field.name) == field.default:
+                continue
+            readers = " or ".join(f"--dataset={n}" for n, d in datasets_lib.REGISTRY.items() if getattr(d, needs))
+            raise cli.UserError(f"--{field.name} is read only with {readers}, not --dataset={self.dataset}; "
+                                f"leave it out, or pass {readers}")
 
 
     # Settings that only a pretrained encoder reads, and those only the lookup table E reads.
@@ -450,9 +473,8 @@ def flag_fields(config_class=TrainConfig):
 # How a --dataset=files file is laid out: `datn_tf.predict` and `datn_tf.evaluate` read and write
 # files of these layouts with the same flags.
 TABLE_SETTINGS = ("layout", "delimiter", "text_column", "labels_column", "id_column", "label_names_file")
-# Every setting of --dataset=files (`datn_tf.data.stats` describes such data from them).
-FILE_SETTINGS = ("train_file", "dev_file", "test_file", "sentiment_file", "sentiment_text_column",
-                 "sentiment_labels_column", *TABLE_SETTINGS)
+# Every setting of --dataset=files (`file_setting`; `datn_tf.data.stats` describes such data from them).
+FILE_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["dataset_when"] == "own_files")
 
 
 def define_flags(flag_values=None, config_class=TrainConfig, names=None):

@@ -111,6 +111,40 @@ def test_validate_names_the_flag(settings, message):
         TrainConfig(**settings).validate()
 
 
+def _another_value(field):
+    """A valid value of `field` other than its default."""
+    meta = field.metadata
+    if meta["choices"] is not None:
+        return next(c for c in meta["choices"] if c != field.default)
+    if config_lib._base_type(field) is int:
+        return (meta["minimum"] or 0) + 1 if field.default is None else field.default + 1
+    return "x.csv"
+
+
+def test_a_setting_the_dataset_never_reads_is_refused():
+    # --train_file without --dataset=files trained on E1 without a word. Every setting marked with
+    # the dataset property it needs is covered, a new one too.
+    from datn_tf import cli
+    from datn_tf.data import datasets
+
+    marked = [f for f in dataclasses.fields(TrainConfig) if f.metadata["dataset_when"]]
+    assert {f.name for f in marked} >= {"train_file", "dev_file", "sentiment_file", "layout", "delimiter", "cv_fold"}
+    assert config_lib.FILE_SETTINGS == tuple(f.name for f in marked if f.metadata["dataset_when"] == "own_files")
+    for field in marked:
+        readers = [n for n, d in datasets.REGISTRY.items() if getattr(d, field.metadata["dataset_when"])]
+        for dataset in set(datasets.REGISTRY) - set(readers):
+            runnable = dict(variant="base", train_file="t.csv", dev_file="d.csv") if dataset == "files" else {}
+            with pytest.raises(cli.UserError) as err:
+                TrainConfig(dataset=dataset, **{**runnable, field.name: _another_value(field)}).validate()
+            given = " or ".join(f"--dataset={n}" for n in readers)
+            assert str(err.value) == (f"--{field.name} is read only with {given}, not --dataset={dataset}; leave it "
+                                      f"out, or pass {given}")
+    # The datasets that read them take them; a default value given explicitly is no change.
+    TrainConfig(dataset="files", variant="base", train_file="t.csv", dev_file="d.csv", layout="wide").validate()
+    TrainConfig(dataset="ren_cecps", cv_fold=3, cv_folds=5).validate()
+    TrainConfig(dataset="semeval", layout="auto", cv_folds=10).validate()
+
+
 # NaN fails every comparison, so only an explicit check stops it; inf and 1e300 fail a bound.
 @pytest.mark.parametrize("settings, message", [
     (dict(lambda_sim=float("nan")), "--lambda_sim must be a finite number; got nan"),

@@ -12,9 +12,10 @@ submission format (its header and IDs). Any other gold file is read as a `--data
 file (wide or list layout, with the training flags --layout, --delimiter, the column flags and
 --label_names_file), and the predictions in the same layout (`python -m datn_tf.predict
 --format table --table_output`). An ensemble averages the runs' emotion probabilities and tunes
-gamma on dev.
+gamma on dev; its runs must be of one experiment (`check_one_experiment`).
 """
 
+import json
 import sys
 
 import numpy as np
@@ -32,8 +33,11 @@ flags.DEFINE_string("predictions", None, "Predictions in the official E-c submis
 flags.DEFINE_string("baseline", None, "A second system's predictions: McNemar's test against it.")
 flags.DEFINE_string("ranking_scores", None, ".npy probabilities [N, K] for AP and one-error (E2).")
 flags.DEFINE_list("ensemble", None, "Run folders whose probabilities are averaged (same dataset and data).")
-flags.DEFINE_string("output", None, "Write the metrics as JSON here.")
+flags.DEFINE_string("output", None, "Write the metrics as JSON here: a new file, or one this command wrote before.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --output that this command did not write.")
 config_lib.define_flags(names=config_lib.TABLE_SETTINGS)  # how a gold file of your own data is laid out
+# How the marks beside its outputs name this command (`cli.check_replaceable`).
+COMMAND = "datn_tf.evaluate"
 # How every official E-c file starts (`semeval_ec.HEADER`).
 EC_HEADER_START = "\t".join(semeval_ec.HEADER[:2]) + "\t"
 
@@ -178,17 +182,79 @@ def report(result):
     return "\n".join(tables.split_line(split, result[split]) for split in ("dev", "test") if split in result)
 
 
+# The settings that say which data a run read (`datasets.load_task_of`).
+_DATA_SETTINGS = ("dataset", "data_dir", "cv_fold", "cv_folds", *config_lib.FILE_SETTINGS)
+
+
+def _experiment(config, splits):
+    """{what: value} that the runs of one ensemble share, in the order they are compared: a run's
+    config.json and its `TaskData.split_digests`."""
+    settings = config["train_config"]
+    fields = {"dataset": settings["dataset"], "cv_fold": settings.get("cv_fold")}
+    if settings.get("cv_fold") is not None:
+        fields["cv_folds"] = settings.get("cv_folds")
+    fields["label names"] = list(config["emotion_names"])
+    fields.update({f"{split} sentences": s["sentences"] for split, s in splits.items()})
+    fields.update({f"{split} data sha256": s["sha256"][:12] for split, s in splits.items()})
+    return fields
+
+
+def check_one_experiment(run_dirs):
+    """The task the runs in `run_dirs` were trained on (the gold of their ensemble), once they are
+    found to be runs of one experiment: the same dataset, fold, label names and data (each split's
+    size and digest, as its config.json recorded them, else as its data read now), the data
+    unchanged since the first run was trained.
+
+    Raises:
+        UserError: naming the two runs and what differs between them.
+    """
+    from datn_tf import run_dir as run_dir_lib
+    from datn_tf.data import datasets
+
+    tasks = {}
+
+    def task_of(settings):
+        key = json.dumps({k: settings.get(k) for k in _DATA_SETTINGS}, sort_keys=True)
+        if key not in tasks:
+            tasks[key] = datasets.load_task_of(settings)
+        return tasks[key]
+
+    runs = []
+    for i, run in enumerate(run_dirs):
+        config = run_dir_lib.read_run_config(run)
+        recorded = config.get("splits")  # absent in a run trained before it was recorded
+        if i == 0 or recorded is None:
+            now = task_of(config["train_config"]).split_digests()
+            for split in sorted(set(recorded or ()) & set(now)):
+                then, current = recorded[split], now[split]
+                if then["sha256"] != current["sha256"]:
+                    raise cli.UserError(
+                        f"--ensemble {run}: its {split} data changed since it was trained ({then['sentences']} "
+                        f"sentences, sha256 {then['sha256'][:12]} then; {current['sentences']}, "
+                        f"{current['sha256'][:12]} now): its probabilities are of other rows; restore the files "
+                        "it was trained on, or train it again")
+        runs.append((run, _experiment(config, recorded or now)))
+    (first, shared), others = runs[0], runs[1:]
+    for run, fields in others:
+        for what, value in shared.items():
+            # A split that one run lacks (a test split held out when it was trained) is not compared.
+            if what in fields and fields[what] != value:
+                raise cli.UserError(
+                    f"--ensemble {first} and {run} are not runs of one experiment: {what} {value} in {first}, "
+                    f"{fields[what]} in {run}; an ensemble averages runs of the same dataset, data files, fold "
+                    "and labels")
+    return task_of(run_dir_lib.read_train_config(first))
+
+
 def _gold_for_runs(run_dirs):
     import datn_tf
 
     datn_tf.import_tensorflow_quietly()  # run_dir imports TensorFlow; scoring files needs none
-    from datn_tf import run_dir as run_dir_lib
     from datn_tf.data import datasets
 
-    config = run_dir_lib.read_train_config(run_dirs[0])
-    task = datasets.load_task_of(config)
+    task = check_one_experiment(run_dirs)
     gold = {split: ex.labels for split, ex in task.splits().items() if split != "train"}
-    return gold, datasets.get(config["dataset"]).ranking_metrics, task.notes
+    return gold, datasets.get(task.dataset).ranking_metrics, task.notes
 
 
 def main(argv):
@@ -197,6 +263,7 @@ def main(argv):
                           inputs={"--gold": FLAGS.gold, "--predictions": FLAGS.predictions,
                                   "--baseline": FLAGS.baseline, "--ranking_scores": FLAGS.ranking_scores},
                           runs=[("--ensemble", r) for r in FLAGS.ensemble or []])
+        cli.check_replaceable({"--output": FLAGS.output}, COMMAND, FLAGS.overwrite)
         if FLAGS.gold and FLAGS.predictions and cli.path_clash(FLAGS.gold, FLAGS.predictions):
             raise cli.UserError(f"--predictions {FLAGS.predictions} is the gold file --gold {FLAGS.gold}: "
                                 "give the predictions to score")
@@ -215,6 +282,7 @@ def main(argv):
             raise cli.UserError("give --gold and --predictions, or --ensemble")
         if FLAGS.output:  # first: a path that cannot be written is the only line printed
             io_utils.write_json(FLAGS.output, result)
+            cli.mark_written(FLAGS.output, COMMAND)
     print(io_utils.json.dumps(result, indent=2, sort_keys=True))
     print(report(result), file=sys.stderr)
 

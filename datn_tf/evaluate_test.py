@@ -176,6 +176,30 @@ def test_output_onto_an_input_is_refused_before_writing(gold_path, tmp_path, cap
     assert {p: p.read_bytes() for p in before} == before
 
 
+def test_output_onto_a_file_the_command_did_not_write_is_refused(gold_path, tmp_path, capsys):
+    gold = semeval_ec.read_ec(gold_path)
+    pred = tmp_path / "p.txt"
+    write_predictions(pred, gold, gold.labels)
+    mine = tmp_path / "notes.json"
+    mine.write_text('{"mine": 1}')
+    args = [f"--gold={gold_path}", f"--predictions={pred}"]
+    code, err = _main(capsys, *args, f"--output={mine}")
+    assert (code, err) == (2, f"error: --output {mine} exists and was not written by datn_tf.evaluate: pass "
+                              "--overwrite to replace it, or choose a new file\n")
+    assert mine.read_text() == '{"mine": 1}'
+    new = gold_path.parent / "metrics.json"
+    code, err = _main(capsys, *args, f"--output={new}")
+    assert (code, err) == (2, f"error: --output {new} is inside the data folder {gold_path.parent}: its files are "
+                              "what training and scoring read; choose another --output\n")
+    assert not new.exists()
+    # Its own earlier output is replaced; --overwrite replaces the user's file.
+    out = tmp_path / "m.json"
+    assert _main(capsys, *args, f"--output={out}")[0] is None
+    assert _main(capsys, *args, f"--output={out}")[0] is None
+    assert _main(capsys, *args, f"--output={mine}", "--overwrite")[0] is None
+    assert io_utils.read_json(mine) == io_utils.read_json(out) and io_utils.read_json(out)["jaccard"] == 1.0
+
+
 def test_gold_as_predictions_and_a_repeated_ensemble_run_are_refused(gold_path, tmp_path, capsys):
     code, err = _main(capsys, f"--gold={gold_path}", f"--predictions={gold_path}")
     assert code == 2
@@ -237,3 +261,76 @@ def test_an_ensemble_names_the_run_whose_probabilities_do_not_fit(tmp_path):
         evaluate.ensemble_runs([a, tmp_path / "unfinished"], {"dev": gold})
     assert str(err.value) == (f"--ensemble {tmp_path / 'unfinished'} has no dev probabilities "
                               f"({run_dir_lib.probabilities_path(tmp_path / 'unfinished', 'dev')}): give finished runs")
+
+
+# -- an ensemble is of one experiment
+
+
+def _recorded_run(path, train_config, dev_probs, emotion_names=testing.EC_EMOTIONS, splits=None):
+    """A finished run's files as the ensemble reads them; `splits`: what training recorded (None:
+    a run trained before config.json kept it)."""
+    import dataclasses
+
+    payload = {"train_config": dataclasses.asdict(train_config), "model_config": {},
+               "emotion_names": list(emotion_names), "language": "en"}
+    if splits is not None:
+        payload["splits"] = splits
+    io_utils.write_json(path / run_dir_lib.CONFIG_FILE, payload)
+    return _fake_run(path, dev_probs)
+
+
+def test_an_ensemble_of_runs_of_other_data_is_refused_naming_what_differs(tmp_path, capsys):
+    import dataclasses
+    import random
+
+    from datn_tf.config import TrainConfig
+    from datn_tf.data import datasets
+
+    data = testing.make_fixture_data_dir(tmp_path / "data")
+    task = datasets.load_task("semeval", data)
+    digests = task.split_digests()
+    e1 = TrainConfig(data_dir=str(data))
+    # The issue's case: a --dataset=files run whose dev file is the E-c dev file shuffled.
+    lines = (data / "semeval2018-ec" / "2018-E-c-En-dev.txt").read_text().splitlines()
+    (tmp_path / "dev.tsv").write_text("\n".join(lines) + "\n")
+    rows = lines[1:]
+    random.Random(0).shuffle(rows)
+    (tmp_path / "shuffled.tsv").write_text("\n".join([lines[0], *rows]) + "\n")
+    own = {dev: TrainConfig(dataset="files", train_file=str(data / "semeval2018-ec" / "2018-E-c-En-train.txt"),
+                            dev_file=str(tmp_path / dev), text_column="Tweet", id_column="ID")
+           for dev in ("dev.tsv", "shuffled.tsv")}
+    shuffled = datasets.load_task_of(dataclasses.asdict(own["shuffled.tsv"])).split_digests()["dev"]["sha256"][:12]
+    probs = np.full(task.dev.labels.shape, 0.5, np.float32)
+    a = _recorded_run(tmp_path / "a", e1, probs)
+    files_run = _recorded_run(tmp_path / "files", own["shuffled.tsv"], probs)
+    files_in_order = _recorded_run(tmp_path / "files-in-order", own["dev.tsv"], probs)
+    recorded = _recorded_run(tmp_path / "recorded", e1, probs, splits=digests)
+    moved = _recorded_run(tmp_path / "moved", e1, probs,
+                          splits={**digests, "dev": {"sentences": 15, "sha256": "f" * 64}})
+    other_labels = _recorded_run(tmp_path / "labels", e1, probs, emotion_names=testing.EC_EMOTIONS[::-1],
+                                 splits=digests)
+    fold = _recorded_run(tmp_path / "fold", TrainConfig(dataset="ren_cecps", data_dir=str(data), cv_fold=3),
+                         probs, splits=digests)
+    dev = digests["dev"]["sha256"][:12]
+    tail = "; an ensemble averages runs of the same dataset, data files, fold and labels\n"
+    for runs, (first, other, line) in [
+        ((a, files_run), (a, files_run, f"dataset semeval in {a}, files in {files_run}")),
+        ((files_in_order, files_run), (files_in_order, files_run,
+                                       f"dev data sha256 {dev} in {files_in_order}, {shuffled} in {files_run}")),
+        ((a, recorded, moved), (a, moved, f"dev data sha256 {dev} in {a}, ffffffffffff in {moved}")),
+        ((recorded, other_labels), (recorded, other_labels, f"label names {list(testing.EC_EMOTIONS)} in "
+                                                            f"{recorded}, {list(testing.EC_EMOTIONS[::-1])} in "
+                                                            f"{other_labels}")),
+        ((a, fold), (a, fold, f"dataset semeval in {a}, ren_cecps in {fold}")),
+    ]:
+        code, err = _main(capsys, "--ensemble=" + ",".join(map(str, runs)))
+        assert (code, err) == (2, f"error: --ensemble {first} and {other} are not runs of one experiment: {line}{tail}")
+
+    # The first run's data changed since it was trained: the gold read now is not what it scored.
+    code, err = _main(capsys, f"--ensemble={moved},{recorded}")
+    assert (code, err) == (2, f"error: --ensemble {moved}: its dev data changed since it was trained (15 sentences, "
+                              f"sha256 ffffffffffff then; 15, {dev} now): its probabilities are of other rows; "
+                              "restore the files it was trained on, or train it again\n")
+    # Runs of one experiment, recorded or not, are averaged.
+    code, err = _main(capsys, f"--ensemble={a},{recorded}")
+    assert code is None and err.startswith("dev   jaccard ")

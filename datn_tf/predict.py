@@ -156,9 +156,14 @@ def jsonl_lines(texts, probs, labels, label_names, ids=None):
         )
 
 
+# How the marks beside its outputs name this command (`cli.check_replaceable`).
+COMMAND = "datn_tf.predict"
+
+
 def _write(text, output):
     if output:
         io_utils.write_text(output, text)
+        cli.mark_written(output, COMMAND)
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(text.encode("utf-8"))  # UTF-8 whatever the locale
@@ -173,12 +178,13 @@ READ_SETTINGS = ("layout", "delimiter", "text_column", "labels_column", "id_colu
 
 
 def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_size=DEFAULT_BATCH_SIZE,
-        stdin=None, table_output=None, columns=None):
+        stdin=None, table_output=None, columns=None, overwrite=False):
     """The command: reads texts, predicts, writes; returns the number of texts.
 
     Args:
         table_output: also write the predicted labels there as a table (module docstring).
         columns: `--format table`: {setting: value} of `READ_SETTINGS` for reading `input_path`.
+        overwrite: replace an existing output file that this command did not write.
     """
     if batch_size < 1:
         raise PredictError("--batch_size must be positive")
@@ -186,6 +192,7 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
                       inputs={"--input": input_path, "--model": model_dir})
     if output and table_output and cli.path_clash(output, table_output):
         raise PredictError(f"--output {output} and --table_output {table_output} are one path: give two files")
+    cli.check_replaceable({"--output": output, "--table_output": table_output}, COMMAND, overwrite)
     if fmt == "semeval":
         if table_output:
             raise PredictError("--table_output is for --format jsonl or table; --format semeval writes a table")
@@ -233,6 +240,7 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
         table_ids = ids if ids is not None else [str(i + 1) for i in range(len(texts))]
         io_utils.write_text(table_output, files_lib.emotion_table_text(layout, table_ids, list(texts), labels,
                                                                        model.label_names))
+        cli.mark_written(table_output, COMMAND)
     return len(texts)
 
 
@@ -244,7 +252,10 @@ def define_flags():
     flags.DEFINE_string("model", None, "An exported SavedModel folder (python -m datn_tf.export).")
     flags.DEFINE_string("input", None, "Texts, one per line (jsonl), a CSV/TSV file (table), or an official "
                         "E-c file (semeval).")
-    flags.DEFINE_string("output", None, "Write here (atomically) instead of standard output.")
+    flags.DEFINE_string("output", None, "Write here (atomically) instead of standard output: a new file, or one "
+                        "this command wrote before.")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --output or --table_output that this command did "
+                      "not write.")
     flags.DEFINE_enum("format", "jsonl", ["jsonl", "table", "semeval"],
                       "jsonl: one JSON object per text; table: the same for the rows of a CSV/TSV --input "
                       "(docs/own-data.md); semeval: the official E-c submission file.")
@@ -263,7 +274,7 @@ def main(argv):
         runtime.quiet_logging()
         run(FLAGS.model, texts=argv[1:], input_path=FLAGS.input, output=FLAGS.output, fmt=FLAGS.format,
             batch_size=FLAGS.batch_size, table_output=FLAGS.table_output,
-            columns={name: FLAGS[name].value for name in READ_SETTINGS})
+            columns={name: FLAGS[name].value for name in READ_SETTINGS}, overwrite=FLAGS.overwrite)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@ def test_predict_input_file_in_process(exported_runs, tmp_path):
     out = tmp_path / "out" / "predictions.jsonl"
     assert predict.run(export_dir, input_path=source, output=out, batch_size=4) == len(texts)
     _check_records(out.read_text(encoding="utf-8").splitlines(), texts, export_dir, run_threshold(run_dir))
-    assert sorted(p.name for p in out.parent.iterdir()) == ["predictions.jsonl"]
+    # No temporaries left; the mark that lets a rerun replace the file.
+    assert sorted(p.name for p in out.parent.iterdir()) == [".predictions.jsonl.datn-tf.json", "predictions.jsonl"]
 
     assert predict.run(export_dir, stdin=io.BytesIO(b"")) == 0  # no text: no output, no error
     with pytest.raises(predict.PredictError, match="needs --input"):
@@ -184,6 +185,48 @@ def test_an_output_onto_the_input_or_into_the_model_is_refused(tmp_path, fmt):
         with pytest.raises(predict.PredictError, match=f"^--output {same} and --table_output {same} are one path"):
             predict.run(tmp_path / "model", input_path=gold, output=same, table_output=same, fmt=fmt)
         assert not same.exists()
+
+
+def test_an_existing_file_the_command_did_not_write_is_never_replaced(exported_runs, tmp_path):
+    from datn_tf import cli
+
+    export_dir = exported_runs["exports"]["base"]
+    data = testing.make_fixture_data_dir(tmp_path / "data")
+    dev = data / "semeval2018-ec" / "2018-E-c-En-dev.txt"
+    mine = tmp_path / "dev-copy.txt"
+    mine.write_bytes(dev.read_bytes())
+    before = {p: p.read_bytes() for p in (dev, mine)}
+    # A data set's own file (the case), a new file beside it, and a file of the user's.
+    for flag, out, line in [
+        ("output", dev, f"--output {dev} is inside the data folder {dev.parent}: its files are what training and "
+                        "scoring read; choose another --output"),
+        ("output", dev.parent / "new.jsonl", f"--output {dev.parent / 'new.jsonl'} is inside the data folder "
+                                             f"{dev.parent}: its files are what training and scoring read; choose "
+                                             "another --output"),
+        ("output", mine, f"--output {mine} exists and was not written by datn_tf.predict: pass --overwrite to "
+                         "replace it, or choose a new file"),
+        ("table_output", mine, f"--table_output {mine} exists and was not written by datn_tf.predict: pass "
+                               "--overwrite to replace it, or choose a new file"),
+    ]:
+        with pytest.raises(cli.UserError) as err:
+            predict.run(export_dir, texts=["hello"], **{flag: out})
+        assert str(err.value) == line
+    assert {p: p.read_bytes() for p in before} == before and not (dev.parent / "new.jsonl").exists()
+
+    # Its own earlier output is replaced; once edited by hand it is the user's file.
+    out = tmp_path / "out.jsonl"
+    predict.run(export_dir, texts=["hello"], output=out)
+    predict.run(export_dir, texts=["so happy", "so sad"], output=out)
+    assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == ["so happy", "so sad"]
+    out.write_text(out.read_text() + "my note\n")
+    with pytest.raises(cli.UserError, match="exists and was not written by datn_tf.predict"):
+        predict.run(export_dir, texts=["hello"], output=out)
+    # --overwrite replaces it (a file, never a folder), and marks it for the next run.
+    predict.run(export_dir, texts=["hello"], output=mine, overwrite=True)
+    predict.run(export_dir, texts=["again"], output=mine)
+    assert json.loads(mine.read_text())["text"] == "again"
+    with pytest.raises(cli.UserError, match=f"^--output {tmp_path} is a folder; give a file name$"):
+        predict.run(export_dir, texts=["hello"], output=tmp_path, overwrite=True)
 
 
 def _foreign_saved_model(path):

@@ -1,6 +1,7 @@
 """The run folder: its layout, what training writes there, and how other commands read it.
 
-    <run>/config.json          the resolved TrainConfig, the model's config, labels, embeddings
+    <run>/config.json          the resolved TrainConfig, the model's config, labels, embeddings,
+                               each split's size and digest (`TaskData.split_digests`)
     <run>/vocab.txt            the vocabulary (training splits only)
     <run>/checkpoints/         the last KEEP_CHECKPOINTS training checkpoints (resume)
     <run>/best/weights.*       the best weights by dev Jaccard accuracy
@@ -227,6 +228,7 @@ def write_run_files(output_dir, config, model, data):
         "language": data.task.language,
         "embeddings": data.embeddings_name,
         "coverage": data.coverage.as_dict(),
+        "splits": data.task.split_digests(),
     }
     if getattr(data.vocab, "lowercase", None) is not None:  # a pretrained encoder's WordPiece vocabulary
         payload["lowercase"] = data.vocab.lowercase

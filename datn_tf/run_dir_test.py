@@ -107,7 +107,8 @@ def test_settings_added_after_the_run_started_resume_at_their_default(finished_r
     io_utils.write_json(cfg_path, payload)
     _, vocab, model = run_dir_lib.load_run(finished_run)
     data = types.SimpleNamespace(
-        task=types.SimpleNamespace(emotion_names=payload["emotion_names"], language=payload["language"]),
+        task=types.SimpleNamespace(emotion_names=payload["emotion_names"], language=payload["language"],
+                                   split_digests=lambda: payload["splits"]),
         embeddings_name=payload["embeddings"], coverage=types.SimpleNamespace(as_dict=lambda: {}), vocab=vocab)
     run_dir_lib.write_run_files(run, TrainConfig(**saved), model, data)
     assert io_utils.read_json(cfg_path)["train_config"]["mlp_activation"] == saved["mlp_activation"]

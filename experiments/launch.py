@@ -88,22 +88,30 @@ LAUNCHERS = ("serial", "local", "slurm")
 POLL_SECONDS = 10
 
 
+def _launcher_option(default, *launchers):
+    """An option only these launchers read: `Options.validate` refuses it away from its default
+    with another launcher."""
+    return dataclasses.field(default=default, metadata={"launchers": launchers})
+
+
 @dataclasses.dataclass(frozen=True)
 class Options:
     """How a grid's runs are launched (the flags of `define_flags`, and their defaults)."""
 
     launcher: str = "serial"
-    max_parallel: int = 2
-    cpus_per_run: int | None = None
-    gpus_per_run: int = 0
-    slurm_partition: str | None = None
-    mem_gb: int = 8
-    timeout_min: int = 24 * 60
-    slurm_array_parallelism: int = 64
-    no_wait: bool = False
+    max_parallel: int = _launcher_option(2, "local")
+    cpus_per_run: int | None = _launcher_option(None, "local", "slurm")
+    gpus_per_run: int = _launcher_option(0, "slurm")
+    slurm_partition: str | None = _launcher_option(None, "slurm")
+    mem_gb: int = _launcher_option(8, "slurm")
+    timeout_min: int = _launcher_option(24 * 60, "local", "slurm")
+    slurm_array_parallelism: int = _launcher_option(64, "slurm")
+    no_wait: bool = _launcher_option(False, "slurm")
     poll_seconds: float = POLL_SECONDS
 
     def validate(self):
+        from datn_tf import cli
+
         for name in ("max_parallel", "mem_gb", "timeout_min", "slurm_array_parallelism"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1; got {getattr(self, name)}")
@@ -111,8 +119,11 @@ class Options:
             raise ValueError(f"--cpus_per_run must be >= 1; got {self.cpus_per_run}")
         if self.gpus_per_run < 0:
             raise ValueError(f"--gpus_per_run must be >= 0; got {self.gpus_per_run}")
-        if self.no_wait and self.launcher != "slurm":
-            raise ValueError("--no_wait is for --launcher=slurm")
+        for field in dataclasses.fields(self):
+            launchers = field.metadata.get("launchers")
+            if launchers and self.launcher not in launchers and getattr(self, field.name) != field.default:
+                raise cli.UserError(f"--{field.name} is for --launcher={' or --launcher='.join(launchers)}, not "
+                                    f"--launcher={self.launcher}; leave it out, or pass that launcher")
         return self
 
     def cpus(self):

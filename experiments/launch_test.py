@@ -66,6 +66,30 @@ def test_bad_launcher_flags_are_named(options, message):
         launch.Options(**options).validate()
 
 
+def test_an_option_of_another_launcher_is_refused():
+    # --mem_gb or --slurm_partition with the local launcher were ignored without a word.
+    import dataclasses
+    import typing
+
+    from datn_tf import cli
+
+    marked = [f for f in dataclasses.fields(launch.Options) if f.metadata.get("launchers")]
+    assert {f.name for f in marked} >= {"slurm_partition", "mem_gb", "slurm_array_parallelism", "no_wait",
+                                        "max_parallel"}
+    for field in marked:
+        value = ("gpu" if str in typing.get_args(field.type) else True if field.default is False
+                 else (field.default or 0) + 1)
+        for launcher in set(launch.LAUNCHERS) - set(field.metadata["launchers"]):
+            with pytest.raises(cli.UserError) as err:
+                launch.Options(launcher=launcher, **{field.name: value}).validate()
+            readers = " or ".join(f"--launcher={n}" for n in field.metadata["launchers"])
+            assert str(err.value) == (f"--{field.name} is for {readers}, not --launcher={launcher}; leave it out, "
+                                      "or pass that launcher")
+        for launcher in field.metadata["launchers"]:
+            launch.Options(launcher=launcher, **{field.name: value}).validate()
+    launch.Options(launcher="serial", max_parallel=2).validate()  # the default given explicitly is no change
+
+
 def test_progress_counts_runs_and_estimates_from_finished_wall_times(capsys):
     progress = launch.Progress("[reproduce]", total=6, parallel=2)
     progress.report(0, 2, 4)

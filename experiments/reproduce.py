@@ -436,6 +436,12 @@ def main(argv):
         variants = parse_variants(FLAGS.variants)
         if not variants and not (FLAGS.cv_variants.strip() and not FLAGS.table_only):
             raise ValueError(f"--variants names no system; give some of {', '.join(variants_lib.VARIANT_NAMES)}")
+        from datn_tf.data import datasets
+
+        if parse_variants(FLAGS.cv_variants) and not datasets.get(FLAGS.dataset).cross_validation:
+            cv = " or ".join(f"--dataset={n}" for n, d in datasets.REGISTRY.items() if d.cross_validation)
+            raise cli.UserError(f"--cv_variants is for {cv} (its cross-validation), not --dataset={FLAGS.dataset}; "
+                                "leave it out")
         options = launch.options_from_flags()
         cli.check_outputs({"--results_dir": FLAGS.results_dir, "--readme": FLAGS.readme},
                           inputs={"--data_dir": FLAGS.data_dir, "--embeddings": FLAGS.embeddings})

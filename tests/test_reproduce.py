@@ -443,6 +443,9 @@ def test_a_damaged_record_is_named_and_rewritten_from_its_finished_run_folder(da
     (["--runs=-1", "--table_only"], "--runs must be >= 1; got -1"),
     (["--variants="], "--variants names no system; give some of base, ft, fs, psp, apsp, sp, datn1, datn2"),
     (["--variants= , ", "--table_only"], "--variants names no system"),
+    # Refused only after Base had trained, naming --cv_fold.
+    (["--variants=base", "--cv_variants=base"], "--cv_variants is for --dataset=ren_cecps (its cross-validation), "
+                                                "not --dataset=semeval; leave it out\n"),
 ])
 def test_no_runs_or_no_variants_is_an_error_not_an_old_table(data_dir, tmp_path, args, message):
     e1 = tmp_path / "semeval"

@@ -30,6 +30,9 @@ def _train(*args, cwd=REPO):
     (["--variant=datn2", "--lambda_sim=nan"], "--lambda_sim must be a finite number; got nan"),
     (["--learning_rate=1e300"], "--learning_rate must be <= 1.0; got 1e+300"),
     (["--hidden_size=1000000000"], "--hidden_size must be <= 4096; got 1000000000"),
+    # It trained on E1 without a word.
+    (["--train_file=mine.csv"], "error: --train_file is read only with --dataset=files, not --dataset=semeval; "
+                                "leave it out, or pass --dataset=files\n"),
 ])
 def test_bad_settings_stop_before_any_data_is_read(tmp_path, args, message):
     out = tmp_path / "run"
@@ -181,3 +184,49 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes(data_dir, tmp_path, monke
     out = capsys.readouterr().out
     assert "resumed from" in out and "ckpt-2 at step 2" in out
     assert result["steps"] == 6 and run_dir_lib.is_finished(tmp_path / "run")
+
+
+# Where a Ctrl-C lands: (the output line to wait for, or None for the start; seconds after it).
+CTRL_C_MOMENTS = {
+    "imports": (None, 0.5),
+    "banner": ("datn-tf | ", 0.0),
+    "data pipeline": ("datn-tf | ", 0.02),  # tf.data.Dataset.from_generator: a SystemError traceback, exit 1
+    "dev evaluation and checkpoint": ("epoch 1/", 0.0),  # the first progress line is step 3's, evaluated next
+    "training": ("  dev step 3:", 0.0),
+}
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_is_one_line_and_status_130_or_a_finished_run(data_dir, tmp_path):
+    import re
+    import signal
+    import time
+
+    from datn_tf import STARTING_INTERRUPTED, cli
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DATN_TF_VERBOSE")}
+    stopped = re.compile(r"interrupted at step \d+ of 9; (the last checkpoint is \S+: |no checkpoint yet: )re-run the "
+                         r"same command to resume\n")
+    for moment, (line, delay) in CTRL_C_MOMENTS.items():
+        out = tmp_path / moment.replace(" ", "-")
+        # As a terminal starts it: SIGINT not ignored (a test runner may start its children ignoring it).
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "datn_tf.train", f"--data_dir={data_dir}", f"--output_dir={out}", "--variant=base",
+             *TINY[:-1], "--max_steps=9", "--log_every=3"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        while line is not None:
+            printed = proc.stdout.readline()
+            assert printed, (moment, proc.stderr.read()[-3000:])
+            if printed.startswith(line):
+                break
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+        if proc.returncode == 0:  # it was over: a whole run
+            assert err == "" and (out / "metrics.json").is_file(), (moment, err[-3000:])
+        else:
+            assert proc.returncode == 130, (moment, err[-3000:])
+            assert err in (STARTING_INTERRUPTED + "\n", cli.INTERRUPTED_LINE + "\n") or stopped.fullmatch(err), \
+                (moment, err[-3000:])
+        if moment == "imports":
+            assert err == STARTING_INTERRUPTED + "\n" and not out.exists()

@@ -28,6 +28,8 @@ EC_FILES = {
 }
 S4A_DIR = "semeval2016-4a"
 REN_DIR = "ren-cecps"
+# The data set folders under a --data_dir: no command writes into them.
+DATA_FOLDERS = (EC_DIR, S4A_DIR, REN_DIR)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,8 @@ class Dataset:
         check: `check(config)` raises ValueError for settings the entry cannot run, before
             any data is read.
         reads_data_dir: its data is found under --data_dir (else in flags of its own).
+        own_files: its data are the user's files, read with `config.file_setting` flags
+            (--train_file, --layout, ...); no other dataset reads those.
     """
 
     name: str
@@ -72,6 +76,7 @@ class Dataset:
     table3: dict | None = None
     check: collections.abc.Callable = lambda config: None
     reads_data_dir: bool = True
+    own_files: bool = False
 
 
 @dataclasses.dataclass
@@ -92,6 +97,11 @@ class TaskData:
         if self.test is not None:
             out["test"] = self.test
         return out
+
+    def split_digests(self):
+        """{split: {"sentences": N, "sha256": its `EmotionExamples.digest`}}: what a run was trained
+        and scored on (its config.json keeps it; an ensemble compares it)."""
+        return {split: {"sentences": len(ex), "sha256": ex.digest()} for split, ex in self.splits().items()}
 
 
 def _require_dir(path, what):
@@ -339,7 +349,7 @@ def _read_files(data_dir, files=None, **_):
 register(Dataset(
     "files", "your own emotion files (--train_file, --dev_file, ...; docs/own-data.md)", _read_files, "en", None,
     embedding_init="pretrained", embedding_dim=300, epochs=_epochs(4, 16, 16), check=_check_files,
-    reads_data_dir=False,
+    reads_data_dir=False, own_files=True,
 ))
 
 

@@ -146,6 +146,8 @@ def test_a_registered_entry_is_a_dataset_everywhere(mine, data_dir, tmp_path):
     result = train_cli.run(config)
     saved = io_utils.read_json(tmp_path / "run" / run_dir_lib.CONFIG_FILE)
     assert saved["emotion_names"] == list(testing.EC_EMOTIONS) and saved["language"] == "en"
+    # What `evaluate --ensemble` compares.
+    assert saved["splits"] == datasets.load_task("mine", data_dir).split_digests()
     assert saved["model_config"]["embedding_dim"] == 6
     assert "average_precision" in result["dev"] and "one_error" in result["dev"]  # the entry's ranking_metrics
     assert "mine" not in paper.TABLE3 and "mine" not in datasets.PAPER_TABLE2
@@ -307,3 +309,20 @@ def test_the_paper_settings_train_to_the_metrics_of_their_readers_and_former_def
         assert config.resolved_epochs() == epochs[variants.ALTERNATING]
         results.append(train_cli.run(config))
     assert results[0]["dev"] == results[1]["dev"] and results[0]["threshold"] == results[1]["threshold"]
+
+
+def test_a_split_digest_is_of_the_rows_not_of_the_file(data_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)
+    task = datasets.load_task("semeval", data_dir)
+    digests = task.split_digests()
+    assert datasets.load_task("semeval", copy).split_digests() == digests  # another copy of the same data
+    assert digests["dev"]["sentences"] == len(task.dev) and len(digests["dev"]["sha256"]) == 64
+    dev = task.dev
+    flipped = dev.select(range(len(dev)))
+    flipped.labels[3, 0] ^= 1
+    swapped = dev.select([1, 0, *range(2, len(dev))])
+    changed = {dev.digest(), flipped.digest(), swapped.digest(), dev.select(range(len(dev) - 1)).digest()}
+    assert len(changed) == 4

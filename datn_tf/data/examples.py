@@ -1,6 +1,8 @@
 """Containers shared by all readers: labelled sentences as plain lists and NumPy arrays."""
 
 import dataclasses
+import hashlib
+import json
 
 import numpy as np
 
@@ -38,6 +40,15 @@ class EmotionExamples:
 
     def __len__(self):
         return len(self.ids)
+
+    def digest(self):
+        """SHA-256 of the examples in order (ids, texts, labels, label names): the same for the
+        same data read from any copy of its files, another for a row changed or moved."""
+        digest = hashlib.sha256(json.dumps([list(self.label_names), list(self.ids), list(self.texts)],
+                                           ensure_ascii=False).encode("utf-8"))
+        if self.labels is not None:
+            digest.update(np.ascontiguousarray(self.labels, dtype=np.int8).tobytes())
+        return digest.hexdigest()
 
     def select(self, indices):
         """A new `EmotionExamples` holding the given rows (for splits and folds)."""
