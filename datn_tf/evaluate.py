@@ -179,9 +179,6 @@ def report(result):
 
 
 def _gold_for_runs(run_dirs):
-    import datn_tf
-
-    datn_tf.import_tensorflow_quietly()  # run_dir imports TensorFlow; scoring files needs none
     from datn_tf import run_dir as run_dir_lib
     from datn_tf.data import datasets
 

@@ -42,7 +42,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
-from datn_tf import cli, io_utils, runtime, tokenizer  # noqa: E402
+from datn_tf import (  # noqa: E402
+    cli,
+    io_utils,
+    run_weights,  # noqa: E402
+    runtime,
+    tokenizer,
+)
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf.saved_model_format import (  # noqa: E402
     EXPLAIN_SIGNATURE,
@@ -192,7 +198,7 @@ def export_run(run_dir, output, overwrite=False):
         raise FileNotFoundError(
             f"{run_dir} is not a finished run (no {run_dir_lib.METRICS_FILE}; it holds the dev-tuned threshold)"
         )
-    config, vocab, model = run_dir_lib.load_run(run_dir)
+    config, vocab, model = run_weights.load_run(run_dir)
     metrics_payload = run_dir_lib.read_metrics(run_dir)
     run_dir_lib.read_threshold(run_dir, metrics_payload)
     metadata = run_metadata(run_dir, config, metrics_payload)

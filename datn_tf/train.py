@@ -72,12 +72,12 @@ def main(argv):
             split_cpu(FLAGS.logical_cpus)
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
-        from datn_tf import run_dir
+        from datn_tf import run_dir, run_lock
 
         # Before the data is read: a second trainer on the same folder stops at once (RunLocked).
         created = not os.path.lexists(config.output_dir)
         try:
-            with run_dir.RunLock(config.output_dir):
+            with run_lock.RunLock(config.output_dir):
                 run(config)
         except BaseException:
             if created:  # stopped before it wrote anything (bad data, Ctrl-C): no empty folder left behind

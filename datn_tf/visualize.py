@@ -48,7 +48,14 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
 
-from datn_tf import cli, input_pipeline, io_utils, metrics, runtime  # noqa: E402
+from datn_tf import (  # noqa: E402
+    cli,
+    input_pipeline,
+    io_utils,
+    metrics,
+    run_weights,  # noqa: E402
+    runtime,
+)
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
 from datn_tf.data._io import split_text_lines  # noqa: E402
@@ -101,7 +108,7 @@ def attention_rows(run_dir, texts, name=None, loaded=None):
             threshold).
         texts: raw texts (str).
         name: the run's display name (default: its variant's Table 3 title).
-        loaded: `run_dir_lib.load_run(run_dir)`'s result, if already loaded.
+        loaded: `run_weights.load_run(run_dir)`'s result, if already loaded.
 
     Returns:
         One dict per text: `tokens` (the tokens the model read, as written by the tokenizer,
@@ -112,7 +119,7 @@ def attention_rows(run_dir, texts, name=None, loaded=None):
         tokens gets empty weight arrays (its probabilities are the model's on padding).
     """
     texts = list(texts)
-    config, vocab, model = loaded or run_dir_lib.load_run(run_dir)
+    config, vocab, model = loaded or run_weights.load_run(run_dir)
     name = name or run_name(config)
     language = config["language"]
     label_names = list(config["emotion_names"])
@@ -340,7 +347,7 @@ def _draw_panel(fig, ax, p, wrap, annotate):
 
 def visualize(run_dirs, texts, output, golds=None, dpi=DEFAULT_DPI, annotate=True):
     """Loads each run once, computes the rows, draws the figure; returns (panels, pixel size)."""
-    loaded = [run_dir_lib.load_run(d) for d in run_dirs]
+    loaded = [run_weights.load_run(d) for d in run_dirs]
     names = unique_names([c for c, _, _ in loaded], run_dirs)
     per_run = [attention_rows(d, texts, name=n, loaded=l) for d, n, l in zip(run_dirs, names, loaded)]
     per_text = [[rows[i] for rows in per_run] for i in range(len(texts))]

@@ -8,7 +8,7 @@ this machine, or as one Slurm job array.
 
 A driver (`experiments.reproduce`, `experiments.ablate`) builds its list of `Job`s once and gives
 `run_jobs` two functions of a job: `is_done` (its record is written) and `run_job` (train the run
-into its folder under the folder's lock, `run_dir.RunLock`, and write its record). A job whose run
+into its folder under the folder's lock, `run_lock.RunLock`, and write its record). A job whose run
 is locked by someone else is waited for, and trained here if the lock's holder dies; so two drivers
 on overlapping grids train each run once. submitit is what puts a job on Slurm (and runs the local
 ones as processes); `QueueWatcher` is its job-state polling where Slurm keeps no accounting.
@@ -25,6 +25,8 @@ from pathlib import Path
 
 import submitit
 from absl import flags
+
+from datn_tf import run_lock
 
 # What `scontrol show config` says of a Slurm without slurmdbd.
 _ACCOUNTING_OFF = "accounting_storage/none"
@@ -236,7 +238,7 @@ def execute(job, environment=None, threads=None):
 class Execute(submitit.helpers.Checkpointable):
     """`execute` as submitit's job: a job stopped by its time limit or preempted is requeued with
     the same arguments, and its run resumes from its last checkpoint (the lock of its own Slurm
-    job is taken over: `run_dir.stale_reason`)."""
+    job is taken over: `run_lock.stale_reason`)."""
 
     def __call__(self, job, environment=None, threads=None):
         return execute(job, environment, threads)
@@ -287,12 +289,10 @@ class Progress:
 
 def _held(job):
     """The run's lock holder in words while it is held by a live process, else None."""
-    from datn_tf import run_dir
-
-    holder = run_dir.lock_holder(job.config.output_dir)
-    if holder is None or run_dir.stale_reason(holder) is not None:
+    holder = run_lock.lock_holder(job.config.output_dir)
+    if holder is None or run_lock.stale_reason(holder) is not None:
         return None
-    return run_dir.describe_holder(holder)
+    return run_lock.describe_holder(holder)
 
 
 def _skip_held(job, tag):
