@@ -236,8 +236,7 @@ class TrainConfig:
 
     def validate(self):
         """Raises ValueError naming the flag for a value outside its field's choices or bounds."""
-        for field in dataclasses.fields(self):
-            _check_field(field, getattr(self, field.name))
+        check_settings(self)
         init = self.resolved_embedding_init()
         english = datasets_lib.get(self.dataset).language == "en"
         if self.embeddings and init != "pretrained":
@@ -333,6 +332,20 @@ PRESETS = {
 # ec_main.py` l. 14) runs 5 epochs over the emotion set (570 steps at batch 60) where the
 # transfer model runs one over the sentiment set (478 steps).
 PRESET_VARIANTS = {"released": {"base": dict(epochs=5)}}
+
+
+def check_settings(settings):
+    """Raises ValueError naming the flag for a value outside its field's choices or bounds, for
+    any dataclass of `setting` fields (a command's settings)."""
+    for field in dataclasses.fields(settings):
+        _check_field(field, getattr(settings, field.name))
+
+
+def same_setting(name):
+    """TrainConfig's setting `name` as a field of another command's settings: the same flag, with
+    the same default, help and checks."""
+    field = TrainConfig.__dataclass_fields__[name]
+    return dataclasses.field(default=field.default, metadata=field.metadata)
 
 
 def _check_field(field, value):

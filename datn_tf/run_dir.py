@@ -91,13 +91,20 @@ def default_output_dir(dataset, variant, seed, fold=None, root=DEFAULT_RUNS_ROOT
     return f"{root}/{dataset}-{run_name(variant, seed, fold)}"
 
 
-def ablation_folder_name(name):
-    """The folder in runs/ of ablate's run `name` (`ablate-<configuration>-seed<k>`)."""
-    return ABLATION_PREFIX + name
+def grid_run_folder(dataset_dir, name, ablation=False):
+    """A driver's run folder of run `name` in the results folder of a dataset: reproduce's
+    `runs/<name>`, ablate's (`ablation`) `runs/ablate-<name>` beside them."""
+    return Path(dataset_dir) / RUNS_DIR / (ABLATION_PREFIX + name if ablation else name)
 
 
 def is_ablation_folder(folder_name):
+    """Whether a folder in runs/ is ablate's (`grid_run_folder`)."""
     return folder_name.startswith(ABLATION_PREFIX)
+
+
+def ablation_records_dir(dataset_dir):
+    """Where ablate records the runs of a dataset (reproduce: `dataset_dir` itself)."""
+    return Path(dataset_dir) / ABLATIONS_DIR
 
 
 def record_path(records_dir, name):

@@ -155,8 +155,11 @@ def test_runs_and_records_are_named_in_one_place(tmp_path):
     assert TrainConfig(dataset="ren_cecps", variant="base", cv_fold=3).default_output_dir() == \
         "runs/ren_cecps-base-cvfold3"
     name = run_dir_lib.run_name("datn2-mean", 1)
-    assert run_dir_lib.ablation_folder_name(name) == "ablate-datn2-mean-seed1"
-    assert run_dir_lib.is_ablation_folder("ablate-datn2-mean-seed1") and not run_dir_lib.is_ablation_folder(name)
+    assert run_dir_lib.grid_run_folder(tmp_path, name) == tmp_path / "runs" / "datn2-mean-seed1"
+    ablation = run_dir_lib.grid_run_folder(tmp_path, name, ablation=True)
+    assert ablation == tmp_path / "runs" / "ablate-datn2-mean-seed1"
+    assert run_dir_lib.is_ablation_folder(ablation.name) and not run_dir_lib.is_ablation_folder(name)
+    assert run_dir_lib.ablation_records_dir(tmp_path) == tmp_path / "ablations"
     assert run_dir_lib.record_path(tmp_path, name) == tmp_path / "datn2-mean-seed1.json"
     assert run_dir_lib.recorded_probabilities_path(tmp_path, name, "dev") == tmp_path / "probs" / \
         "datn2-mean-seed1-dev.npy"

@@ -92,8 +92,8 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
     io_utils.write_json(path, payload)
     stale = _make(data_dir, results, "base", seeds=2)
     assert stale.returncode != 0
-    assert "base-seed1.json was run with other settings" in stale.stderr
-    assert "input_dropout: 0.3 then, 0.5 now" in stale.stderr
+    assert f"{path} is a finished run with other settings (input_dropout: 0.3 then, 0.5 now); pin them in " \
+        "CONFIGS (experiments/ablate.py) for base, or delete the file to run it again" in stale.stderr
     assert "pretrained_vocab_size" not in stale.stderr and "Traceback" not in stale.stderr
 
 
@@ -222,4 +222,4 @@ def test_no_seeds_is_an_error_also_for_the_table(data_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments.ablate", "--table_only", "--seeds=0",
                            f"--results_dir={tmp_path}", f"--data_dir={data_dir}", "--readme="],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and proc.stderr == "error: --seeds must be >= 1\n" and proc.stdout == ""
+    assert proc.returncode == 2 and proc.stderr == "error: --seeds must be >= 1; got 0\n" and proc.stdout == ""
