@@ -41,11 +41,14 @@ MAX_BATCH_SIZE = 4096
 MAX_SEED = 2**32 - 1  # numpy's and TensorFlow's seeds are 32-bit
 MAX_LOSS_WEIGHT = 1e6  # far above any useful weight; beyond float32 a weight overflows in TensorFlow's cast
 MAX_LOGICAL_CPUS = 64  # train.py's --logical_cpus (a test of --strategy=mirrored, not a speed-up)
+# The weight lambda of the attention similarity term (Section 3.1): the default and both presets'.
+PAPER_LAMBDA_SIM = 0.05
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
-            exclusive_maximum=False, item_type=str, read_when=None, data=False):
+            exclusive_maximum=False, item_type=str, read_when=None, data=False, repeatable=False):
     """A config field: its default, flag help, allowed values and bounds (`item_type`: the
-    element type of a tuple field, given on the command line as a comma-separated list).
+    element type of a tuple field, given on the command line as a comma-separated list, or with
+    `repeatable` one value per flag: `--text "a, b" --text c`).
 
     read_when: the `Variant` property that must hold for the model or loop to read the
         setting (`Variant.inert_settings`: the variants it does not hold for ignore it).
@@ -54,7 +57,7 @@ def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, 
     """
     metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive_minimum": exclusive_minimum,
                 "maximum": maximum, "exclusive_maximum": exclusive_maximum, "item_type": item_type,
-                "read_when": read_when, "data": data}
+                "read_when": read_when, "data": data, "repeatable": repeatable}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -177,7 +180,8 @@ class TrainConfig:
     mlp_activation: str = setting(
         "relu", "Activation of the emotion MLP's hidden layer (not given; released code: tanh).",
         choices=MLP_ACTIVATIONS)
-    lambda_sim: float = setting(0.05, "Weight of the attention similarity term (paper: 0.05).", minimum=0.0,
+    lambda_sim: float = setting(PAPER_LAMBDA_SIM, "Weight of the attention similarity term (paper: "
+                                f"{PAPER_LAMBDA_SIM}).", minimum=0.0,
                                 maximum=MAX_LOSS_WEIGHT, read_when="similarity_loss")
     similarity: str = setting(
         "mean", "The attention similarity term of J. sum: lambda sum_i cos(alpha_s^i, alpha_t^i) over the "
@@ -315,14 +319,14 @@ class ModelConfig:
 # keeps its meaning when the dataclass defaults change.
 PRESETS = {
     "paper": dict(
-        similarity="sum", lambda_sim=0.05, task_loss_reduction="mean", input_dropout=0.5, lstm_dropout=0.5,
+        similarity="sum", lambda_sim=PAPER_LAMBDA_SIM, task_loss_reduction="mean", input_dropout=0.5, lstm_dropout=0.5,
         mlp_dropout=0.0, mlp_activation="relu", attention_size=200, attention_bias=False,
         tie_lstm_directions=False, step_order="sentiment_first", learning_rate=1e-3, hidden_size=200,
         batch_size=60, normalize_tokens=False, pretrained_vocab_size=0,
     ),
     # Line numbers: ec_bilstm_kl_topic_self_att_dasts.py at commit 6adf741 (docs/fidelity.md).
     "released": dict(
-        similarity="released", lambda_sim=0.05, task_loss_reduction="sum", input_dropout=0.0,
+        similarity="released", lambda_sim=PAPER_LAMBDA_SIM, task_loss_reduction="sum", input_dropout=0.0,
         lstm_dropout=0.5, mlp_dropout=0.5, mlp_activation="tanh", attention_size=400, attention_bias=True,
         tie_lstm_directions=True, step_order="emotion_first", learning_rate=1e-3, hidden_size=200,
         batch_size=60, epochs=1, eval_every=50, normalize_tokens=True,
@@ -335,10 +339,11 @@ PRESET_VARIANTS = {"released": {"base": dict(epochs=5)}}
 
 
 def check_settings(settings):
-    """Raises ValueError naming the flag for a value outside its field's choices or bounds, for
-    any dataclass of `setting` fields (a command's settings)."""
+    """`settings` (any dataclass of `setting` fields: a command's settings), checked: a ValueError
+    names the flag of a value outside its field's choices or bounds."""
     for field in dataclasses.fields(settings):
         _check_field(field, getattr(settings, field.name))
+    return settings
 
 
 def same_setting(name):
@@ -412,10 +417,12 @@ def define_flags(flag_values=None, config_class=TrainConfig, names=None):
             continue
         meta = field.metadata
         help_text = meta["help"]
+        default = list(map(str, field.default)) if isinstance(field.default, tuple) else field.default
         if meta.get("choices") is not None and _base_type(field) is not tuple:
             flags.DEFINE_enum(field.name, field.default, list(meta["choices"]), help_text, flag_values=flag_values)
+        elif meta.get("repeatable"):
+            flags.DEFINE_multi_string(field.name, default, help_text, flag_values=flag_values)
         else:
-            default = list(map(str, field.default)) if isinstance(field.default, tuple) else field.default
             definers[_base_type(field)](field.name, default, help_text, flag_values=flag_values)
 
 
@@ -442,6 +449,12 @@ def resolve(overrides=None, config_class=TrainConfig, **kwargs):
 def from_flags(flag_values=None, config_class=TrainConfig):
     """The config the command line asks for: defaults < preset < explicitly given flags."""
     return resolve(given_flags(flag_values, config_class), config_class=config_class)
+
+
+def command_settings(config_class):
+    """A command's settings (a dataclass of `setting` fields) from its flags, checked; a field
+    typed without None and left at None is a flag that must be given."""
+    return check_settings(from_flags(config_class=config_class))
 
 
 def given_flags(flag_values=None, config_class=TrainConfig):

@@ -34,8 +34,6 @@ flags.DEFINE_string("ranking_scores", None, ".npy probabilities [N, K] for AP an
 flags.DEFINE_list("ensemble", None, "Run folders whose probabilities are averaged (same dataset and data).")
 flags.DEFINE_string("output", None, "Write the metrics as JSON here.")
 config_lib.define_flags(names=config_lib.TABLE_SETTINGS)  # how a gold file of your own data is laid out
-# How every official E-c file starts (`semeval_ec.HEADER`).
-EC_HEADER_START = "\t".join(semeval_ec.HEADER[:2]) + "\t"
 
 
 def read_prediction_file(path, gold, columns=None):
@@ -74,8 +72,8 @@ def _layout(path, columns):
 def is_ec_file(path):
     """The file starts with the header of an official E-c file."""
     with open(path, "rb") as f:
-        return f.read(len(EC_HEADER_START) + 3).decode("utf-8", "replace").lstrip("\ufeff").startswith(
-            EC_HEADER_START)
+        return f.read(len(semeval_ec.HEADER_START) + 3).decode("utf-8", "replace").lstrip("\ufeff").startswith(
+            semeval_ec.HEADER_START)
 
 
 def read_gold(path, columns=None):
