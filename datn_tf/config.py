@@ -21,11 +21,16 @@ import math
 import types
 import typing
 
+from absl import flags
+
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
 from datn_tf.data import datasets as datasets_lib
 from datn_tf.data import files as files_lib
 from datn_tf.embeddings import MIN_COVERAGE, RANDOM_SCALE
+
+# The flags `define_flags` defines belong to the command that asks for them (its --helpshort lists them).
+flags.disclaim_key_flags()
 
 SIMILARITY_FORMS = ("sum", "mean", "released")
 LOSS_REDUCTIONS = ("mean", "sum")
@@ -407,8 +412,6 @@ FILE_SETTINGS = ("train_file", "dev_file", "test_file", "sentiment_file", "senti
 def define_flags(flag_values=None, config_class=TrainConfig, names=None):
     """One absl flag per field of `config_class` (or of those in `names`), named and typed as
     the field (defined once)."""
-    from absl import flags
-
     flag_values = flags.FLAGS if flag_values is None else flag_values
     definers = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEFINE_float,
                 bool: flags.DEFINE_bool, tuple: flags.DEFINE_list}
@@ -460,8 +463,6 @@ def command_settings(config_class):
 def given_flags(flag_values=None, config_class=TrainConfig):
     """{setting: value} of the flags given explicitly on the command line (for drivers that
     resolve one config per run from them)."""
-    from absl import flags
-
     flag_values = flags.FLAGS if flag_values is None else flag_values
     given = {}
     for field in flag_fields(config_class):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from absl import flags
 
 import experiments
 from datn_tf import config as config_lib
@@ -34,6 +35,8 @@ from experiments import launch, records
 
 # Under the runs/ of a results folder: submitit's job files and logs.
 SUBMITIT_DIR = "submitit"
+# The flags `define_flags` defines belong to the driver (its --helpshort lists them).
+flags.disclaim_key_flags()
 
 
 @dataclasses.dataclass(frozen=True)
