@@ -49,7 +49,7 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
 
     def ensemble(name):
         probs = metrics.ensemble_probabilities(
-            [np.load(out / "probs" / f"{name}-seed{s}.npy").astype(np.float32) for s in (0, 1)])
+            [np.load(out / "probs" / f"{name}-seed{s}-dev.npy").astype(np.float32) for s in (0, 1)])
         return metrics.predict_labels(probs, metrics.tune_threshold(gold, probs)[0])
 
     p_value = metrics.mcnemar(gold, ensemble("datn2-released-sim"), ensemble("base"))["p_value"]
@@ -167,7 +167,8 @@ def test_ablate_runs_its_grid_with_the_local_launcher(tmp_path):
 
 
 def _record(out, name, config, variant, seed, gold):
-    """A per-run JSON and its dev probabilities, as `run_all` writes them (seeded noise)."""
+    """A per-run JSON and its dev probabilities as an older `run_all` wrote them (seeded noise; the
+    probabilities under their older name, `probs/<name>.npy`, still read)."""
     probs = np.random.default_rng(seed).uniform(size=gold.shape).astype(np.float32)
     io_utils.save_npy(out / "probs" / f"{name}.npy", probs.astype(np.float16))
     io_utils.write_json(out / f"{name}.json", {
