@@ -11,7 +11,8 @@ CV_VARIANTS ?= base datn2
 VARIANT ?= datn2
 DATASET ?= semeval
 OUTPUT_DIR ?= runs
-RUN_DIR ?= $(OUTPUT_DIR)/$(DATASET)-$(VARIANT)-seed0
+# train's default run folder for seed 0 (run names are built in datn_tf/run_dir.py only).
+RUN_DIR ?= $(shell $(PYTHON) -c "from datn_tf import run_dir; print(run_dir.default_output_dir('$(DATASET)', '$(VARIANT)', 0, root='$(OUTPUT_DIR)'))")
 EXPORT_DIR ?= exports/$(DATASET)-$(VARIANT)
 MODEL ?= $(EXPORT_DIR)
 EXTRA ?=

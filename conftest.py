@@ -34,3 +34,15 @@ def exported_runs(tmp_path_factory):
     from datn_tf.testing.exports import make_exported_runs
 
     return make_exported_runs(tmp_path_factory.mktemp("export"))
+
+
+@pytest.fixture(scope="session")
+def finished_run(data_dir, tmp_path_factory):
+    """A tiny Base run, trained once for one epoch; tests read it or copy it before changing it."""
+    from datn_tf.data.prepare import prepare_data
+    from datn_tf.trainer import Trainer
+
+    out = tmp_path_factory.mktemp("run")
+    config = testing.tiny_train_config(data_dir, out, variant="base", epochs=1)
+    Trainer(config, prepare_data(config)).fit()
+    return out

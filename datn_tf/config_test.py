@@ -188,8 +188,9 @@ def test_nan_from_the_command_line_is_refused():
 
 @pytest.mark.parametrize("value", ["-1", "0", "1000000000000"])
 def test_logical_cpus_is_bounded(value):
-    from datn_tf import train  # noqa: F401  (defines --logical_cpus)
+    from datn_tf import train
 
+    train.define_flags()  # --logical_cpus
     flag_values = flags.FlagValues()
     flag_values.append_flag_values(flags.FLAGS)
     with pytest.raises(flags.IllegalFlagValueError, match="--logical_cpus"):

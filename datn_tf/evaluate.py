@@ -38,8 +38,6 @@ flags.DEFINE_bool("overwrite", False, "Replace an existing --output that this co
 config_lib.define_flags(names=config_lib.TABLE_SETTINGS)  # how a gold file of your own data is laid out
 # How the marks beside its outputs name this command (`cli.check_replaceable`).
 COMMAND = "datn_tf.evaluate"
-# How every official E-c file starts (`semeval_ec.HEADER`).
-EC_HEADER_START = "\t".join(semeval_ec.HEADER[:2]) + "\t"
 
 
 def read_prediction_file(path, gold, columns=None):
@@ -78,8 +76,8 @@ def _layout(path, columns):
 def is_ec_file(path):
     """The file starts with the header of an official E-c file."""
     with open(path, "rb") as f:
-        return f.read(len(EC_HEADER_START) + 3).decode("utf-8", "replace").lstrip("\ufeff").startswith(
-            EC_HEADER_START)
+        return f.read(len(semeval_ec.HEADER_START) + 3).decode("utf-8", "replace").lstrip("\ufeff").startswith(
+            semeval_ec.HEADER_START)
 
 
 def read_gold(path, columns=None):
@@ -247,9 +245,6 @@ def check_one_experiment(run_dirs):
 
 
 def _gold_for_runs(run_dirs):
-    import datn_tf
-
-    datn_tf.import_tensorflow_quietly()  # run_dir imports TensorFlow; scoring files needs none
     from datn_tf.data import datasets
 
     task = check_one_experiment(run_dirs)

@@ -29,6 +29,7 @@ The export is written to a temporary sibling folder and renamed onto `--output` 
 complete, so an interrupted export leaves nothing half-written at the destination.
 """
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -40,11 +41,11 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import flags  # noqa: E402
 
-from datn_tf import cli, encoders, io_utils, runtime, tokenizer  # noqa: E402
+from datn_tf import cli, encoders, io_utils, run_weights, runtime, tokenizer  # noqa: E402
+from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
-from datn_tf.config import ENCODER_MAX_LENGTH  # noqa: E402
+from datn_tf.config import ENCODER_MAX_LENGTH, setting  # noqa: E402
 from datn_tf.saved_model_format import (  # noqa: E402
     EXPLAIN_SIGNATURE,
     EXTRA_DIR,
@@ -221,7 +222,7 @@ def export_run(run_dir, output, overwrite=False):
         raise FileNotFoundError(
             f"{run_dir} is not a finished run (no {run_dir_lib.METRICS_FILE}; it holds the dev-tuned threshold)"
         )
-    config, vocab, model = run_dir_lib.load_run(run_dir)
+    config, vocab, model = run_weights.load_run(run_dir)
     metrics_payload = run_dir_lib.read_metrics(run_dir)
     run_dir_lib.read_threshold(run_dir, metrics_payload)
     metadata = run_metadata(run_dir, config, metrics_payload)
@@ -249,26 +250,29 @@ def export_run(run_dir, output, overwrite=False):
     return output
 
 
-FLAGS = flags.FLAGS
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """The command's settings, one flag each (--run_dir and --output must be given)."""
+
+    run_dir: str = setting(None, "A finished training run (config.json, vocab.txt, best/, metrics.json).")
+    output: str = setting(None, "Folder to write the SavedModel to (e.g. exports/semeval-datn2).")
+    overwrite: bool = setting(False, "Replace --output if it exists and is not empty.")
 
 
 def define_flags():
     """The command's flags; defined only when run as a program, so importing this module
     next to other commands (which also define --output) never collides."""
-    flags.DEFINE_string("run_dir", None, "A finished training run (config.json, vocab.txt, best/, metrics.json).")
-    flags.DEFINE_string("output", None, "Folder to write the SavedModel to (e.g. exports/semeval-datn2).")
-    flags.DEFINE_bool("overwrite", False, "Replace --output if it exists and is not empty.")
+    config_lib.define_flags(config_class=ExportConfig)
 
 
 def main(argv):
     with cli.user_errors(argv):
-        if not FLAGS.run_dir or not FLAGS.output:
-            raise cli.UserError("--run_dir and --output are required")
+        settings = config_lib.command_settings(ExportConfig)
         runtime.quiet_logging()  # no per-file INFO lines from the saver unless --verbosity asks
         tf.get_logger().setLevel("ERROR")
-        path = export_run(FLAGS.run_dir, FLAGS.output, overwrite=FLAGS.overwrite)
+        path = export_run(settings.run_dir, settings.output, overwrite=settings.overwrite)
         meta = io_utils.read_json(path / EXTRA_DIR / METADATA_FILE)
-    print(f"exported {FLAGS.run_dir} ({meta['dataset']} / {meta['variant']}, gamma {meta['threshold']:.2f}, "
+    print(f"exported {settings.run_dir} ({meta['dataset']} / {meta['variant']}, gamma {meta['threshold']:.2f}, "
           f"{meta['num_labels']} labels) to {path}")
     print(f"signatures: {SERVING_SIGNATURE}, {EXPLAIN_SIGNATURE}; "
           f"inspect with: saved_model_cli show --all --dir {path}")

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import datn_tf
-from datn_tf import cli, export, input_pipeline, io_utils, metrics
+from datn_tf import cli, export, input_pipeline, io_utils, metrics, run_weights
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data import semeval_ec
 from datn_tf.testing.exports import EXPORTED_VARIANTS as VARIANTS
@@ -43,7 +43,7 @@ def _decode_row(row):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_parity_with_the_in_memory_model_on_dev(setup, variant):
     run_dir, export_dir, dev = setup["runs"][variant], setup["exports"][variant], setup["dev"]
-    config, vocab, model = run_dir_lib.load_run(run_dir)
+    config, vocab, model = run_weights.load_run(run_dir)
     ids = input_pipeline.encode_texts(dev.texts, vocab, config["language"],
                                       max_length=config["train_config"]["max_length"])
     padded = input_pipeline.pad_batch(ids, list(range(len(ids))))
@@ -74,7 +74,7 @@ def test_parity_with_the_in_memory_model_on_dev(setup, variant):
 
 def test_token_ids_inside_the_export_are_the_training_ids(setup):
     run_dir, export_dir = setup["runs"]["datn2"], setup["exports"]["datn2"]
-    _, vocab, _ = run_dir_lib.load_run(run_dir)
+    _, vocab, _ = run_weights.load_run(run_dir)
     texts = list(setup["dev"].texts) + ROBUSTNESS_TEXTS + ["<pad> <unk> pad unk"]
     explained = explain(export_dir, texts)
     training_ids = input_pipeline.encode_texts(texts, vocab, "en")

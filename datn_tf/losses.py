@@ -112,7 +112,7 @@ def attention_cosine_similarity(alpha_s, alpha_t, eps=1e-8):
     return tf.where(valid, dot * tf.math.rsqrt(safe), tf.zeros_like(dot))
 
 
-def similarity_loss(alpha_s, alpha_t, lambda_sim=0.05, form="sum"):
+def similarity_loss(alpha_s, alpha_t, lambda_sim, form):
     """The dual-attention similarity term of J, in one of three forms.
 
         sum       lambda sum_i cos(a_s^i, a_t^i)          as written in J (Section 2.2.2)
@@ -128,8 +128,8 @@ def similarity_loss(alpha_s, alpha_t, lambda_sim=0.05, form="sum"):
     Args:
         alpha_s: float tensor `[B, T]`, the shared layer's attention weights.
         alpha_t: float tensor `[B, T]`, the target-specific attention weights.
-        lambda_sim: float, the weight `lambda` (0.05 in the paper).
-        form: `"sum"`, `"mean"` or `"released"`.
+        lambda_sim: float, the weight `lambda` (`--lambda_sim`, config.PAPER_LAMBDA_SIM in the paper).
+        form: `"sum"` (the paper's J), `"mean"` or `"released"` (`--similarity`).
 
     Returns:
         A scalar.

@@ -120,7 +120,7 @@ class SimilarityLossTest(LossesTestCase):
 
     def test_sum_and_mean(self):
         self.assertAllClose(
-            losses.similarity_loss(self.alpha_s, self.alpha_t),
+            losses.similarity_loss(self.alpha_s, self.alpha_t, lambda_sim=0.05, form="sum"),
             0.05 * self.cos.sum(),
             rtol=1e-6,
         )
@@ -132,7 +132,7 @@ class SimilarityLossTest(LossesTestCase):
             rtol=1e-6,
         )
         with self.assertRaisesRegex(ValueError, "form"):
-            losses.similarity_loss(self.alpha_s, self.alpha_t, form="none")
+            losses.similarity_loss(self.alpha_s, self.alpha_t, lambda_sim=0.05, form="none")
 
     def test_released_form(self):
         # The released code's tf.losses.cosine_distance(tgt_alphas, alphas, dim=1):
@@ -146,14 +146,14 @@ class SimilarityLossTest(LossesTestCase):
         # Minimising it raises the dot product: the attentions are pulled together.
         alpha_s = tf.Variable(a)
         with tf.GradientTape() as tape:
-            loss = losses.similarity_loss(alpha_s, b, form="released")
+            loss = losses.similarity_loss(alpha_s, b, lambda_sim=0.05, form="released")
         step = alpha_s - 0.5 * tape.gradient(loss, alpha_s)
         self.assertTrue(np.all((step.numpy() * b).sum(1) > (a * b).sum(1)))
 
     def test_gradient_step_pushes_attentions_apart(self):
         alpha_s = tf.Variable(self.alpha_s)
         with tf.GradientTape() as tape:
-            loss = losses.similarity_loss(alpha_s, self.alpha_t)
+            loss = losses.similarity_loss(alpha_s, self.alpha_t, lambda_sim=0.05, form="sum")
         step = alpha_s - 0.5 * tape.gradient(loss, alpha_s)
         before = losses.attention_cosine_similarity(self.alpha_s, self.alpha_t)
         after = losses.attention_cosine_similarity(step, self.alpha_t)
@@ -214,7 +214,7 @@ class OrthogonalityLossTest(LossesTestCase):
 class DtypeTest(LossesTestCase):
     def test_float64_kept_and_tf_function(self):
         a = np.array([[0.2, 0.8]], "float64")
-        self.assertEqual(losses.similarity_loss(a, a).dtype, tf.float64)
+        self.assertEqual(losses.similarity_loss(a, a, lambda_sim=0.05, form="sum").dtype, tf.float64)
         fn = tf.function(losses.emotion_kl_loss)
         target = losses.emotion_target_distribution([[1, 0]])
         self.assertAllClose(

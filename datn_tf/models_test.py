@@ -311,7 +311,8 @@ def _emotion_step(model, optimizer, token_ids, labels):
         total = losses.emotion_kl_loss(losses.emotion_target_distribution(labels), out["logits"])
         stats = {"emotion_loss": total}
         if model.spec.similarity_loss:
-            stats["similarity_loss"] = losses.similarity_loss(out["alpha_s"], out["alpha_t"], lambda_sim=0.05)
+            stats["similarity_loss"] = losses.similarity_loss(out["alpha_s"], out["alpha_t"], lambda_sim=0.05,
+                                                              form="sum")
             total += stats["similarity_loss"]
         return out, total, stats
 

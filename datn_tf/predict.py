@@ -47,12 +47,11 @@ from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf.data import files as files_lib  # noqa: E402
 from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
+from datn_tf.data.semeval_ec import HEADER_START  # noqa: E402
 from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
 from datn_tf.saved_model_format import METADATA_PATH, SERVING_SIGNATURE, import_required_ops  # noqa: E402
 
 DEFAULT_BATCH_SIZE = 256
-# How every official E-c file starts (`datn_tf.data.semeval_ec.HEADER`).
-EC_HEADER_START = "ID\tTweet\t"
 
 
 # What to do about a damaged export.
@@ -129,7 +128,7 @@ def check_not_ec_file(texts, source):
     Scoring its header and its `ID<TAB>tweet<TAB>labels` rows as texts gives output that
     looks right but is not; the user meant `--format semeval`, which we do not guess.
     """
-    if texts and texts[0].startswith(EC_HEADER_START):
+    if texts and texts[0].startswith(HEADER_START):
         how = "--format semeval" if source != "standard input" else "--format semeval --input FILE"
         raise PredictError(
             f"{source}: line 1 is the header of an official SemEval-2018 E-c file ('ID<TAB>Tweet<TAB>anger...'); "

@@ -1,7 +1,5 @@
 """What long jobs print: one line per event, durations as h:mm:ss, TensorBoard scalars."""
 
-import tensorflow as tf
-
 
 def log(msg):
     print(msg, flush=True)
@@ -27,4 +25,7 @@ def _scalar_metadata():
 
 def write_scalar(name, value, step):
     """One TensorBoard scalar in the active `tf.summary` writer."""
+    # Here, not at the top: `log` and `fmt_time` serve modules that import no TensorFlow (run_dir).
+    import tensorflow as tf
+
     tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_scalar_metadata())

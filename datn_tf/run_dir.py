@@ -1,16 +1,27 @@
-"""The run folder: its layout, what training writes there, and how other commands read it.
+"""The run folder: its layout, what training writes there, and how other commands read it; and
+every run's name and every path of the drivers' results. No TensorFlow: the checkpoints, the
+best weights and the model loaded from them are `run_weights`', the lock is `run_lock`'s.
 
     <run>/config.json          the resolved TrainConfig, the model's config, labels, embeddings,
                                each split's size and digest (`TaskData.split_digests`)
     <run>/vocab.txt            the vocabulary (training splits only)
-    <run>/checkpoints/         the last KEEP_CHECKPOINTS training checkpoints (resume)
+    <run>/checkpoints/         the last training checkpoints (resume; `run_weights.Checkpoints`)
     <run>/best/weights.*       the best weights by dev Jaccard accuracy
     <run>/metrics.json         the finished run's metrics (dev, and test when present)
     <run>/history.json         every dev evaluation by step; with a test split, the test curve
                                beside it (for the record, never for choices)
     <run>/predictions/         {split}.txt (official E-c format), {split}_probabilities.npy
     <run>/tensorboard/         scalars
-    <run>/lock.json            while the run is trained: who trains it (`RunLock`)
+    <run>/lock.json            while the run is trained: who trains it (`run_lock.RunLock`)
+
+The drivers' results (`experiments.reproduce`, `experiments.ablate`), per dataset:
+
+    <results>/<dataset>/<run>.json                  reproduce's record of run <variant>-seed<k>
+    <results>/<dataset>/probs/<run>-<split>.npy     its probabilities
+    <results>/<dataset>/ablations/<run>.json        ablate's record of run <configuration>-seed<k>
+    <results>/<dataset>/ablations/probs/...         its probabilities, named as reproduce's
+    <results>/<dataset>/runs/<run>/                 reproduce's run folders (not committed)
+    <results>/<dataset>/runs/ablate-<run>/          ablate's, beside them
 
 `export`, `visualize`, `evaluate` and the experiment drivers read runs through this
 module, never through the trainer.
@@ -18,19 +29,14 @@ module, never through the trainer.
 
 import dataclasses
 import json
+import math
 import os
 import re
-import secrets
-import socket
-import threading
-import time
 from pathlib import Path
 
-import tensorflow as tf
-
-from datn_tf import encoders, io_utils, tables
+from datn_tf import io_utils, metrics, tables
 from datn_tf.data import semeval_ec
-from datn_tf.progress import fmt_time, log
+from datn_tf.progress import fmt_time
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
@@ -41,16 +47,14 @@ CKPT_DIR = "checkpoints"
 PREDICTIONS_DIR = "predictions"
 TENSORBOARD_DIR = "tensorboard"
 LOCK_FILE = "lock.json"
-# A lock held from another host (its process cannot be checked) is stale when its heartbeat is
-# older than this: a trainer rewrites it every HEARTBEAT_SECONDS, so only a dead host or a
-# stopped job misses ten beats.
-HEARTBEAT_SECONDS = 30
-STALE_AFTER_SECONDS = 10 * HEARTBEAT_SECONDS
-# Two, so that a checkpoint damaged on disk (a full disk, a cut copy) costs one evaluation
-# interval, not the run.
-KEEP_CHECKPOINTS = 2
-# What a damaged checkpoint or weights file raises while being read.
-_READ_ERRORS = (tf.errors.OpError, ValueError, IndexError, AssertionError, OSError)
+# The drivers' results folder of a dataset holds these.
+RUNS_DIR = "runs"
+ABLATIONS_DIR = "ablations"
+PROBS_DIR = "probs"
+# ablate's run folders lie beside reproduce's in runs/, under this prefix.
+ABLATION_PREFIX = "ablate-"
+# Where `train` puts a run without --output_dir.
+DEFAULT_RUNS_ROOT = "runs"
 
 
 class RunDirError(ValueError):
@@ -63,21 +67,65 @@ _NOT_COMPARED = ("preset", "data_dir", "output_dir", "log_every")
 
 
 def run_name(variant, seed, fold=None):
-    """A run's name in an experiment's results: `<variant>-seed<seed>`, or `<variant>-cvfold<fold>`
-    for a cross-validation fold."""
-    return f"{variant}-seed{seed}" if fold is None else f"{variant}-cvfold{fold}"
+    """A run's name: `<variant>-seed<seed>`; a cross-validation fold's `<variant>-cvfold<fold>`
+    (`<variant>-seed<seed>-cvfold<fold>` for a seed other than 0). `variant` may be an ablation's
+    configuration."""
+    if fold is None:
+        return f"{variant}-seed{seed}"
+    return f"{variant}-cvfold{fold}" if seed == 0 else f"{variant}-seed{seed}-cvfold{fold}"
 
 
-_RUN_NAME = re.compile(r"(?P<variant>.+)-(?:seed(?P<seed>\d+)|cvfold(?P<fold>\d+))")
+_RUN_NAME = re.compile(r"(?P<variant>.+?)-(?:seed(?P<seed>\d+)(?:-cvfold(?P<seed_fold>\d+))?|cvfold(?P<fold>\d+))")
 
 
 def parse_run_name(name):
-    """(variant, seed, fold) of a `run_name` (a fold's seed is 0), or None for another name."""
+    """(variant, seed, fold) of a `run_name` (fold None when it is none), or None for another name."""
     match = _RUN_NAME.fullmatch(name)
     if match is None:
         return None
-    fold = match["fold"]
+    fold = match["fold"] or match["seed_fold"]
     return match["variant"], int(match["seed"] or 0), None if fold is None else int(fold)
+
+
+def default_output_dir(dataset, variant, seed, fold=None, root=DEFAULT_RUNS_ROOT):
+    """`train`'s run folder without --output_dir: `runs/<dataset>-<run name>`."""
+    return f"{root}/{dataset}-{run_name(variant, seed, fold)}"
+
+
+def grid_run_folder(dataset_dir, name, ablation=False):
+    """A driver's run folder of run `name` in the results folder of a dataset: reproduce's
+    `runs/<name>`, ablate's (`ablation`) `runs/ablate-<name>` beside them."""
+    return Path(dataset_dir) / RUNS_DIR / (ABLATION_PREFIX + name if ablation else name)
+
+
+def is_ablation_folder(folder_name):
+    """Whether a folder in runs/ is ablate's (`grid_run_folder`)."""
+    return folder_name.startswith(ABLATION_PREFIX)
+
+
+def ablation_records_dir(dataset_dir):
+    """Where ablate records the runs of a dataset (reproduce: `dataset_dir` itself)."""
+    return Path(dataset_dir) / ABLATIONS_DIR
+
+
+def record_path(records_dir, name):
+    """A driver's record of run `name` (its metrics and settings)."""
+    return Path(records_dir) / f"{name}.json"
+
+
+def recorded_probabilities_path(records_dir, name, split):
+    """Where a driver records the probabilities of run `name` on `split`."""
+    return Path(records_dir) / PROBS_DIR / f"{name}-{split}.npy"
+
+
+def find_recorded_probabilities(records_dir, name, split):
+    """The recorded probabilities of run `name` on `split`, or None. ablate recorded dev alone as
+    `probs/<name>.npy` before both drivers named them alike; those are still read."""
+    path = recorded_probabilities_path(records_dir, name, split)
+    if path.exists():
+        return path
+    older = Path(records_dir) / PROBS_DIR / f"{name}.npy"
+    return older if split == "dev" and older.exists() else None
 
 
 def is_finished(run_dir):
@@ -98,8 +146,6 @@ def read_metrics(run_dir):
 def read_threshold(run_dir, metrics_payload=None):
     """The dev-tuned threshold gamma in a finished run's metrics.json (or in `metrics_payload`,
     read from it); a RunDirError naming the file when it is missing or not a finite number."""
-    import math
-
     payload = read_metrics(run_dir) if metrics_payload is None else metrics_payload
     threshold = payload.get("threshold") if isinstance(payload, dict) else None
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
@@ -121,8 +167,6 @@ def saved_probabilities(run_dir):
 def read_split_outputs(run_dir, split):
     """(probabilities [N, K], labels predicted at the run's threshold) of a finished run on
     `split`, or (None, None) when it saved none for that split."""
-    from datn_tf import metrics
-
     path = probabilities_path(run_dir, split)
     if not path.exists():
         return None, None
@@ -138,9 +182,7 @@ def changed_settings(saved, config):
     not count as changed. Nor does a setting the variant never reads
     (`Variant.inert_settings`: Base's similarity term).
     """
-    import json
-
-    from datn_tf.variants import get_variant
+    from datn_tf.variants import get_variant  # variants reads config, which names runs here
 
     now = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as JSON lists, as saved
     defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(config)}))
@@ -195,8 +237,6 @@ def link_finished_twin(out, config, finished):
     A link at `out` whose run is gone or being retrained is removed first: a command must
     never train through it into another command's folder.
     """
-    import os
-
     out = Path(out)
     if out.is_symlink() and not is_finished(out):
         out.unlink()
@@ -235,63 +275,6 @@ def write_run_files(output_dir, config, model, data):
     io_utils.write_json(cfg_path, payload)
     if not (output_dir / VOCAB_FILE).exists():
         data.vocab.save(output_dir / VOCAB_FILE)
-
-
-class Checkpoints:
-    """The training checkpoints of a run: the last KEEP_CHECKPOINTS, restored newest first."""
-
-    def __init__(self, checkpoint, output_dir):
-        self.checkpoint = checkpoint
-        self.directory = Path(output_dir) / CKPT_DIR
-        self.manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=KEEP_CHECKPOINTS)
-
-    def save(self, step):
-        self.manager.save(checkpoint_number=step)
-
-    def restore_latest(self):
-        """Restores the newest readable checkpoint; returns its path, or None when there is none.
-
-        A damaged checkpoint is reported and the previous one tried; if none can be read the
-        run cannot resume, and the error says which folder to delete.
-        """
-        saved = list(reversed(self.manager.checkpoints))
-        for path in saved:
-            try:
-                self.checkpoint.restore(path).assert_existing_objects_matched()
-            except _READ_ERRORS as e:
-                log(f"warning: checkpoint {path} is damaged ({_first_line(e)}); trying the previous one")
-                continue
-            return path
-        if saved:
-            raise RunDirError(
-                f"no checkpoint in {self.directory} can be read ({', '.join(Path(p).name for p in saved)} are "
-                f"damaged); delete {self.directory.parent} to train this run from the start"
-            )
-        return None
-
-
-def save_best_weights(output_dir, model):
-    with io_utils.atomic_path(Path(output_dir) / BEST_DIR, is_dir=True) as tmp:
-        tf.train.Checkpoint(model=model).write(str(tmp / "weights"))
-
-
-def read_best_weights(run_dir, model):
-    """Loads `<run>/best/weights` into `model`, with an error naming the folder if it cannot."""
-    best = Path(run_dir) / BEST_DIR
-    if not (best / "weights.index").exists():
-        raise RunDirError(f"{best} holds no weights (no weights.index): the run has not reached its first dev "
-                          "evaluation, or the folder was removed; re-run its training command to finish it")
-    try:
-        tf.train.Checkpoint(model=model).read(str(best / "weights")).assert_existing_objects_matched()
-    except _READ_ERRORS as e:
-        raise RunDirError(f"{best} is damaged or from another model ({_first_line(e)}); re-run the training "
-                          "command (it resumes and rewrites best/ at its next improvement), or train again "
-                          f"after deleting {Path(run_dir)}") from None
-
-
-def _first_line(error):
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def write_split_outputs(output_dir, split, examples, predicted, probabilities):
@@ -347,212 +330,9 @@ def read_run_config(run_dir):
     return config
 
 
-def load_run(run_dir):
-    """(config dict, vocabulary, model with the best weights) of a finished or running run."""
-    from datn_tf.models import EmotionTransferModel
-    from datn_tf.vocab import Vocabulary
-
-    run_dir = Path(run_dir)
-    config = read_run_config(run_dir)
-    if config["model_config"].get("encoder", encoders.BILSTM) == encoders.BILSTM:
-        vocab = Vocabulary.load(run_dir / VOCAB_FILE)
-    else:
-        vocab = encoders.WordPieceVocab.load(run_dir / VOCAB_FILE, config.get("lowercase", True))
-    model = EmotionTransferModel.from_config(config["model_config"])
-    model.build()
-    read_best_weights(run_dir, model)
-    return config, vocab, model
-
-
 def remove_if_empty(folder):
     """Removes `folder` when it holds nothing (a run stopped before it wrote a file)."""
     try:
         Path(folder).rmdir()
     except OSError:  # not empty, gone, or not ours to remove
         pass
-
-
-class RunLocked(RunDirError):
-    """The run folder is being trained by someone else (`holder`: the lock's contents)."""
-
-    def __init__(self, run_dir, holder):
-        self.run_dir, self.holder = Path(run_dir), holder
-        super().__init__(f"{run_dir} is being trained by {describe_holder(holder)}; wait for it to finish, "
-                         f"or stop that process (its lock {Path(run_dir) / LOCK_FILE} is then taken over)")
-
-
-def _slurm_job():
-    """The Slurm job (array task) this process runs in, or None: a requeued job takes its own lock over."""
-    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
-    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
-
-
-def lock_holder(run_dir):
-    """The lock of `run_dir` as a dict (host, pid, started, heartbeat, token, slurm_job), or None.
-
-    A lock is never seen half-written (`RunLock` links it into place whole); a damaged one reads
-    as a holder of unknown process whose heartbeat is the file's time, so it goes stale.
-    """
-    path = Path(run_dir) / LOCK_FILE
-    try:
-        text = path.read_text()
-        mtime = path.stat().st_mtime
-    except FileNotFoundError:
-        return None
-    try:
-        holder = json.loads(text)
-        if isinstance(holder, dict) and {"host", "pid", "started", "heartbeat"} <= holder.keys():
-            return holder
-    except ValueError:
-        pass
-    return {"host": None, "pid": None, "started": mtime, "heartbeat": mtime}
-
-
-def describe_holder(holder, now=None):
-    """A lock's holder in words: "pid 123 on host h (started 2026-01-02 03:04:05 UTC, heartbeat 5 s ago)"."""
-    now = time.time() if now is None else now
-    who = (f"pid {holder['pid']} on host {holder['host']}" if holder.get("pid") is not None
-           else "an unknown process (its lock file is damaged)")
-    if holder.get("slurm_job"):
-        who += f" (Slurm job {holder['slurm_job']})"
-    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(holder["started"]))
-    return f"{who}, started {started}, heartbeat {max(0, now - holder['heartbeat']):.0f} s ago"
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
-def stale_reason(holder, now=None, stale_after=STALE_AFTER_SECONDS):
-    """Why the lock `holder` may be taken over ("pid 12 on this host is dead", ...), or None while it holds."""
-    now = time.time() if now is None else now
-    if holder.get("slurm_job") and holder["slurm_job"] == _slurm_job():
-        return f"it is this Slurm job's own ({holder['slurm_job']}, requeued)"
-    if holder.get("host") == socket.gethostname() and holder.get("pid") is not None:
-        if not _pid_alive(holder["pid"]):
-            return f"pid {holder['pid']} on this host is dead"
-        return None
-    if now - holder["heartbeat"] > stale_after:
-        return f"its heartbeat is {now - holder['heartbeat']:.0f} s old (stale after {stale_after:.0f} s)"
-    return None
-
-
-class RunLock:
-    """The lock of a run folder while it is trained: `<run>/lock.json`, created atomically
-    (written whole, then hard-linked into place), naming the host, the process and the start time, its heartbeat
-    rewritten every `HEARTBEAT_SECONDS` by a thread.
-
-    `acquire()` raises `RunLocked` naming the holder; a lock whose process is dead on this host,
-    or whose heartbeat is older than `stale_after` (another host), is taken over with one line
-    saying so. Use as a context manager: released on exit, also on an error.
-    """
-
-    def __init__(self, run_dir, stale_after=STALE_AFTER_SECONDS, heartbeat_seconds=HEARTBEAT_SECONDS):
-        self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_FILE
-        self.stale_after, self.heartbeat_seconds = stale_after, heartbeat_seconds
-        self.token = None
-        self._stop = threading.Event()
-        self._thread = None
-
-    def _claim(self):
-        """Creates the lock file if none exists; True when it is ours."""
-        now = time.time()
-        self.token = secrets.token_hex(8)
-        payload = {"host": socket.gethostname(), "pid": os.getpid(), "started": now, "heartbeat": now,
-                   "token": self.token, "slurm_job": _slurm_job()}
-        # Written whole under a hidden name, then hard-linked into place: link() fails when the lock
-        # exists (atomic like O_EXCL, also on NFS), and no reader ever sees a half-written lock.
-        filled = self.path.with_name(f".{LOCK_FILE}.{self.token}")
-        try:
-            filled.write_text(json.dumps(payload))
-            os.link(filled, self.path)
-        except FileExistsError:
-            return False
-        finally:
-            filled.unlink(missing_ok=True)
-        return True
-
-    def _take_over(self, holder, reason):
-        """Removes a stale lock, unless another process is taking it over at the same time (its
-        own O_EXCL marker) or it changed since it was read."""
-        marker = self.path.with_name(LOCK_FILE + ".takeover")
-        try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:  # a taker that died within its takeover
-                if time.time() - marker.stat().st_mtime > self.stale_after:
-                    marker.unlink()
-            except FileNotFoundError:
-                pass
-            return False
-        os.close(fd)
-        try:
-            if lock_holder(self.run_dir) != holder:
-                return False
-            self.path.unlink(missing_ok=True)
-            log(f"{self.run_dir}: taking over the lock of {describe_holder(holder)}: {reason}")
-            return self._claim()
-        finally:
-            marker.unlink(missing_ok=True)
-
-    def acquire(self):
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
-            if self._claim():
-                self._start_heartbeat()
-                return self
-            holder = lock_holder(self.run_dir)
-            if holder is None:
-                continue  # released in between
-            reason = stale_reason(holder, stale_after=self.stale_after)
-            if reason is None:
-                raise RunLocked(self.run_dir, holder)
-            if self._take_over(holder, reason):
-                self._start_heartbeat()
-                return self
-        raise RunLocked(self.run_dir, lock_holder(self.run_dir) or {"host": None, "pid": None,
-                                                                     "started": time.time(),
-                                                                     "heartbeat": time.time()})
-
-    def _owned(self):
-        holder = lock_holder(self.run_dir)
-        return holder is not None and holder.get("token") == self.token
-
-    def _start_heartbeat(self):
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._beat, name=f"lock {self.run_dir.name}", daemon=True)
-        self._thread.start()
-
-    def _beat(self):
-        while not self._stop.wait(self.heartbeat_seconds):
-            self.heartbeat()
-
-    def heartbeat(self):
-        """Rewrites the lock's heartbeat (atomically), unless it was taken over meanwhile."""
-        holder = lock_holder(self.run_dir)
-        if holder is None or holder.get("token") != self.token:
-            return
-        io_utils.write_json(self.path, {**holder, "heartbeat": time.time()})
-
-    def release(self):
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
-        if self.token is not None and self._owned():
-            self.path.unlink(missing_ok=True)
-        self.token = None
-
-    def __enter__(self):
-        return self.acquire()
-
-    def __exit__(self, *exc):
-        self.release()
-        return False

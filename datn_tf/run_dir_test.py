@@ -1,4 +1,4 @@
-"""Tests for the run folder: best weights that are missing or damaged, the summary, the E-c writer."""
+"""Tests for the run folder: run names, the summary, settings compared on resume, twins, the E-c writer."""
 
 import dataclasses
 import json
@@ -7,40 +7,8 @@ import numpy as np
 import pytest
 
 from datn_tf import run_dir as run_dir_lib
-from datn_tf import testing
+from datn_tf import run_weights
 from datn_tf.config import TrainConfig
-from datn_tf.data.prepare import prepare_data
-from datn_tf.trainer import Trainer
-
-
-@pytest.fixture(scope="module")
-def finished_run(data_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    config = testing.tiny_train_config(data_dir, out, variant="base", epochs=1)
-    Trainer(config, prepare_data(config)).fit()
-    return out
-
-
-def test_load_run_gives_the_best_weights(finished_run):
-    config, vocab, model = run_dir_lib.load_run(finished_run)
-    assert config["train_config"]["variant"] == "base" and len(vocab) > 2
-    assert model.embedding.embeddings.shape[0] == len(vocab)
-
-
-def test_missing_or_damaged_best_weights_give_a_clear_error(finished_run, tmp_path):
-    import shutil
-
-    run = tmp_path / "copy"
-    shutil.copytree(finished_run, run)
-    data = next((run / run_dir_lib.BEST_DIR).glob("weights.data*"))
-    data.write_bytes(data.read_bytes()[:10])
-    with pytest.raises(run_dir_lib.RunDirError, match=r"best is damaged or from another model"):
-        run_dir_lib.load_run(run)
-    shutil.rmtree(run / run_dir_lib.BEST_DIR)
-    with pytest.raises(run_dir_lib.RunDirError, match=r"best holds no weights"):
-        run_dir_lib.load_run(run)
-    with pytest.raises(FileNotFoundError, match="is not a training run"):
-        run_dir_lib.load_run(tmp_path)
 
 
 def test_summary_says_why_test_was_not_evaluated_once():
@@ -105,7 +73,7 @@ def test_settings_added_after_the_run_started_resume_at_their_default(finished_r
     for name in ("mlp_activation", "embedding_init"):  # as if written before these existed
         del payload["train_config"][name]
     io_utils.write_json(cfg_path, payload)
-    _, vocab, model = run_dir_lib.load_run(finished_run)
+    _, vocab, model = run_weights.load_run(finished_run)
     data = types.SimpleNamespace(
         task=types.SimpleNamespace(emotion_names=payload["emotion_names"], language=payload["language"],
                                    split_digests=lambda: payload["splits"]),
@@ -168,126 +136,8 @@ def test_predictions_are_written_in_the_official_format(tmp_path):
     assert probs.shape == (2, len(names))
 
 
-def test_a_run_lock_is_claimed_once_and_names_its_holder(tmp_path):
-    import os
-    import socket
-    import threading
-
-    for round_ in range(20):  # rounds, so that a refusal racing the winner's write would show
-        run = tmp_path / f"run{round_}"
-        claimed, refused = [], []
-
-        def claim(run=run, claimed=claimed, refused=refused):
-            try:
-                claimed.append(run_dir_lib.RunLock(run).acquire())
-            except run_dir_lib.RunLocked as error:
-                refused.append(error)
-
-        threads = [threading.Thread(target=claim) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert len(claimed) == 1 and len(refused) == 7  # one claim wins
-        holder = run_dir_lib.lock_holder(run)
-        assert (holder["host"], holder["pid"]) == (socket.gethostname(), os.getpid())
-        for refusal in refused:  # every refusal names the winner: no lock is ever read half-written
-            assert f"is being trained by pid {os.getpid()} on host {socket.gethostname()}, started " in str(refusal)
-            assert refusal.holder == holder
-        assert sorted(p.name for p in run.iterdir()) == [run_dir_lib.LOCK_FILE]  # no temporaries left
-        claimed[0].release()
-        assert run_dir_lib.lock_holder(run) is None and not (run / run_dir_lib.LOCK_FILE).exists()
-    with run_dir_lib.RunLock(run):  # free again
-        assert run_dir_lib.lock_holder(run)["pid"] == os.getpid()
-    assert run_dir_lib.lock_holder(run) is None
-
-
-def test_a_damaged_lock_holds_until_its_file_is_stale(tmp_path):
-    import os
-    import time
-
-    run = tmp_path / "run"
-    run.mkdir()
-    lock_file = run / run_dir_lib.LOCK_FILE
-    lock_file.write_text('{"host": "no')  # cut short on disk
-    with pytest.raises(run_dir_lib.RunLocked, match="an unknown process .its lock file is damaged."):
-        run_dir_lib.RunLock(run, stale_after=60).acquire()
-    os.utime(lock_file, (time.time() - 90, time.time() - 90))
-    with run_dir_lib.RunLock(run, stale_after=60) as lock:
-        assert run_dir_lib.lock_holder(run)["token"] == lock.token
-
-
-def test_a_lock_of_a_dead_process_on_this_host_is_taken_over_with_a_line(tmp_path, capsys):
-    import socket
-    import subprocess
-    import sys
-
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / run_dir_lib.LOCK_FILE).write_text(json.dumps(
-        {"host": socket.gethostname(), "pid": dead.pid, "started": 1.0, "heartbeat": 2e9}))
-    with run_dir_lib.RunLock(run) as lock:
-        assert run_dir_lib.lock_holder(run)["token"] == lock.token
-    out = capsys.readouterr()
-    assert f"taking over the lock of pid {dead.pid} on host {socket.gethostname()}" in out.out + out.err
-    assert f"pid {dead.pid} on this host is dead" in out.out + out.err
-
-
-def test_a_lock_from_another_host_holds_until_its_heartbeat_is_stale(tmp_path):
-    import time
-
-    run = tmp_path / "run"
-    run.mkdir()
-    now = time.time()
-    lock_file = run / run_dir_lib.LOCK_FILE
-    lock_file.write_text(json.dumps({"host": "node-elsewhere", "pid": 1, "started": now - 50, "heartbeat": now - 5}))
-    with pytest.raises(run_dir_lib.RunLocked, match=r"pid 1 on host node-elsewhere, started .* heartbeat 5 s ago"):
-        run_dir_lib.RunLock(run, stale_after=60).acquire()
-    lock_file.write_text(json.dumps({"host": "node-elsewhere", "pid": 1, "started": now - 500, "heartbeat": now - 90}))
-    assert "heartbeat is 90 s old" in run_dir_lib.stale_reason(run_dir_lib.lock_holder(run), now, stale_after=60)
-    lock = run_dir_lib.RunLock(run, stale_after=60).acquire()
-    assert run_dir_lib.lock_holder(run)["host"] != "node-elsewhere"
-    lock.release()
-
-
-def test_a_requeued_slurm_job_takes_its_own_lock_over_and_holds_against_others(tmp_path, monkeypatch):
-    import time
-
-    run = tmp_path / "run"
-    run.mkdir()
-    # Written by array task 7_1 on another node, its heartbeat fresh: the job was preempted or timed out.
-    (run / run_dir_lib.LOCK_FILE).write_text(json.dumps({"host": "node-elsewhere", "pid": 1, "started": time.time(),
-                                                         "heartbeat": time.time(), "slurm_job": "7_1"}))
-    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "7")
-    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "0")  # another task of the array: it holds
-    with pytest.raises(run_dir_lib.RunLocked, match=r"pid 1 on host node-elsewhere \(Slurm job 7_1\)"):
-        run_dir_lib.RunLock(run).acquire()
-    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")  # the same task, requeued
-    with run_dir_lib.RunLock(run) as lock:
-        holder = run_dir_lib.lock_holder(run)
-        assert holder["token"] == lock.token and holder["slurm_job"] == "7_1"
-
-
-def test_the_heartbeat_is_rewritten_and_a_taken_over_lock_is_left_alone(tmp_path):
-    import time
-
-    run = tmp_path / "run"
-    lock = run_dir_lib.RunLock(run, heartbeat_seconds=0.05).acquire()
-    first = run_dir_lib.lock_holder(run)["heartbeat"]
-    time.sleep(0.3)
-    assert run_dir_lib.lock_holder(run)["heartbeat"] > first
-    # Someone took it over (we were thought dead): neither the beat nor the release touches theirs.
-    theirs = {"host": "other", "pid": 2, "started": 1.0, "heartbeat": time.time(), "token": "theirs"}
-    (run / run_dir_lib.LOCK_FILE).write_text(json.dumps(theirs))
-    time.sleep(0.2)
-    lock.release()
-    assert run_dir_lib.lock_holder(run) == theirs
-
-
 @pytest.mark.parametrize("variant, seed, fold", [("sp", 0, None), ("datn2", 12, None), ("base", 0, 3),
-                                                 ("datn2-mean-init025", 4, None)])
+                                                 ("base", 2, 3), ("datn2-mean-init025", 4, None)])
 def test_a_run_name_parses_back(variant, seed, fold):
     assert run_dir_lib.parse_run_name(run_dir_lib.run_name(variant, seed, fold)) == (variant, seed, fold)
 
@@ -295,3 +145,43 @@ def test_a_run_name_parses_back(variant, seed, fold):
 @pytest.mark.parametrize("name", ["sp", "sp-seed", "sp-seedx", "-seed0", "sp-seed0.json", "table3"])
 def test_other_names_are_not_run_names(name):
     assert run_dir_lib.parse_run_name(name) is None
+
+
+def test_runs_and_records_are_named_in_one_place(tmp_path):
+    # train's default folder shares the drivers' names, fold suffix included (the recorded runs'
+    # `<variant>-cvfold<k>` for seed 0).
+    assert run_dir_lib.default_output_dir("semeval", "datn2", 0) == "runs/semeval-datn2-seed0"
+    assert run_dir_lib.default_output_dir("ren_cecps", "base", 0, 3) == "runs/ren_cecps-base-cvfold3"
+    assert run_dir_lib.default_output_dir("ren_cecps", "base", 2, 3) == "runs/ren_cecps-base-seed2-cvfold3"
+    assert TrainConfig(dataset="ren_cecps", variant="base", cv_fold=3).default_output_dir() == \
+        "runs/ren_cecps-base-cvfold3"
+    name = run_dir_lib.run_name("datn2-mean", 1)
+    assert run_dir_lib.grid_run_folder(tmp_path, name) == tmp_path / "runs" / "datn2-mean-seed1"
+    ablation = run_dir_lib.grid_run_folder(tmp_path, name, ablation=True)
+    assert ablation == tmp_path / "runs" / "ablate-datn2-mean-seed1"
+    assert run_dir_lib.is_ablation_folder(ablation.name) and not run_dir_lib.is_ablation_folder(name)
+    assert run_dir_lib.ablation_records_dir(tmp_path) == tmp_path / "ablations"
+    assert run_dir_lib.record_path(tmp_path, name) == tmp_path / "datn2-mean-seed1.json"
+    assert run_dir_lib.recorded_probabilities_path(tmp_path, name, "dev") == tmp_path / "probs" / \
+        "datn2-mean-seed1-dev.npy"
+
+
+def test_dev_probabilities_recorded_under_the_older_ablate_name_are_found(tmp_path):
+    older = tmp_path / "probs" / "sp-seed0.npy"  # ablate's dev probabilities, before the names were one
+    older.parent.mkdir()
+    older.write_bytes(b"")
+    assert run_dir_lib.find_recorded_probabilities(tmp_path, "sp-seed0", "dev") == older
+    assert run_dir_lib.find_recorded_probabilities(tmp_path, "sp-seed0", "test") is None
+    newer = run_dir_lib.recorded_probabilities_path(tmp_path, "sp-seed0", "dev")
+    newer.write_bytes(b"")
+    assert run_dir_lib.find_recorded_probabilities(tmp_path, "sp-seed0", "dev") == newer
+    assert run_dir_lib.find_recorded_probabilities(tmp_path, "base-seed0", "dev") is None
+
+
+def test_the_run_folder_module_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, datn_tf.run_dir, datn_tf.run_lock; print('tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"

@@ -19,11 +19,17 @@ FLAGS = flags.FLAGS
 # The TrainConfig fields that name files or folders a run reads.
 INPUT_PATHS = ("data_dir", "train_file", "dev_file", "test_file", "sentiment_file", "label_names_file", "embeddings")
 
-config_lib.define_flags()  # one flag per TrainConfig field (datn_tf/config.py)
-flags.DEFINE_integer("logical_cpus", None, "Split the CPU into this many logical devices "
-                     "(to try --strategy=mirrored without GPUs).", lower_bound=1,
-                     upper_bound=config_lib.MAX_LOGICAL_CPUS)
-runtime.define_thread_flags()
+
+
+def define_flags():
+    """One flag per TrainConfig field (datn_tf/config.py), and the process's: threads, logical CPUs.
+    Defined when a command runs (this one, or a driver whose runs take them), not at import."""
+    config_lib.define_flags()
+    runtime.define_thread_flags()
+    if "logical_cpus" not in FLAGS:
+        flags.DEFINE_integer("logical_cpus", None, "Split the CPU into this many logical devices "
+                             "(to try --strategy=mirrored without GPUs).", lower_bound=1,
+                             upper_bound=config_lib.MAX_LOGICAL_CPUS)
 
 
 def config_from_flags():
@@ -47,8 +53,7 @@ def run(config, data=None):
     return trainer.Trainer(config, data or prepare_data(config)).fit()
 
 
-# The one way every command reports a user's mistake, an OS error or Ctrl-C (datn_tf/cli.py);
-# `experiments.reproduce` and `experiments.ablate` reach it here.
+# The one way every command reports a user's mistake, an OS error or Ctrl-C (datn_tf/cli.py).
 user_errors = cli.user_errors
 
 
@@ -72,12 +77,12 @@ def main(argv):
             split_cpu(FLAGS.logical_cpus)
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
-        from datn_tf import run_dir
+        from datn_tf import run_dir, run_lock
 
         # Before the data is read: a second trainer on the same folder stops at once (RunLocked).
         created = not os.path.lexists(config.output_dir)
         try:
-            with run_dir.RunLock(config.output_dir):
+            with run_lock.RunLock(config.output_dir):
                 run(config)
         except BaseException:
             if created:  # stopped before it wrote anything (bad data, Ctrl-C): no empty folder left behind
@@ -86,4 +91,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main)

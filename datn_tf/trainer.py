@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datn_tf import input_pipeline, metrics, objectives, tables
+from datn_tf import input_pipeline, metrics, objectives, run_weights, tables
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
 from datn_tf.config import ModelConfig, TrainConfig
@@ -87,7 +87,7 @@ class Trainer:
         # Dropout draws from Keras seed generators; their states are checkpointed too so a
         # resumed run draws the same masks as an uninterrupted one.
         rng_states = [v.value for v in self.model.variables if "seed_generator_state" in v.path]
-        self.checkpoints = run_dir_lib.Checkpoints(tf.train.Checkpoint(
+        self.checkpoints = run_weights.Checkpoints(tf.train.Checkpoint(
             model=self.model, step=self.step, pretrain_step=self.pretrain_step, best_score=self.best_score,
             best_step=self.best_step, best_threshold=self.best_threshold, elapsed=self.elapsed, rng=rng_states,
             **self.optimizers.trackables()), self.output_dir)
@@ -336,7 +336,7 @@ class Trainer:
             self.best_score.assign(score)
             self.best_step.assign(step)
             self.best_threshold.assign(gamma)
-            run_dir_lib.save_best_weights(self.output_dir, self.model)
+            run_weights.save_best_weights(self.output_dir, self.model)
         self.elapsed.assign(time.time() - start_time)
         self.checkpoints.save(step)
         with self.summary_writer.as_default(step=step):
@@ -373,7 +373,7 @@ class Trainer:
             + ": lower them and train into a new --output_dir")
 
     def restore_best(self):
-        run_dir_lib.read_best_weights(self.output_dir, self.model)
+        run_weights.read_best_weights(self.output_dir, self.model)
 
     def _finish(self, start_time):
         """Restores the best weights, evaluates dev (and test when present), writes outputs."""

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datn_tf import io_utils, testing, trainer
+from datn_tf import io_utils, run_weights, testing, trainer
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
 from datn_tf.config import TrainConfig
@@ -146,7 +146,7 @@ def test_changed_settings_refuse_to_resume(data_dir, tmp_path):
 def test_load_run_restores_best_weights(data_dir, tmp_path):
     t = _trainer(data_dir, tmp_path / "run", variant="datn1", epochs=1)
     t.fit()
-    config, vocab, model = run_dir_lib.load_run(tmp_path / "run")
+    config, vocab, model = run_weights.load_run(tmp_path / "run")
     assert config["train_config"]["variant"] == "datn1"
     assert len(vocab) == len(t.data.vocab)
     ids = tf.constant(_pad(t.data.ids["dev"][:4]))

@@ -26,6 +26,7 @@ written atomically.
 `attention_rows(run_dir, texts)` returns the numbers behind the figure, for reuse.
 """
 
+import dataclasses
 import functools
 import sys
 import textwrap
@@ -43,14 +44,15 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import flags  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
 
-from datn_tf import cli, encoders, export, input_pipeline, io_utils, metrics, runtime  # noqa: E402
+from datn_tf import cli, encoders, export, input_pipeline, io_utils, metrics, run_weights, runtime  # noqa: E402
+from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
+from datn_tf.config import setting  # noqa: E402
 from datn_tf.data._io import split_text_lines  # noqa: E402
 
 # Figure 3's sentence as the paper's text gives it (the figure also shows an emoji near the
@@ -101,7 +103,7 @@ def attention_rows(run_dir, texts, name=None, loaded=None):
             threshold).
         texts: raw texts (str).
         name: the run's display name (default: its variant's Table 3 title).
-        loaded: `run_dir_lib.load_run(run_dir)`'s result, if already loaded.
+        loaded: `run_weights.load_run(run_dir)`'s result, if already loaded.
 
     Returns:
         One dict per text: `tokens` (the tokens the model read, as written by the tokenizer,
@@ -112,7 +114,7 @@ def attention_rows(run_dir, texts, name=None, loaded=None):
         tokens gets empty weight arrays (its probabilities are the model's on padding).
     """
     texts = list(texts)
-    config, vocab, model = loaded or run_dir_lib.load_run(run_dir)
+    config, vocab, model = loaded or run_weights.load_run(run_dir)
     name = name or run_name(config)
     language = config["language"]
     label_names = list(config["emotion_names"])
@@ -344,7 +346,7 @@ def _draw_panel(fig, ax, p, wrap, annotate):
 
 def visualize(run_dirs, texts, output, golds=None, dpi=DEFAULT_DPI, annotate=True):
     """Loads each run once, computes the rows, draws the figure; returns (panels, pixel size)."""
-    loaded = [run_dir_lib.load_run(d) for d in run_dirs]
+    loaded = [run_weights.load_run(d) for d in run_dirs]
     names = unique_names([c for c, _, _ in loaded], run_dirs)
     per_run = [attention_rows(d, texts, name=n, loaded=l) for d, n, l in zip(run_dirs, names, loaded)]
     per_text = [[rows[i] for rows in per_run] for i in range(len(texts))]
@@ -368,41 +370,48 @@ def read_texts(path):
 
 # -- command line ------------------------------------------------------------------------------
 
-FLAGS = flags.FLAGS
+@dataclasses.dataclass(frozen=True)
+class VisualizeConfig:
+    """The command's settings, one flag each (--run_dirs and --output must be given)."""
+
+    run_dirs: tuple = setting(None, "Comma-separated training runs, one or more (e.g. a Base and a DATN-2 run).")
+    output: str = setting(None, "PNG file to write (e.g. fig3.png).")
+    text: tuple | None = setting(None, "A sentence to draw (repeatable). Default: the paper's Figure 3 sentence.",
+                                 repeatable=True)
+    input: str | None = setting(None, "A UTF-8 file with one sentence per line (after the --text ones).")
+    gold: tuple | None = setting(None, "Gold labels of the i-th sentence, comma-separated (repeatable).",
+                                 repeatable=True)
+    dpi: int = setting(DEFAULT_DPI, "Resolution of the PNG.")
+    annotate: bool = setting(True, "Write each weight in its cell.")
 
 
 def define_flags():
     """The command's flags; defined only when run as a program (other commands define --output)."""
-    flags.DEFINE_list("run_dirs", None, "Comma-separated training runs, one or more (e.g. a Base and a DATN-2 run).")
-    flags.DEFINE_string("output", None, "PNG file to write (e.g. fig3.png).")
-    flags.DEFINE_multi_string("text", None, "A sentence to draw (repeatable). Default: the paper's Figure 3 sentence.")
-    flags.DEFINE_string("input", None, "A UTF-8 file with one sentence per line (after the --text ones).")
-    flags.DEFINE_multi_string("gold", None, "Gold labels of the i-th sentence, comma-separated (repeatable).")
-    flags.DEFINE_integer("dpi", DEFAULT_DPI, "Resolution of the PNG.")
-    flags.DEFINE_bool("annotate", True, "Write each weight in its cell.")
+    config_lib.define_flags(config_class=VisualizeConfig)
 
 
 def main(argv):
     with cli.user_errors(argv):
-        if not FLAGS.run_dirs or not FLAGS.output:
-            raise cli.UserError("--run_dirs and --output are required")
-        cli.check_outputs({"--output": FLAGS.output}, inputs={"--input": FLAGS.input},
-                          runs=[("--run_dirs", d) for d in FLAGS.run_dirs])
-        if Path(FLAGS.output).is_dir():
-            raise cli.UserError(f"--output {FLAGS.output} is a folder; give a PNG file name, e.g. "
-                                f"{Path(FLAGS.output) / 'attention.png'}")
-        texts = list(FLAGS.text or [])
-        if FLAGS.input:
+        settings = config_lib.command_settings(VisualizeConfig)
+        if not settings.run_dirs:  # --run_dirs= (an empty list)
+            raise cli.UserError("--run_dirs must be given")
+        cli.check_outputs({"--output": settings.output}, inputs={"--input": settings.input},
+                          runs=[("--run_dirs", d) for d in settings.run_dirs])
+        if Path(settings.output).is_dir():
+            raise cli.UserError(f"--output {settings.output} is a folder; give a PNG file name, e.g. "
+                                f"{Path(settings.output) / 'attention.png'}")
+        texts = list(settings.text or [])
+        if settings.input:
             try:
-                texts += read_texts(FLAGS.input)
+                texts += read_texts(settings.input)
             except UnicodeDecodeError as e:
-                raise cli.UserError(f"--input {FLAGS.input}: not UTF-8 text (byte {e.start})") from None
+                raise cli.UserError(f"--input {settings.input}: not UTF-8 text (byte {e.start})") from None
         default_text = not texts
         if default_text:
             texts = [PAPER_SENTENCE]
-        configs = [run_dir_lib.read_run_config(d) for d in FLAGS.run_dirs]
+        configs = [run_dir_lib.read_run_config(d) for d in settings.run_dirs]
         known = sorted({n for c in configs for n in c["emotion_names"]})
-        gold_specs = list(FLAGS.gold or [])
+        gold_specs = list(settings.gold or [])
         if len(gold_specs) > len(texts):
             raise cli.UserError(f"{len(gold_specs)} --gold for {len(texts)} sentences")
         golds = [parse_gold(s, known) for s in gold_specs]
@@ -412,10 +421,10 @@ def main(argv):
             if not t.strip():
                 print(f"note: sentence {i + 1} is empty; its panel is left empty", file=sys.stderr)
         runtime.quiet_logging()
-        panels, (w, h) = visualize(FLAGS.run_dirs, texts, FLAGS.output, golds, dpi=FLAGS.dpi,
-                                   annotate=FLAGS.annotate)
-    print(f"wrote {FLAGS.output} ({w}x{h} px, {len(panels)} panel{'s' if len(panels) != 1 else ''}, "
-          f"{len(FLAGS.run_dirs)} run{'s' if len(FLAGS.run_dirs) != 1 else ''})")
+        panels, (w, h) = visualize(settings.run_dirs, texts, settings.output, golds, dpi=settings.dpi,
+                                   annotate=settings.annotate)
+    print(f"wrote {settings.output} ({w}x{h} px, {len(panels)} panel{'s' if len(panels) != 1 else ''}, "
+          f"{len(settings.run_dirs)} run{'s' if len(settings.run_dirs) != 1 else ''})")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from matplotlib import pyplot as plt
 
-from datn_tf import io_utils, metrics, testing, trainer, visualize
+from datn_tf import io_utils, metrics, run_weights, testing, trainer, visualize
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data.prepare import prepare_data
 from datn_tf.tokenizer import tokenize_py
@@ -41,7 +41,7 @@ def runs(tmp_path_factory):
 def test_attention_rows_are_the_models_alphas(runs, variant):
     run_dir = runs[variant]
     rows = visualize.attention_rows(run_dir, TEXTS)
-    config, vocab, model = run_dir_lib.load_run(run_dir)
+    config, vocab, model = run_weights.load_run(run_dir)
     threshold = io_utils.read_json(run_dir / run_dir_lib.METRICS_FILE)["threshold"]
     names = config["emotion_names"]
     assert len(rows) == len(TEXTS)

@@ -11,14 +11,15 @@ choice). Runs go one at a time in this process, and share what does not depend o
 seed or the model: the data, the vocabulary, the token ids and the pretrained vectors
 (`datn_tf.data.prepare.PreparedDataCache`). A finished run (its JSON present) is skipped and an
 interrupted one resumes from its last checkpoint, so re-running the same command
-continues where it stopped.
+continues where it stopped. The steps shared with `experiments.reproduce` (settle, lock, train,
+record) are `experiments.grid`'s.
 
 Configurations run on E1 (SemEval) unless they name a dataset (`e2-*`: Ren-CECps, S2 -> E2);
 with `--dataset=files` (and its file flags, docs/own-data.md) every chosen one runs on your files.
-Per run it writes `<results>/<dataset>/ablations/<config>-seed<k>.json` (dev metrics, best
-step, the attention-health figures, the resolved settings) and the dev probabilities
-(`probs/<config>-seed<k>.npy`, float16) for ensembles and McNemar; the table
-`<results>/<dataset>/ablations.md` is generated from those files only.
+Per run it records, in `<results>/<dataset>/ablations/` (`run_dir.ablation_records_dir`), its
+JSON (dev metrics, best step, the attention-health figures, the resolved settings) and its dev
+probabilities (float16) for ensembles and McNemar; the table `<results>/<dataset>/ablations.md`
+is generated from those files only.
 """
 
 import dataclasses
@@ -31,14 +32,16 @@ import datn_tf  # noqa: E402
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 import experiments  # noqa: E402
-from datn_tf import cli  # noqa: E402
-from datn_tf import train as train_cli  # noqa: E402  (registers the training flags)
-from experiments import launch, records  # noqa: E402
-
-FLAGS = flags.FLAGS
+from datn_tf import cli, input_pipeline, io_utils, losses, run_weights, runtime, tables  # noqa: E402
+from datn_tf import config as config_lib  # noqa: E402
+from datn_tf import run_dir as run_dir_lib  # noqa: E402
+from datn_tf import variants as variants_lib  # noqa: E402
+from datn_tf.config import setting  # noqa: E402
+from datn_tf.data import datasets  # noqa: E402
+from experiments import grid, launch, records  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,40 +168,34 @@ README_STAGES = {"ren_cecps": ("e2",)}
 REFERENCE = {"ren_cecps": ("e2-base", "e2-base-random")}
 DEFAULT_REFERENCE = ("base",)
 
-flags.DEFINE_string("stage", None, f"Run every configuration of one stage: {', '.join(STAGES)}.")
-flags.DEFINE_string("configs", None, "Configurations to run, separated by commas (see CONFIGS in this file).")
-flags.DEFINE_integer("seeds", 3, "Seeds per configuration (0 .. seeds-1): 3 to screen, 5 to compare.")
-# (once: the tests import both drivers, which define these three each with its own help)
-launch.define_once(flags.DEFINE_string, "results_dir", experiments.DEFAULT_RESULTS_DIR,
-                   "Where <dataset>/ablations/ and <dataset>/ablations.md are written.")
-launch.define_once(flags.DEFINE_bool, "table_only", False, "Only rebuild ablations.md from the per-run JSON.")
-launch.define_once(flags.DEFINE_string, "readme", None, "A Markdown file whose generated blocks "
-                   "(`<!-- ablate:STAGE -->` ... `<!-- /ablate:STAGE -->`) get the table; files without them are "
-                   f"left alone. Default: {experiments.REPRODUCING_PAGE} when --results_dir is the default, else none.")
-launch.define_flags()
+
+@dataclasses.dataclass(frozen=True)
+class AblateConfig(grid.GridConfig):
+    """ablate's settings; every training flag also reaches each run (a configuration's overrides win)."""
+
+    stage: str | None = setting(None, f"Run every configuration of one stage: {', '.join(STAGES)}.")
+    configs: str | None = setting(None, "Configurations to run, separated by commas (see CONFIGS in this file).")
+    seeds: int = setting(3, "Seeds per configuration (0 .. seeds-1): 3 to screen, 5 to compare.", minimum=1)
+
 
 def selected(stage, names):
     if names:
         chosen = [n.strip() for n in names.split(",") if n.strip()]
         unknown = [n for n in chosen if n not in CONFIGS]
         if unknown:
-            raise ValueError(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+            raise cli.UserError(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
         return [CONFIGS[n] for n in chosen]
     if stage:
         if stage not in STAGES:
-            raise ValueError(f"--stage must be one of {', '.join(STAGES)}")
+            raise cli.UserError(f"--stage must be one of {', '.join(STAGES)}")
         if stage == "confirm":
             return [CONFIGS[n] for n in CONFIRM]
         return [a for a in CONFIGS.values() if a.stage == stage]
-    raise ValueError("give --stage, --configs or --table_only")
+    raise cli.UserError("give --stage, --configs or --table_only")
 
 
 def attention_health(model, token_ids, batch_size=256):
     """Dev means of max_j alpha_t,j, max_j alpha_s,j and cos(alpha_s, alpha_t) (None without alpha_t)."""
-    import tensorflow as tf
-
-    from datn_tf import input_pipeline, losses
-
     if model.target_attention is None:
         return {"mean_max_alpha_t": None, "mean_cos_alpha_s_alpha_t": None, "mean_max_alpha_s": None}
     max_t, max_s, cos = [], [], []
@@ -212,199 +209,104 @@ def attention_health(model, token_ids, batch_size=256):
             "mean_cos_alpha_s_alpha_t": float(np.mean(np.concatenate(cos)))}
 
 
-def _ablation(job):
-    return Ablation(**job.extra)
+class AblationGrid(grid.Grid):
+    """ablate's records: `<dataset>/ablations/<run>.json`, the configuration, its dev metrics and
+    attention health, and the dev probabilities (float16)."""
+
+    tag = "[ablate]"
+
+    def read_record(self, records_dir, name, settling=False):
+        """Checked as the table reads it (`records.ABLATE_KEYS`; `settling`: with the settings to
+        compare), and as the run its name says (configuration, seed, the configuration's variant)."""
+        records_dir = Path(records_dir)
+        path = run_dir_lib.record_path(records_dir, name)
+        config, seed, _ = run_dir_lib.parse_run_name(name) or (name, 0, None)
+        command = f"python -m experiments.ablate --configs {config} --seeds {seed + 1}"
+        folder = run_dir_lib.grid_run_folder(records_dir.parent, name, ablation=True)
+        remedy = (f"run `{command}` (same settings and --results_dir): it rewrites it from its finished run folder "
+                  f"{folder}" if run_dir_lib.is_finished(folder) else
+                  f"delete it and run `{command}` (same settings and --results_dir) to train that run again")
+        keys = (*records.ABLATE_KEYS, "train_config") if settling else records.ABLATE_KEYS
+        payload = records.read(path, keys, remedy)
+        if payload is None:
+            return None
+        records.check_identity(path, name, (payload["config"], payload["seed"], None))
+        if payload["config"] in CONFIGS and payload["variant"] != CONFIGS[payload["config"]].variant:
+            raise records.RecordError(f"{path} holds a {payload['variant']} run, but {payload['config']} is "
+                                      f"{CONFIGS[payload['config']].variant}: delete it and run `{command}`")
+        return payload
+
+    def write_record(self, job, folder, data=None):
+        """Scores the finished run's best weights (attention health on dev) and records it with its
+        dev probabilities."""
+        ablation = Ablation(**job.extra)
+        data = data or launch.data_cache().prepare(job.config)
+        _, _, model = run_weights.load_run(folder)
+        health = attention_health(model, data.ids["dev"])
+        probs = np.load(run_dir_lib.probabilities_path(folder, "dev")).astype(np.float16)
+        result = run_dir_lib.read_metrics(folder)
+        payload = {"config": ablation.name, "about": ablation.about, "stage": ablation.stage,
+                   "dataset": ablation.dataset, "overrides": ablation.overrides,
+                   "train_config": dataclasses.asdict(job.config),
+                   **{k: result[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds")},
+                   "dev": result["dev"], "test_evaluated": result["test_evaluated"], **health}
+        grid.write_record(job.results, job.name, payload, {"dev": probs})
+        print(f"[ablate] {job.name}: dev jaccard {result['dev']['jaccard']:.4f} (best step {result['best_step']} "
+              f"of {result['steps']}); max alpha_t {health['mean_max_alpha_t']}; "
+              f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)
+
+    def other_settings_remedy(self, job, in_record):
+        what = "delete the file to run it again" if in_record else "delete that folder to train it again"
+        return f"pin them in CONFIGS (experiments/ablate.py) for {job.extra['name']}, or {what}"
+
+    def describe(self, job):
+        return job.extra["about"]
 
 
-def run_folder(out_dir, name):
-    """The run folder of the per-run JSON `name` of `out_dir` (beside reproduce's runs)."""
-    return out_dir.parent / "runs" / f"ablate-{name}"
+GRID = AblationGrid(__spec__.name if __spec__ else __name__)
+# What a job's process calls (`launch.execute`).
+run_job, is_done = GRID.run_job, GRID.is_done
 
 
-def read_record(path, keys=records.ABLATE_KEYS):
-    """The per-run JSON at `path` (None when absent), checked: it parses, holds every key of
-    `keys` (the table's), and is the run its name says (configuration, seed, the configuration's
-    variant).
-
-    Raises:
-        records.RecordError: naming the file and the command that rewrites it.
-    """
-    from datn_tf import run_dir as run_dir_lib
-
-    config, seed, _ = run_dir_lib.parse_run_name(path.stem) or (path.stem, 0, None)
-    command = f"python -m experiments.ablate --configs {config} --seeds {seed + 1}"
-    folder = run_folder(path.parent, path.stem)
-    remedy = (f"run `{command}` (same settings and --results_dir): it rewrites it from its finished run folder "
-              f"{folder}" if run_dir_lib.is_finished(folder) else
-              f"delete it and run `{command}` (same settings and --results_dir) to train that run again")
-    payload = records.read(path, keys, remedy)
-    if payload is None:
-        return None
-    records.check_identity(path, path.stem, (payload["config"], payload["seed"], None))
-    if payload["config"] in CONFIGS and payload["variant"] != CONFIGS[payload["config"]].variant:
-        raise records.RecordError(f"{path} holds a {payload['variant']} run, but {payload['config']} is "
-                                  f"{CONFIGS[payload['config']].variant}: delete it and run `{command}`")
-    return payload
-
-
-def _json_path(job):
-    return Path(job.results) / f"{job.name}.json"
-
-
-def _run_dir(job):
-    return Path(job.config.output_dir)
-
-
-def resolve(ablations, seeds, out_dir):
+def jobs(ablations, seeds, records_dir):
     """The grid's jobs (seed by seed), each with the settings its configuration resolves to:
     defaults < its preset < the command's flags < its overrides."""
-    from datn_tf import config as config_lib
-    from datn_tf import run_dir as run_dir_lib
-
     given = config_lib.given_flags()
     pairs = [(a, s) for s in range(seeds) for a in ablations]
-    jobs = []
+    jobs_ = []
     for i, (ablation, seed) in enumerate(pairs):
         name = run_dir_lib.run_name(ablation.name, seed)
         settings = {"preset": ablation.preset, **given, **ablation.overrides, "dataset": ablation.dataset,
                     "variant": ablation.variant, "seed": seed,
-                    "output_dir": str(run_folder(out_dir, name))}
-        jobs.append(launch.Job(driver=__spec__.name if __spec__ else __name__, name=name,
-                               label=f"{i + 1}/{len(pairs)} {name}", config=config_lib.resolve(settings).validate(),
-                               results=str(out_dir), extra=dataclasses.asdict(ablation)))
-    return jobs
+                    "output_dir": str(run_dir_lib.grid_run_folder(Path(records_dir).parent, name, ablation=True))}
+        jobs_.append(GRID.job(name, settings, records_dir, label=f"{i + 1}/{len(pairs)} {name}",
+                              extra=dataclasses.asdict(ablation)))
+    return jobs_
 
 
-def is_recorded(job):
-    """Whether the run's JSON is written; a ValueError when it was run with other settings, or
-    is damaged and its run folder not finished (a finished one rewrites it: False)."""
-    from datn_tf import run_dir as run_dir_lib
+@dataclasses.dataclass
+class Row:
+    """One configuration's figures over its seeds."""
 
-    path = _json_path(job)
-    try:
-        record = read_record(path, (*records.ABLATE_KEYS, "train_config"))  # the settings to compare
-    except records.RecordError as e:
-        if not run_dir_lib.is_finished(_run_dir(job)):
-            raise
-        print(f"[ablate] {str(e).split(';')[0]}; rewritten from its finished run folder {_run_dir(job)}", flush=True)
-        return False
-    if record is None:
-        return False
-    changed = run_dir_lib.changed_settings(record["train_config"], job.config)
-    if changed:
-        raise ValueError(
-            f"{path} was run with other settings than {job.extra['name']} now resolves to ("
-            f"{run_dir_lib.describe_changes(changed)}). Pin them in CONFIGS (experiments/ablate.py) "
-            "or delete the file to run it again.")
-    return True
+    name: str
+    runs: list  # its records, by seed
+    ensemble_jaccard: float  # of the seeds' mean probabilities, gamma tuned on dev
+    p_value: str  # McNemar of that ensemble against the reference's of the same seeds
 
 
-def link_twin(job):
-    """A finished twin of the run (the same variant, seed and settings: e.g. `reproduce`'s run
-    with the defaults), linked at its folder, or None."""
-    from datn_tf import run_dir as run_dir_lib
-
-    out = _run_dir(job)
-    twin = run_dir_lib.link_finished_twin(out, job.config, run_dir_lib.finished_runs(out.parent))
-    if twin is not None:
-        print(f"[ablate] {job.label}: the finished run {twin} has the same settings; linked", flush=True)
-    return twin
+@dataclasses.dataclass
+class AblationTable:
+    dataset: str
+    reference: str  # the configuration McNemar compares against
+    rows: list  # `Row`s, in the order of CONFIGS
 
 
-def train(job, data, before_training=None):
-    """Trains the run (resuming from its checkpoint); its metrics."""
-    import keras
-
-    if before_training is not None:
-        before_training()
-    print(f"[ablate] {job.label}: {_ablation(job).about} -> {_run_dir(job)}", flush=True)
-    keras.backend.clear_session()
-    return train_cli.run(job.config, data)
-
-
-def score(job, data):
-    """(attention health on dev, dev probabilities) of the finished run's best weights."""
-    from datn_tf import run_dir as run_dir_lib
-
-    _, _, model = run_dir_lib.load_run(_run_dir(job))
-    health = attention_health(model, data.ids["dev"])
-    return health, np.load(run_dir_lib.probabilities_path(_run_dir(job), "dev"))
-
-
-def write(job, result, health, probs):
-    """The run's dev probabilities (float16) and its JSON, last: a run is recorded whole or not at all."""
-    from datn_tf import io_utils
-
-    ablation = _ablation(job)
-    io_utils.save_npy(Path(job.results) / "probs" / f"{job.name}.npy", probs.astype(np.float16))
-    payload = {"config": ablation.name, "about": ablation.about, "stage": ablation.stage,
-               "dataset": ablation.dataset,
-               "overrides": ablation.overrides, "train_config": dataclasses.asdict(job.config),
-               **{k: result[k] for k in ("variant", "seed", "threshold", "best_step", "steps", "wall_seconds")},
-               "dev": result["dev"], "test_evaluated": result["test_evaluated"], **health}
-    io_utils.write_json(_json_path(job), payload)
-    print(f"[ablate] {job.name}: dev jaccard {result['dev']['jaccard']:.4f} (best step {result['best_step']} "
-          f"of {result['steps']}); max alpha_t {health['mean_max_alpha_t']}; "
-          f"cos {health['mean_cos_alpha_s_alpha_t']}", flush=True)
-
-
-def run_job(job, before_training=None):
-    """One run: linked to a finished twin or trained (under its folder's lock), scored, written.
-    A run someone else holds is left to them ({"status": "locked"})."""
-    from datn_tf import run_dir as run_dir_lib
-
-    if is_recorded(job):
-        print(f"[ablate] {job.label}: finished, skipped", flush=True)
-        return {"status": "done"}
-    data = launch.data_cache().prepare(job.config)
-    if link_twin(job) is not None:
-        write(job, run_dir_lib.read_metrics(_run_dir(job)), *score(job, data))
-        return {"status": "done"}
-    try:
-        lock = run_dir_lib.RunLock(_run_dir(job)).acquire()
-    except run_dir_lib.RunLocked as e:
-        print(f"[ablate] {job.label}: being trained by {run_dir_lib.describe_holder(e.holder)}; left to it",
-              flush=True)
-        return {"status": "locked"}
-    try:
-        if is_recorded(job):  # by the lock's previous holder
-            print(f"[ablate] {job.label}: finished, skipped", flush=True)
-            return {"status": "done"}
-        started = time.time()
-        result = train(job, data, before_training)
-        wall = time.time() - started
-        write(job, result, *score(job, data))
-        return {"status": "trained", "wall_seconds": wall}
-    finally:
-        lock.release()
-
-
-def run_all(ablations, seeds, out_dir, options=None):
-    """Runs the grid's unrecorded runs with `options`' launcher; False when it returned without
-    waiting for them (--no_wait)."""
-    pending = []
-    for job in resolve(ablations, seeds, out_dir):
-        if is_recorded(job):
-            print(f"[ablate] {job.label}: finished, skipped", flush=True)
-        else:
-            pending.append(job)
-    # The ETA counts only the runs without a JSON when the command started: a resumed stage
-    # skips its finished rows in no time.
-    return launch.run_jobs(pending, run_job, is_recorded, options, "[ablate]", out_dir.parent / "runs" / "submitit")
-
-
-def build_table(out_dir, data_dir, dataset="semeval", readme=None, files=None):
-    """<dataset>/ablations.md from the per-run JSON and dev probabilities (nothing typed in);
-    `readme`: a Markdown file whose generated blocks get the summaries of `README_STAGES`;
-    `files`: the --dataset=files settings (its dev gold)."""
-    from datn_tf import io_utils, metrics, tables
-    from datn_tf import run_dir as run_dir_lib
-    from datn_tf.data import datasets
-
+def ablation_table(dataset, records_dir, data_dir, files=None):
+    """The rows of ablations.md from the records and their dev probabilities (nothing typed in);
+    None without records. `files`: the --dataset=files settings (its dev gold)."""
     payloads = {}
-    for path in sorted(out_dir.glob("*.json")):
-        p = read_record(path)
-        payloads.setdefault(p["config"], []).append(p)
+    for record in grid.read_records(records_dir, GRID.read_record).values():
+        payloads.setdefault(record["config"], []).append(record)
     if not payloads:
         return None
     gold = datasets.load_task(dataset, data_dir, files=files).dev.labels
@@ -412,20 +314,45 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None, files=None):
     reference = next((r for r in candidates if r in payloads), candidates[0])
 
     def ensemble(config, seeds=None):
+        """(dev Jaccard, dev labels) of the ensemble of `config`'s runs of `seeds` (all when None)."""
         runs = sorted(payloads[config], key=lambda p: p["seed"])
         seeds = [p["seed"] for p in runs] if seeds is None else seeds
-        probs = [np.load(out_dir / "probs" / f"{run_dir_lib.run_name(config, s)}.npy").astype(np.float32)
-                 for s in seeds]
-        mean = metrics.ensemble_probabilities(probs)
-        gamma, _ = metrics.tune_threshold(gold, mean)
-        return metrics.predict_labels(mean, gamma)
+        probs = []
+        for seed in seeds:
+            name = run_dir_lib.run_name(config, seed)
+            probs.append(grid.recorded_probabilities(records_dir, name, "dev"))
+            if probs[-1] is None:
+                raise records.RecordError(
+                    f"{run_dir_lib.recorded_probabilities_path(records_dir, name, 'dev')} is missing: the record "
+                    f"{run_dir_lib.record_path(records_dir, name)} is not whole; delete it and run "
+                    f"`python -m experiments.ablate --configs {config} --seeds {seed + 1}` (same settings and "
+                    "--results_dir)")
+        result, labels = grid.ensemble({"dev": probs}, {"dev": gold})
+        return result["dev"]["jaccard"], labels["dev"]
 
     order = [n for n in CONFIGS if n in payloads] + sorted(n for n in payloads if n not in CONFIGS)
-    ensemble_jaccard, p_values = {}, {}
     base_seeds = {p["seed"] for p in payloads.get(reference, [])}
-    columns = tables.metric_columns(dataset)
+    rows = []
+    for name in order:
+        runs = sorted(payloads[name], key=lambda p: p["seed"])
+        ens_jaccard, pred = ensemble(name)
+        p_value = tables.MISSING
+        seeds = [p["seed"] for p in runs]
+        if base_seeds and name != reference:
+            # Against Base's ensemble of the same seeds, so that both average as many runs.
+            if set(seeds) <= base_seeds:
+                p_value = f"{grid.mcnemar_p(gold, pred, ensemble(reference, seeds)[1]):.3f}"
+            else:
+                p_value = f"(Base lacks seed {min(set(seeds) - base_seeds)})"
+        rows.append(Row(name, runs, ens_jaccard, p_value))
+    return AblationTable(dataset, reference, rows)
+
+
+def render(table):
+    """ablations.md's text."""
+    columns = tables.metric_columns(table.dataset)
     lines = [
-        f"# Ablations on {datasets.get(dataset).dev_title}",
+        f"# Ablations on {datasets.get(table.dataset).dev_title}",
         "",
         "Each configuration is a variant with settings changed from `--preset=paper` (the paper's "
         "reading; the `e2` stage: from the defaults) (`experiments/ablate.py`, `CONFIGS`). Figures are "
@@ -434,120 +361,117 @@ def build_table(out_dir, data_dir, dataset="semeval", readme=None, files=None):
         "max α_t / max α_s: dev mean of the largest attention weight of a sentence (1.0: all on one "
         "token); cos: dev mean of cos(α_s, α_t). Ensemble: mean probabilities of all seeds, gamma "
         "tuned on dev; McNemar (exact label set as one label) of that ensemble against Base's "
-        f"ensemble of the same seeds (`{reference}`).",
+        f"ensemble of the same seeds (`{table.reference}`).",
     ]
-    rows = []
-    for name in order:
-        runs = sorted(payloads[name], key=lambda p: p["seed"])
+    cells = []
+    for row in table.rows:
+        runs = row.runs
         best = f"{statistics.mean(p['best_step'] for p in runs):.0f} / {runs[0]['steps']}"
         last = sum(p["best_step"] == p["steps"] for p in runs)
         if last:
             best += f" ({last} at the end)"
-        pred = ensemble(name)
-        ens_jaccard = metrics.emotion_metrics(gold, pred)["jaccard"]
-        p_value = tables.MISSING
-        seeds = [p["seed"] for p in runs]
-        if base_seeds and name != reference:
-            # Against Base's ensemble of the same seeds, so that both average as many runs.
-            if set(seeds) <= base_seeds:
-                p_value = f"{metrics.mcnemar(gold, pred, ensemble(reference, seeds))['p_value']:.3f}"
-            else:
-                p_value = f"(Base lacks seed {min(set(seeds) - base_seeds)})"
-        ensemble_jaccard[name], p_values[name] = ens_jaccard, p_value
-        rows.append([name, runs[0]["variant"], len(runs),
-                     *tables.metric_cells(columns, [p["dev"] for p in runs]),
-                     best, tables.mean_std([p["mean_max_alpha_t"] for p in runs], 2),
-                     tables.mean_std([p.get("mean_max_alpha_s") for p in runs], 2),
-                     tables.mean_std([p["mean_cos_alpha_s_alpha_t"] for p in runs], 2), f"{ens_jaccard:.3f}",
-                     p_value, f"{statistics.mean(p['wall_seconds'] for p in runs) / 60:.1f} min"])
+        cells.append([row.name, runs[0]["variant"], len(runs), *tables.metric_cells(columns, [p["dev"] for p in runs]),
+                      best, tables.mean_std([p["mean_max_alpha_t"] for p in runs], 2),
+                      tables.mean_std([p.get("mean_max_alpha_s") for p in runs], 2),
+                      tables.mean_std([p["mean_cos_alpha_s_alpha_t"] for p in runs], 2), f"{row.ensemble_jaccard:.3f}",
+                      row.p_value, f"{statistics.mean(p['wall_seconds'] for p in runs) / 60:.1f} min"])
     lines += ["", *tables.markdown_table(
         ["configuration", "variant", "seeds", *(c.heading for c in columns), "best step / steps", "max α_t",
-         "max α_s", "cos(α_s, α_t)", "ensemble Jaccard", "McNemar p vs Base", "wall / run"], rows)]
+         "max α_s", "cos(α_s, α_t)", "ensemble Jaccard", "McNemar p vs Base", "wall / run"], cells)]
     lines += ["", "Settings of each configuration (changes from the paper preset, or from the defaults):", ""]
-    for name in order:
-        p = payloads[name][0]
+    for row in table.rows:
+        p = row.runs[0]
         changes = ", ".join(f"{k}={v}" for k, v in p["overrides"].items()) or "none"
-        start = "defaults" if name in CONFIGS and CONFIGS[name].preset is None else "paper"
-        about = CONFIGS[name].about if name in CONFIGS else p["about"]
-        lines.append(f"- `{name}`: {about} ({start}: {changes})")
+        start = "defaults" if row.name in CONFIGS and CONFIGS[row.name].preset is None else "paper"
+        about = CONFIGS[row.name].about if row.name in CONFIGS else p["about"]
+        lines.append(f"- `{row.name}`: {about} ({start}: {changes})")
     lines += ["", f"Generated by `python -m experiments.ablate --table_only` on {time.strftime('%Y-%m-%d')}."]
-    text = "\n".join(lines) + "\n"
-    io_utils.write_text(out_dir.parent / "ablations.md", text)
-    for stage in README_STAGES.get(dataset, ()) if readme is not None else ():
-        names = [n for n in order if n in CONFIGS and CONFIGS[n].stage == stage]
-        if names:
-            summary = stage_summary(dataset, stage, {n: payloads[n] for n in names}, ensemble_jaccard, p_values,
-                                    reference)
-            io_utils.update_generated_block(readme, f"ablate:{stage}", summary)
-    return text
+    return "\n".join(lines) + "\n"
 
 
-def stage_summary(dataset, stage, payloads, ensemble_jaccard, p_values, reference):
-    """A stage's rows as a short table for docs/reproducing.md: the paper's test figures in brackets."""
-    from datn_tf import paper, tables
-    from datn_tf.variants import get_variant
-
-    columns = tables.metric_columns(dataset)
-    rows = []
-    for name, runs in payloads.items():
-        variant = runs[0]["variant"]
-        refs = paper.TABLE3.get(dataset, {}).get(variant, {})
-        cells = tables.metric_cells(columns, [p["dev"] for p in runs], refs)
-        rows.append([get_variant(variant).title, len(runs), *cells, f"{ensemble_jaccard[name]:.3f}", p_values[name]])
+def render_stage(table, stage):
+    """A stage's rows as a short table for docs/reproducing.md, the paper's test figures in
+    brackets; None when the stage has no rows."""
+    columns = tables.metric_columns(table.dataset)
+    cells = []
+    for row in table.rows:
+        if row.name not in CONFIGS or CONFIGS[row.name].stage != stage:
+            continue
+        variant = row.runs[0]["variant"]
+        refs = datasets.PAPER_TABLE3.get(table.dataset, {}).get(variant, {})
+        cells.append([variants_lib.get_variant(variant).title, len(row.runs),
+                      *tables.metric_cells(columns, [p["dev"] for p in row.runs], refs),
+                      f"{row.ensemble_jaccard:.3f}", row.p_value])
+    if not cells:
+        return None
     lines = tables.markdown_table(["system", "seeds", *(c.heading for c in columns), "ensemble Jaccard",
-                                   "McNemar p vs Base"], rows)
+                                   "McNemar p vs Base"], cells)
     lines += ["", f"Dev figures (mean ± std over seeds; ensemble: the seeds' mean probabilities; McNemar against "
-              f"`{reference}`'s ensemble); in brackets the paper's Table 3 (test set, ten runs). Generated by "
-              f"`python -m experiments.ablate --table_only` from `experiments/results/{dataset}/ablations/` "
+              f"`{table.reference}`'s ensemble); in brackets the paper's Table 3 (test set, ten runs). Generated by "
+              f"`python -m experiments.ablate --table_only` from `experiments/results/{table.dataset}/ablations/` "
               f"(the `{stage}` stage) on {time.strftime('%Y-%m-%d')}."]
     return "\n".join(lines)
 
 
-def results_dir(dataset):
-    return Path(FLAGS.results_dir) / dataset / "ablations"
+def build_table(dataset, records_dir, data_dir, readme=None, files=None):
+    """Writes <dataset>/ablations.md from the records (`ablation_table`, `render`), and the
+    summaries of `README_STAGES` into `readme`'s generated blocks; returns its text, or None
+    without records."""
+    table = ablation_table(dataset, records_dir, data_dir, files)
+    if table is None:
+        return None
+    text = render(table)
+    io_utils.write_text(Path(records_dir).parent / "ablations.md", text)
+    for stage in README_STAGES.get(dataset, ()) if readme is not None else ():
+        summary = render_stage(table, stage)
+        if summary is not None:
+            io_utils.update_generated_block(readme, f"ablate:{stage}", summary)
+    return text
 
 
 def main(argv):
-    from datn_tf.data import datasets
-
-    with train_cli.user_errors(argv, prefix="[ablate] "):
+    with cli.user_errors(argv, prefix="[ablate] "):
+        settings = config_lib.from_flags(config_class=AblateConfig).validate()
+        given = config_lib.given_flags()
+        command = config_lib.from_flags()  # the training flags (--dataset=files: its files)
         # --table_only: every dataset's; else the datasets run
-        tables = tuple(n for n, d in datasets.REGISTRY.items() if d.reads_data_dir)
+        names = tuple(n for n, d in datasets.REGISTRY.items() if d.reads_data_dir)
         # --dataset names data found in flags of its own (your own files): every configuration runs on it.
-        own = FLAGS.dataset if FLAGS["dataset"].present and not datasets.get(FLAGS.dataset).reads_data_dir else None
+        own = command.dataset if "dataset" in given and not datasets.get(command.dataset).reads_data_dir else None
         if own:
-            tables = (own,)
-        cli.check_outputs({"--results_dir": FLAGS.results_dir, "--readme": FLAGS.readme},
-                          inputs={"--data_dir": FLAGS.data_dir, "--embeddings": FLAGS.embeddings})
-        if FLAGS.seeds < 1:
-            raise ValueError("--seeds must be >= 1")
-        if not FLAGS.table_only:
-            ablations = selected(FLAGS.stage, FLAGS.configs)
-            options = launch.options_from_flags()
-            if FLAGS["dataset"].present and not own:
-                raise ValueError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out "
-                                 "(or give --dataset=files: every configuration then runs on your files)")
+            names = (own,)
+        cli.check_outputs({"--results_dir": settings.results_dir, "--readme": settings.readme},
+                          inputs={"--data_dir": command.data_dir, "--embeddings": command.embeddings})
+
+        def records_dir(dataset):
+            return run_dir_lib.ablation_records_dir(Path(settings.results_dir) / dataset)
+
+        if not settings.table_only:
+            ablations = selected(settings.stage, settings.configs)
+            if "dataset" in given and not own:
+                raise cli.UserError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out "
+                                    "(or give --dataset=files: every configuration then runs on your files)")
             if own:
                 ablations = [dataclasses.replace(a, dataset=own) for a in ablations]
-            train_cli.runtime.configure_threads_from_flags()
-            train_cli.runtime.quiet_logging()
+            runtime.configure_threads_from_flags()
+            runtime.quiet_logging()
             start = time.time()
-            tables = tuple(dict.fromkeys(a.dataset for a in ablations))  # in the order selected
+            names = tuple(dict.fromkeys(a.dataset for a in ablations))  # in the order selected
             waited = True
-            for dataset in tables:
-                results_dir(dataset).mkdir(parents=True, exist_ok=True)
-                waited &= run_all([a for a in ablations if a.dataset == dataset], FLAGS.seeds, results_dir(dataset),
-                                  options)
+            for dataset in names:
+                records_dir(dataset).mkdir(parents=True, exist_ok=True)
+                grid_jobs = jobs([a for a in ablations if a.dataset == dataset], settings.seeds, records_dir(dataset))
+                waited &= GRID.run_all(grid_jobs, settings, Path(settings.results_dir) / dataset / run_dir_lib.RUNS_DIR)
             if not waited:
                 return  # --no_wait: the tables once the job arrays have finished (--table_only)
             print(f"[ablate] finished in {(time.time() - start) / 60:.1f} min", flush=True)
         # Only datasets with finished runs: a missing Ren-CECps folder cannot stop the E1 table.
-        readme = experiments.readme_to_update(FLAGS.readme, FLAGS.results_dir, experiments.REPRODUCING_PAGE)
-        files = train_cli.config_lib.resolve(train_cli.config_lib.given_flags())  # --dataset=files: its files
-        texts = [build_table(results_dir(d), FLAGS.data_dir, d, readme, files) for d in sorted(tables)
-                 if any(results_dir(d).glob("*.json"))]
+        readme = experiments.readme_to_update(settings.readme, settings.results_dir, experiments.REPRODUCING_PAGE)
+        texts = [build_table(d, records_dir(d), command.data_dir, readme, command) for d in sorted(names)
+                 if any(records_dir(d).glob("*.json"))]
     print("\n".join(t for t in texts if t) or "no finished runs")
 
 
 if __name__ == "__main__":
+    grid.define_flags(AblateConfig)
     cli.run(main)

@@ -54,7 +54,7 @@ from absl import flags  # noqa: E402
 
 from datn_tf import cli, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
-from datn_tf.config import LSTM_IMPLEMENTATIONS, setting  # noqa: E402
+from datn_tf.config import same_setting, setting  # noqa: E402
 from datn_tf.variants import VARIANT_NAMES  # noqa: E402
 from experiments.bench_data import (  # noqa: E402
     E1_SIZES,
@@ -95,14 +95,13 @@ class BenchConfig:
                               "and served (at the largest embedding size).", choices=VARIANT_NAMES)
     embedding_dims: tuple | None = setting(None, "Comma-separated embedding sizes (default 50,300; quick: 16).",
                                            minimum=1, item_type=int)
-    dense_embedding_updates: bool = setting(False, "Keras' dense Adam on E instead of row-wise Adam.")
-    lstm_implementation: str = setting("auto", "BiLSTM kernel (see datn_tf.layers.BiLSTMEncoder).",
-                                       choices=LSTM_IMPLEMENTATIONS)
-    deterministic: bool = setting(True, "Deterministic TensorFlow ops, as in training (the default).")
+    dense_embedding_updates: bool = same_setting("dense_embedding_updates")
+    lstm_implementation: str = same_setting("lstm_implementation")
+    deterministic: bool = same_setting("deterministic")
     full_epoch: bool = setting(False, "Also run one whole E1 epoch per variant instead of estimating it.")
     serving: bool = setting(True, "Export a SavedModel and time serving (--noserving: training only).")
     label: str = setting("", "Free text stored in the JSON (e.g. 'before row-wise Adam').")
-    batch_size: int = setting(60, "Training batch size (each task).", minimum=1)
+    batch_size: int = same_setting("batch_size")
     infer_batch_size: int = setting(256, "Serving batch size for the throughput figure.", minimum=1)
     vocab_size: int | None = setting(None, "Vocabulary size (default 30000; quick: 2000).", minimum=1)
     hidden_size: int | None = setting(None, "LSTM, attention and MLP size (default 200; quick: 16).", minimum=1)

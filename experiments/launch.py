@@ -6,12 +6,13 @@ this machine, or as one Slurm job array.
                         --cpus_per_run threads and, where GPUs are visible, its own GPU
     --launcher=slurm    the pending runs as one job array through submitit
 
-A driver (`experiments.reproduce`, `experiments.ablate`) builds its list of `Job`s once and gives
-`run_jobs` two functions of a job: `is_done` (its record is written) and `run_job` (train the run
-into its folder under the folder's lock, `run_dir.RunLock`, and write its record). A job whose run
-is locked by someone else is waited for, and trained here if the lock's holder dies; so two drivers
-on overlapping grids train each run once. submitit is what puts a job on Slurm (and runs the local
-ones as processes); `QueueWatcher` is its job-state polling where Slurm keeps no accounting.
+A driver (`experiments.reproduce`, `experiments.ablate`) builds its list of `Job`s once, and its
+grid (`experiments.grid.Grid`) gives `run_jobs` two functions of a job: `is_done` (its record is
+written) and `run_job` (train the run into its folder under the folder's lock, `run_lock.RunLock`,
+and write its record). A job whose run is locked by someone else is waited for, and trained here
+if the lock's holder dies; so two drivers on overlapping grids train each run once. submitit is
+what puts a job on Slurm (and runs the local ones as processes); `QueueWatcher` is its job-state
+polling where Slurm keeps no accounting.
 """
 
 import dataclasses
@@ -25,6 +26,10 @@ from pathlib import Path
 
 import submitit
 from absl import flags
+
+from datn_tf import cli, progress, run_lock, runtime
+from datn_tf import config as config_lib
+from datn_tf.config import setting
 
 # What `scontrol show config` says of a Slurm without slurmdbd.
 _ACCOUNTING_OFF = "accounting_storage/none"
@@ -84,41 +89,42 @@ def watch_jobs(jobs):
 
 
 LAUNCHERS = ("serial", "local", "slurm")
-# How often the driver looks at running jobs and at runs other processes hold.
-POLL_SECONDS = 10
 
 
-def _launcher_option(default, *launchers):
-    """An option only these launchers read: `Options.validate` refuses it away from its default
+def _launcher_option(default, help, launchers, **kwargs):
+    """A `setting` only these launchers read: `Options.validate` refuses it away from its default
     with another launcher."""
-    return dataclasses.field(default=default, metadata={"launchers": launchers})
+    field = setting(default, help, **kwargs)
+    return dataclasses.field(default=default, metadata={**field.metadata, "launchers": launchers})
 
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """How a grid's runs are launched (the flags of `define_flags`, and their defaults)."""
+    """How a grid's runs are launched; each field is a flag (`config.define_flags`)."""
 
-    launcher: str = "serial"
-    max_parallel: int = _launcher_option(2, "local")
-    cpus_per_run: int | None = _launcher_option(None, "local", "slurm")
-    gpus_per_run: int = _launcher_option(0, "slurm")
-    slurm_partition: str | None = _launcher_option(None, "slurm")
-    mem_gb: int = _launcher_option(8, "slurm")
-    timeout_min: int = _launcher_option(24 * 60, "local", "slurm")
-    slurm_array_parallelism: int = _launcher_option(64, "slurm")
-    no_wait: bool = _launcher_option(False, "slurm")
-    poll_seconds: float = POLL_SECONDS
+    launcher: str = setting("serial", "Where the runs train: serial (one after another in this process), local "
+                            "(--max_parallel at once on this machine) or slurm (a job array).", choices=LAUNCHERS)
+    max_parallel: int = _launcher_option(2, "local: runs at once.", ("local",), minimum=1)
+    cpus_per_run: int | None = _launcher_option(
+        None, "local and slurm: CPU cores per run; its TensorFlow threads are set as on a machine with that many "
+        "cores. Default: local: usable cores / --max_parallel; slurm: 2.", ("local", "slurm"), minimum=1)
+    gpus_per_run: int = _launcher_option(0, "slurm: GPUs per run (local: each run gets one visible GPU, if any).",
+                                         ("slurm",), minimum=0)
+    slurm_partition: str | None = _launcher_option(None, "slurm: the partition (default: the cluster's default).",
+                                                   ("slurm",))
+    mem_gb: int = _launcher_option(8, "slurm: memory per run, GB.", ("slurm",), minimum=1)
+    timeout_min: int = _launcher_option(24 * 60, "local and slurm: a run's time limit, minutes; a run stopped by it "
+                                        "(or preempted) is requeued and resumes from its checkpoint.",
+                                        ("local", "slurm"), minimum=1)
+    slurm_array_parallelism: int = _launcher_option(64, "slurm: runs of the job array at once.", ("slurm",),
+                                                    minimum=1)
+    no_wait: bool = _launcher_option(False, "slurm: return once the job array is submitted; run the same command "
+                                     "with --table_only to write the table when it has finished.", ("slurm",))
+    poll_seconds: float = setting(10.0, "Seconds between looks at running jobs and at runs other processes hold.",
+                                  minimum=0.0)
 
     def validate(self):
-        from datn_tf import cli
-
-        for name in ("max_parallel", "mem_gb", "timeout_min", "slurm_array_parallelism"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be >= 1; got {getattr(self, name)}")
-        if self.cpus_per_run is not None and self.cpus_per_run < 1:
-            raise ValueError(f"--cpus_per_run must be >= 1; got {self.cpus_per_run}")
-        if self.gpus_per_run < 0:
-            raise ValueError(f"--gpus_per_run must be >= 0; got {self.gpus_per_run}")
+        config_lib.check_settings(self)
         for field in dataclasses.fields(self):
             launchers = field.metadata.get("launchers")
             if launchers and self.launcher not in launchers and getattr(self, field.name) != field.default:
@@ -132,44 +138,7 @@ class Options:
             return self.cpus_per_run
         if self.launcher == "slurm":
             return 2
-        from datn_tf import runtime
-
         return max(1, runtime.usable_cores() // self.max_parallel)
-
-
-def define_once(define, name, *args, **kwargs):
-    """Defines a flag that both drivers define, each with its own help, unless the other driver
-    is imported into the same process (the tests) and defined it already."""
-    if name not in flags.FLAGS:
-        define(name, *args, **kwargs)
-
-
-def define_flags():
-    """The launcher flags, shared by `reproduce` and `ablate` (defined once)."""
-    if "launcher" in flags.FLAGS:
-        return
-    default = Options()
-    flags.DEFINE_enum("launcher", default.launcher, LAUNCHERS, "Where the runs train: serial (one after another in "
-                      "this process), local (--max_parallel at once on this machine) or slurm (a job array).")
-    flags.DEFINE_integer("max_parallel", default.max_parallel, "local: runs at once.")
-    flags.DEFINE_integer("cpus_per_run", None, "local and slurm: CPU cores per run; its TensorFlow threads are "
-                         "set as on a machine with that many cores. Default: local: usable cores / "
-                         "--max_parallel; slurm: 2.")
-    flags.DEFINE_integer("gpus_per_run", default.gpus_per_run,
-                         "slurm: GPUs per run (local: each run gets one visible GPU, if any).")
-    flags.DEFINE_string("slurm_partition", None, "slurm: the partition (default: the cluster's default).")
-    flags.DEFINE_integer("mem_gb", default.mem_gb, "slurm: memory per run, GB.")
-    flags.DEFINE_integer("timeout_min", default.timeout_min, "local and slurm: a run's time limit, minutes; a run "
-                         "stopped by it (or preempted) is requeued and resumes from its checkpoint.")
-    flags.DEFINE_integer("slurm_array_parallelism", default.slurm_array_parallelism,
-                         "slurm: runs of the job array at once.")
-    flags.DEFINE_bool("no_wait", False, "slurm: return once the job array is submitted; run the same command "
-                      "with --table_only to write the table when it has finished.")
-
-
-def options_from_flags():
-    f = flags.FLAGS
-    return Options(**{k.name: f[k.name].value for k in dataclasses.fields(Options) if k.name in f}).validate()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,8 +170,6 @@ def data_cache():
 def threads_for(cpus, intra_op=None, inter_op=None):
     """A run's (intra_op, inter_op) threads with `cpus` cores: as `runtime.default_threads` gives on
     a CPU of that size (with a GPU too: the runs beside it share the host's cores); flags override."""
-    from datn_tf import runtime
-
     intra, inter = runtime.default_threads(cores=cpus, gpu=False)
     return (intra if intra_op is None else intra_op), (inter if inter_op is None else inter_op)
 
@@ -236,8 +203,6 @@ def execute(job, environment=None, threads=None):
     """Runs `job` in this (fresh) process: its GPU and threads, then its driver's `run_job`."""
     os.environ.update(environment or {})  # before TensorFlow looks at the devices (the driver's import)
     driver = importlib.import_module(job.driver)
-    from datn_tf import runtime
-
     if threads is not None:
         runtime.configure_threads(*threads)
     runtime.quiet_logging()
@@ -247,7 +212,7 @@ def execute(job, environment=None, threads=None):
 class Execute(submitit.helpers.Checkpointable):
     """`execute` as submitit's job: a job stopped by its time limit or preempted is requeued with
     the same arguments, and its run resumes from its last checkpoint (the lock of its own Slurm
-    job is taken over: `run_dir.stale_reason`)."""
+    job is taken over: `run_lock.stale_reason`)."""
 
     def __call__(self, job, environment=None, threads=None):
         return execute(job, environment, threads)
@@ -275,11 +240,9 @@ class Progress:
         return statistics.mean(self.walls) * math.ceil(left / self.parallel)
 
     def line(self, done, running, pending):
-        from datn_tf.progress import fmt_time
-
         eta = self.eta_seconds(running + pending)
         return (f"{self.tag} runs: {done} done, {running} running, {pending} pending of {self.total}; ETA "
-                + ("unknown (no run trained yet)" if eta is None else fmt_time(eta)))
+                + ("unknown (no run trained yet)" if eta is None else progress.fmt_time(eta)))
 
     def report(self, done, running, pending):
         line = self.line(done, running, pending)
@@ -289,21 +252,17 @@ class Progress:
 
     def before_training(self, left):
         """The serial launcher's line before each run it trains."""
-        from datn_tf.progress import fmt_time
-
         if self.walls:
             print(f"{self.tag} ETA for the remaining {left} run{'s' * (left > 1)}: "
-                  f"{fmt_time(statistics.mean(self.walls) * left)}", flush=True)
+                  f"{progress.fmt_time(statistics.mean(self.walls) * left)}", flush=True)
 
 
 def _held(job):
     """The run's lock holder in words while it is held by a live process, else None."""
-    from datn_tf import run_dir
-
-    holder = run_dir.lock_holder(job.config.output_dir)
-    if holder is None or run_dir.stale_reason(holder) is not None:
+    holder = run_lock.lock_holder(job.config.output_dir)
+    if holder is None or run_lock.stale_reason(holder) is not None:
         return None
-    return run_dir.describe_holder(holder)
+    return run_lock.describe_holder(holder)
 
 
 def _skip_held(job, tag):

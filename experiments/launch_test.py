@@ -186,14 +186,14 @@ def test_a_run_held_by_a_live_process_is_named_and_waited_for_not_launched(launc
     import threading
     import types
 
-    from datn_tf import run_dir
+    from datn_tf import run_lock
 
     monkeypatch.setattr(launch.submitit, "AutoExecutor", _FakeSlurmExecutor)
     monkeypatch.setattr(launch, "accounting_enabled", lambda: True)
     monkeypatch.setattr(launch, "visible_gpus", lambda: [])
     _FakeSlurmExecutor.made.clear()
     held = tmp_path / "runs" / "base-seed0"
-    lock = run_dir.RunLock(held).acquire()  # this process: alive
+    lock = run_lock.RunLock(held).acquire()  # this process: alive
     recorded = set()
     job = launch.Job(driver="d", name="base-seed0", label="base-seed0",
                      config=types.SimpleNamespace(output_dir=str(held)), results="r")
@@ -214,14 +214,14 @@ def test_a_run_held_by_a_live_process_is_named_and_waited_for_not_launched(launc
 def test_no_wait_returns_when_every_pending_run_is_held_elsewhere(monkeypatch, tmp_path, capsys):
     import types
 
-    from datn_tf import run_dir
+    from datn_tf import run_lock
 
     monkeypatch.setattr(launch.submitit, "AutoExecutor", _FakeSlurmExecutor)
     _FakeSlurmExecutor.made.clear()
     held = tmp_path / "runs" / "base-seed0"
     job = launch.Job(driver="d", name="base-seed0", label="base-seed0",
                      config=types.SimpleNamespace(output_dir=str(held)), results="r")
-    with run_dir.RunLock(held):
+    with run_lock.RunLock(held):
         options = launch.Options(launcher="slurm", no_wait=True, poll_seconds=0.1)
         assert launch.run_jobs([job], None, lambda j: False, options, "[reproduce]", tmp_path / "sub") is False
     assert "not waiting (--no_wait)" in capsys.readouterr().out

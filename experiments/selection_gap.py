@@ -10,20 +10,27 @@ difference is the optimism of selecting on test. Without test curves it says so 
 nothing.
 """
 
+import dataclasses
 import statistics
 from pathlib import Path
 
-from absl import flags
-
 import experiments
+from datn_tf import cli, io_utils, tables
+from datn_tf import config as config_lib
+from datn_tf import run_dir as run_dir_lib
+from datn_tf.config import same_setting, setting
+from datn_tf.variants import VARIANT_NAMES, get_variant
 
-FLAGS = flags.FLAGS
+
+@dataclasses.dataclass(frozen=True)
+class GapConfig:
+    dataset: str = same_setting("dataset")
+    results_dir: str = setting(experiments.DEFAULT_RESULTS_DIR, "Where <dataset>/ holds reproduce's records.")
 
 
 def define_flags():
-    # Only when run as a command: the library is imported beside the drivers' flags (--results_dir).
-    flags.DEFINE_string("dataset", "semeval", "semeval or ren_cecps.")
-    flags.DEFINE_string("results_dir", experiments.DEFAULT_RESULTS_DIR, "Where <dataset>/ holds reproduce's records.")
+    """Only when run as a command: the library is imported beside the drivers' flags (--results_dir)."""
+    config_lib.define_flags(config_class=GapConfig)
 
 
 def run_gap(record):
@@ -49,9 +56,6 @@ def gap_table(records):
 
 
 def render(dataset, table):
-    from datn_tf import tables
-    from datn_tf.variants import VARIANT_NAMES, get_variant
-
     rows = []
     for v in sorted(table, key=VARIANT_NAMES.index):
         n, dev_sel, test_sel = table[v]
@@ -65,11 +69,9 @@ def render(dataset, table):
 
 
 def main(argv):
-    from datn_tf import cli, io_utils
-    from datn_tf import run_dir as run_dir_lib
-
     with cli.user_errors(argv):
-        folder = Path(FLAGS.results_dir) / FLAGS.dataset
+        settings = config_lib.command_settings(GapConfig)
+        folder = Path(settings.results_dir) / settings.dataset
         records = [io_utils.read_json(p) for p in sorted(folder.glob("*.json"))
                    if (parsed := run_dir_lib.parse_run_name(p.stem)) is not None and parsed[2] is None]
         table = gap_table(records)
@@ -77,13 +79,11 @@ def main(argv):
             print(f"nothing to report: no run in {folder} has a test curve (the test split was held out, "
                   "or the runs predate test curves)")
             return
-        text = render(FLAGS.dataset, table)
+        text = render(settings.dataset, table)
         io_utils.write_text(folder / "selection_gap.md", text)
     print(text)
 
 
 if __name__ == "__main__":
-    from datn_tf import cli
-
     define_flags()
     cli.run(main)

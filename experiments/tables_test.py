@@ -1,7 +1,6 @@
 """A metric added to `metrics.emotion_metrics` and `tables.METRIC_COLUMNS` reaches both drivers' tables.
 
-Each driver builds its table in a subprocess: reproduce and ablate define flags of the same
-name at import, so they cannot be imported in one process.
+Each driver builds its table in a subprocess of its own, where the test's new metric is patched in.
 """
 
 import subprocess
@@ -34,10 +33,10 @@ from pathlib import Path
 driver, results, data_dir = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 if driver == "reproduce":
     from experiments import reproduce
-    print(reproduce.build_table("semeval", results / "semeval", ["base", "sp"], data_dir))
+    print(reproduce.build_table("semeval", results / "semeval", data_dir, ["base", "sp"]))
 else:
     from experiments import ablate
-    print(ablate.build_table(results / "semeval" / "ablations", data_dir, "semeval"))
+    print(ablate.build_table("semeval", results / "semeval" / "ablations", data_dir))
 """
 
 

@@ -49,7 +49,7 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
 
     def ensemble(name):
         probs = metrics.ensemble_probabilities(
-            [np.load(out / "probs" / f"{name}-seed{s}.npy").astype(np.float32) for s in (0, 1)])
+            [np.load(out / "probs" / f"{name}-seed{s}-dev.npy").astype(np.float32) for s in (0, 1)])
         return metrics.predict_labels(probs, metrics.tune_threshold(gold, probs)[0])
 
     p_value = metrics.mcnemar(gold, ensemble("datn2-released-sim"), ensemble("base"))["p_value"]
@@ -92,8 +92,8 @@ def test_make_ablate_end_to_end_resumable_and_table(tmp_path):
     io_utils.write_json(path, payload)
     stale = _make(data_dir, results, "base", seeds=2)
     assert stale.returncode != 0
-    assert "base-seed1.json was run with other settings" in stale.stderr
-    assert "input_dropout: 0.3 then, 0.5 now" in stale.stderr
+    assert f"{path} is a finished run with other settings (input_dropout: 0.3 then, 0.5 now); pin them in " \
+        "CONFIGS (experiments/ablate.py) for base, or delete the file to run it again" in stale.stderr
     assert "pretrained_vocab_size" not in stale.stderr and "Traceback" not in stale.stderr
 
 
@@ -167,7 +167,8 @@ def test_ablate_runs_its_grid_with_the_local_launcher(tmp_path):
 
 
 def _record(out, name, config, variant, seed, gold):
-    """A per-run JSON and its dev probabilities, as `run_all` writes them (seeded noise)."""
+    """A per-run JSON and its dev probabilities as an older `run_all` wrote them (seeded noise; the
+    probabilities under their older name, `probs/<name>.npy`, still read)."""
     probs = np.random.default_rng(seed).uniform(size=gold.shape).astype(np.float32)
     io_utils.save_npy(out / "probs" / f"{name}.npy", probs.astype(np.float16))
     io_utils.write_json(out / f"{name}.json", {
@@ -222,4 +223,4 @@ def test_no_seeds_is_an_error_also_for_the_table(data_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments.ablate", "--table_only", "--seeds=0",
                            f"--results_dir={tmp_path}", f"--data_dir={data_dir}", "--readme="],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and proc.stderr == "error: --seeds must be >= 1\n" and proc.stdout == ""
+    assert proc.returncode == 2 and proc.stderr == "error: --seeds must be >= 1; got 0\n" and proc.stdout == ""

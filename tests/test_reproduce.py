@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datn_tf import io_utils
+from datn_tf import io_utils, run_lock
 from datn_tf import run_dir as run_dir_lib
 
 REPO = Path(__file__).resolve().parents[1]
@@ -328,15 +328,15 @@ def test_a_killed_driver_leaves_a_lock_that_is_taken_over_and_its_run_resumes(da
     while not list((run / run_dir_lib.CKPT_DIR).glob("*.index")) and time.time() < deadline:
         assert proc.poll() is None, proc.communicate()[0][-3000:]
         time.sleep(0.5)
-    holder = run_dir_lib.lock_holder(run)
+    holder = run_lock.lock_holder(run)
     assert holder["pid"] == proc.pid
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    assert run_dir_lib.lock_holder(run) == holder  # left behind by the killed driver
+    assert run_lock.lock_holder(run) == holder  # left behind by the killed driver
     out = _finish(_reproduce(data_dir, results, *slow))
     assert f"taking over the lock of pid {proc.pid} on host " in out and "is dead" in out
     assert "resumed from" in out
-    assert run_dir_lib.is_finished(run) and run_dir_lib.lock_holder(run) is None
+    assert run_dir_lib.is_finished(run) and run_lock.lock_holder(run) is None
 
 
 @pytest.mark.slow
@@ -347,14 +347,14 @@ def test_a_stale_claim_from_another_host_is_taken_over(data_dir, tmp_path):
     results = tmp_path / "results"
     run = results / "semeval" / "runs" / "base-seed0"
     run.mkdir(parents=True)
-    old = time.time() - 2 * run_dir_lib.STALE_AFTER_SECONDS
+    old = time.time() - 2 * run_lock.STALE_AFTER_SECONDS
     (run / run_dir_lib.LOCK_FILE).write_text(json.dumps(
         {"host": "node-elsewhere", "pid": 4242, "started": old, "heartbeat": old}))
     out = _finish(_reproduce(data_dir, results, "--variants=base"))
     assert "taking over the lock of pid 4242 on host node-elsewhere" in out
-    assert f"s old (stale after {run_dir_lib.STALE_AFTER_SECONDS} s)" in out
+    assert f"s old (stale after {run_lock.STALE_AFTER_SECONDS} s)" in out
     assert "base-seed0: training ->" in out and run_dir_lib.is_finished(run)
-    assert run_dir_lib.lock_holder(run) is None
+    assert run_lock.lock_holder(run) is None
 
 
 def _reproduce_now(results, data_dir, *args):

@@ -154,12 +154,12 @@ def test_a_data_error_leaves_no_run_folder_and_keeps_a_users_folder(tmp_path):
 def test_a_full_disk_is_one_line_and_the_rerun_resumes(data_dir, tmp_path, monkeypatch, capsys):
     import tensorflow as tf
 
-    from datn_tf import cli, testing
+    from datn_tf import cli, run_weights, testing
     from datn_tf import run_dir as run_dir_lib
     from datn_tf import train as train_cli
 
     config = testing.tiny_train_config(data_dir, tmp_path / "run", variant="base", max_steps=6, eval_every=2)
-    original, calls = run_dir_lib.Checkpoints.save, []
+    original, calls = run_weights.Checkpoints.save, []
 
     def full_at_the_second(self, step):
         calls.append(step)
@@ -168,7 +168,7 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes(data_dir, tmp_path, monke
                                                    "space left on device [Op:SaveV2]")
         return original(self, step)
 
-    monkeypatch.setattr(run_dir_lib.Checkpoints, "save", full_at_the_second)
+    monkeypatch.setattr(run_weights.Checkpoints, "save", full_at_the_second)
     with pytest.raises(SystemExit) as info:
         with cli.user_errors():
             train_cli.run(config)

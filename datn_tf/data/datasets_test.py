@@ -166,7 +166,7 @@ def _tables_of_a_registered_entry(run, data_dir, results):
     from experiments import ablate, reproduce
 
     reproduce.record_run(results, "base-seed0", run)
-    table3 = reproduce.build_table("mine", results, ["base"], data_dir)
+    table3 = reproduce.build_table("mine", results, data_dir, ["base"])
     assert "the paper has no figures for this dataset" in table3 and "[" not in table3
     assert "| Base | 1 |" in table3 and "| AP |" in table3 and "one-error" in table3
     metrics = run_dir_lib.read_metrics(run)
@@ -177,7 +177,7 @@ def _tables_of_a_registered_entry(run, data_dir, results):
     io_utils.save_npy(results / "ablations" / "probs" / "base-seed0.npy",
                       np.load(run_dir_lib.probabilities_path(run, "dev")).astype(np.float16))
     io_utils.write_json(results / "ablations" / "base-seed0.json", record)
-    ablations = ablate.build_table(results / "ablations", data_dir, dataset="mine")
+    ablations = ablate.build_table("mine", results / "ablations", data_dir)
     assert ablations.startswith("# Ablations on mine dev\n") and "| base | base | 1 |" in ablations
     assert "| AP |" in ablations and "[" not in ablations
 

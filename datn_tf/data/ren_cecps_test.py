@@ -236,21 +236,10 @@ def test_wrong_root(tmp_path):
         read_document(path)
 
 
-def test_latin1_bytes_name_their_line(doc_path):
-    data = doc_path.read_bytes()
-    line = _line_of(doc_path, "<S_Length>")
-    target = b"<S_Length>"
-    data = data.replace(target, b"<S_Length>\xe9", 1)
-    doc_path.write_bytes(data)
-    with testing.expect_data_error(doc_path, line, "0xe9", "UTF-8"):
-        read_document(doc_path)
+# A latin-1 byte and an empty document: datn_tf/data/_io_test.py (every reader).
 
 
-def test_empty_document_and_bad_names(tmp_path):
-    path = tmp_path / "cet_3.xml"
-    path.write_bytes(b"")
-    with testing.expect_data_error(path, 1, "empty file"):
-        read_document(path)
+def test_bad_names(tmp_path):
     other = testing.write_ren_document(tmp_path / "blog.xml", SENTENCES[:1])
     with testing.expect_data_error(other, None, "cet_N.xml"):
         read_document(other)

@@ -33,6 +33,8 @@ EMOTIONS = (
     "trust",
 )
 HEADER = ("ID", "Tweet") + EMOTIONS
+# How every official E-c file starts (what tells one from a file of your own data).
+HEADER_START = "\t".join(HEADER[:2]) + "\t"
 NONE_LABEL = "NONE"
 
 

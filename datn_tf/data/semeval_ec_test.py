@@ -171,20 +171,10 @@ def test_wrong_or_missing_header(tmp_path):
         read_ec(path)
 
 
-def test_latin1_bytes_name_their_line(tmp_path):
-    path = testing.write_ec_file(tmp_path / "latin1.txt", ROWS)
-    lines = path.read_bytes().split(b"\n")
-    lines[3] = lines[3].replace(b"so mad", "so mad café".encode("latin-1"))
-    path.write_bytes(b"\n".join(lines))
-    with testing.expect_data_error(path, 4, "0xe9", "UTF-8"):
-        read_ec(path)
+# A latin-1 byte and an empty file: datn_tf/data/_io_test.py (every reader).
 
 
-def test_empty_file_and_header_only(tmp_path):
-    path = tmp_path / "empty.txt"
-    path.write_bytes(b"")
-    with testing.expect_data_error(path, 1, "empty file"):
-        read_ec(path)
+def test_header_only(tmp_path):
     path = testing.write_ec_file(tmp_path / "header.txt", [])
     with testing.expect_data_error(path, 2, "no tweets"):
         read_ec(path)

@@ -9,6 +9,7 @@ counts the paper fixes (E1 6,838 / 886, S1 28,631; E2 and S2 as in Table 2) diff
 docs/own-data.md); a dataset without paper figures has no paper column.
 """
 
+import dataclasses
 import sys
 
 import datn_tf  # noqa: E402
@@ -19,20 +20,27 @@ from absl import flags  # noqa: E402
 
 from datn_tf import cli, tables  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
+from datn_tf.config import setting  # noqa: E402
 from datn_tf.data import datasets as datasets_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
-# `datn_tf.train` defines --data_dir and --embeddings too (same meaning, same default):
-# allow_override lets both modules be imported in one process (e.g. one pytest run)
-# instead of raising DuplicateFlagError.
-flags.DEFINE_string("data_dir", "data", "Data folder (README: data layout).", allow_override=True)
-flags.DEFINE_list("datasets", [n for n, d in datasets_lib.REGISTRY.items() if d.reads_data_dir],
-                  "Datasets to describe.")
-flags.DEFINE_string("embeddings", None, "GloVe text file for the coverage column (default: glove.6B 50-d).",
-                    allow_override=True)
-flags.DEFINE_bool("check", False, "Exit 1 if a count the paper fixes differs (used by CI).")
-flags.DEFINE_string("json", None, "Also write the statistics as JSON here.")
-config_lib.define_flags(names=config_lib.FILE_SETTINGS)  # --datasets=files: the files, as for training
+
+
+@dataclasses.dataclass(frozen=True)
+class StatsConfig:
+    """The command's own settings; the data's (--data_dir, --embeddings, the --dataset=files
+    files) are the training settings of the same names."""
+
+    datasets: tuple = setting(tuple(n for n, d in datasets_lib.REGISTRY.items() if d.reads_data_dir),
+                              "Datasets to describe.")
+    check: bool = setting(False, "Exit 1 if a count the paper fixes differs (used by CI).")
+    json: str | None = setting(None, "Also write the statistics as JSON here.")
+
+
+def define_flags():
+    """Defined when the command runs (beside `datn_tf.train`'s in one process, each setting once)."""
+    config_lib.define_flags(names=("data_dir", "embeddings", *config_lib.FILE_SETTINGS))
+    config_lib.define_flags(config_class=StatsConfig)
 
 
 def describe(dataset, data_dir, embeddings=None, files=None):
@@ -142,12 +150,12 @@ def main(argv):
     from datn_tf import io_utils
 
     with cli.user_errors(argv):
+        settings = config_lib.command_settings(StatsConfig)
         inputs = {"--data_dir": FLAGS.data_dir, "--embeddings": FLAGS.embeddings}
-        inputs.update({f"--{n}": FLAGS[n].value for n in ("train_file", "dev_file", "test_file", "sentiment_file")
-                       if n in FLAGS})
-        cli.check_outputs({"--json": FLAGS.json}, inputs=inputs)
+        inputs.update({f"--{n}": FLAGS[n].value for n in ("train_file", "dev_file", "test_file", "sentiment_file")})
+        cli.check_outputs({"--json": settings.json}, inputs=inputs)
         all_stats, problems = [], []
-        for dataset in FLAGS.datasets:
+        for dataset in settings.datasets:
             files = None
             if not datasets_lib.get(dataset).reads_data_dir:
                 # Its files from the training flags; checked as for a Base run (which needs no sentiment file).
@@ -157,9 +165,9 @@ def main(argv):
             print(render(stats))
             all_stats.append(stats)
             problems += check(stats)
-        if FLAGS.json:
-            io_utils.write_json(FLAGS.json, all_stats)
-    if FLAGS.check:
+        if settings.json:
+            io_utils.write_json(settings.json, all_stats)
+    if settings.check:
         if problems:
             print("count check FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
             sys.exit(1)
@@ -167,4 +175,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main)

@@ -248,6 +248,7 @@ def test_check_passes_for_semeval_fixture_counts(data_dir, monkeypatch, tmp_path
 
 def _run_main(capsys, *args):
     """Runs `main` in this process with the given flags; returns (exit code, out, err)."""
+    stats.define_flags()
     flag_values = flags.FLAGS
     flag_values.unparse_flags()
     flag_values(["stats", *args])
@@ -320,11 +321,15 @@ def test_cli_missing_file_and_unknown_dataset(tmp_path, capsys):
     assert code == 2 and err.startswith("error: unknown dataset 'bogus'") and err.count("\n") == 1
 
 
-def test_importable_next_to_train():
-    """`datn_tf.train` defines --data_dir and --embeddings too; both load in one process."""
-    import datn_tf.train  # noqa: F401  (a flag defined twice would raise DuplicateFlagError)
+def test_flags_definable_next_to_train():
+    """`datn_tf.train` defines --data_dir and --embeddings too; both define their flags in one process."""
+    from datn_tf import train
 
+    train.define_flags()  # a flag defined twice would raise DuplicateFlagError
+    stats.define_flags()
     assert "data_dir" in flags.FLAGS and "datasets" in flags.FLAGS
+    assert flags.FLAGS["embeddings"].help == train.config_lib.TrainConfig.__dataclass_fields__["embeddings"].metadata[
+        "help"]
 
 
 def test_python_m_malformed_file_exits_2_without_traceback(tmp_path):
