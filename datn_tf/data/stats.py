@@ -6,11 +6,13 @@ know (what `--pretrained_vocab_size` recovers), and pretrained-vector coverage. 
 the default tokenizer's (no `--normalize_tokens`). `--check` exits non-zero when the
 counts the paper fixes (E1 6,838 / 886, S1 28,631; E2 and S2 as in Table 2) differ.
 `--datasets=files` describes your own data, given by the training flags (`--train_file`, ...;
-docs/own-data.md); a dataset without paper figures has no paper column.
+docs/own-data.md); a dataset without paper figures has no paper column. `--encoder_dir` (a
+pretrained encoder's folder, e.g. data/minilm) adds each split's length in its wordpieces.
 """
 
 import dataclasses
 import sys
+from pathlib import Path
 
 import datn_tf  # noqa: E402
 
@@ -39,12 +41,26 @@ class StatsConfig:
 
 def define_flags():
     """Defined when the command runs (beside `datn_tf.train`'s in one process, each setting once)."""
-    config_lib.define_flags(names=("data_dir", "embeddings", *config_lib.FILE_SETTINGS))
+    config_lib.define_flags(names=("data_dir", "embeddings", "encoder_dir", *config_lib.FILE_SETTINGS))
     config_lib.define_flags(config_class=StatsConfig)
 
 
-def describe(dataset, data_dir, embeddings=None, files=None):
-    """Statistics of one transfer setting as a dict (`files`: the --dataset=files settings)."""
+def wordpiece_lengths(texts, folder):
+    """Mean, 99th percentile and maximum of the texts' lengths in the encoder's wordpieces, and
+    the share longer than 64 and 128 (what a --max_length of those would cut)."""
+    import numpy as np
+
+    from datn_tf import encoders
+
+    vocab = encoders.WordPieceVocab.load(Path(folder) / encoders.VOCAB_FILE, encoders.lowercase(folder))
+    n = np.array([len(ids) - 2 for ids in encoders.encode_texts(list(texts), vocab)] or [0])
+    return {"mean": round(float(n.mean()), 2), "p99": float(np.percentile(n, 99)), "max": int(n.max()),
+            "over_64": round(float((n > 64).mean()), 5), "over_128": round(float((n > 128).mean()), 5)}
+
+
+def describe(dataset, data_dir, embeddings=None, files=None, encoder_dir=None):
+    """Statistics of one transfer setting as a dict (`files`: the --dataset=files settings;
+    `encoder_dir`: also the splits' lengths in that encoder's wordpieces)."""
     import numpy as np
 
     from datn_tf import embeddings as embeddings_lib
@@ -88,6 +104,8 @@ def describe(dataset, data_dir, embeddings=None, files=None):
             row["no_emotion"] = int((ex.labels.sum(1) == 0).sum())
         if name == "sentiment":
             row["duplicates"] = int(getattr(ex, "duplicates", 0))
+        if encoder_dir:
+            row["wordpieces"] = wordpiece_lengths(ex.texts, encoder_dir)
         rows[name] = row
     return {
         "dataset": dataset,
@@ -126,6 +144,11 @@ def render(stats):
                      f"{c['token_coverage']:.2%} of training tokens")
     else:
         lines.append(f"Embeddings: {stats['embeddings']}")
+    for name, row in stats["splits"].items():
+        if "wordpieces" in row:
+            w = row["wordpieces"]
+            lines.append(f"Wordpieces, {name}: mean {w['mean']}, 99th percentile {w['p99']:g}, max {w['max']}; "
+                         f"longer than 64: {w['over_64']:.2%}, than 128: {w['over_128']:.2%}")
     lines.extend(f"Note: {n}" for n in stats["notes"])
     return "\n".join(lines) + "\n"
 
@@ -161,7 +184,7 @@ def main(argv):
                 # Its files from the training flags; checked as for a Base run (which needs no sentiment file).
                 files = config_lib.resolve({n: FLAGS[n].value for n in config_lib.FILE_SETTINGS},
                                            dataset=dataset, variant="base").validate()
-            stats = describe(dataset, FLAGS.data_dir, FLAGS.embeddings, files)
+            stats = describe(dataset, FLAGS.data_dir, FLAGS.embeddings, files, FLAGS.encoder_dir)
             print(render(stats))
             all_stats.append(stats)
             problems += check(stats)

@@ -362,3 +362,13 @@ def test_cli_json_onto_an_input_is_refused(capsys, tmp_path):
     assert err == (f"error: --json {gold} is inside the input --data_dir {data_dir}: writing it would destroy what "
                    "the command reads; choose another --json\n")
     assert gold.read_bytes() == before
+
+
+def test_wordpiece_lengths_count_the_encoders_pieces(tmp_path):
+    pytest.importorskip("keras_hub")
+    from datn_tf.testing import tiny_bert
+
+    tiny_bert.write_tiny_bert(tmp_path)
+    got = stats.wordpiece_lengths(["so happy", "trusting the exam", ""], tmp_path)
+    # "trusting" is two pieces (trust, ##ing); [CLS] and [SEP] are not counted.
+    assert got == {"mean": 2.0, "p99": pytest.approx(3.96), "max": 4, "over_64": 0.0, "over_128": 0.0}
