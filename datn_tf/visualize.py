@@ -61,6 +61,7 @@ PAPER_GOLD = ("joy", "optimism", "love")
 ALPHA_S, ALPHA_T = "α_s", "α_t"
 BATCH_SIZE = 64
 DEFAULT_DPI = 150
+MAX_DPI = 1200  # print quality is 300-600; far beyond, one figure needs gigabytes
 CMAP = "Reds"
 
 # Fonts used as per-glyph fallbacks after the default one, when installed (matplotlib >= 3.6
@@ -374,7 +375,7 @@ def define_flags():
     flags.DEFINE_multi_string("text", None, "A sentence to draw (repeatable). Default: the paper's Figure 3 sentence.")
     flags.DEFINE_string("input", None, "A UTF-8 file with one sentence per line (after the --text ones).")
     flags.DEFINE_multi_string("gold", None, "Gold labels of the i-th sentence, comma-separated (repeatable).")
-    flags.DEFINE_integer("dpi", DEFAULT_DPI, "Resolution of the PNG.")
+    flags.DEFINE_integer("dpi", DEFAULT_DPI, "Resolution of the PNG.", lower_bound=1, upper_bound=MAX_DPI)
     flags.DEFINE_bool("annotate", True, "Write each weight in its cell.")
 
 
@@ -382,6 +383,7 @@ def main(argv):
     with cli.user_errors(argv):
         if not FLAGS.run_dirs or not FLAGS.output:
             raise cli.UserError("--run_dirs and --output are required")
+        cli.check_list("--run_dirs", FLAGS.run_dirs)
         cli.check_outputs({"--output": FLAGS.output}, inputs={"--input": FLAGS.input},
                           runs=[("--run_dirs", d) for d in FLAGS.run_dirs])
         if Path(FLAGS.output).is_dir():

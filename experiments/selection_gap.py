@@ -65,6 +65,9 @@ def render(dataset, table):
 
 
 def main(argv):
+    import datn_tf
+
+    datn_tf.import_tensorflow_quietly()  # run_dir imports TensorFlow: without its start-up lines
     from datn_tf import cli, io_utils
     from datn_tf import run_dir as run_dir_lib
 
