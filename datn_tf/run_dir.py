@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -250,8 +251,12 @@ class Checkpoints:
         """Restores the newest readable checkpoint; returns its path, or None when there is none.
 
         A damaged checkpoint is reported and the previous one tried; if none can be read the
-        run cannot resume, and the error says which folder to delete.
+        run cannot resume, and the error says which folder to delete. What a save stopped by a
+        full disk or a kill left (TensorFlow writes `ckpt-N_temp/` and renames its files out
+        when whole) is removed: the run is locked, so no save is under way.
         """
+        for partial in self.directory.glob("ckpt-*_temp"):
+            shutil.rmtree(partial, ignore_errors=True)
         saved = list(reversed(self.manager.checkpoints))
         for path in saved:
             try:
@@ -276,15 +281,19 @@ def save_best_weights(output_dir, model):
 def read_best_weights(run_dir, model):
     """Loads `<run>/best/weights` into `model`, with an error naming the folder if it cannot."""
     best = Path(run_dir) / BEST_DIR
+    # Only a run that has not been evaluated yet gets best/ by training on: once written, the best
+    # weights are in no checkpoint, and a resumed run keeps selecting against their dev score.
+    lost = f"the run's best weights are lost: delete {Path(run_dir)} and train the run again"
     if not (best / "weights.index").exists():
+        if (Path(run_dir) / HISTORY_FILE).exists():
+            raise RunDirError(f"{best} holds no weights (no weights.index), though the run was evaluated on dev: "
+                              f"{lost}")
         raise RunDirError(f"{best} holds no weights (no weights.index): the run has not reached its first dev "
-                          "evaluation, or the folder was removed; re-run its training command to finish it")
+                          "evaluation; re-run its training command to finish it")
     try:
         tf.train.Checkpoint(model=model).read(str(best / "weights")).assert_existing_objects_matched()
     except _READ_ERRORS as e:
-        raise RunDirError(f"{best} is damaged or from another model ({_first_line(e)}); re-run the training "
-                          "command (it resumes and rewrites best/ at its next improvement), or train again "
-                          f"after deleting {Path(run_dir)}") from None
+        raise RunDirError(f"{best} is damaged or from another model ({_first_line(e)}); {lost}") from None
 
 
 def _first_line(error):

@@ -43,6 +43,35 @@ def test_missing_or_damaged_best_weights_give_a_clear_error(finished_run, tmp_pa
         run_dir_lib.load_run(tmp_path)
 
 
+def test_the_advice_for_missing_or_damaged_best_weights_works(finished_run, data_dir, tmp_path):
+    # It said "re-run the training command", which for a finished run fails with the same error:
+    # the best weights are in no checkpoint.
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    data = next((run / run_dir_lib.BEST_DIR).glob("weights.data*"))
+    data.write_bytes(data.read_bytes()[:10])
+    lost = f"the run's best weights are lost: delete {run} and train the run again"
+    with pytest.raises(run_dir_lib.RunDirError) as err:
+        run_dir_lib.load_run(run)
+    assert str(err.value).endswith(f"; {lost}")
+    shutil.rmtree(run / run_dir_lib.BEST_DIR)
+    with pytest.raises(run_dir_lib.RunDirError) as err:
+        run_dir_lib.load_run(run)
+    assert str(err.value) == (f"{run / run_dir_lib.BEST_DIR} holds no weights (no weights.index), though the run was "
+                              f"evaluated on dev: {lost}")
+    # Before its first dev evaluation, training on writes best/.
+    config = testing.tiny_train_config(data_dir, tmp_path / "young", variant="base", max_steps=4, eval_every=4)
+    Trainer(config, prepare_data(config)).fit(stop_after=2)
+    with pytest.raises(run_dir_lib.RunDirError) as err:
+        run_dir_lib.load_run(tmp_path / "young")
+    assert str(err.value).endswith("the run has not reached its first dev evaluation; re-run its training command "
+                                   "to finish it")
+    Trainer(config, prepare_data(config)).fit()
+    run_dir_lib.load_run(tmp_path / "young")
+
+
 def test_summary_says_why_test_was_not_evaluated_once():
     payload = {"dataset": "semeval", "variant": "base", "seed": 0, "best_step": 3, "steps": 6, "threshold": 0.12,
                "threshold_source": "tuned on dev", "wall_seconds": 75.0, "test_evaluated": False,
@@ -295,3 +324,21 @@ def test_a_run_name_parses_back(variant, seed, fold):
 @pytest.mark.parametrize("name", ["sp", "sp-seed", "sp-seedx", "-seed0", "sp-seed0.json", "table3"])
 def test_other_names_are_not_run_names(name):
     assert run_dir_lib.parse_run_name(name) is None
+
+
+def test_a_checkpoint_save_stopped_half_way_is_removed_when_the_run_resumes(tmp_path):
+    # A full disk left a 36 MB ckpt-*_temp/ behind.
+    import tensorflow as tf
+
+    step = tf.Variable(0)
+    checkpoints = run_dir_lib.Checkpoints(tf.train.Checkpoint(step=step), tmp_path)
+    step.assign(3)
+    checkpoints.save(3)
+    partial = tmp_path / run_dir_lib.CKPT_DIR / "ckpt-6_temp"
+    partial.mkdir()
+    (partial / "part-00000-of-00001.data-00000-of-00001.tempstate123").write_bytes(b"x" * 100)
+    step.assign(0)
+    resumed = run_dir_lib.Checkpoints(tf.train.Checkpoint(step=step), tmp_path)
+    assert resumed.restore_latest().endswith("ckpt-3") and int(step.numpy()) == 3
+    assert sorted(p.name for p in (tmp_path / run_dir_lib.CKPT_DIR).iterdir()) == [
+        "checkpoint", "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
