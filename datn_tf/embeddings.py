@@ -147,7 +147,7 @@ def _read_glove_text(path, words, *, allow_multiword_keys=False, first=0):
                         line_no,
                         f"expected {dim} numbers after the word, got {found} (an extra number, or the word "
                         f"{key!r} has spaces: words with spaces, as in glove.840B, are read only with "
-                        "allow_multiword_keys=True)",
+                        "--allow_multiword_embedding_keys)",
                     )
                 # With multi-word keys (840B), the vector is the last `dim` fields.
                 word = " ".join(parts[: len(parts) - dim])
@@ -165,15 +165,35 @@ def _read_glove_text(path, words, *, allow_multiword_keys=False, first=0):
                     raise DataFormatError(path, line_no, f"vector holds {bad!r}, not a finite float32 number")
                 vectors[word] = vector.astype(np.float32)
     except UnicodeDecodeError:
+        _check_whole_gzip(path, opener)
         raise DataFormatError(path, _line_of_offset(path, opener), "bytes are not valid UTF-8") from None
+    except DataFormatError:
+        _check_whole_gzip(path, opener)
+        raise
     except _READ_ERRORS as e:
         if opener is gzip.open:
-            problem = f"cannot decompress ({e}): the file is damaged, cut short or not gzip"
-            raise DataFormatError(path, None, problem) from None
+            raise _gzip_damaged(path, e) from None
         raise DataFormatError(path, None, f"cannot read embeddings: {e}") from None
     if dim is None:
         raise DataFormatError(path, None, "embeddings file holds no vectors")
     return vectors, dim
+
+
+def _gzip_damaged(path, error):
+    return DataFormatError(path, None, f"cannot decompress ({error}): the file is damaged, cut short or not gzip")
+
+
+def _check_whole_gzip(path, opener):
+    """Raises the archive's error when a .gz does not decompress whole: a damaged one can
+    decompress into a wrong line before its checksum fails, and that line is not the problem."""
+    if opener is not gzip.open:
+        return
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except _READ_ERRORS as e:
+        raise _gzip_damaged(path, e) from None
 
 
 def _line_of_offset(path, opener):

@@ -201,6 +201,26 @@ def test_damaged_gzip_names_the_file(tmp_path, corrupt):
         load_vectors(path)
 
 
+def test_a_damaged_gzip_that_decompresses_into_a_wrong_line_names_the_archive(tmp_path):
+    # Bytes flipped mid-stream can decompress into a short line before the checksum fails: the error
+    # blamed that line ("v.txt.gz:553: expected 10 numbers after the word, got 9").
+    import random
+
+    rng = random.Random(0)
+    text = "".join(f"w{i} " + " ".join(f"{rng.uniform(-1, 1):.5f}" for _ in range(10)) + "\n" for i in range(5000))
+    data = bytearray(gzip.compress(text.encode()))
+    data[20000:20004] = bytes(b ^ 0x5A for b in data[20000:20004])
+    path = _write(tmp_path / "v.txt.gz", bytes(data))
+    with testing.expect_data_error(path, None, "cannot decompress", "the file is damaged, cut short or not gzip"):
+        load_vectors(path)
+    # A whole archive with a wrong line still names the line.
+    lines = text.splitlines()
+    lines[552] = lines[552].rsplit(" ", 1)[0]
+    path = _write(tmp_path / "short.txt.gz", "\n".join(lines) + "\n", gz=True)
+    with testing.expect_data_error(path, 553, "expected 10 numbers after the word, got 9"):
+        load_vectors(path)
+
+
 # ------------------------------------------------------------------------------------
 # The number of values per line
 
@@ -221,13 +241,14 @@ def test_short_first_line_does_not_set_the_dimension(tmp_path, gz):
 def test_extra_number_is_an_error(tmp_path, gz):
     # Not the word "b 4" with the vector 5 6 7.
     path = _write(tmp_path / ("v.txt.gz" if gz else "v.txt"), "a 1 2 3\nb 4 5 6 7\nc 7 8 9\n", gz=gz)
-    with testing.expect_data_error(path, 2, "expected 3 numbers after the word, got 4", "allow_multiword_keys=True"):
+    with testing.expect_data_error(path, 2, "expected 3 numbers after the word, got 4",
+                                   "read only with --allow_multiword_embedding_keys"):
         load_vectors(path)
 
 
 def test_words_with_spaces_need_allow_multiword_keys(tmp_path):
     path = _write(tmp_path / "v.txt", GLOVE)
-    with testing.expect_data_error(path, 4, "got 4", "'New York'", "allow_multiword_keys=True"):
+    with testing.expect_data_error(path, 4, "got 4", "'New York'", "--allow_multiword_embedding_keys"):
         load_vectors(path)
     with testing.expect_data_error(path, 4, "'New York'"):
         load_vectors(path, words={"the"})  # a malformed line is an error even when its word is not kept

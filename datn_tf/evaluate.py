@@ -254,6 +254,7 @@ def _gold_for_runs(run_dirs):
 
 def main(argv):
     with cli.user_errors(argv):
+        cli.check_list("--ensemble", FLAGS.ensemble)
         cli.check_outputs({"--output": FLAGS.output},
                           inputs={"--gold": FLAGS.gold, "--predictions": FLAGS.predictions,
                                   "--baseline": FLAGS.baseline, "--ranking_scores": FLAGS.ranking_scores},

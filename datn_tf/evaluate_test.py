@@ -209,6 +209,10 @@ def test_gold_as_predictions_and_a_repeated_ensemble_run_are_refused(gold_path, 
     code, err = _main(capsys, f"--ensemble={run},{tmp_path}/./run")
     assert code == 2
     assert err == f"error: --ensemble names {tmp_path}/./run twice: an ensemble averages distinct runs\n"
+    # A trailing comma was an empty run name: "error:  is not a training run (no config.json)".
+    code, err = _main(capsys, f"--ensemble={run},{tmp_path / 'other'},")
+    assert (code, err) == (2, f"error: --ensemble={run},{tmp_path / 'other'}, has an empty item (a comma too many); "
+                              "separate the items by single commas\n")
 
 
 def test_ranking_scores_that_are_not_a_npy_array_are_named(gold_path, tmp_path, capsys):

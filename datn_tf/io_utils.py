@@ -2,28 +2,63 @@
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import secrets
 import shutil
+import socket
 from pathlib import Path
 
+# Temporaries beside a destination: `.{name}.{host}-{pid}-{random}.tmp` holds what is being written,
+# `.old` the old folder for the instant it is swapped out. The writer's host and process tell a
+# later write whether the writer is dead (killed: a SIGKILLed export left 29 MB behind).
+_TEMPORARY, _ASIDE = ".tmp", ".old"
 
-def _make_temp_dir(parent, name):
-    """Creates and returns a new empty hidden folder `.{name}.<random>.tmp` in `parent`.
+
+def _make_temp_dir(parent, name, suffix=_TEMPORARY):
+    """Creates and returns a new empty hidden folder `.{name}.{host}-{pid}-{random}{suffix}` in `parent`.
 
     Unlike `tempfile.mkdtemp` (always 0o700), the folder gets the umask's usual mode
     (0o777 & ~umask), so a folder renamed into place from it (an export, `best/`) is as
     readable as any other folder the user creates.
     """
     for _ in range(100):
-        candidate = Path(parent) / f".{name}.{secrets.token_hex(4)}.tmp"
+        candidate = Path(parent) / f".{name}.{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
         try:
             os.mkdir(candidate)
         except FileExistsError:
             continue
         return candidate
     raise FileExistsError(f"no free temporary name for {name!r} in {parent}")
+
+
+def _writer_is_dead(temporary, name):
+    """Whether the process that made `temporary` (a `_make_temp_dir` folder for `name`) was on this
+    host and is gone."""
+    writer = temporary.name[len(name) + 2: -len(temporary.suffix)].rpartition("-")[0]  # without the random part
+    host, _, pid = writer.rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+def _clear_dead_temporaries(path):
+    """Removes the temporaries that a killed write to `path` left beside it; a folder it had swapped
+    out and not yet replaced (`.old`) is put back first when `path` is missing."""
+    for leftover in sorted(path.parent.glob(f".{glob.escape(path.name)}.*")):
+        if leftover.suffix not in (_TEMPORARY, _ASIDE) or not _writer_is_dead(leftover, path.name):
+            continue
+        old = leftover / path.name
+        if leftover.suffix == _ASIDE and old.is_dir() and not os.path.lexists(path):
+            os.replace(old, path)
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _about(error, temporary, path):
@@ -46,8 +81,9 @@ def atomic_path(path, *, is_dir=False):
     An existing folder (`is_dir=True`) is renamed aside, the new one renamed in, and only
     then is the old one deleted; if the rename-in fails the old one is moved back. So the
     old or the new content exists at every moment (for the instant between the two renames,
-    the old one is under a hidden `.{name}.*.tmp` sibling, which is also where a process
-    killed in that instant leaves it).
+    the old one is under a hidden `.{name}.*.old` sibling, which is also where a process
+    killed in that instant leaves it: the next write to `path` puts it back). What a killed
+    write left beside `path` is removed by the next one.
     """
     path = Path(path)
     try:
@@ -55,6 +91,7 @@ def atomic_path(path, *, is_dir=False):
     except FileExistsError as e:  # a file where a folder should be: say so, not "File exists"
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), e.filename) from None
     try:
+        _clear_dead_temporaries(path)
         tmp = _make_temp_dir(path.parent, path.name)
     except OSError as e:
         raise _about(e, path.parent, path.parent) from None
@@ -63,7 +100,7 @@ def atomic_path(path, *, is_dir=False):
     try:
         yield target
         if is_dir and path.is_dir() and not path.is_symlink():
-            aside = _make_temp_dir(path.parent, path.name)
+            aside = _make_temp_dir(path.parent, path.name, _ASIDE)
             old = aside / path.name
             os.replace(path, old)
             try:

@@ -105,6 +105,38 @@ def test_interrupted_folder_write_keeps_the_old_folder(tmp_path, existing):
         assert _names(tmp_path) == []
 
 
+def test_what_a_killed_write_left_beside_its_path_is_removed_by_the_next_write(tmp_path):
+    # A SIGKILLed export left a 29 MB hidden temporary that the next export did not remove.
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a process that has ended
+    host = socket.gethostname()
+    dead = tmp_path / f".out.txt.{host}-{gone}-0badcafe.tmp"
+    dead.mkdir()
+    (dead / "out.txt").write_text("half")
+    alive = tmp_path / f".out.txt.{host}-{os.getpid()}-0badcafe.tmp"  # a write in progress
+    elsewhere = tmp_path / f".out.txt.another-host-{gone}-0badcafe.tmp"  # its process cannot be checked
+    other = tmp_path / f".out.txt.bak.{host}-{gone}-0badcafe.tmp"  # another file's
+    for folder in (alive, elsewhere):
+        folder.mkdir()
+    other.mkdir()
+    io_utils.write_text(tmp_path / "out.txt", "new")
+    assert _names(tmp_path) == sorted([other.name, elsewhere.name, alive.name, "out.txt"])
+
+    # Killed between swapping the old folder out and the new one in: the old one is put back.
+    aside = tmp_path / f".model.{host}-{gone}-0badcafe.old"
+    aside.mkdir()
+    _make_folder(aside / "model", "old")
+    with pytest.raises(RuntimeError):
+        with io_utils.atomic_path(tmp_path / "model", is_dir=True) as tmp:
+            (tmp / "model.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    assert _content(tmp_path / "model") == "old" and not aside.exists()
+
+
 # -- replacing a folder -------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ TensorFlow): the training checkpoints, the best weights, and the model loaded wi
     <run>/best/weights.*       the best weights by dev Jaccard accuracy
 """
 
+import shutil
 from pathlib import Path
 
 import tensorflow as tf
@@ -37,8 +38,12 @@ class Checkpoints:
         """Restores the newest readable checkpoint; returns its path, or None when there is none.
 
         A damaged checkpoint is reported and the previous one tried; if none can be read the
-        run cannot resume, and the error says which folder to delete.
+        run cannot resume, and the error says which folder to delete. What a save stopped by a
+        full disk or a kill left (TensorFlow writes `ckpt-N_temp/` and renames its files out
+        when whole) is removed: the run is locked, so no save is under way.
         """
+        for partial in self.directory.glob("ckpt-*_temp"):
+            shutil.rmtree(partial, ignore_errors=True)
         saved = list(reversed(self.manager.checkpoints))
         for path in saved:
             try:
@@ -63,17 +68,20 @@ def save_best_weights(output_dir, model):
 def read_best_weights(run_dir, model):
     """Loads `<run>/best/weights` into `model`, with an error naming the folder if it cannot."""
     best = Path(run_dir) / run_dir_lib.BEST_DIR
+    # Only a run that has not been evaluated yet gets best/ by training on: once written, the best
+    # weights are in no checkpoint, and a resumed run keeps selecting against their dev score.
+    lost = f"the run's best weights are lost: delete {Path(run_dir)} and train the run again"
     if not (best / "weights.index").exists():
+        if (Path(run_dir) / run_dir_lib.HISTORY_FILE).exists():
+            raise run_dir_lib.RunDirError(
+                f"{best} holds no weights (no weights.index), though the run was evaluated on dev: {lost}")
         raise run_dir_lib.RunDirError(
             f"{best} holds no weights (no weights.index): the run has not reached its first dev "
-            "evaluation, or the folder was removed; re-run its training command to finish it")
+            "evaluation; re-run its training command to finish it")
     try:
         tf.train.Checkpoint(model=model).read(str(best / "weights")).assert_existing_objects_matched()
     except _READ_ERRORS as e:
-        raise run_dir_lib.RunDirError(
-            f"{best} is damaged or from another model ({_first_line(e)}); re-run the training command (it "
-            f"resumes and rewrites best/ at its next improvement), or train again after deleting {Path(run_dir)}"
-        ) from None
+        raise run_dir_lib.RunDirError(f"{best} is damaged or from another model ({_first_line(e)}); {lost}") from None
 
 
 def _first_line(error):

@@ -20,6 +20,7 @@ import os
 from absl import flags
 
 MAX_CONCURRENT_LOOPS = 4
+MAX_THREADS = 1024  # per pool; far beyond any machine's cores
 
 
 def usable_cores():
@@ -49,8 +50,11 @@ def configure_threads(intra_op=None, inter_op=None):
         default_intra, default_inter = default_threads(gpu=bool(tf.config.list_physical_devices("GPU")))
         intra_op = default_intra if intra_op is None else intra_op
         inter_op = default_inter if inter_op is None else inter_op
-    if intra_op < 0 or inter_op < 0:
-        raise ValueError("thread counts must be >= 0 (0: TensorFlow's default)")
+    for flag, value in (("--intra_op_threads", intra_op), ("--inter_op_threads", inter_op)):
+        if value < 0:
+            raise ValueError(f"{flag} must be >= 0 (0: TensorFlow's default); got {value}")
+        if value > MAX_THREADS:
+            raise ValueError(f"{flag} must be <= {MAX_THREADS}; got {value}")
     threading = tf.config.threading
     if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) != (
         intra_op,
@@ -67,11 +71,11 @@ def define_thread_flags():
         return
     flags.DEFINE_integer(
         "intra_op_threads", None, "Threads per TensorFlow op. Default: 1 per op on a CPU with up to 4 cores "
-        "(see datn_tf/runtime.py); 0: TensorFlow's default."
+        "(see datn_tf/runtime.py); 0: TensorFlow's default.", lower_bound=0, upper_bound=MAX_THREADS
     )
     flags.DEFINE_integer(
         "inter_op_threads", None, "TensorFlow ops run at once. Default: min(cores, 4) without a GPU; "
-        "0: TensorFlow's default."
+        "0: TensorFlow's default.", lower_bound=0, upper_bound=MAX_THREADS
     )
 
 

@@ -39,3 +39,9 @@ def test_configure_threads_sets_tensorflow_pools_in_a_fresh_process():
 def test_configure_threads_rejects_negative_counts():
     with pytest.raises(ValueError, match=">= 0"):
         runtime.configure_threads(-1, 2)
+    # Each message names its flag (they named none).
+    with pytest.raises(ValueError, match=r"^--inter_op_threads must be >= 0 \(0: TensorFlow's default\); got -2$"):
+        runtime.configure_threads(1, -2)
+    with pytest.raises(ValueError, match=r"^--intra_op_threads must be <= 1024; got 100000$"):
+        runtime.configure_threads(100000, 2)
+

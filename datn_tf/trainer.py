@@ -242,6 +242,8 @@ class Trainer:
         log(f"strategy {cfg.strategy}: {self.strategy.num_replicas_in_sync} replica(s); devices {', '.join(devices)}")
         for note in data.task.notes:
             log(f"note: {note}")
+        for warning in data.task.warnings:
+            log(f"warning: {warning}")
 
     def fit(self, stop_after=None):
         """Trains (resuming from the last checkpoint if any); returns the final metrics dict.

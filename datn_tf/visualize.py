@@ -63,6 +63,7 @@ PAPER_GOLD = ("joy", "optimism", "love")
 ALPHA_S, ALPHA_T = "α_s", "α_t"
 BATCH_SIZE = 64
 DEFAULT_DPI = 150
+MAX_DPI = 1200  # print quality is 300-600; far beyond, one figure needs gigabytes
 CMAP = "Reds"
 
 # Fonts used as per-glyph fallbacks after the default one, when installed (matplotlib >= 3.6
@@ -381,7 +382,7 @@ class VisualizeConfig:
     input: str | None = setting(None, "A UTF-8 file with one sentence per line (after the --text ones).")
     gold: tuple | None = setting(None, "Gold labels of the i-th sentence, comma-separated (repeatable).",
                                  repeatable=True)
-    dpi: int = setting(DEFAULT_DPI, "Resolution of the PNG.")
+    dpi: int = setting(DEFAULT_DPI, "Resolution of the PNG.", minimum=1, maximum=MAX_DPI)
     annotate: bool = setting(True, "Write each weight in its cell.")
 
 
@@ -395,6 +396,7 @@ def main(argv):
         settings = config_lib.command_settings(VisualizeConfig)
         if not settings.run_dirs:  # --run_dirs= (an empty list)
             raise cli.UserError("--run_dirs must be given")
+        cli.check_list("--run_dirs", settings.run_dirs)
         cli.check_outputs({"--output": settings.output}, inputs={"--input": settings.input},
                           runs=[("--run_dirs", d) for d in settings.run_dirs])
         if Path(settings.output).is_dir():

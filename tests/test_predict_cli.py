@@ -7,12 +7,14 @@ The check runs before the model is loaded, so no exported model is needed here;
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from datn_tf import testing
 
 NONE_ROW = ["NONE"] * 11
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
@@ -60,3 +62,42 @@ def test_evaluate_ensemble_prints_only_the_projects_lines(exported_runs):
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.startswith("dev   jaccard "), result.stderr[:500]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command, arg", [
+    ("datn_tf.predict", "--intra_op_threads=-1"),  # "thread counts must be >= 0", naming no flag
+    ("datn_tf.visualize", "--dpi=0"),  # "dpi must be positive"; a huge one: a MemoryError traceback
+    ("datn_tf.visualize", "--dpi=100000"),
+])
+def test_an_out_of_range_flag_is_named(tmp_path, command, arg):
+    others = {"datn_tf.predict": [f"--model={tmp_path}", "hello"],
+              "datn_tf.visualize": [f"--run_dirs={tmp_path}", f"--output={tmp_path / 'out.png'}"]}[command]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run([sys.executable, "-m", command, arg, *others], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: flag {arg}: ") and \
+        result.stderr.count("\n") == 1, result.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["evaluate --output", "glove_100d", "selection_gap"])
+def test_every_command_hides_tensorflows_start_up_lines(tmp_path, command):
+    # These printed TensorFlow's CUDA and absl start-up lines (their output checks read run folders,
+    # and the run folder module imports TensorFlow).
+    from datn_tf.data import semeval_ec
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DATN_TF_VERBOSE")}
+    gold = tmp_path / "gold.txt"
+    testing.write_ec_file(gold, [("2018-En-01", "so happy today", [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0])])
+    args, stderr = {
+        "evaluate --output": (["datn_tf.evaluate", f"--gold={gold}", f"--predictions={gold.with_name('p.txt')}",
+                               f"--output={tmp_path / 'm.json'}"], "jaccard 1.0000"),
+        "glove_100d": (["datn_tf.data.glove_100d", f"--archive={tmp_path / 'none.tgz'}",
+                        f"--output={tmp_path / 'glove.txt'}"], f"error: {tmp_path / 'none.tgz'}: No such file"),
+        "selection_gap": (["experiments.selection_gap", f"--results_dir={tmp_path}"], ""),
+    }[command]
+    semeval_ec.write_ec_file(gold.with_name("p.txt"), semeval_ec.read_ec(gold), semeval_ec.read_ec(gold).labels)
+    result = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.stderr.startswith(stderr) and result.stderr.count("\n") == (1 if stderr else 0), result.stderr

@@ -91,6 +91,7 @@ class TaskData:
     test: EmotionExamples | None
     sentiment: SentimentExamples
     notes: list
+    warnings: list = dataclasses.field(default_factory=list)  # degenerate data, one line each
 
     def splits(self):
         out = {"train": self.train, "dev": self.dev}
@@ -318,6 +319,28 @@ def _read_sentiment_file(files):
                              label_names=rows.label_names, source=str(path))
 
 
+# A training file with fewer sentences teaches next to nothing (`_degenerate_data`).
+MIN_TRAIN_SENTENCES = 10
+
+
+def _degenerate_data(files, train, dev):
+    """One line per way your own files cannot train a useful model, though they read."""
+    found = []
+    never = [name for name, count in zip(train.label_names, train.labels.sum(0)) if count == 0]
+    if never:
+        shown = ", ".join(never[:3]) + (", ..." if len(never) > 3 else "")
+        found.append(f"{len(never)} of the {len(train.label_names)} labels never occur in the training file "
+                     f"{files.train_file} ({shown}): no sentence teaches them, so they are never predicted; leave "
+                     "them out of the data")
+    if len(train) < MIN_TRAIN_SENTENCES:
+        found.append(f"the training file {files.train_file} holds {len(train)} sentence(s): too few to learn from")
+    if set(dev.texts) <= set(train.texts):
+        found.append(f"every sentence of the dev file {files.dev_file} is also in the training file "
+                     f"{files.train_file}: dev scores, the selected step and gamma measure memorisation; give "
+                     "held-out sentences")
+    return found
+
+
 def _read_files(data_dir, files=None, **_):
     """--dataset=files: the splits from --train_file, --dev_file, --test_file, --sentiment_file."""
     names = files_lib.read_label_names(files.label_names_file) if files.label_names_file else None
@@ -343,7 +366,8 @@ def _read_files(data_dir, files=None, **_):
     else:
         sentiment = SentimentExamples(ids=[], texts=[], labels=[], label_names=(), source="no --sentiment_file")
         notes.append("no sentiment source (--sentiment_file): Base only")
-    return TaskData("files", "en", train.label_names, train, dev, test, sentiment, notes)
+    return TaskData("files", "en", train.label_names, train, dev, test, sentiment, notes,
+                    _degenerate_data(files, train, dev))
 
 
 register(Dataset(

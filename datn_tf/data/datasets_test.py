@@ -326,3 +326,41 @@ def test_a_split_digest_is_of_the_rows_not_of_the_file(data_dir, tmp_path):
     swapped = dev.select([1, 0, *range(2, len(dev))])
     changed = {dev.digest(), flipped.digest(), swapped.digest(), dev.select(range(len(dev) - 1)).digest()}
     assert len(changed) == 4
+
+
+def test_degenerate_own_data_gets_one_warning_line_each(tmp_path, capsys):
+    # A label column of zeros, a 1-row training file, 9,989 of 10,000 listed labels that never occur,
+    # or a dev file equal to the training file trained without a word.
+    from datn_tf import train as train_cli
+
+    (tmp_path / "one.csv").write_text("text,calm,eager,bored\nso calm,1,0,0\n")
+    files = _own_files(tmp_path, variant="base", train_file=str(tmp_path / "one.csv"),
+                       dev_file=str(tmp_path / "one.csv"), embedding_init="random", embedding_dim=4,
+                       output_dir=str(tmp_path / "run"), max_steps=1, **testing.TINY_MODEL)
+    warnings = datasets.load_task_of(files).warnings
+    train_cli.run(files)
+    assert [line for line in capsys.readouterr().out.splitlines() if "warning" in line] == [
+        f"warning: {w}" for w in warnings]
+    assert warnings == [
+        f"2 of the 3 labels never occur in the training file {tmp_path / 'one.csv'} (eager, bored): no sentence "
+        "teaches them, so they are never predicted; leave them out of the data",
+        f"the training file {tmp_path / 'one.csv'} holds 1 sentence(s): too few to learn from",
+        f"every sentence of the dev file {tmp_path / 'one.csv'} is also in the training file {tmp_path / 'one.csv'}: "
+        "dev scores, the selected step and gamma measure memorisation; give held-out sentences",
+    ]
+    names = [f"label{i}" for i in range(10_000)]
+    (tmp_path / "names.txt").write_text("\n".join(names) + "\n")
+    rows = [f"sentence {i}\t{i % 11}" for i in range(40)]
+    (tmp_path / "train.tsv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "dev.tsv").write_text("a new sentence\t3\n")
+    files = _own_files(tmp_path, variant="base", train_file=str(tmp_path / "train.tsv"),
+                       dev_file=str(tmp_path / "dev.tsv"), label_names_file=str(tmp_path / "names.txt"),
+                       text_column="0", labels_column="1")
+    assert datasets.load_task_of(files).warnings == [
+        f"9989 of the 10000 labels never occur in the training file {tmp_path / 'train.tsv'} (label11, label12, "
+        "label13, ...): no sentence teaches them, so they are never predicted; leave them out of the data"]
+    # Data that can train a model: no warning.
+    (tmp_path / "train.tsv").write_text("\n".join(f"sentence {i}\t{i % 2}" for i in range(12)) + "\n")
+    (tmp_path / "names.txt").write_text("calm\neager\n")
+    (tmp_path / "dev.tsv").write_text("a new sentence\t1\n")
+    assert datasets.load_task_of(files).warnings == []

@@ -76,12 +76,28 @@ def read_table(path, delimiter=None, header=True):
     kind = "TSV" if sep == "\t" else "CSV"
     try:
         _check_rows(path, sep, kind)
-        return pd.read_csv(path, sep=sep, header=0 if header else None, dtype=str, keep_default_na=False,
-                           quoting=3 if sep == "\t" else 0, encoding="utf-8")
+        frame = pd.read_csv(path, sep=sep, header=0 if header else None, dtype=str, keep_default_na=False,
+                            quoting=3 if sep == "\t" else 0, encoding="utf-8")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         problem = " ".join(str(e).split())
         raise DataFormatError(path, None, f"not a readable {kind} file ({problem}); --delimiter names the "
                               "separator") from None
+    frame.attrs["sep"] = sep
+    return frame
+
+
+def _separator_hint(frame):
+    """For a missing column: a file read as one column whose line 1 holds another separator (a
+    semicolon-separated .csv) needs --delimiter, not a column flag."""
+    if len(frame.columns) != 1:
+        return ""
+    first = str(frame.columns[0]) if isinstance(frame.columns[0], str) else (
+        str(frame.iat[0, 0]) if len(frame) else "")
+    sep = frame.attrs.get("sep")
+    other = next((name for name, s in DELIMITERS.items() if s is not None and s != sep and s in first), None)
+    if other is None:
+        return ""
+    return f"; the file reads as one column, and line 1 holds {other} separators: pass --delimiter={other}"
 
 
 def _check_rows(path, sep, kind):
@@ -93,20 +109,29 @@ def _check_rows(path, sep, kind):
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=sep, quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL)
         width = blank = None
+        start = 1  # the line the record being read starts on (a quoted field may span lines)
         try:
             for record in reader:
                 if not record:
                     blank = blank or reader.line_num
-                    continue
-                if blank is not None:
+                elif blank is not None:
                     raise DataFormatError(path, blank, "blank line inside the data")
-                if width is None:
+                elif width is None:
                     width = len(record)
                 elif len(record) != width:
-                    raise DataFormatError(path, reader.line_num, f"{len(record)} field(s) where the first row has "
-                                          f"{width}")
+                    raise DataFormatError(path, start, f"{len(record)} field(s) where the first row has {width}"
+                                          + _open_quote(start, reader.line_num))
+                start = reader.line_num + 1
         except csv.Error as e:
-            raise DataFormatError(path, reader.line_num, f"not a readable {kind} row ({e})") from None
+            raise DataFormatError(path, start, f"not a readable {kind} row ({e})"
+                                  + _open_quote(start, reader.line_num)) from None
+
+
+def _open_quote(start, end):
+    """What a record read over several lines means: a quote opened on its first line and not closed."""
+    if end <= start:
+        return ""
+    return f" (a quote opened on line {start} runs to line {end}: close it, or double a quote inside a text)"
 
 
 def read_label_names(path):
@@ -129,15 +154,18 @@ def _find(frame, path, given, candidates, what, required=True):
         pos = _position(given)
         if pos is not None:
             if pos >= len(columns):
-                raise DataFormatError(path, 1, f"no column {pos} for the {what} (the file has {len(columns)})")
+                raise DataFormatError(path, 1, f"no column {pos} for the {what} (the file has {len(columns)})"
+                                      + _separator_hint(frame))
             return columns[pos]
         if given not in columns:
-            raise DataFormatError(path, 1, f"no {what} column {given!r} (columns: {', '.join(map(str, columns))})")
+            raise DataFormatError(path, 1, f"no {what} column {given!r} (columns: {', '.join(map(str, columns))})"
+                                  + _separator_hint(frame))
         return given
     lower = {str(c).lower(): c for c in columns}
     found = next((lower[c] for c in candidates if c in lower), None)
     if found is None and required:
-        raise DataFormatError(path, 1, f"no {what} column (looked for {', '.join(candidates)}); name it with the flag")
+        raise DataFormatError(path, 1, f"no {what} column (looked for {', '.join(candidates)}); name it with the flag"
+                              + _separator_hint(frame))
     return found
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from datn_tf import testing
 from datn_tf.data import files
 from datn_tf.data.errors import DataFormatError
 
@@ -77,6 +78,38 @@ def test_delimiter_flag_overrides_the_file_name(tmp_path):
         files.read_emotion_file(path)
     with pytest.raises(ValueError, match="--delimiter must be one of auto, comma, tab, semicolon"):
         files.read_emotion_file(path, delimiter=";")
+
+
+def test_a_semicolon_separated_csv_is_told_to_pass_the_delimiter(tmp_path):
+    # It got "no text column ...; name it with the flag", which no column flag fixes.
+    hint = "; the file reads as one column, and line 1 holds semicolon separators: pass --delimiter=semicolon"
+    path = _write(tmp_path / "mine.csv", "text;calm;eager\nso quiet;1;0\nso eager;0;1\n")
+    with testing.expect_data_error(path, 1, "no text column (looked for text, tweet, sentence, comment_text); name "
+                                   "it with the flag" + hint):
+        files.read_emotion_file(path)
+    headerless = _write(tmp_path / "bare.csv", "so quiet;1;0\nso eager;0;1\n")
+    with testing.expect_data_error(headerless, 1, "no column 1 for the labels (the file has 1)" + hint):
+        files.read_emotion_file(headerless, text_column="0", labels_column="1")
+    assert files.read_emotion_file(path, delimiter="semicolon").texts == ["so quiet", "so eager"]
+    one_column = _write(tmp_path / "texts.csv", "sentence\nso quiet\n")  # no other separator: no hint
+    with pytest.raises(DataFormatError) as err:
+        files.read_emotion_file(one_column, text_column="text")
+    assert "--delimiter" not in str(err.value)
+
+
+def test_an_unclosed_quote_is_named_on_its_own_line(tmp_path):
+    # The reader took every later line into the quoted text and named the last one, ten lines late.
+    rows = [f"row {i},1,0" for i in range(1, 14)]
+    rows[2] = '"row 3 with an open quote,0,1'
+    path = _write(tmp_path / "q.csv", "text,calm,eager\n" + "\n".join(rows) + "\n")
+    with testing.expect_data_error(path, 4, "1 field(s) where the first row has 3 (a quote opened on line 4 runs to "
+                                   "line 14: close it, or double a quote inside a text)"):
+        files.read_emotion_file(path)
+    # A quoted text over two lines is a text, and a later short row is named on its line.
+    path = _write(tmp_path / "two.csv", 'text,calm,eager\n"two\nlines",1,0\nshort,1\n')
+    with pytest.raises(DataFormatError) as err:
+        files.read_emotion_file(path)
+    assert str(err.value) == f"{path}:4: 2 field(s) where the first row has 3"
 
 
 @pytest.mark.parametrize("name, text, kwargs, written", [
