@@ -76,7 +76,8 @@ def test_an_out_of_range_flag_is_named(tmp_path, command, arg):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run([sys.executable, "-m", command, arg, *others], env=env, capture_output=True, text=True,
                             timeout=300)
-    assert result.returncode == 2 and result.stderr.startswith(f"error: flag {arg}: ") and \
+    name = arg.split("=")[0]
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and name in result.stderr and \
         result.stderr.count("\n") == 1, result.stderr[-3000:]
 
 
