@@ -97,6 +97,7 @@ class _CtrlC:
     """What `run`'s Ctrl-C handler knows of the command it runs."""
 
     received = False  # a Ctrl-C came: whatever error follows is its doing
+    resending = False  # a thread sends it again until the command stops (`_resend_until_over`)
     over = False  # the command has said its last line: a Ctrl-C now changes nothing
 
 
@@ -194,8 +195,9 @@ def _on_ctrl_c(signum, frame):
 
     if _CtrlC.over:
         return
-    if not _CtrlC.received:
-        _CtrlC.received = True
+    _CtrlC.received = True
+    if not _CtrlC.resending:
+        _CtrlC.resending = True
         threading.Thread(target=_resend_until_over, args=(signum,), name="ctrl-c", daemon=True).start()
     raise KeyboardInterrupt
 
@@ -205,9 +207,16 @@ def _resend_until_over(signum):
 
     while True:
         time.sleep(RESEND_SECONDS)
-        if _CtrlC.over:
+        if _CtrlC.over or not _CtrlC.resending:
+            _CtrlC.resending = False
             return
         os.kill(os.getpid(), signum)
+
+
+def ctrl_c_handled():
+    """Called where a command catches Ctrl-C to stop by itself (the demo closes its server): the
+    Ctrl-C is not sent again while it does; another one still interrupts it."""
+    _CtrlC.resending = False
 
 
 def run(main):
@@ -224,7 +233,7 @@ def run(main):
         _CtrlC.over = True
         return result
 
-    _CtrlC.received = _CtrlC.over = False
+    _CtrlC.received = _CtrlC.resending = _CtrlC.over = False
     sys.unraisablehook = _ctrl_c_again(sys.unraisablehook)
     # Not when Ctrl-C is ignored (a job started in the background keeps ignoring it).
     if signal.getsignal(signal.SIGINT) in (signal.default_int_handler, datn_tf._interrupted_while_starting):

@@ -334,3 +334,17 @@ def test_a_ctrl_c_that_a_library_swallows_still_stops_the_command(tmp_path):
         "print('not interrupted', flush=True)",
     ])
     assert _interrupt(script) == (130, "", cli.INTERRUPTED_LINE + "\n")
+
+
+def test_a_command_that_stops_by_itself_on_ctrl_c_may_take_its_time(tmp_path):
+    # The demo closes its server on Ctrl-C and says "stopped": it is not interrupted again meanwhile.
+    script = _command_script(tmp_path, [
+        "try:",
+        "    print('ready', flush=True)",
+        "    time.sleep(30)",
+        "except KeyboardInterrupt:",
+        "    cli.ctrl_c_handled()",
+        "    time.sleep(2 * cli.RESEND_SECONDS)",
+        "    print('stopped', file=sys.stderr)",
+    ])
+    assert _interrupt(script) == (0, "", "stopped\n")

@@ -366,6 +366,7 @@ def main(argv):
         while True:
             time.sleep(0.5)
     except KeyboardInterrupt:
+        cli.ctrl_c_handled()  # closing the server may take longer than cli.run waits for a Ctrl-C to act
         with contextlib.redirect_stdout(io.StringIO()):  # Gradio's "Closing server running on port ..."
             page.close()
         print("stopped", file=sys.stderr)

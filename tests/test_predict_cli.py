@@ -35,22 +35,17 @@ def test_cli_refuses_an_ec_file_without_format_semeval(tmp_path):
 @pytest.mark.slow
 def test_predict_never_replaces_a_file_it_did_not_write(tmp_path):
     # The case: --output named a data set's own file and replaced it with one JSON line, exit 0.
+    # The user's own files and the rest: datn_tf/predict_test.py, in process.
     data = testing.make_fixture_data_dir(tmp_path / "data")
     dev = data / "semeval2018-ec" / "2018-E-c-En-dev.txt"
-    mine = tmp_path / "mine.txt"
-    mine.write_text("my own notes\n")
-    before = {p: p.read_bytes() for p in (dev, mine)}
+    before = dev.read_bytes()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    for out, line in [
-        (dev, f"error: --output {dev} is inside the data folder {dev.parent}: its files are what training and "
-              "scoring read; choose another --output\n"),
-        (mine, f"error: --output {mine} exists and was not written by datn_tf.predict: pass --overwrite to replace "
-               "it, or choose a new file\n"),
-    ]:
-        result = subprocess.run([sys.executable, "-m", "datn_tf.predict", "--model", str(tmp_path / "no-model"),
-                                 "--output", str(out), "hello"], env=env, capture_output=True, text=True, timeout=300)
-        assert (result.returncode, result.stderr, result.stdout) == (2, line, "")
-    assert {p: p.read_bytes() for p in before} == before
+    result = subprocess.run([sys.executable, "-m", "datn_tf.predict", "--model", str(tmp_path / "no-model"),
+                             "--output", str(dev), "hello"], env=env, capture_output=True, text=True, timeout=300)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"error: --output {dev} is inside the data folder {dev.parent}: its files are what "
+                             "training and scoring read; choose another --output\n")
+    assert dev.read_bytes() == before
 
 
 @pytest.mark.slow
@@ -67,8 +62,7 @@ def test_evaluate_ensemble_prints_only_the_projects_lines(exported_runs):
 @pytest.mark.slow
 @pytest.mark.parametrize("command, arg", [
     ("datn_tf.predict", "--intra_op_threads=-1"),  # "thread counts must be >= 0", naming no flag
-    ("datn_tf.visualize", "--dpi=0"),  # "dpi must be positive"; a huge one: a MemoryError traceback
-    ("datn_tf.visualize", "--dpi=100000"),
+    ("datn_tf.visualize", "--dpi=100000"),  # a MemoryError traceback; --dpi=0: "dpi must be positive"
 ])
 def test_an_out_of_range_flag_is_named(tmp_path, command, arg):
     others = {"datn_tf.predict": [f"--model={tmp_path}", "hello"],
@@ -102,3 +96,28 @@ def test_every_command_hides_tensorflows_start_up_lines(tmp_path, command):
     result = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.stderr.startswith(stderr) and result.stderr.count("\n") == (1 if stderr else 0), result.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_an_export_is_one_line_and_leaves_nothing(exported_runs, tmp_path):
+    import signal
+    import time
+
+    from datn_tf import STARTING_INTERRUPTED, cli
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DATN_TF_VERBOSE")}
+    for delay in (0.5, 3.0, 6.0):  # TensorFlow loading, the run loading, the SavedModel being written
+        out = tmp_path / f"export-{delay}"
+        proc = subprocess.Popen([sys.executable, "-m", "datn_tf.export", f"--run_dir={exported_runs['runs']['base']}",
+                                 f"--output={out}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+        if proc.returncode == 0:  # it was over: a whole export
+            assert err == "" and (out / "saved_model.pb").is_file(), err[-3000:]
+        else:
+            assert (proc.returncode, err) in ((130, STARTING_INTERRUPTED + "\n"), (130, cli.INTERRUPTED_LINE + "\n")), \
+                err[-3000:]
+            assert not out.exists()
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporaries left
