@@ -55,8 +55,9 @@ chromium:
 	command -v chromium >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Two workers (pytest-xdist); a test file stays on one worker, so its module fixtures train once.
 test: install-encoder
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --dist loadfile
 
 # Everything but the end-to-end command runs (the `slow` marker, pytest.ini), for local work.
 test-fast: install-encoder
