@@ -189,7 +189,7 @@ class TrainConfig:
     seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0, maximum=MAX_SEED)
     epochs: int | None = setting(
         None, "Epochs; an epoch is one pass over the larger training set the variant reads (the sentiment "
-        "set for transfer variants). Default per dataset/variant.", minimum=1)
+        "set for transfer variants). Default per dataset, variant and encoder.", minimum=1)
     pretrain_epochs: int = setting(1, "FT only: passes over the sentiment set before fine-tuning.", minimum=0,
                                    read_when="pretrains")
     batch_size: int = setting(60, "Sentences per mini-batch (each task).", minimum=1, maximum=MAX_BATCH_SIZE)
@@ -272,7 +272,9 @@ class TrainConfig:
     def resolved_epochs(self):
         if self.epochs is not None:
             return self.epochs
-        return datasets_lib.get(self.dataset).epochs[variants_lib.get_variant(self.variant).schedule]
+        entry = datasets_lib.get(self.dataset)
+        epochs = entry.encoder_epochs if self.encoder != BILSTM and entry.encoder_epochs else entry.epochs
+        return epochs[variants_lib.get_variant(self.variant).schedule]
 
     def default_output_dir(self):
         return run_dir_lib.default_output_dir(self.dataset, self.variant, self.seed, self.cv_fold)

@@ -364,3 +364,18 @@ def test_degenerate_own_data_gets_one_warning_line_each(tmp_path, capsys):
     (tmp_path / "names.txt").write_text("calm\neager\n")
     (tmp_path / "dev.tsv").write_text("a new sentence\t1\n")
     assert datasets.load_task_of(files).warnings == []
+
+
+@pytest.mark.parametrize("variant, paper, encoder", [("datn2", 4, 1), ("sp", 4, 1), ("base", 16, 4), ("ft", 16, 4)])
+def test_a_pretrained_encoder_has_its_own_default_epochs(variant, paper, encoder):
+    from datn_tf import config as config_lib
+
+    for dataset in ("semeval", "files"):
+        extra = dict(train_file="t.csv", dev_file="d.csv") if dataset == "files" else {}
+        bilstm = config_lib.resolve(dataset=dataset, variant=variant, **extra)
+        assert bilstm.resolved_epochs() == paper
+        assert dataclasses.replace(bilstm, encoder="minilm").resolved_epochs() == encoder
+        assert dataclasses.replace(bilstm, encoder="minilm", epochs=3).resolved_epochs() == 3
+    # Ren-CECps has no encoder schedule measured: the paper's.
+    ren = config_lib.resolve(dataset="ren_cecps", variant=variant)
+    assert dataclasses.replace(ren, encoder="bert").resolved_epochs() == ren.resolved_epochs()
