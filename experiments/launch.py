@@ -354,7 +354,35 @@ def _echo_log(submitted):
         print("\n".join(lines), flush=True)
 
 
+def earlier_local_jobs(folder):
+    """{pid: run name} of the local jobs an earlier driver started in `folder` that still run.
+
+    A driver killed outright (SIGKILL) cannot cancel its jobs: they train on, and record their
+    runs. Linux only (a job is recognised by its /proc command line; elsewhere none is found).
+    """
+    found = {}
+    for submitted in sorted(Path(folder).glob("*_submitted.pkl")):
+        pid = submitted.name.split("_")[0]
+        if not pid.isdigit() or (Path(folder) / f"{pid}_0_result.pkl").exists():
+            continue
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # no longer running
+        if b"submitit.local._local" not in command or str(Path(folder).resolve()).encode() not in command:
+            continue  # the pid is another process's now
+        try:
+            name = submitit.core.utils.DelayedSubmission.load(submitted).args[0].name
+        except Exception:  # noqa: BLE001  (a pickle of another version: still a running job)
+            name = "a run"
+        found[int(pid)] = name
+    return found
+
+
 def _local(jobs, is_done, options, tag, folder):
+    for pid, name in earlier_local_jobs(folder).items():
+        print(f"{tag} {name}: still trained by job {pid}, started by an earlier driver that was killed; "
+              "it goes on and records its run", flush=True)
     gpus = visible_gpus()
     threads = threads_for(options.cpus(), flags.FLAGS["intra_op_threads"].value if "intra_op_threads" in flags.FLAGS
                           else None, flags.FLAGS["inter_op_threads"].value if "inter_op_threads" in flags.FLAGS

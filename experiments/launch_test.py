@@ -226,3 +226,42 @@ def test_no_wait_returns_when_every_pending_run_is_held_elsewhere(monkeypatch, t
         assert launch.run_jobs([job], None, lambda j: False, options, "[reproduce]", tmp_path / "sub") is False
     assert "not waiting (--no_wait)" in capsys.readouterr().out
     assert not any(e.submitted for e in _FakeSlurmExecutor.made)  # its holder trains it
+
+
+def test_a_killed_local_drivers_running_job_is_found_with_its_run(monkeypatch, tmp_path, capsys):
+    # A SIGKILLed --launcher=local driver leaves its job training; the next driver names it.
+    import signal
+    import sys
+    import time
+    import types
+
+    (tmp_path / "sleeper.py").write_text("import time\n\ndef train(job, environment=None, threads=None):\n"
+                                         "    time.sleep(60)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *sys.path]))
+    import sleeper
+
+    folder = tmp_path / "sub"
+    executor = launch.submitit.AutoExecutor(folder=folder, cluster="local")
+    executor.update_parameters(timeout_min=5)
+    job = launch.Job(driver="d", name="sp-seed2", label="sp-seed2", config=types.SimpleNamespace(output_dir="x"),
+                     results="r")
+    submitted = executor.submit(sleeper.train, job)
+    try:
+        for _ in range(100):  # its process has started the job
+            if launch.earlier_local_jobs(folder):
+                break
+            time.sleep(0.1)
+        assert launch.earlier_local_jobs(folder) == {int(submitted.job_id): "sp-seed2"}
+        assert launch.earlier_local_jobs(tmp_path / "elsewhere") == {}
+        monkeypatch.setattr(launch, "visible_gpus", lambda: [])
+        assert launch.run_jobs([], None, lambda j: True, launch.Options(launcher="local"), "[reproduce]", folder)
+        assert (f"[reproduce] sp-seed2: still trained by job {submitted.job_id}, started by an earlier driver that "
+                "was killed; it goes on and records its run\n") in capsys.readouterr().out
+    finally:
+        os.kill(int(submitted.job_id), signal.SIGKILL)
+    for _ in range(100):  # gone once the driver's watcher has reaped it
+        if not launch.earlier_local_jobs(folder):
+            break
+        time.sleep(0.1)
+    assert launch.earlier_local_jobs(folder) == {}
