@@ -116,8 +116,12 @@ def _another_value(field):
     meta = field.metadata
     if meta["choices"] is not None:
         return next(c for c in meta["choices"] if c != field.default)
+    if config_lib._base_type(field) is bool:
+        return not field.default
     if config_lib._base_type(field) is int:
         return (meta["minimum"] or 0) + 1 if field.default is None else field.default + 1
+    if config_lib._base_type(field) is float:
+        return field.default / 2
     return "x.csv"
 
 
@@ -256,19 +260,6 @@ def test_model_config_reads_a_saved_model_config():
     assert model == config_lib.ModelConfig("sp", 40, 6, 11)
     assert rest == {"trainable": True, "dtype": "float32"}
 
-
-def _another_value(field):
-    """A valid value of `field` other than its default."""
-    meta, default = field.metadata, field.default
-    if meta["choices"]:
-        return next(c for c in meta["choices"] if c != default)
-    if isinstance(default, bool):
-        return not default
-    if isinstance(default, int):
-        return default + 1
-    if isinstance(default, float):
-        return default / 2
-    return 7 if "dim" in field.name else "x.txt"
 
 
 @pytest.mark.parametrize("field", [f for f in dataclasses.fields(TrainConfig) if f.metadata["encoder_when"]],
