@@ -4,10 +4,19 @@ Built once per session (`datn_tf.testing.make_fixture_data_dir`); tests only rea
 """
 
 import os
+import signal
 
 import pytest
 
 from datn_tf import testing
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_reaches_commands():
+    """A test run started in the background (`make test &`, nohup, some CI runners) ignores
+    SIGINT, and every command a test starts would inherit that: the tests that send a command
+    Ctrl-C need it to take the signal as when started from a terminal."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")
