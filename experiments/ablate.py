@@ -149,6 +149,12 @@ CONFIGS = {
                  "SP over frozen MiniLM, dense path layers"),
         Ablation("minilm-datn2-dense", "datn2", dict(encoder="minilm", similarity="mean", path_layer="dense"),
                  "encoder", "DATN-2 (mean) over frozen MiniLM, dense path layers"),
+        # Fine-tuning: MiniLM's top layer trained too, at --encoder_learning_rate (its lower layers'
+        # states are cached, so a step costs one transformer layer more).
+        Ablation("minilm-base-top1", "base", dict(encoder="minilm", encoder_trainable_layers=1), "encoder",
+                 "Base over MiniLM, its top layer fine-tuned"),
+        Ablation("minilm-datn2-top1", "datn2", dict(encoder="minilm", similarity="mean", encoder_trainable_layers=1),
+                 "encoder", "DATN-2 (mean) over MiniLM, its top layer fine-tuned"),
         # E2 (Ren-CECps): where E starts, measured with Base
         Ablation("e2-base-random", "base", dict(embedding_init="random"), "e2-init",
                  "Base, E from U(-0.1, 0.1)", "ren_cecps"),
