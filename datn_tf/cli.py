@@ -16,6 +16,8 @@ import re
 import sys
 from pathlib import Path
 
+from datn_tf.errors import TrainingInterrupted, UserError
+
 USAGE_STATUS = 2
 INTERRUPTED_STATUS = 130
 
@@ -41,10 +43,6 @@ _TF_OS_MESSAGES = (
     ("is a directory", errno.EISDIR),
     ("no such file or directory", errno.ENOENT),
 )
-
-
-class UserError(ValueError):
-    """A mistake in what the user asked for: its message is the whole `error: ...` line."""
 
 
 def first_line(error):
@@ -83,11 +81,6 @@ def _tensorflow_error_types():
     return (errors.OpError,) if errors is not None else ()
 
 
-def _training_interrupted_types():
-    trainer = sys.modules.get("datn_tf.trainer")
-    return (trainer.TrainingInterrupted,) if trainer is not None else ()
-
-
 INTERRUPTED_LINE = "interrupted; re-run the same command to go on (a training run resumes from its last checkpoint)"
 # How long a Ctrl-C may take to stop the command before it is sent again (`_on_ctrl_c`).
 RESEND_SECONDS = 2.0
@@ -115,10 +108,11 @@ def _fail(line):
 def user_errors(argv=None, prefix=""):
     """Turns what a user can cause into one line on stderr and an exit status.
 
-    Bad input (ValueError, including `DataFormatError` and `UserError`), a missing file and
-    every OS error (also TensorFlow's, e.g. `No space left on device [Op:SaveV2]`) give
-    `error: ...` and status 2; Ctrl-C gives one line and status 130. Stray positional words in
-    `argv` (absl's leftover arguments) are refused before the block runs.
+    A `UserError` (bad flags, data, files or runs: `datn_tf.errors`), a missing file and every
+    OS error (also TensorFlow's, e.g. `No space left on device [Op:SaveV2]`) give `error: ...`
+    and status 2; Ctrl-C gives one line and status 130. Any other exception is a bug: it keeps
+    its traceback (status 1). Stray positional words in `argv` (absl's leftover arguments) are
+    refused before the block runs.
 
     Args:
         argv: the command's positional arguments (program name first), or None to skip the check.
@@ -131,16 +125,16 @@ def user_errors(argv=None, prefix=""):
     except KeyboardInterrupt:
         _end(f"{prefix}{INTERRUPTED_LINE}", INTERRUPTED_STATUS)
     except Exception as e:
-        if isinstance(e, _training_interrupted_types()):
+        if isinstance(e, TrainingInterrupted):
             _end(f"{prefix}{e}", INTERRUPTED_STATUS)
         if _CtrlC.received:
             # TensorFlow's C++ can turn a Ctrl-C into another error (a SystemError, a TypeError from
             # inside tf.data): after a Ctrl-C, the command was interrupted, whatever the error.
             _end(f"{prefix}{INTERRUPTED_LINE}", INTERRUPTED_STATUS)
+        if isinstance(e, UserError):
+            _fail(str(e))
         if isinstance(e, OSError):
             _fail(os_error_line(e))
-        if isinstance(e, ValueError):
-            _fail(str(e))
         line = tensorflow_os_error_line(e) if isinstance(e, _tensorflow_error_types()) else None
         if line is None:
             raise

@@ -32,6 +32,7 @@ from absl import flags  # noqa: E402
 
 from datn_tf import cli, predict, runtime  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from datn_tf.saved_model_format import EXPLAIN_SIGNATURE  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
@@ -63,10 +64,6 @@ ATTENTIONS = (
     ("alpha_s", "α_s", "shared (sentiment) attention", (214, 39, 40)),
     ("alpha_t", "α_t", "emotion (target) attention", (31, 119, 180)),
 )
-
-
-class DemoError(cli.UserError):
-    """The page cannot be served (no Gradio, a port in use, an export without attentions)."""
 
 
 @dataclasses.dataclass
@@ -104,7 +101,7 @@ class ExplainedModel(predict.ExportedModel):
         super().__init__(path)
         fn = self._loaded.signatures.get(EXPLAIN_SIGNATURE)
         if fn is None or not EXPLAIN_OUTPUTS <= set(fn.structured_outputs):
-            raise DemoError(f"{path} has no {EXPLAIN_SIGNATURE!r} signature with {', '.join(sorted(EXPLAIN_OUTPUTS))}"
+            raise UserError(f"{path} has no {EXPLAIN_SIGNATURE!r} signature with {', '.join(sorted(EXPLAIN_OUTPUTS))}"
                             f" (the page draws the attentions from it); {predict.REEXPORT}")
         self._explain = fn
         threshold = self.metadata.get("threshold")
@@ -303,7 +300,7 @@ def theme():
 
 def check_gradio():
     if importlib.util.find_spec("gradio") is None:
-        raise DemoError(f"the demo needs Gradio, an optional extra: {INSTALL}")
+        raise UserError(f"the demo needs Gradio, an optional extra: {INSTALL}")
 
 
 def check_port(host, port):
@@ -311,7 +308,7 @@ def check_port(host, port):
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as e:
-        raise DemoError(f"--host {host} is not an address of this machine ({cli.first_line(e)}); "
+        raise UserError(f"--host {host} is not an address of this machine ({cli.first_line(e)}); "
                         f"the default {DEFAULT_HOST} serves this machine only") from None
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
@@ -319,9 +316,9 @@ def check_port(host, port):
             probe.bind(address)
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
-                raise DemoError(f"--port {port} is in use on {host} (another server?); stop it or choose "
+                raise UserError(f"--port {port} is in use on {host} (another server?); stop it or choose "
                                 "another --port") from None
-            raise DemoError(f"--host {host} --port {port}: cannot listen there ({e.strerror}); choose another "
+            raise UserError(f"--host {host} --port {port}: cannot listen there ({e.strerror}); choose another "
                             "--port (ports below 1024 need root) or --host") from None
 
 
@@ -332,7 +329,7 @@ def serve(page, host, port):
                     inbrowser=False, show_error=False, footer_links=[], ssr_mode=False, mcp_server=False,
                     pwa=False, run_history=False, enable_monitoring=False, theme=theme(), css=CSS)
     except OSError as e:  # taken between check_port and now
-        raise DemoError(f"--port {port} on {host}: cannot listen there ({cli.first_line(e)}); choose another "
+        raise UserError(f"--port {port} on {host}: cannot listen there ({cli.first_line(e)}); choose another "
                         "--port") from None
     return page.local_url
 
@@ -352,7 +349,7 @@ def define_flags():
 def main(argv):
     with cli.user_errors(argv):
         if not FLAGS.model:
-            raise DemoError("--model is required (a folder written by python -m datn_tf.export)")
+            raise UserError("--model is required (a folder written by python -m datn_tf.export)")
         check_gradio()
         check_port(FLAGS.host, FLAGS.port)
         runtime.configure_threads_from_flags()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datn_tf.cli import UserError
+from datn_tf.errors import UserError
 
 BILSTM, MINILM, BERT = "bilstm", "minilm", "bert"
 ENCODERS = (BILSTM, MINILM, BERT)

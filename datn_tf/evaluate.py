@@ -25,7 +25,7 @@ from datn_tf import cli, io_utils, metrics, tables
 from datn_tf import config as config_lib
 from datn_tf.data import files as files_lib
 from datn_tf.data import semeval_ec
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError, UserError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("gold", None, "Gold file in the official E-c format.")
@@ -113,6 +113,9 @@ def score_files(gold_path, pred_path, baseline_path=None, scores_path=None, colu
                                              for p in (pred_path, baseline_path) if p))
         if found != set(gold.label_names):
             gold = _read_table(gold_path, columns, tuple(sorted(found)))
+    if not len(gold) or not gold.label_names:  # the metrics of nothing are undefined
+        raise DataFormatError(gold_path, None, "no examples to score" if not len(gold) else
+                              "no emotion label in the gold file or the predictions: nothing to score")
     pred = read_prediction_file(pred_path, gold, columns)
     scores = read_ranking_scores(scores_path, gold) if scores_path else None
     result = metrics.emotion_metrics(gold.labels, pred, scores, ranking=scores is not None)
@@ -132,7 +135,7 @@ def ensemble_runs(run_dirs, gold_by_split, ranking=False):
     per_run = {split: [_run_probabilities(r, split, gold) for r in run_dirs] for split, gold in gold_by_split.items()}
     result = ensemble_of_probabilities(per_run, gold_by_split, ranking=ranking)
     if result is None:
-        raise ValueError("every run needs dev probabilities (predictions/dev_probabilities.npy)")
+        raise UserError("every run needs dev probabilities (predictions/dev_probabilities.npy)")
     return {"runs": [str(r) for r in run_dirs], **result}
 
 
@@ -144,7 +147,7 @@ def _run_probabilities(run, split, gold):
     path = run_dir_lib.probabilities_path(run, split)
     if not path.exists():
         if split == "dev":
-            raise ValueError(f"--ensemble {run} has no dev probabilities ({path}): give finished runs")
+            raise UserError(f"--ensemble {run} has no dev probabilities ({path}): give finished runs")
         return None
     run_dir_lib.read_threshold(run)  # a finished run's metrics.json, whole
     probs = io_utils.load_npy(path, what_to_do=run_dir_lib.REWRITE_METRICS)
@@ -226,7 +229,7 @@ def check_one_experiment(run_dirs):
             for split in sorted(set(recorded or ()) & set(now)):
                 then, current = recorded[split], now[split]
                 if then["sha256"] != current["sha256"]:
-                    raise cli.UserError(
+                    raise UserError(
                         f"--ensemble {run}: its {split} data changed since it was trained ({then['sentences']} "
                         f"sentences, sha256 {then['sha256'][:12]} then; {current['sentences']}, "
                         f"{current['sha256'][:12]} now): its probabilities are of other rows; restore the files "
@@ -237,7 +240,7 @@ def check_one_experiment(run_dirs):
         for what, value in shared.items():
             # A split that one run lacks (a test split held out when it was trained) is not compared.
             if what in fields and fields[what] != value:
-                raise cli.UserError(
+                raise UserError(
                     f"--ensemble {first} and {run} are not runs of one experiment: {what} {value} in {first}, "
                     f"{fields[what]} in {run}; an ensemble averages runs of the same dataset, data files, fold "
                     "and labels")
@@ -261,13 +264,13 @@ def main(argv):
                           runs=[("--ensemble", r) for r in FLAGS.ensemble or []])
         cli.check_replaceable({"--output": FLAGS.output}, COMMAND, FLAGS.overwrite)
         if FLAGS.gold and FLAGS.predictions and cli.path_clash(FLAGS.gold, FLAGS.predictions):
-            raise cli.UserError(f"--predictions {FLAGS.predictions} is the gold file --gold {FLAGS.gold}: "
-                                "give the predictions to score")
+            raise UserError(f"--predictions {FLAGS.predictions} is the gold file --gold {FLAGS.gold}: "
+                            "give the predictions to score")
         if FLAGS.ensemble:
             repeated = [r for i, r in enumerate(FLAGS.ensemble) if any(cli.path_clash(r, o) == "is"
                                                                        for o in FLAGS.ensemble[:i])]
             if repeated:
-                raise cli.UserError(f"--ensemble names {repeated[0]} twice: an ensemble averages distinct runs")
+                raise UserError(f"--ensemble names {repeated[0]} twice: an ensemble averages distinct runs")
             gold, ranking, notes = _gold_for_runs(FLAGS.ensemble)
             result = ensemble_runs(FLAGS.ensemble, gold, ranking=ranking)
             result["notes"] = notes
@@ -275,7 +278,7 @@ def main(argv):
             result = score_files(FLAGS.gold, FLAGS.predictions, FLAGS.baseline, FLAGS.ranking_scores,
                                  columns={name: FLAGS[name].value for name in config_lib.TABLE_SETTINGS})
         else:
-            raise cli.UserError("give --gold and --predictions, or --ensemble")
+            raise UserError("give --gold and --predictions, or --ensemble")
         if FLAGS.output:  # first: a path that cannot be written is the only line printed
             io_utils.write_json(FLAGS.output, result)
             cli.mark_written(FLAGS.output, COMMAND)

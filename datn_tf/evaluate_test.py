@@ -8,8 +8,8 @@ import pytest
 from datn_tf import evaluate, io_utils, metrics, testing
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data import semeval_ec
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.semeval_ec import write_ec_file as write_predictions
+from datn_tf.errors import DataFormatError
 
 
 @pytest.fixture
@@ -139,6 +139,16 @@ def test_a_wide_prediction_file_with_a_label_gold_lacks_is_an_error(tmp_path):
         evaluate.score_files(tmp_path / "gold.csv", tmp_path / "pred.csv", columns=wide)
     (tmp_path / "pred.csv").write_text("id,text,eager,calm\na,x,0,1\n")  # the gold labels in another order
     assert evaluate.score_files(tmp_path / "gold.csv", tmp_path / "pred.csv", columns=wide)["jaccard"] == 1.0
+
+
+def test_a_gold_file_with_nothing_to_score_is_named(tmp_path):
+    wide = dict(LIST_COLUMNS, text_column=None, labels_column=None, id_column=None)
+    (tmp_path / "gold.csv").write_text("id,text,calm,eager\n")  # no rows
+    with testing.expect_data_error(tmp_path / "gold.csv", None, "no examples to score"):
+        evaluate.score_files(tmp_path / "gold.csv", tmp_path / "gold.csv", columns=wide)
+    (tmp_path / "gold.tsv").write_text("x\t\ta\n")  # no label in gold or predictions
+    with testing.expect_data_error(tmp_path / "gold.tsv", None, "no emotion label in the gold file or the predictions"):
+        evaluate.score_files(tmp_path / "gold.tsv", tmp_path / "gold.tsv", columns=LIST_COLUMNS)
 
 
 def test_a_layout_file_with_other_ids_is_reported_with_the_line(tmp_path):

@@ -151,7 +151,7 @@ def write_json(path, obj):
 def read_json(path, what_to_do=None):
     """The JSON in `path`. With `what_to_do`, text that is not JSON (a cut or damaged file) is a
     `DataFormatError` naming the file and line, then `what_to_do`; without, json's own error."""
-    from datn_tf.data.errors import DataFormatError
+    from datn_tf.errors import DataFormatError
 
     path = Path(path)
     if what_to_do is None:
@@ -178,7 +178,7 @@ def load_npy(path, what_to_do=None):
     `DataFormatError` naming it, followed by `what_to_do` when given."""
     import numpy as np
 
-    from datn_tf.data.errors import DataFormatError
+    from datn_tf.errors import DataFormatError
 
     try:
         return np.load(path, allow_pickle=False)

@@ -49,6 +49,7 @@ from datn_tf.data import files as files_lib  # noqa: E402
 from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
 from datn_tf.data.semeval_ec import HEADER_START  # noqa: E402
 from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from datn_tf.saved_model_format import METADATA_PATH, SERVING_SIGNATURE, import_required_ops  # noqa: E402
 
 DEFAULT_BATCH_SIZE = 256
@@ -58,10 +59,6 @@ DEFAULT_BATCH_SIZE = 256
 REEXPORT = "export the run again: python -m datn_tf.export --run_dir RUN --output FOLDER --overwrite"
 # What `serving_default` returns (`datn_tf.export`).
 SERVING_OUTPUTS = {"probabilities", "labels", "label_names"}
-
-
-class PredictError(ValueError):
-    """Bad input for the prediction command."""
 
 
 class ExportedModel:
@@ -74,28 +71,28 @@ class ExportedModel:
         path = Path(path)
         if not (path / "saved_model.pb").exists():
             if (path / run_dir_lib.CONFIG_FILE).exists():
-                raise PredictError(f"{path} is a training run, not an exported model; export it first: "
-                                   f"python -m datn_tf.export --run_dir {path} --output FOLDER")
+                raise UserError(f"{path} is a training run, not an exported model; export it first: "
+                                f"python -m datn_tf.export --run_dir {path} --output FOLDER")
             raise FileNotFoundError(f"{path} is not a SavedModel (no saved_model.pb); see python -m datn_tf.export")
         self.path = path
         self.metadata = (io_utils.read_json(path / METADATA_PATH, what_to_do=REEXPORT)
                          if (path / METADATA_PATH).exists() else {})
         if not (path / "variables").is_dir():
-            raise PredictError(f"{path} is a damaged SavedModel (no variables/ folder); {REEXPORT}")
+            raise UserError(f"{path} is a damaged SavedModel (no variables/ folder); {REEXPORT}")
         missing = import_required_ops(self.metadata)
         if missing:
-            raise PredictError(f"{path} needs {', '.join(missing)} (its pretrained encoder's WordPiece ops): "
-                               "pip install -e .[encoder]")
+            raise UserError(f"{path} needs {', '.join(missing)} (its pretrained encoder's WordPiece ops): "
+                            "pip install -e .[encoder]")
         try:
             self._loaded = tf.saved_model.load(str(path))
         except (tf.errors.OpError, OSError, ValueError, IndexError, RuntimeError, message.DecodeError) as e:
-            raise PredictError(f"{path} is a damaged SavedModel ({cli.first_line(e)}); {REEXPORT}") from None
+            raise UserError(f"{path} is a damaged SavedModel ({cli.first_line(e)}); {REEXPORT}") from None
         fn = self._loaded.signatures.get(SERVING_SIGNATURE)
         if fn is None or set(fn.structured_input_signature[1]) != {"text"} or not SERVING_OUTPUTS <= set(
                 fn.structured_outputs):
-            raise PredictError(f"{path} is a SavedModel but not a datn-tf export (its {SERVING_SIGNATURE!r} "
-                               f"signature does not map text to {', '.join(sorted(SERVING_OUTPUTS))}); give a "
-                               "folder written by python -m datn_tf.export")
+            raise UserError(f"{path} is a SavedModel but not a datn-tf export (its {SERVING_SIGNATURE!r} "
+                            f"signature does not map text to {', '.join(sorted(SERVING_OUTPUTS))}); give a "
+                            "folder written by python -m datn_tf.export")
         self._fn = fn
         self.label_names = list(self.metadata.get("label_names") or self._label_names_from_model())
 
@@ -119,7 +116,7 @@ def _decode(data, source):
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise PredictError(f"{source}: not UTF-8 text (byte {e.start})") from None
+        raise UserError(f"{source}: not UTF-8 text (byte {e.start})") from None
 
 
 def check_not_ec_file(texts, source):
@@ -130,7 +127,7 @@ def check_not_ec_file(texts, source):
     """
     if texts and texts[0].startswith(HEADER_START):
         how = "--format semeval" if source != "standard input" else "--format semeval --input FILE"
-        raise PredictError(
+        raise UserError(
             f"{source}: line 1 is the header of an official SemEval-2018 E-c file ('ID<TAB>Tweet<TAB>anger...'); "
             f"pass {how} to predict its tweets and write a submission file (with --format jsonl every "
             "line, header and IDs included, would be scored as a text)"
@@ -186,25 +183,25 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
         overwrite: replace an existing output file that this command did not write.
     """
     if batch_size < 1:
-        raise PredictError("--batch_size must be positive")
+        raise UserError("--batch_size must be positive")
     cli.check_outputs({"--output": output, "--table_output": table_output},
                       inputs={"--input": input_path, "--model": model_dir})
     if output and table_output and cli.path_clash(output, table_output):
-        raise PredictError(f"--output {output} and --table_output {table_output} are one path: give two files")
+        raise UserError(f"--output {output} and --table_output {table_output} are one path: give two files")
     cli.check_replaceable({"--output": output, "--table_output": table_output}, COMMAND, overwrite)
     if fmt == "semeval":
         if table_output:
-            raise PredictError("--table_output is for --format jsonl or table; --format semeval writes a table")
+            raise UserError("--table_output is for --format jsonl or table; --format semeval writes a table")
         if texts:
-            raise PredictError("--format semeval reads an E-c file given with --input, not texts")
+            raise UserError("--format semeval reads an E-c file given with --input, not texts")
         if not input_path:
-            raise PredictError("--format semeval needs --input (an official E-c file)")
+            raise UserError("--format semeval needs --input (an official E-c file)")
         from datn_tf.data import semeval_ec
 
         examples = semeval_ec.read_ec(input_path, prediction=True)
         model = ExportedModel(model_dir)
         if list(model.label_names) != list(examples.label_names):
-            raise PredictError(
+            raise UserError(
                 f"the model's labels {model.label_names} are not the E-c emotions {list(examples.label_names)}"
             )
         _, labels = model.predict(list(examples.texts), batch_size)
@@ -214,13 +211,13 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
     ids, layout = None, PLAIN_TEXT_TABLE
     if fmt == "table":
         if texts:
-            raise PredictError("--format table reads a CSV or TSV file given with --input, not texts")
+            raise UserError("--format table reads a CSV or TSV file given with --input, not texts")
         if not input_path:
-            raise PredictError("--format table needs --input (a CSV or TSV file; docs/own-data.md)")
+            raise UserError("--format table needs --input (a CSV or TSV file; docs/own-data.md)")
         ids, texts, layout = files_lib.read_texts(input_path, **(columns or {}))
     elif texts:
         if input_path:
-            raise PredictError("give texts as arguments or with --input, not both")
+            raise UserError("give texts as arguments or with --input, not both")
     elif input_path:
         path = Path(input_path)
         if not path.is_file():
@@ -268,7 +265,7 @@ def define_flags():
 def main(argv):
     with cli.user_errors():
         if not FLAGS.model:
-            raise PredictError("--model is required")
+            raise UserError("--model is required")
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
         run(FLAGS.model, texts=argv[1:], input_path=FLAGS.input, output=FLAGS.output, fmt=FLAGS.format,

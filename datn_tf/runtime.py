@@ -19,6 +19,8 @@ import os
 
 from absl import flags
 
+from datn_tf.errors import UserError
+
 MAX_CONCURRENT_LOOPS = 4
 MAX_THREADS = 1024  # per pool; far beyond any machine's cores
 
@@ -52,9 +54,9 @@ def configure_threads(intra_op=None, inter_op=None):
         inter_op = default_inter if inter_op is None else inter_op
     for flag, value in (("--intra_op_threads", intra_op), ("--inter_op_threads", inter_op)):
         if value < 0:
-            raise ValueError(f"{flag} must be >= 0 (0: TensorFlow's default); got {value}")
+            raise UserError(f"{flag} must be >= 0 (0: TensorFlow's default); got {value}")
         if value > MAX_THREADS:
-            raise ValueError(f"{flag} must be <= {MAX_THREADS}; got {value}")
+            raise UserError(f"{flag} must be <= {MAX_THREADS}; got {value}")
     threading = tf.config.threading
     if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) != (
         intra_op,

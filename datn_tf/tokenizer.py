@@ -60,6 +60,8 @@ Design decisions (each pinned by `tokenizer_test.py`):
 
 import tensorflow as tf
 
+from datn_tf.errors import UserError
+
 LANGUAGES = ("en", "zh")
 
 # --------------------------------------------------------------------------------------
@@ -298,7 +300,7 @@ def tokenize(texts, language: str = "en", normalize: bool = False) -> tf.RaggedT
     """
     _check_language(language)
     if normalize and language != "en":
-        raise ValueError("token normalisation (--normalize_tokens) is defined for English only")
+        raise UserError("token normalisation (--normalize_tokens) is defined for English only")
     texts = _as_batch(texts)
     if language == "zh":
         spaced = tf.strings.regex_replace(texts, ZH_SPACE_RE, " ")

@@ -22,19 +22,12 @@ from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
 from datn_tf.config import ModelConfig, TrainConfig
 from datn_tf.data import datasets
+from datn_tf.errors import TrainingInterrupted, UserError
 from datn_tf.models import build_model
 from datn_tf.optimizers import TaskOptimizers
 from datn_tf.progress import fmt_time, log, write_scalar
 
 STEP_KINDS = ("emotion", "sentiment")
-
-
-class TrainingInterrupted(Exception):
-    """Ctrl-C during training: where it stopped and how to go on (one line for the user)."""
-
-
-class TrainingDiverged(ValueError):
-    """A loss or the dev probabilities became NaN or infinite (one line for the user)."""
 
 
 def model_config(config, data, num_emotions):
@@ -368,7 +361,7 @@ class Trainer:
             f.name for f in dataclasses.fields(TrainConfig)
             if f.metadata["read_when"] and f.type is float and getattr(self.spec, f.metadata["read_when"])]
         saved = self.checkpoints.manager.latest_checkpoint
-        return TrainingDiverged(
+        return UserError(
             f"training diverged at {phase}step {step}: {what}; the settings most likely at fault: "
             + ", ".join(f"--{k}={getattr(cfg, k)}" for k in suspects) + ". Nothing of this step was saved"
             + (f" (the last good checkpoint is {saved})" if saved else "")

@@ -7,6 +7,8 @@ these fields, so a variant is fully described here.
 
 import dataclasses
 
+from datn_tf.errors import UserError
+
 # Schedules of the training loop.
 EMOTION_ONLY = "emotion_only"  # emotion mini-batches only (Base)
 ALTERNATING = "alternating"  # one sentiment batch (left part) then one emotion batch (all), Sec. 2.2.3
@@ -106,4 +108,4 @@ def get_variant(name):
     try:
         return VARIANTS[name]
     except KeyError:
-        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANT_NAMES)}") from None
+        raise UserError(f"unknown variant {name!r}; choose one of {', '.join(VARIANT_NAMES)}") from None

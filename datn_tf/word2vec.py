@@ -21,6 +21,7 @@ import numpy as np
 
 from datn_tf import embeddings as embeddings_lib
 from datn_tf import io_utils
+from datn_tf.errors import UserError
 
 # Skip-gram with negative sampling, gensim's defaults otherwise except the epochs
 # (a corpus of ~30k sentences needs more than gensim's 5 passes).
@@ -66,7 +67,7 @@ def train_word_vectors(token_lists, dim, seed=0, cache=None, log=None, words=Non
     # (6-decimal) vectors.
     vectors, file_dim = embeddings_lib.load_vectors(str(path), words=words)
     if file_dim != dim:
-        raise ValueError(f"{path}: cached word2vec vectors have {file_dim} dimensions, expected {dim}; delete it")
+        raise UserError(f"{path}: cached word2vec vectors have {file_dim} dimensions, expected {dim}; delete it")
     return vectors, path
 
 
@@ -74,7 +75,7 @@ def _gensim_version():
     try:
         import gensim
     except ImportError as e:  # pragma: no cover - gensim is in requirements.txt
-        raise ValueError("--embedding_init=word2vec needs gensim: pip install gensim") from e
+        raise UserError("--embedding_init=word2vec needs gensim: pip install gensim") from e
     return gensim.__version__
 
 

@@ -41,6 +41,7 @@ from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
 from datn_tf.config import setting  # noqa: E402
 from datn_tf.data import datasets  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from experiments import grid, launch, records  # noqa: E402
 
 
@@ -182,15 +183,15 @@ def selected(stage, names):
         chosen = [n.strip() for n in names.split(",") if n.strip()]
         unknown = [n for n in chosen if n not in CONFIGS]
         if unknown:
-            raise cli.UserError(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+            raise UserError(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
         return [CONFIGS[n] for n in chosen]
     if stage:
         if stage not in STAGES:
-            raise cli.UserError(f"--stage must be one of {', '.join(STAGES)}")
+            raise UserError(f"--stage must be one of {', '.join(STAGES)}")
         if stage == "confirm":
             return [CONFIGS[n] for n in CONFIRM]
         return [a for a in CONFIGS.values() if a.stage == stage]
-    raise cli.UserError("give --stage, --configs or --table_only")
+    raise UserError("give --stage, --configs or --table_only")
 
 
 def attention_health(model, token_ids, batch_size=256):
@@ -448,8 +449,8 @@ def main(argv):
         if not settings.table_only:
             ablations = selected(settings.stage, settings.configs)
             if "dataset" in given and not own:
-                raise cli.UserError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out "
-                                    "(or give --dataset=files: every configuration then runs on your files)")
+                raise UserError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out "
+                                "(or give --dataset=files: every configuration then runs on your files)")
             if own:
                 ablations = [dataclasses.replace(a, dataset=own) for a in ablations]
             runtime.configure_threads_from_flags()

@@ -55,6 +55,7 @@ from absl import flags  # noqa: E402
 from datn_tf import cli, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
 from datn_tf.config import same_setting, setting  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from datn_tf.variants import VARIANT_NAMES  # noqa: E402
 from experiments.bench_data import (  # noqa: E402
     E1_SIZES,
@@ -127,24 +128,24 @@ class BenchConfig:
         for key in ("warmup_steps", "window_steps", "windows", "infer_windows", "latency_runs", "vocab_size",
                     "hidden_size", "batch_size", "infer_batch_size"):
             if (s[key] if key in s else getattr(self, key)) < 1:
-                raise ValueError(f"--{key} must be positive")
+                raise UserError(f"--{key} must be positive")
         if not s["embedding_dims"] or min(s["embedding_dims"]) < 1:
-            raise ValueError("--embedding_dims must be positive sizes")
+            raise UserError("--embedding_dims must be positive sizes")
         return s
 
 
 def validate(cfg):
-    """Raises ValueError (with the flag's name) for settings the run cannot use."""
+    """Raises UserError (with the flag's name) for settings the run cannot use."""
     from datn_tf import variants as variants_lib
 
     if not cfg.variants:
-        raise ValueError("--variants is empty")
+        raise UserError("--variants is empty")
     for v in cfg.variants:
         variants_lib.get_variant(v)
     settings = cfg.settings()
     lo, hi = len(HEAD_TOKENS) + 3, 90**3 + len(HEAD_TOKENS) + 2
     if not lo <= settings["vocab_size"] <= hi:
-        raise ValueError(f"--vocab_size must be in [{lo}, {hi}]")
+        raise UserError(f"--vocab_size must be in [{lo}, {hi}]")
 
 
 def run(cfg, log=None):

@@ -27,9 +27,10 @@ from pathlib import Path
 import submitit
 from absl import flags
 
-from datn_tf import cli, progress, run_lock, runtime
 from datn_tf import config as config_lib
+from datn_tf import progress, run_lock, runtime
 from datn_tf.config import setting
+from datn_tf.errors import UserError
 
 # What `scontrol show config` says of a Slurm without slurmdbd.
 _ACCOUNTING_OFF = "accounting_storage/none"
@@ -128,8 +129,8 @@ class Options:
         for field in dataclasses.fields(self):
             launchers = field.metadata.get("launchers")
             if launchers and self.launcher not in launchers and getattr(self, field.name) != field.default:
-                raise cli.UserError(f"--{field.name} is for --launcher={' or --launcher='.join(launchers)}, not "
-                                    f"--launcher={self.launcher}; leave it out, or pass that launcher")
+                raise UserError(f"--{field.name} is for --launcher={' or --launcher='.join(launchers)}, not "
+                                f"--launcher={self.launcher}; leave it out, or pass that launcher")
         return self
 
     def cpus(self):
@@ -216,10 +217,6 @@ class Execute(submitit.helpers.Checkpointable):
 
     def __call__(self, job, environment=None, threads=None):
         return execute(job, environment, threads)
-
-
-class RunsFailed(ValueError):
-    """Runs of the grid that raised in their own process (each named with its log)."""
 
 
 class Progress:
@@ -396,7 +393,7 @@ def _local(jobs, is_done, options, tag, folder):
             submitted.cancel()
         raise
     if failures:
-        raise RunsFailed(f"{len(failures)} run(s) failed: " + "; ".join(failures))
+        raise UserError(f"{len(failures)} run(s) failed: " + "; ".join(failures))
     return True
 
 
@@ -455,5 +452,5 @@ def _slurm(jobs, is_done, options, tag, folder):
             done += newly
             progress.report(done, 0, len(pending) + len(waiting))
     if failures:
-        raise RunsFailed(f"{len(failures)} run(s) failed: " + "; ".join(failures))
+        raise UserError(f"{len(failures)} run(s) failed: " + "; ".join(failures))
     return True

@@ -33,6 +33,7 @@ from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
 from datn_tf.config import setting  # noqa: E402
 from datn_tf.data import datasets  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from experiments import grid, records  # noqa: E402
 
 
@@ -328,11 +329,11 @@ def main(argv):
         command = config_lib.from_flags()  # the training flags (--dataset=files: its files)
         variants = parse_variants(settings.variants)
         if not variants and not (settings.cv_variants.strip() and not settings.table_only):
-            raise cli.UserError(f"--variants names no system; give some of {', '.join(variants_lib.VARIANT_NAMES)}")
+            raise UserError(f"--variants names no system; give some of {', '.join(variants_lib.VARIANT_NAMES)}")
         if parse_variants(settings.cv_variants) and not datasets.get(command.dataset).cross_validation:
             cv = " or ".join(f"--dataset={n}" for n, d in datasets.REGISTRY.items() if d.cross_validation)
-            raise cli.UserError(f"--cv_variants is for {cv} (its cross-validation), not --dataset={command.dataset}; "
-                                "leave it out")
+            raise UserError(f"--cv_variants is for {cv} (its cross-validation), not --dataset={command.dataset}; "
+                            "leave it out")
         cli.check_outputs({"--results_dir": settings.results_dir, "--readme": settings.readme},
                           inputs={"--data_dir": command.data_dir, "--embeddings": command.embeddings})
         dataset_dir = Path(settings.results_dir) / command.dataset

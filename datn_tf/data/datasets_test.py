@@ -7,7 +7,7 @@ import pytest
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import testing
 from datn_tf.data import datasets
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError
 
 
 def test_semeval_task_reports_missing_test(data_dir):

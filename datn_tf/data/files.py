@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import EmotionExamples
+from datn_tf.errors import DataFormatError, UserError
 
 LAYOUTS = ("auto", "wide", "list")
 TEXT_COLUMNS = ("text", "tweet", "sentence", "comment_text")  # tried in order, case-insensitive
@@ -60,7 +60,7 @@ def separator(path, delimiter=None):
     from the file name (.csv: comma, anything else: tab)."""
     if delimiter not in (None, "auto"):
         if delimiter not in DELIMITERS:
-            raise ValueError(f"--delimiter must be one of {', '.join(DELIMITERS)}; got {delimiter!r}")
+            raise UserError(f"--delimiter must be one of {', '.join(DELIMITERS)}; got {delimiter!r}")
         return DELIMITERS[delimiter]
     return "," if Path(path).suffix.lower() == ".csv" else "\t"
 
@@ -139,7 +139,11 @@ def read_label_names(path):
     path = Path(path)
     if not path.exists():
         raise DataFormatError(path, None, "file not found")
-    names = [line.strip() for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataFormatError(path, None, f"not UTF-8 text (byte {e.start})") from None
+    names = [line.strip() for line in text.split("\n") if line.strip()]
     if not names:
         raise DataFormatError(path, 1, "no label names")
     if len(set(names)) != len(names):
@@ -172,7 +176,7 @@ def _find(frame, path, given, candidates, what, required=True):
 def _columns(path, frame, layout, text_column, labels_column, id_column, header):
     """The `TableLayout` of `frame`; `layout` auto: list when a labels column is found, else wide."""
     if layout not in LAYOUTS:
-        raise ValueError(f"--layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+        raise UserError(f"--layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
     text_col = _find(frame, path, text_column, TEXT_COLUMNS, "text")
     id_col = _find(frame, path, id_column, ID_COLUMNS, "id", required=False)
     labels_col = _find(frame, path, labels_column, LABELS_COLUMNS, "labels", required=layout == "list")

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from datn_tf.data._io import read_utf8, split_lines
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import EmotionExamples
+from datn_tf.errors import DataFormatError
 
 # Official column order of the label columns (and of every E1 label array).
 EMOTIONS = (

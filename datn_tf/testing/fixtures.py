@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError
 
 # Kept literal here (not imported from datn_tf.data) so that a fixture file is
 # independent of the reader it tests.
