@@ -17,6 +17,7 @@ Presets (`--preset`):
 """
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -62,7 +63,7 @@ def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, 
     `repeatable` one value per flag: `--text "a, b" --text c`).
 
     read_when: the `Variant` property that must hold for the model or loop to read the
-        setting (`Variant.inert_settings`: the variants it does not hold for ignore it).
+        setting (`TrainConfig.inert_settings`: the variants it does not hold for ignore it).
     data: the prepared data (splits, vocabulary, token ids, pretrained vectors) depend on
         it (`data_setting`; `PreparedDataCache` keys on these).
     dataset_when: the `Dataset` attribute that must hold for the dataset to read the setting
@@ -263,17 +264,38 @@ class TrainConfig:
         "tokens (fast on a CPU); keras runs Keras' LSTM (cuDNN on a GPU); auto: packed without a GPU, "
         "keras with one.", choices=LSTM_IMPLEMENTATIONS)
 
+    @functools.cached_property
+    def dataset_entry(self):
+        """--dataset's entry in the registry (`datasets.Dataset`): its language, default vectors and
+        epochs, its checks. Looked up once: by `resolve()`, or on first use for a config built directly."""
+        return datasets_lib.get(self.dataset)
+
+    def __getstate__(self):
+        # Pickled for a launcher's job without the entry (its check is a lambda): looked up there again.
+        return {k: v for k, v in self.__dict__.items() if k != "dataset_entry"}
+
+    def inert_settings(self):
+        """The settings that --variant's model and loop never read (`setting(read_when=...)`).
+
+        Two runs of the variant that differ only in these train identically (e.g. Base under
+        `--similarity=sum` and `--similarity=mean`), so comparisons of saved runs
+        (`run_dir.changed_settings`) skip them.
+        """
+        variant = variants_lib.get_variant(self.variant)
+        return frozenset(f.name for f in dataclasses.fields(self)
+                         if f.metadata["read_when"] and not getattr(variant, f.metadata["read_when"]))
+
     def resolved_embedding_init(self):
         """--embedding_init, or its default: pretrained with an --embeddings file, else the dataset's
         (pretrained, i.e. the packaged GloVe, for English)."""
         if self.embedding_init:
             return self.embedding_init
-        return "pretrained" if self.embeddings else datasets_lib.get(self.dataset).embedding_init
+        return "pretrained" if self.embeddings else self.dataset_entry.embedding_init
 
     def resolved_epochs(self):
         if self.epochs is not None:
             return self.epochs
-        return datasets_lib.get(self.dataset).epochs[variants_lib.get_variant(self.variant).schedule]
+        return self.dataset_entry.epochs[variants_lib.get_variant(self.variant).schedule]
 
     def default_output_dir(self):
         return run_dir_lib.default_output_dir(self.dataset, self.variant, self.seed, self.cv_fold)
@@ -282,7 +304,7 @@ class TrainConfig:
         """Raises UserError naming the flag for a value outside its field's choices or bounds."""
         check_settings(self)
         init = self.resolved_embedding_init()
-        english = datasets_lib.get(self.dataset).language == "en"
+        english = self.dataset_entry.language == "en"
         if self.embeddings and init != "pretrained":
             raise UserError(f"--embeddings is a pretrained file; it cannot go with --embedding_init={init}")
         if init == "pretrained" and not self.embeddings and not english:
@@ -292,7 +314,7 @@ class TrainConfig:
             raise UserError(f"--pretrained_vocab_size needs pretrained vectors (--embedding_init={init})")
         if self.normalize_tokens and not english:
             raise UserError("--normalize_tokens is defined for English (--dataset=semeval) only")
-        datasets_lib.get(self.dataset).check(self)
+        self.dataset_entry.check(self)
         self._check_encoder(english)
         if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
             raise UserError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
@@ -302,10 +324,9 @@ class TrainConfig:
     def _check_read_by_dataset(self):
         """Refuses a setting that --dataset never reads (`setting(dataset_when=...)`), given away
         from its default: --train_file without --dataset=files trained on E1 without a word."""
-        entry = datasets_lib.get(self.dataset)
         for field in dataclasses.fields(self):
             needs = field.metadata["dataset_when"]
-            if needs is None or getattr(entry, needs) or getattr(self, field.name) == field.default:
+            if needs is None or getattr(self.dataset_entry, needs) or getattr(self, field.name) == field.default:
                 continue
             readers = " or ".join(f"--dataset={n}" for n, d in datasets_lib.REGISTRY.items() if getattr(d, needs))
             raise UserError(f"--{field.name} is read only with {readers}, not --dataset={self.dataset}; "
@@ -531,12 +552,16 @@ def resolve(overrides=None, config_class=TrainConfig, **kwargs):
         values.update(PRESETS[preset])
         values.update(PRESET_VARIANTS.get(preset, {}).get(overrides.get("variant"), {}))
     values.update(overrides)
-    if (preset is not None and "normalize_tokens" not in overrides
-            and datasets_lib.get(values.get("dataset", "semeval")).language != "en"):
+    # The one look-up of the dataset's entry (None for a name `validate` then refuses).
+    entry = datasets_lib.REGISTRY.get(values.get("dataset", TrainConfig.dataset))
+    if preset is not None and "normalize_tokens" not in overrides and entry and entry.language != "en":
         values.pop("normalize_tokens", None)  # a preset's English preprocessing; Chinese is pre-segmented
     config = config_class(**values)
-    if config_class is TrainConfig and config.output_dir is None:
-        config.output_dir = config.default_output_dir()
+    if config_class is TrainConfig:
+        if entry is not None:
+            config.dataset_entry = entry
+        if config.output_dir is None:
+            config.output_dir = config.default_output_dir()
     return config
 
 

@@ -28,6 +28,7 @@ import datn_tf  # noqa: E402
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
 from datn_tf import cli, predict, runtime  # noqa: E402
@@ -90,7 +91,7 @@ class Reading:
 def _import_tensorflow_text():
     """Exports whose tokenizer uses TensorFlow Text ops (WordPiece) load only once it is imported."""
     if importlib.util.find_spec("tensorflow_text") is not None:
-        import tensorflow_text  # noqa: F401
+        import tensorflow_text  # noqa: F401  (the encoder extra: only when installed)
 
 
 class ExplainedModel(predict.ExportedModel):
@@ -109,7 +110,7 @@ class ExplainedModel(predict.ExportedModel):
 
     def read(self, text):
         probs, labels = self.predict([text])
-        out = self._explain(text=self._tf.constant([text], dtype=self._tf.string))
+        out = self._explain(text=tf.constant([text], dtype=tf.string))
         tokens = [t.decode("utf-8", "replace") for t in out["tokens"].numpy()[0]]
         keep = np.array([t != "" for t in tokens], bool)  # "" pads a batch's shorter rows
         alpha_s = out["alpha_s"].numpy()[0][keep]
@@ -256,7 +257,7 @@ CSS = """
 def build_page(model):
     """The Gradio page for `model` (imports Gradio)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by Gradio's helpers too, not only by Blocks
-    import gradio as gr
+    import gradio as gr  # the demo extra, checked by `check_gradio`; after the variable above
 
     title = f"datn-tf: {system_title(model.metadata)} on {model.metadata.get('dataset', 'unknown data')}"
     examples = EXAMPLES.get(model.metadata.get("language"), EXAMPLES["en"])
@@ -289,7 +290,7 @@ def build_page(model):
 
 def theme():
     """Gradio's default look with the system's fonts: no web fonts to fetch."""
-    import gradio as gr
+    import gradio as gr  # (see `build_page`)
 
     return gr.themes.Default(font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
                              font_mono=["ui-monospace", "DejaVu Sans Mono", "monospace"])

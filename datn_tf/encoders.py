@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datn_tf import io_utils
 from datn_tf.errors import UserError
 
 BILSTM, MINILM, BERT = "bilstm", "minilm", "bert"
@@ -170,8 +171,6 @@ class WordPieceVocab:
         return cls(lines, lowercase)
 
     def save(self, path):
-        from datn_tf import io_utils
-
         io_utils.write_text(path, "".join(t + "\n" for t in self.tokens))
 
     def tokenizer(self):
@@ -182,7 +181,7 @@ class WordPieceVocab:
 def encode_graph(tokenizer, text, cls_id, sep_id, max_length=None):
     """[CLS] wordpieces [SEP] ids of a batch of texts, 0-padded: int32 [B, T] (graph ops; the
     exported model runs the same). `max_length` caps the wordpieces (before [CLS] and [SEP])."""
-    import tensorflow as tf
+    import tensorflow as tf  # here, not on top: `config` (and `evaluate`, scoring files) reads this module without it
 
     pieces = tf.cast(tokenizer(text), tf.int32)  # ragged [B, None]
     if max_length:
@@ -195,7 +194,7 @@ def encode_graph(tokenizer, text, cls_id, sep_id, max_length=None):
 
 def encode_texts(texts, vocab, max_length=None, chunk=2048):
     """[CLS] wordpieces [SEP] ids of each text (int32 arrays of variable length)."""
-    import tensorflow as tf
+    import tensorflow as tf  # (see `encode_graph`)
 
     tokenizer = vocab.tokenizer()
     fn = tf.function(lambda t: encode_graph(tokenizer, t, vocab.cls_id, vocab.sep_id, max_length),

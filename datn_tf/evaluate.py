@@ -23,8 +23,9 @@ from absl import flags
 
 from datn_tf import cli, io_utils, metrics, tables
 from datn_tf import config as config_lib
+from datn_tf import run_dir as run_dir_lib
+from datn_tf.data import datasets, semeval_ec
 from datn_tf.data import files as files_lib
-from datn_tf.data import semeval_ec
 from datn_tf.errors import DataFormatError, UserError
 
 FLAGS = flags.FLAGS
@@ -142,8 +143,6 @@ def ensemble_runs(run_dirs, gold_by_split, ranking=False):
 def _run_probabilities(run, split, gold):
     """A run's probabilities on `split`, checked against the gold labels (None when it saved none
     for a split other than dev)."""
-    from datn_tf import run_dir as run_dir_lib
-
     path = run_dir_lib.probabilities_path(run, split)
     if not path.exists():
         if split == "dev":
@@ -209,9 +208,6 @@ def check_one_experiment(run_dirs):
     Raises:
         UserError: naming the two runs and what differs between them.
     """
-    from datn_tf import run_dir as run_dir_lib
-    from datn_tf.data import datasets
-
     tasks = {}
 
     def task_of(settings):
@@ -248,8 +244,6 @@ def check_one_experiment(run_dirs):
 
 
 def _gold_for_runs(run_dirs):
-    from datn_tf.data import datasets
-
     task = check_one_experiment(run_dirs)
     gold = {split: ex.labels for split, ex in task.splits().items() if split != "train"}
     return gold, datasets.get(task.dataset).ranking_metrics, task.notes

@@ -20,9 +20,9 @@ from datn_tf import export, input_pipeline, io_utils, metrics, run_weights
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data import semeval_ec
 from datn_tf.errors import UserError
+from datn_tf.testing import tokenize_py
 from datn_tf.testing.exports import EXPORTED_VARIANTS as VARIANTS
 from datn_tf.testing.exports import ROBUSTNESS_TEXTS, explain, loaded, run_threshold, serve, subprocess_env
-from datn_tf.tokenizer import tokenize_py
 
 ATOL = 1e-5
 

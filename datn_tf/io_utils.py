@@ -10,6 +10,10 @@ import shutil
 import socket
 from pathlib import Path
 
+import numpy as np
+
+from datn_tf.errors import DataFormatError
+
 # Temporaries beside a destination: `.{name}.{host}-{pid}-{random}.tmp` holds what is being written,
 # `.old` the old folder for the instant it is swapped out. The writer's host and process tell a
 # later write whether the writer is dead (killed: a SIGKILLed export left 29 MB behind).
@@ -151,8 +155,6 @@ def write_json(path, obj):
 def read_json(path, what_to_do=None):
     """The JSON in `path`. With `what_to_do`, text that is not JSON (a cut or damaged file) is a
     `DataFormatError` naming the file and line, then `what_to_do`; without, json's own error."""
-    from datn_tf.errors import DataFormatError
-
     path = Path(path)
     if what_to_do is None:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -167,8 +169,6 @@ def read_json(path, what_to_do=None):
 
 def save_npy(path, array):
     """`np.save` to `path` (which should end in .npy), atomically."""
-    import numpy as np
-
     with atomic_path(path) as tmp:
         np.save(tmp, array)
 
@@ -176,10 +176,6 @@ def save_npy(path, array):
 def load_npy(path, what_to_do=None):
     """The array in a .npy file; a file that is not one (text, a cut or pickled file) is a
     `DataFormatError` naming it, followed by `what_to_do` when given."""
-    import numpy as np
-
-    from datn_tf.errors import DataFormatError
-
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:

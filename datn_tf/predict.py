@@ -39,6 +39,7 @@ import datn_tf  # noqa: E402
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 from google.protobuf import message  # noqa: E402
 
@@ -46,6 +47,7 @@ from datn_tf import cli, io_utils, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf.data import files as files_lib  # noqa: E402
+from datn_tf.data import semeval_ec  # noqa: E402
 from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
 from datn_tf.data.semeval_ec import HEADER_START  # noqa: E402
 from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
@@ -65,9 +67,6 @@ class ExportedModel:
     """A datn-tf SavedModel: `predict(texts)` -> (probabilities [N, K], labels [N, K] bool)."""
 
     def __init__(self, path):
-        import tensorflow as tf
-
-        self._tf = tf
         path = Path(path)
         if not (path / "saved_model.pb").exists():
             if (path / run_dir_lib.CONFIG_FILE).exists():
@@ -97,7 +96,7 @@ class ExportedModel:
         self.label_names = list(self.metadata.get("label_names") or self._label_names_from_model())
 
     def _label_names_from_model(self):
-        names = self._fn(text=self._tf.constant(["."]))["label_names"].numpy()[0]
+        names = self._fn(text=tf.constant(["."]))["label_names"].numpy()[0]
         return [n.decode("utf-8") for n in names]
 
     def predict(self, texts, batch_size=DEFAULT_BATCH_SIZE):
@@ -106,7 +105,7 @@ class ExportedModel:
         labels = np.zeros((len(texts), k), bool)
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]
-            out = self._fn(text=self._tf.constant(batch, dtype=self._tf.string))
+            out = self._fn(text=tf.constant(batch, dtype=tf.string))
             probs[start : start + len(batch)] = out["probabilities"].numpy()
             labels[start : start + len(batch)] = out["labels"].numpy()
         return probs, labels
@@ -196,8 +195,6 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
             raise UserError("--format semeval reads an E-c file given with --input, not texts")
         if not input_path:
             raise UserError("--format semeval needs --input (an official E-c file)")
-        from datn_tf.data import semeval_ec
-
         examples = semeval_ec.read_ec(input_path, prediction=True)
         model = ExportedModel(model_dir)
         if list(model.label_names) != list(examples.label_names):

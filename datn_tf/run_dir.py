@@ -177,15 +177,13 @@ def changed_settings(saved, config):
     A setting added to the library after the run started is absent from its config.json; at
     its default it keeps the old behaviour (new options never change defaults), so it does
     not count as changed. Nor does a setting the variant never reads
-    (`Variant.inert_settings`: Base's similarity term).
+    (`TrainConfig.inert_settings`: Base's similarity term).
     """
-    from datn_tf.variants import get_variant  # variants reads config, which names runs here
-
     now = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as JSON lists, as saved
     defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(config)}))
     skipped = set(_NOT_COMPARED)
     if saved.get("variant", defaults["variant"]) == config.variant:
-        skipped |= get_variant(config.variant).inert_settings
+        skipped |= config.inert_settings()
     return {k: (saved.get(k, defaults[k]), v) for k, v in now.items()
             if k not in skipped and saved.get(k, defaults[k]) != v}
 

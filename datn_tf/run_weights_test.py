@@ -36,7 +36,7 @@ def test_the_advice_for_missing_or_damaged_best_weights_works(finished_run, data
                               f"evaluated on dev: {lost}")
     # Before its first dev evaluation, training on writes best/.
     config = testing.tiny_train_config(data_dir, tmp_path / "young", variant="base", max_steps=4, eval_every=4)
-    Trainer(config, prepare_data(config)).fit(stop_after=2)
+    testing.fit_killed_after(Trainer(config, prepare_data(config)), 2)
     with pytest.raises(UserError) as err:
         run_weights.load_run(tmp_path / "young")
     assert str(err.value).endswith("the run has not reached its first dev evaluation; re-run its training command "

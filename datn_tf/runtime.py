@@ -18,6 +18,7 @@ TF Serving reads neither this module nor these flags: give it
 import os
 
 from absl import flags
+from absl import logging as absl_logging
 
 from datn_tf.errors import UserError
 
@@ -46,7 +47,7 @@ def configure_threads(intra_op=None, inter_op=None):
     Must run before TensorFlow executes its first op (TensorFlow refuses later changes
     with a RuntimeError). Returns the `(intra_op, inter_op)` set.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # here, not on top: the launcher reads `default_threads` without TensorFlow
 
     if intra_op is None or inter_op is None:
         default_intra, default_inter = default_threads(gpu=bool(tf.config.list_physical_devices("GPU")))
@@ -88,8 +89,7 @@ def configure_threads_from_flags():
 def quiet_logging():
     """Hides TensorFlow's Python-side INFO lines (two per checkpoint write) unless the user
     asked for them with absl's --verbosity (e.g. --verbosity=0 shows INFO)."""
-    import tensorflow as tf
-    from absl import logging as absl_logging
+    import tensorflow as tf  # (see `configure_threads`)
 
     if "verbosity" in flags.FLAGS and flags.FLAGS["verbosity"].present:
         return

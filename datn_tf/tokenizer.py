@@ -319,9 +319,3 @@ def tag_tokens(tokens):
     for tag, pattern in TAGS:
         tokens = tf.strings.regex_replace(tokens, f"^(?:{pattern})$", tag)
     return tokens
-
-
-def tokenize_py(text: str, language: str = "en", normalize: bool = False) -> list:
-    """Eager convenience: the tokens of one Python string as Python strings."""
-    tokens = tokenize(tf.constant([text], dtype=tf.string), language, normalize)
-    return [t.decode("utf-8") for t in tokens[0].numpy().tolist()]

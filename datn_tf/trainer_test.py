@@ -94,7 +94,7 @@ def test_resume_after_kill_matches_uninterrupted_run(data_dir, tmp_path):
     expected = full.fit()
 
     killed = _trainer(data_dir, tmp_path / "killed", variant="datn2", epochs=2)
-    assert killed.fit(stop_after=7) is None  # "killed" after 7 steps; last checkpoint at step 6
+    testing.fit_killed_after(killed, 7)  # last checkpoint at step 6
     assert not (tmp_path / "killed" / run_dir_lib.METRICS_FILE).exists()
     resumed = _trainer(data_dir, tmp_path / "killed", variant="datn2", epochs=2)
     result = resumed.fit()
@@ -139,7 +139,7 @@ def test_fixed_threshold_is_used(data_dir, tmp_path):
 
 def test_changed_settings_refuse_to_resume(data_dir, tmp_path):
     t = _trainer(data_dir, tmp_path / "run", variant="base", epochs=1)
-    t.fit(stop_after=3)
+    testing.fit_killed_after(t, 3)
     with pytest.raises(ValueError, match="other settings"):
         _trainer(data_dir, tmp_path / "run", variant="base", epochs=1, learning_rate=0.1).fit()
 
@@ -248,14 +248,14 @@ def _truncate(path):
 
 def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(data_dir, tmp_path, capsys):
     settings = dict(variant="base", epochs=2, eval_every=3)
-    _trainer(data_dir, tmp_path / "run", **settings).fit(stop_after=7)  # checkpoints at steps 3 and 6
+    testing.fit_killed_after(_trainer(data_dir, tmp_path / "run", **settings), 7)  # checkpoints at steps 3 and 6
     ckpt_dir = tmp_path / "run" / run_dir_lib.CKPT_DIR
     assert sorted(p.name for p in ckpt_dir.glob("*.index")) == ["ckpt-3.index", "ckpt-6.index"]
     for data_file in ckpt_dir.glob("ckpt-6.data*"):
         _truncate(data_file)
     capsys.readouterr()
     resumed = _trainer(data_dir, tmp_path / "run", **settings)
-    assert resumed.fit(stop_after=0) is None
+    testing.fit_killed_after(resumed, 0)
     out = capsys.readouterr().out
     assert "ckpt-6 is damaged" in out and "resumed from" in out and "ckpt-3 at step 3" in out
     assert int(resumed.step.numpy()) == 3
@@ -297,10 +297,10 @@ def _weights_after_two_steps(data_dir, out, variant, **overrides):
 # weights (read by APSP only; left out: each case trains three tiny runs).
 @pytest.mark.parametrize("variant", ["base", "ft", "sp", "datn2"])
 def test_inert_settings_do_not_change_training(data_dir, tmp_path, variant):
-    """`Variant.inert_settings` lets saved runs be compared without them (reproduce reuses
+    """`TrainConfig.inert_settings` lets saved runs be compared without them (reproduce reuses
     ablate's Base under another similarity term): they must not change a step, while the
     settings the variant reads do."""
-    inert = variants_lib.get_variant(variant).inert_settings
+    inert = TrainConfig(variant=variant).inert_settings()
     assert inert <= set(_OTHER_VALUE)
     default = _weights_after_two_steps(data_dir, tmp_path / "default", variant)
     other = _weights_after_two_steps(data_dir, tmp_path / "other", variant, **{k: _OTHER_VALUE[k] for k in inert})

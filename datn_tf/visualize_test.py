@@ -17,7 +17,7 @@ from datn_tf import io_utils, metrics, run_weights, testing, trainer, visualize
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data.prepare import prepare_data
 from datn_tf.errors import UserError
-from datn_tf.tokenizer import tokenize_py
+from datn_tf.testing import tokenize_py
 from datn_tf.vocab import OOV_ID
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

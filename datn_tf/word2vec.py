@@ -73,14 +73,14 @@ def train_word_vectors(token_lists, dim, seed=0, cache=None, log=None, words=Non
 
 def _gensim_version():
     try:
-        import gensim
+        import gensim  # (see `_train`)
     except ImportError as e:  # pragma: no cover - gensim is in requirements.txt
         raise UserError("--embedding_init=word2vec needs gensim: pip install gensim") from e
     return gensim.__version__
 
 
 def _train(token_lists, dim, seed):
-    from gensim.models import Word2Vec
+    from gensim.models import Word2Vec  # slow to import: only for a run that trains word2vec
 
     # A GloVe line is split on spaces, so a token holding whitespace could not be read back.
     sentences = [[t for t in tokens if t and not any(c.isspace() for c in t)] for tokens in token_lists]

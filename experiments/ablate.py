@@ -350,7 +350,7 @@ def ablation_table(dataset, records_dir, data_dir, files=None):
 
 def render(table):
     """ablations.md's text."""
-    columns = tables.metric_columns(table.dataset)
+    columns = tables.metric_columns(datasets.get(table.dataset).ranking_metrics)
     lines = [
         f"# Ablations on {datasets.get(table.dataset).dev_title}",
         "",
@@ -392,13 +392,13 @@ def render(table):
 def render_stage(table, stage):
     """A stage's rows as a short table for docs/reproducing.md, the paper's test figures in
     brackets; None when the stage has no rows."""
-    columns = tables.metric_columns(table.dataset)
+    columns = tables.metric_columns(datasets.get(table.dataset).ranking_metrics)
     cells = []
     for row in table.rows:
         if row.name not in CONFIGS or CONFIGS[row.name].stage != stage:
             continue
         variant = row.runs[0]["variant"]
-        refs = datasets.PAPER_TABLE3.get(table.dataset, {}).get(variant, {})
+        refs = (datasets.get(table.dataset).table3 or {}).get(variant, {})
         cells.append([variants_lib.get_variant(variant).title, len(row.runs),
                       *tables.metric_cells(columns, [p["dev"] for p in row.runs], refs),
                       f"{row.ensemble_jaccard:.3f}", row.p_value])

@@ -50,12 +50,17 @@ import datn_tf  # noqa: E402
 
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
-from datn_tf import cli, runtime  # noqa: E402
+from datn_tf import cli, io_utils, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
-from datn_tf.config import same_setting, setting  # noqa: E402
+from datn_tf import variants as variants_lib  # noqa: E402
+from datn_tf.config import TrainConfig, same_setting, setting  # noqa: E402
 from datn_tf.errors import UserError  # noqa: E402
+from datn_tf.progress import fmt_time  # noqa: E402
+from datn_tf.trainer import Trainer  # noqa: E402
 from datn_tf.variants import VARIANT_NAMES  # noqa: E402
 from experiments.bench_data import (  # noqa: E402
     E1_SIZES,
@@ -136,8 +141,6 @@ class BenchConfig:
 
 def validate(cfg):
     """Raises UserError (with the flag's name) for settings the run cannot use."""
-    from datn_tf import variants as variants_lib
-
     if not cfg.variants:
         raise UserError("--variants is empty")
     for v in cfg.variants:
@@ -154,12 +157,6 @@ def run(cfg, log=None):
     if log is None:
         def log(msg):
             print(f"[bench {time.perf_counter() - start:6.1f}s] {msg}", flush=True)
-    import keras
-    import tensorflow as tf
-
-    from datn_tf.config import TrainConfig
-    from datn_tf.trainer import Trainer
-
     tf.get_logger().setLevel("ERROR")
     validate(cfg)
     settings = cfg.settings()
@@ -246,14 +243,9 @@ def run(cfg, log=None):
 
 def _bench_encoder(cfg, settings, workdir, log):
     """The variants' training over a frozen pretrained encoder, and its SavedModel's serving."""
-    import keras
-
-    from datn_tf.config import TrainConfig
-    from datn_tf.trainer import Trainer
-
     folder = cfg.encoder_dir
     if folder is None:  # --quick: a tiny BERT, so the smoke test needs no download
-        from datn_tf.testing import tiny_bert
+        from datn_tf.testing import tiny_bert  # test helpers: only for --quick
 
         folder = str(Path(workdir) / "tiny-bert")
         tiny_bert.write_tiny_bert(folder)
@@ -291,8 +283,6 @@ def _bench_encoder(cfg, settings, workdir, log):
 
 def markdown_table(payload):
     """The one table printed at the end."""
-    from datn_tf.progress import fmt_time
-
     cfg, env = payload["config"], payload["environment"]
     rows = ["| measurement | variant | emb. dim | value | unit | notes |", "|---|---|---|---:|---|---|"]
     for r in payload["training"]:
@@ -358,8 +348,6 @@ def main(argv):
         cfg = config_lib.from_flags(config_class=BenchConfig)
         validate(cfg)
         payload = run(cfg)
-        from datn_tf import io_utils
-
         io_utils.write_json(cfg.output, payload)
         print(markdown_table(payload))
         print(f"\nwritten to {cfg.output}")

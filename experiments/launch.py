@@ -26,6 +26,7 @@ from pathlib import Path
 
 import submitit
 from absl import flags
+from submitit.slurm import slurm
 
 from datn_tf import config as config_lib
 from datn_tf import progress, run_lock, runtime
@@ -52,8 +53,6 @@ def accounting_enabled():
 def queue_watcher():
     """A submitit info watcher reading `squeue` instead of `sacct` (which answers "accounting storage
     is disabled" without slurmdbd, so that submitit never learns that a job ended without a result)."""
-    from submitit.slurm import slurm
-
     class QueueWatcher(slurm.SlurmInfoWatcher):
         """A job listed by squeue has its state there; a registered job no longer listed has
         ended (squeue forgets it; whether it failed shows as a missing result)."""
@@ -161,6 +160,8 @@ _CACHE = []
 def data_cache():
     """This process's `PreparedDataCache`: the runs of a grid that a process trains share their
     data, vocabulary and vectors (they depend on neither variant, seed nor model)."""
+    # Here, not on top: it imports TensorFlow, which a job's process (unpickling this module)
+    # imports through its driver, quietly (`datn_tf.import_tensorflow_quietly`).
     from datn_tf.data.prepare import PreparedDataCache
 
     if not _CACHE:

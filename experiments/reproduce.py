@@ -199,8 +199,8 @@ def table3(dataset, dataset_dir, data_dir, variants, files=None):
     all_payloads = [p for runs in finished.values() for p in runs.values()]
     split = "test" if all_payloads and all(p.get("test_evaluated") for p in all_payloads) else "dev"
     gold = {s: ex.labels for s, ex in task.splits().items() if s != "train"}
-    columns = tables.metric_columns(dataset)
-    paper = datasets.PAPER_TABLE3.get(dataset, {})
+    columns = tables.metric_columns(ranking)
+    paper = datasets.get(dataset).table3 or {}
 
     def probabilities(name, s):
         return grid.recorded_probabilities(dataset_dir, name, s, run_dir_lib.grid_run_folder(dataset_dir, name))
@@ -255,7 +255,7 @@ def table3(dataset, dataset_dir, data_dir, variants, files=None):
 
 def render(table):
     """table3.md's text."""
-    paper_figures = table.dataset in datasets.PAPER_TABLE3
+    paper_figures = bool(datasets.get(table.dataset).table3)
     lines = [
         f"# Table 3 reproduction: {table.dataset} ({'test' if table.split == 'test' else 'DEV'} set)",
         "",
@@ -290,7 +290,7 @@ def build_table(dataset, dataset_dir, data_dir, variants, readme=None, files=Non
     io_utils.write_text(dataset_dir / "table3.md", text)
     if readme is not None:
         block = readme_block(text, dataset_dir / "table3.md", readme,
-                             paper_figures=dataset in datasets.PAPER_TABLE3)
+                             paper_figures=bool(datasets.get(dataset).table3))
         io_utils.update_generated_block(readme, f"reproduce:{table.block}", block)
     return text
 

@@ -27,6 +27,7 @@ from datn_tf import (
     cli,
     config,
     demo,
+    divergence,
     embeddings,
     encoders,
     evaluate,
@@ -42,10 +43,8 @@ from datn_tf import (
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data import datasets, files, semeval_ec
 from datn_tf.data import prepare as prepare_lib
-from datn_tf.data.prepare import prepare_data
 from datn_tf.errors import TrainingInterrupted
 from datn_tf.saved_model_format import METADATA_PATH
-from datn_tf.trainer import Trainer
 from experiments import launch, records, reproduce
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "troubleshooting.md"
@@ -207,10 +206,8 @@ def _embedding_dim(tmp_path):
              r"of v\.txt")]
 
 
-def _diverged(tmp_path, data_dir):
-    settings = testing.tiny_train_config(data_dir, tmp_path / "run", embedding_init="random", embedding_dim=4)
-    trainer = Trainer(settings, prepare_data(settings))
-    return [(lambda: trainer._check_finite(5, {"emotion_loss": float("nan")}),
+def _diverged(tmp_path):
+    return [(lambda: divergence.check_finite(config.TrainConfig(), 5, {"emotion_loss": float("nan")}, None),
              r"^training diverged at step 5: emotion_loss nan; the settings most likely at fault: --learning_rate=")]
 
 

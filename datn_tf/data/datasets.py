@@ -14,6 +14,8 @@ import dataclasses
 import types
 from pathlib import Path
 
+import numpy as np
+
 from datn_tf import variants as variants_lib
 from datn_tf.data import files as files_lib
 from datn_tf.data import ren_cecps, semeval_4a, semeval_ec
@@ -122,8 +124,6 @@ def cross_validation_task(corpus, fold, folds=10):
     tasks in DATN-2†, we use the same training data"). Folding by document keeps the
     sentences of one blog post on one side.
     """
-    import numpy as np
-
     if not 0 <= fold < folds:
         raise UserError(f"--cv_fold must be in [0, {folds})")
     sentences = corpus.all_sentences(("train", "dev", "test", "sentiment"))
@@ -252,36 +252,6 @@ register(Dataset(
         "datn2": {"jaccard": 0.400, "macro_f1": 0.420, "average_precision": 0.674, "one_error": 0.498},
     },
 ))
-
-
-class _FieldView(collections.abc.MutableMapping):
-    """{dataset: one field of its entry} over the entries where it is set; setting a key
-    replaces that entry's field in the registry."""
-
-    def __init__(self, field):
-        self.field = field
-
-    def __getitem__(self, name):
-        value = getattr(REGISTRY[name], self.field) if name in REGISTRY else None
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __setitem__(self, name, value):
-        REGISTRY[name] = dataclasses.replace(REGISTRY[name], **{self.field: value})
-
-    def __delitem__(self, name):
-        self[name] = None
-
-    def __iter__(self):
-        return (name for name, d in REGISTRY.items() if getattr(d, self.field) is not None)
-
-    def __len__(self):
-        return sum(1 for _ in self)
-
-
-PAPER_TABLE2 = _FieldView("table2")  # the paper's Table 2, for `datn_tf.data.stats`
-PAPER_TABLE3 = _FieldView("table3")
 
 
 def _check_files(config):

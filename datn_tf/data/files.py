@@ -10,6 +10,7 @@ malformed row is a `DataFormatError` naming the file and line. `write_emotion_ta
 labels (a model's predictions) back in the layout a file was read in (`TableLayout`).
 """
 
+import csv
 import dataclasses
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def separator(path, delimiter=None):
 
 def read_table(path, delimiter=None, header=True):
     """The file as a pandas DataFrame of strings (`separator` gives the delimiter)."""
-    import pandas as pd
+    import pandas as pd  # slow to import: only for a command that reads a table
 
     path = Path(path)
     if not path.exists():
@@ -104,8 +105,6 @@ def _check_rows(path, sep, kind):
     """Every row has as many fields as the first, and no blank line comes before a row: pandas
     would fill a short row with empty cells and skip a blank line (shifting the line numbers
     the errors give)."""
-    import csv
-
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=sep, quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL)
         width = blank = None
@@ -286,9 +285,7 @@ def emotion_table_text(columns, ids, texts, labels, label_names):
     """The text of a file in `columns`' layout (`read_texts`) holding `labels` [N, K] 0/1:
     wide: [id,] text and one 0/1 column per name, with a header row; list: the input's
     columns, the labels cell holding names (or ids, as the input did), comma-separated."""
-    import csv
-
-    import pandas as pd
+    import pandas as pd  # (see `read_table`)
 
     labels = np.asarray(labels).astype(bool)
     if columns.layout == "wide":
