@@ -29,10 +29,11 @@ datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no st
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from absl import flags  # noqa: E402
 
 from datn_tf import cli, predict, runtime  # noqa: E402
+from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
+from datn_tf.config import setting  # noqa: E402
 from datn_tf.errors import UserError  # noqa: E402
 from datn_tf.saved_model_format import EXPLAIN_SIGNATURE  # noqa: E402
 
@@ -335,30 +336,35 @@ def serve(page, host, port):
     return page.local_url
 
 
-FLAGS = flags.FLAGS
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """The command's settings, one flag each."""
+
+    model: str | None = setting(None, "An exported SavedModel folder (python -m datn_tf.export).")
+    host: str = setting(DEFAULT_HOST, "Address to serve on; 0.0.0.0 serves every network of this machine (anyone "
+                        "who reaches it can use the page).")
+    port: int = setting(DEFAULT_PORT, "Port to serve on.", minimum=1, maximum=65535)
 
 
 def define_flags():
     """The command's flags; defined only when run as a program (see `datn_tf.export`)."""
-    flags.DEFINE_string("model", None, "An exported SavedModel folder (python -m datn_tf.export).")
-    flags.DEFINE_string("host", DEFAULT_HOST, "Address to serve on; 0.0.0.0 serves every network of this "
-                        "machine (anyone who reaches it can use the page).")
-    flags.DEFINE_integer("port", DEFAULT_PORT, "Port to serve on.", lower_bound=1, upper_bound=65535)
+    config_lib.define_flags(config_class=DemoConfig)
     runtime.define_thread_flags()
 
 
 def main(argv):
     with cli.user_errors(argv):
-        if not FLAGS.model:
+        settings = config_lib.command_settings(DemoConfig)
+        if not settings.model:
             raise UserError("--model is required (a folder written by python -m datn_tf.export)")
         check_gradio()
-        check_port(FLAGS.host, FLAGS.port)
+        check_port(settings.host, settings.port)
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
-        model = ExplainedModel(FLAGS.model)
+        model = ExplainedModel(settings.model)
         page = build_page(model)
-        url = serve(page, FLAGS.host, FLAGS.port)
-    print(f"serving {FLAGS.model} ({system_title(model.metadata)}, {model.metadata.get('dataset', 'unknown data')}, "
+        url = serve(page, settings.host, settings.port)
+    print(f"serving {settings.model} ({system_title(model.metadata)}, {model.metadata.get('dataset', 'unknown data')}, "
           f"{len(model.label_names)} labels) at {url} ; Ctrl-C stops", flush=True)
     try:
         while True:

@@ -73,6 +73,7 @@ def test_cli_reports_bad_input_without_traceback(gold_path, tmp_path, capsys):
     from absl import flags
 
     (tmp_path / "broken.txt").write_text("ID\tTweet\n1\n", encoding="utf-8")
+    evaluate.define_flags()
     flags.FLAGS(["evaluate", f"--gold={gold_path}", f"--predictions={tmp_path / 'broken.txt'}"])
     with pytest.raises(SystemExit) as exit_info:
         evaluate.main([])
@@ -87,6 +88,7 @@ def test_cli_prints_metrics_json(gold_path, tmp_path, capsys):
 
     gold = semeval_ec.read_ec(gold_path)
     write_predictions(tmp_path / "p.txt", gold, gold.labels)
+    evaluate.define_flags()
     flags.FLAGS(["evaluate", f"--gold={gold_path}", f"--predictions={tmp_path / 'p.txt'}",
                  f"--output={tmp_path / 'm.json'}"])
     evaluate.main([])
@@ -162,6 +164,7 @@ def _main(capsys, *args):
     """Runs `evaluate.main` in this process; returns (exit status or None, stderr)."""
     from absl import flags
 
+    evaluate.define_flags()
     flags.FLAGS(["evaluate", *args])
     try:
         evaluate.main(["evaluate"])

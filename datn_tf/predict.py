@@ -30,6 +30,7 @@ signature (the tokenizer, vocabulary and threshold are inside it); only TensorFl
 for the model, the package is used for reading and writing files.
 """
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -46,6 +47,7 @@ from google.protobuf import message  # noqa: E402
 from datn_tf import cli, io_utils, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
+from datn_tf.config import setting  # noqa: E402
 from datn_tf.data import files as files_lib  # noqa: E402
 from datn_tf.data import semeval_ec  # noqa: E402
 from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
@@ -237,37 +239,44 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
     return len(texts)
 
 
-FLAGS = flags.FLAGS
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """The command's settings, one flag each; a `--format table` --input is read with the training
+    settings `READ_SETTINGS` (--layout, --delimiter, the columns)."""
+
+    model: str | None = setting(None, "An exported SavedModel folder (python -m datn_tf.export).")
+    input: str | None = setting(None, "Texts, one per line (jsonl), a CSV/TSV file (table), or an official E-c "
+                                "file (semeval).")
+    output: str | None = setting(None, "Write here (atomically) instead of standard output: a new file, or one "
+                                 "this command wrote before.")
+    overwrite: bool = setting(False, "Replace an existing --output or --table_output that this command did not "
+                              "write.")
+    format: str = setting("jsonl", "jsonl: one JSON object per text; table: the same for the rows of a CSV/TSV "
+                          "--input (docs/own-data.md); semeval: the official E-c submission file.",
+                          choices=("jsonl", "table", "semeval"))
+    table_output: str | None = setting(None, "Also write the predicted labels here as a table: the --input's "
+                                       "layout with --format table, else a wide TSV (id, text, one 0/1 column per "
+                                       "label).")
+    batch_size: int = setting(DEFAULT_BATCH_SIZE, "Texts per call of the model.")
 
 
 def define_flags():
     """The command's flags; defined only when run as a program (see `datn_tf.export`)."""
-    flags.DEFINE_string("model", None, "An exported SavedModel folder (python -m datn_tf.export).")
-    flags.DEFINE_string("input", None, "Texts, one per line (jsonl), a CSV/TSV file (table), or an official "
-                        "E-c file (semeval).")
-    flags.DEFINE_string("output", None, "Write here (atomically) instead of standard output: a new file, or one "
-                        "this command wrote before.")
-    flags.DEFINE_bool("overwrite", False, "Replace an existing --output or --table_output that this command did "
-                      "not write.")
-    flags.DEFINE_enum("format", "jsonl", ["jsonl", "table", "semeval"],
-                      "jsonl: one JSON object per text; table: the same for the rows of a CSV/TSV --input "
-                      "(docs/own-data.md); semeval: the official E-c submission file.")
-    flags.DEFINE_string("table_output", None, "Also write the predicted labels here as a table: the --input's "
-                        "layout with --format table, else a wide TSV (id, text, one 0/1 column per label).")
+    config_lib.define_flags(config_class=PredictConfig)
     config_lib.define_flags(names=READ_SETTINGS)  # read as for training: --layout, --delimiter, columns
-    flags.DEFINE_integer("batch_size", DEFAULT_BATCH_SIZE, "Texts per call of the model.")
     runtime.define_thread_flags()
 
 
 def main(argv):
     with cli.user_errors():
-        if not FLAGS.model:
+        settings = config_lib.command_settings(PredictConfig)
+        if not settings.model:
             raise UserError("--model is required")
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
-        run(FLAGS.model, texts=argv[1:], input_path=FLAGS.input, output=FLAGS.output, fmt=FLAGS.format,
-            batch_size=FLAGS.batch_size, table_output=FLAGS.table_output,
-            columns={name: FLAGS[name].value for name in READ_SETTINGS}, overwrite=FLAGS.overwrite)
+        run(settings.model, texts=argv[1:], input_path=settings.input, output=settings.output, fmt=settings.format,
+            batch_size=settings.batch_size, table_output=settings.table_output,
+            columns={name: flags.FLAGS[name].value for name in READ_SETTINGS}, overwrite=settings.overwrite)
 
 
 if __name__ == "__main__":

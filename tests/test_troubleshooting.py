@@ -93,18 +93,8 @@ def _fake_run(folder, train_config=None, metrics=None, probabilities=None):
 
 def _evaluate(**flag_values):
     """`evaluate.main` with these flags (the others unset)."""
-    names = ("gold", "predictions", "baseline", "ranking_scores", "ensemble", "output")
-    values = {name: flag_values.get(name) for name in names} | {"overwrite": False}
-    return lambda: _with_flags(evaluate, values, lambda: evaluate.main(["evaluate"]))
-
-
-def _with_flags(module, values, call):
-    saved = module.FLAGS
-    module.FLAGS = types.SimpleNamespace(**values)
-    try:
-        call()
-    finally:
-        module.FLAGS = saved
+    argv = [f"--{name}={','.join(map(str, v)) if isinstance(v, list) else v}" for name, v in flag_values.items()]
+    return _command(evaluate.main, ["evaluate", *argv], evaluate.EvaluateConfig, config.TrainConfig)
 
 
 def _command(main, argv, *config_classes):
