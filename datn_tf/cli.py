@@ -11,7 +11,6 @@ command that never imports TensorFlow does not load it here either.
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import re
@@ -368,24 +367,16 @@ def mark_path(path):
     return path.with_name(f".{path.name}{MARK_SUFFIX}")
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def mark_written(path, command):
     """Records that `command` wrote `path` as it is now (call it right after the write)."""
-    io_utils.write_text(mark_path(path), json.dumps({"written_by": command, "sha256": _sha256(path)}) + "\n")
+    io_utils.write_text(mark_path(path), json.dumps({"written_by": command, "sha256": io_utils.sha256_of(path)}) + "\n")
 
 
 def written_by(path):
     """The command whose output `path` is, unchanged since (`mark_written`), or None."""
     try:
         mark = json.loads(mark_path(path).read_text(encoding="utf-8"))
-        if isinstance(mark, dict) and mark.get("sha256") == _sha256(path):
+        if isinstance(mark, dict) and mark.get("sha256") == io_utils.sha256_of(path):
             return mark.get("written_by")
     except (OSError, ValueError):  # no mark, a damaged one, or an unreadable file: not ours
         pass

@@ -15,7 +15,6 @@ keras-hub, tensorflow-text and safetensors are an optional install (`pip install
 """
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
@@ -63,14 +62,6 @@ def how_to_get(encoder, folder):
     return "give --encoder_dir a BERT folder with config.json, model.safetensors and vocab.txt"
 
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_files(encoder, folder, known=None):
     """Stops with one line when a file is missing or, for a known encoder, not the expected size
     or SHA-256 (checked before anything reads it). Returns {file: sha256} of the weights and vocabulary."""
@@ -86,7 +77,7 @@ def check_files(encoder, folder, known=None):
         if expected is not None and path.stat().st_size != expected.size:
             raise EncoderError(f"--encoder={encoder}: {path} has {path.stat().st_size} bytes, not {expected.size}: "
                                f"damaged or incomplete; delete {folder} and {how_to_get(encoder, folder)}")
-        digests[name] = sha256_of(path)
+        digests[name] = io_utils.sha256_of(path)
         if expected is not None and digests[name] != expected.sha256:
             raise EncoderError(f"--encoder={encoder}: {path} has SHA-256 {digests[name][:12]}..., not "
                                f"{expected.sha256[:12]}...: damaged; delete {folder} and {how_to_get(encoder, folder)}")

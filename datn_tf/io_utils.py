@@ -3,6 +3,7 @@
 import contextlib
 import errno
 import glob
+import hashlib
 import json
 import os
 import secrets
@@ -146,6 +147,15 @@ def update_generated_block(path, name, text):
         return False
     write_text(path, old[:i + len(start)] + "\n" + text + "\n" + old[j:])
     return True
+
+
+def sha256_of(path):
+    """The SHA-256 of a file's bytes (hex), read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_json(path, obj):

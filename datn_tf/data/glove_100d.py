@@ -11,7 +11,6 @@ user with Stanford's own glove.6B.100d.txt passes it to `--embeddings` instead.
 """
 
 import dataclasses
-import hashlib
 import json
 import math
 import shutil
@@ -52,12 +51,9 @@ def check_archive(path, size=ARCHIVE_BYTES, sha256=ARCHIVE_SHA256):
     actual = path.stat().st_size
     if actual != size:
         raise UserError(f"{path}: {actual} bytes where {PACKAGE} has {size}; download it again")
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != sha256:
-        raise UserError(f"{path}: SHA-256 {digest.hexdigest()} is not {PACKAGE}'s; download it again")
+    digest = io_utils.sha256_of(path)
+    if digest != sha256:
+        raise UserError(f"{path}: SHA-256 {digest} is not {PACKAGE}'s; download it again")
 
 
 def glove_lines(package):
