@@ -34,7 +34,9 @@ $(VENV)/.installed: requirements.txt setup.py
 	$(PYTHON) -m pip install -q --no-deps -e .
 	touch $@
 
+# In a git checkout, also the commit-msg hook (.githooks/commit-msg: subjects of 72 characters at most).
 install: $(VENV)/.installed
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then git config core.hooksPath .githooks; fi
 
 # The optional pretrained-encoder extra (keras-hub, tensorflow-text, safetensors): --encoder=minilm|bert.
 $(VENV)/.installed-encoder: $(VENV)/.installed requirements-encoder.txt
@@ -70,6 +72,7 @@ test-slurm: install
 lint: install
 	$(PYTHON) -m pip install -q ruff
 	$(PYTHON) -m ruff check datn_tf tests experiments
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then $(PYTHON) .githooks/commit-msg --log; fi
 
 stats: install
 	$(PYTHON) -m datn_tf.data.stats --data_dir $(DATA_DIR)

@@ -1,6 +1,9 @@
 """datn-tf: Dual Attention Transfer Network (Yu et al., EMNLP 2018) in TensorFlow/Keras 3."""
 
 import os as _os
+import signal as _signal
+import sys as _sys
+import threading as _threading
 
 __version__ = "0.1.0"
 
@@ -26,19 +29,14 @@ def _interrupted_while_starting(signum, frame):
 def _run_as_a_command():
     """This process is `python -m datn_tf.<command>` or `python -m experiments.<driver>` (argv[0]
     is "-m" while the command's package is imported, then the module's path)."""
-    import sys
-
-    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    return (sys.argv[:1] == ["-m"] or (spec is not None and spec.name.partition(".")[0] in ("datn_tf", "experiments")))
+    spec = getattr(_sys.modules.get("__main__"), "__spec__", None)
+    return (_sys.argv[:1] == ["-m"] or (spec is not None and spec.name.partition(".")[0] in ("datn_tf", "experiments")))
 
 
 def _stop_on_ctrl_c_while_starting():
-    import signal
-    import threading
-
-    if (threading.current_thread() is threading.main_thread() and _run_as_a_command()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-        signal.signal(signal.SIGINT, _interrupted_while_starting)
+    if (_threading.current_thread() is _threading.main_thread() and _run_as_a_command()
+            and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler):
+        _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
 
 _stop_on_ctrl_c_while_starting()
@@ -60,12 +58,10 @@ def import_tensorflow_quietly():
     platforms with AVX-512") are errors only by level: TF_CPP_MIN_LOG_LEVEL defaults to 3
     here, and an explicit value (0 shows everything) is kept.
     """
-    import sys
-
-    if _os.environ.get("DATN_TF_VERBOSE") == "1" or "tensorflow" in sys.modules:
+    if _os.environ.get("DATN_TF_VERBOSE") == "1" or "tensorflow" in _sys.modules:
         return
     try:
-        sys.stderr.flush()
+        _sys.stderr.flush()
         saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
     except OSError:  # no usable stderr: nothing to hide
         return
@@ -73,13 +69,13 @@ def import_tensorflow_quietly():
     try:
         _stderr_fd = saved
         _os.dup2(devnull, 2)
-        import tensorflow as tf
+        import tensorflow as tf  # the point of this function: TensorFlow, once, with its start-up lines hidden
 
         tf.config.list_physical_devices()
     except KeyboardInterrupt:  # Ctrl-C while TensorFlow loads: one line, as everywhere else
         _os.dup2(saved, 2)
-        print(STARTING_INTERRUPTED, file=sys.stderr)
-        sys.exit(130)
+        print(STARTING_INTERRUPTED, file=_sys.stderr)
+        _sys.exit(130)
     finally:
         _os.dup2(saved, 2)
         _stderr_fd = 2

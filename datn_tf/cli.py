@@ -11,10 +11,22 @@ command that never imports TensorFlow does not load it here either.
 
 import contextlib
 import errno
+import json
 import os
 import re
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
+
+from absl import app, flags
+
+import datn_tf
+from datn_tf import io_utils
+from datn_tf import run_dir as run_dir_lib
+from datn_tf.data import datasets
+from datn_tf.errors import TrainingInterrupted, UserError
 
 USAGE_STATUS = 2
 INTERRUPTED_STATUS = 130
@@ -41,10 +53,6 @@ _TF_OS_MESSAGES = (
     ("is a directory", errno.EISDIR),
     ("no such file or directory", errno.ENOENT),
 )
-
-
-class UserError(ValueError):
-    """A mistake in what the user asked for: its message is the whole `error: ...` line."""
 
 
 def first_line(error):
@@ -83,11 +91,6 @@ def _tensorflow_error_types():
     return (errors.OpError,) if errors is not None else ()
 
 
-def _training_interrupted_types():
-    trainer = sys.modules.get("datn_tf.trainer")
-    return (trainer.TrainingInterrupted,) if trainer is not None else ()
-
-
 INTERRUPTED_LINE = "interrupted; re-run the same command to go on (a training run resumes from its last checkpoint)"
 # How long a Ctrl-C may take to stop the command before it is sent again (`_on_ctrl_c`).
 RESEND_SECONDS = 2.0
@@ -115,10 +118,11 @@ def _fail(line):
 def user_errors(argv=None, prefix=""):
     """Turns what a user can cause into one line on stderr and an exit status.
 
-    Bad input (ValueError, including `DataFormatError` and `UserError`), a missing file and
-    every OS error (also TensorFlow's, e.g. `No space left on device [Op:SaveV2]`) give
-    `error: ...` and status 2; Ctrl-C gives one line and status 130. Stray positional words in
-    `argv` (absl's leftover arguments) are refused before the block runs.
+    A `UserError` (bad flags, data, files or runs: `datn_tf.errors`), a missing file and every
+    OS error (also TensorFlow's, e.g. `No space left on device [Op:SaveV2]`) give `error: ...`
+    and status 2; Ctrl-C gives one line and status 130. Any other exception is a bug: it keeps
+    its traceback (status 1). Stray positional words in `argv` (absl's leftover arguments) are
+    refused before the block runs.
 
     Args:
         argv: the command's positional arguments (program name first), or None to skip the check.
@@ -131,16 +135,16 @@ def user_errors(argv=None, prefix=""):
     except KeyboardInterrupt:
         _end(f"{prefix}{INTERRUPTED_LINE}", INTERRUPTED_STATUS)
     except Exception as e:
-        if isinstance(e, _training_interrupted_types()):
+        if isinstance(e, TrainingInterrupted):
             _end(f"{prefix}{e}", INTERRUPTED_STATUS)
         if _CtrlC.received:
             # TensorFlow's C++ can turn a Ctrl-C into another error (a SystemError, a TypeError from
             # inside tf.data): after a Ctrl-C, the command was interrupted, whatever the error.
             _end(f"{prefix}{INTERRUPTED_LINE}", INTERRUPTED_STATUS)
+        if isinstance(e, UserError):
+            _fail(str(e))
         if isinstance(e, OSError):
             _fail(os_error_line(e))
-        if isinstance(e, ValueError):
-            _fail(str(e))
         line = tensorflow_os_error_line(e) if isinstance(e, _tensorflow_error_types()) else None
         if line is None:
             raise
@@ -154,8 +158,6 @@ _HELP_FLAGS = ("--help", "-?", "--helpshort", "--helpfull", "--helpxml")
 def parse_flags(argv):
     """absl's flag parsing, with a bad flag as one `error:` line and status 2 (absl's own: 1),
     and asked-for help as status 0."""
-    from absl import flags
-
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:
@@ -172,8 +174,6 @@ def _ctrl_c_again(hook):
     then; Python itself can only print it ("Exception ignored in ...") and go on. After a Ctrl-C,
     the errors it causes inside TensorFlow's C++, which reports them here (`SystemError: <built-in
     function __import__> returned a result with an exception set`), are not printed either."""
-    import signal
-    import threading
 
     def handle(unraisable):
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
@@ -191,8 +191,6 @@ def _on_ctrl_c(signum, frame):
     """`run`'s SIGINT handler: a KeyboardInterrupt while the command runs, sent again every
     RESEND_SECONDS until the command stops (a library that swallows it, as TensorFlow's C++ may,
     would let a run go on to its end); nothing once the command has said its last line."""
-    import threading
-
     if _CtrlC.over:
         return
     _CtrlC.received = True
@@ -203,8 +201,6 @@ def _on_ctrl_c(signum, frame):
 
 
 def _resend_until_over(signum):
-    import time
-
     while True:
         time.sleep(RESEND_SECONDS)
         if _CtrlC.over or not _CtrlC.resending:
@@ -222,12 +218,6 @@ def ctrl_c_handled():
 def run(main):
     """`absl.app.run(main)` with `parse_flags`; Ctrl-C at any moment is one line and status 130,
     or, once main has returned, changes nothing."""
-    import signal
-
-    from absl import app
-
-    import datn_tf
-
     def command(argv):
         result = main(argv)
         _CtrlC.over = True
@@ -321,22 +311,9 @@ def check_outputs(outputs, inputs=None, runs=None, own_run=False):
                             f"the tables read them); choose another {out_flag}")
 
 
-def _run_dir_lib():
-    """`datn_tf.run_dir`, which imports TensorFlow: without its start-up lines."""
-    import datn_tf
-
-    datn_tf.import_tensorflow_quietly()
-    from datn_tf import run_dir
-
-    return run_dir
-
-
 def enclosing_run(path, include_self=True):
     """The datn-tf run folder that `path` is (when `include_self`) or lies in, after resolving
     links, or None. A run folder holds a run's lock or a config.json with its train_config."""
-    import json
-
-    run_dir_lib = _run_dir_lib()
     resolved = Path(path).resolve()
     for folder in [resolved, *resolved.parents] if include_self else resolved.parents:
         if (folder / run_dir_lib.LOCK_FILE).is_file():
@@ -356,9 +333,7 @@ def check_run_folder(path, flag="--output_dir"):
     A folder is used when it is missing, empty (hidden files and the run's lock aside) or holds
     a run's config (a run to resume: `run_dir.write_run_files` then compares its settings).
     """
-    from datn_tf import io_utils
 
-    run_dir_lib = _run_dir_lib()
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{flag} {folder} is a file, not a folder; choose a new folder")
@@ -392,32 +367,16 @@ def mark_path(path):
     return path.with_name(f".{path.name}{MARK_SUFFIX}")
 
 
-def _sha256(path):
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def mark_written(path, command):
     """Records that `command` wrote `path` as it is now (call it right after the write)."""
-    import json
-
-    from datn_tf import io_utils
-
-    io_utils.write_text(mark_path(path), json.dumps({"written_by": command, "sha256": _sha256(path)}) + "\n")
+    io_utils.write_text(mark_path(path), json.dumps({"written_by": command, "sha256": io_utils.sha256_of(path)}) + "\n")
 
 
 def written_by(path):
     """The command whose output `path` is, unchanged since (`mark_written`), or None."""
-    import json
-
     try:
         mark = json.loads(mark_path(path).read_text(encoding="utf-8"))
-        if isinstance(mark, dict) and mark.get("sha256") == _sha256(path):
+        if isinstance(mark, dict) and mark.get("sha256") == io_utils.sha256_of(path):
             return mark.get("written_by")
     except (OSError, ValueError):  # no mark, a damaged one, or an unreadable file: not ours
         pass
@@ -427,8 +386,6 @@ def written_by(path):
 def enclosing_data_folder(path):
     """The data set folder (semeval2018-ec/, semeval2016-4a/, ren-cecps/) that `path` lies in or
     is, after resolving links, or None."""
-    from datn_tf.data import datasets
-
     resolved = _resolved(path)
     return next((f for f in [resolved, *resolved.parents] if f.name in datasets.DATA_FOLDERS), None)
 

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from datn_tf import cli, io_utils
 from datn_tf import run_dir as run_dir_lib
+from datn_tf.errors import DataFormatError, UserError
 
 
 def _exit(capsys, raised, argv=None):
@@ -24,7 +25,9 @@ def _exit(capsys, raised, argv=None):
 
 
 @pytest.mark.parametrize("raised, line", [
-    (ValueError("--epochs must be >= 1; got 0"), "error: --epochs must be >= 1; got 0\n"),
+    (UserError("--epochs must be >= 1; got 0"), "error: --epochs must be >= 1; got 0\n"),
+    (DataFormatError("train.tsv", 3, "2 field(s) where the first row has 3"),
+     "error: train.tsv:3: 2 field(s) where the first row has 3\n"),
     (FileNotFoundError("--input x.txt not found"), "error: --input x.txt not found\n"),
     (OSError(errno.ENOSPC, "No space left on device", "runs/r/config.json"),
      "error: runs/r/config.json: No space left on device; free some space and re-run the same command "
@@ -85,7 +88,12 @@ def test_stray_arguments_are_refused_before_the_block(capsys):
                                        "e.g. --variant=base\n")
 
 
-def test_a_bug_is_not_hidden():
+def test_a_bug_is_not_hidden(capsys):
+    for bug in (ValueError("operands could not be broadcast together"), IndexError("index 3 is out of bounds")):
+        with pytest.raises(type(bug)):
+            with cli.user_errors():
+                raise bug
+    assert capsys.readouterr().err == ""
     with pytest.raises(KeyError):
         with cli.user_errors():
             raise KeyError("a bug")
@@ -141,7 +149,7 @@ def test_an_output_that_is_an_input_is_refused(tmp_path):
     os.symlink(gold, tmp_path / "link.txt")
     os.link(gold, tmp_path / "hard.txt")
     for out in (gold, tmp_path / "link.txt", tmp_path / "hard.txt", tmp_path / "." / "gold.txt"):
-        with pytest.raises(cli.UserError, match=f"^--output {out} is the input --input {gold}: writing it would "
+        with pytest.raises(UserError, match=f"^--output {out} is the input --input {gold}: writing it would "
                                                 "destroy what the command reads; choose another --output$"):
             cli.check_outputs({"--output": out}, inputs={"--input": gold})
     cli.check_outputs({"--output": tmp_path / "pred.txt"}, inputs={"--input": gold})
@@ -153,11 +161,11 @@ def test_an_output_inside_or_around_a_run_is_refused(tmp_path):
     run = tmp_path / "runs" / "r"
     (run / "best").mkdir(parents=True)
     os.symlink(run, tmp_path / "alias")
-    with pytest.raises(cli.UserError, match="is inside the run folder --run_dir"):
+    with pytest.raises(UserError, match="is inside the run folder --run_dir"):
         cli.check_outputs({"--output": run / "best"}, runs={"--run_dir": run})
-    with pytest.raises(cli.UserError, match="is inside the run folder --run_dir"):
+    with pytest.raises(UserError, match="is inside the run folder --run_dir"):
         cli.check_outputs({"--output": tmp_path / "alias" / "checkpoints"}, runs={"--run_dir": run})
-    with pytest.raises(cli.UserError, match="holds the run folder --run_dirs"):
+    with pytest.raises(UserError, match="holds the run folder --run_dirs"):
         cli.check_outputs({"--output": tmp_path / "runs"}, runs=[("--run_dirs", tmp_path / "other"),
                                                                  ("--run_dirs", run)])
     cli.check_outputs({"--output": tmp_path / "runs" / "r-export"}, runs={"--run_dir": run})
@@ -170,16 +178,16 @@ def test_an_output_inside_any_run_folder_is_refused_even_one_the_command_does_no
     (run / "predictions" / "test.txt").write_text("the run's own\n")
     for out in (run / "predictions" / "test.txt", run / "fig.png", run):
         where = "is the run folder" if out == run else "is inside the run folder"
-        with pytest.raises(cli.UserError, match=f"^--output {out} {where} {run}: a run's files are its own"):
+        with pytest.raises(UserError, match=f"^--output {out} {where} {run}: a run's files are its own"):
             cli.check_outputs({"--output": out})
     locked = tmp_path / "runs" / "b"  # a run being started: its lock, no config yet
     locked.mkdir()
     (locked / run_dir_lib.LOCK_FILE).write_text("{}")
-    with pytest.raises(cli.UserError, match="is inside the run folder"):
+    with pytest.raises(UserError, match="is inside the run folder"):
         cli.check_outputs({"--output": locked / "x.json"})
     # train's own folder may be a run (a resume), but not a folder inside another run
     cli.check_outputs({"--output_dir": run}, own_run=True)
-    with pytest.raises(cli.UserError, match=f"^--output_dir {run / 'inner'} is inside the run folder {run}"):
+    with pytest.raises(UserError, match=f"^--output_dir {run / 'inner'} is inside the run folder {run}"):
         cli.check_outputs({"--output_dir": run / "inner"}, own_run=True)
     cli.check_outputs({"--output": tmp_path / "runs" / "export"})  # beside the runs: fine
     (run / run_dir_lib.CONFIG_FILE).write_text("[]")  # another tool's config.json: not a run
@@ -198,12 +206,12 @@ def test_a_training_folder_must_be_new_empty_or_a_run(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / run_dir_lib.METRICS_FILE).write_text('{"mine": 1}')
-    with pytest.raises(cli.UserError, match=rf"^--output_dir {mine} holds files that are not a datn-tf run's "
+    with pytest.raises(UserError, match=rf"^--output_dir {mine} holds files that are not a datn-tf run's "
                                             rf"\({run_dir_lib.METRICS_FILE}\)"):
         cli.check_run_folder(mine)
 
     (tmp_path / "a-file").write_text("x")
-    with pytest.raises(cli.UserError, match="is a file, not a folder"):
+    with pytest.raises(UserError, match="is a file, not a folder"):
         cli.check_run_folder(tmp_path / "a-file")
 
     run = tmp_path / "run"

@@ -17,6 +17,7 @@ Presets (`--preset`):
 """
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -29,6 +30,7 @@ from datn_tf.data import datasets as datasets_lib
 from datn_tf.data import files as files_lib
 from datn_tf.embeddings import MIN_COVERAGE, RANDOM_SCALE
 from datn_tf.encoders import BILSTM, ENCODERS
+from datn_tf.errors import UserError
 
 # The flags `define_flags` defines belong to the command that asks for them (its --helpshort lists them).
 flags.disclaim_key_flags()
@@ -61,7 +63,7 @@ def setting(default, help, choices=None, minimum=None, exclusive_minimum=False, 
     `repeatable` one value per flag: `--text "a, b" --text c`).
 
     read_when: the `Variant` property that must hold for the model or loop to read the
-        setting (`Variant.inert_settings`: the variants it does not hold for ignore it).
+        setting (`TrainConfig.inert_settings`: the variants it does not hold for ignore it).
     data: the prepared data (splits, vocabulary, token ids, pretrained vectors) depend on
         it (`data_setting`; `PreparedDataCache` keys on these).
     dataset_when: the `Dataset` attribute that must hold for the dataset to read the setting
@@ -268,17 +270,38 @@ class TrainConfig:
         "tokens (fast on a CPU); keras runs Keras' LSTM (cuDNN on a GPU); auto: packed without a GPU, "
         "keras with one.", choices=LSTM_IMPLEMENTATIONS)
 
+    @functools.cached_property
+    def dataset_entry(self):
+        """--dataset's entry in the registry (`datasets.Dataset`): its language, default vectors and
+        epochs, its checks. Looked up once: by `resolve()`, or on first use for a config built directly."""
+        return datasets_lib.get(self.dataset)
+
+    def __getstate__(self):
+        # Pickled for a launcher's job without the entry (its check is a lambda): looked up there again.
+        return {k: v for k, v in self.__dict__.items() if k != "dataset_entry"}
+
+    def inert_settings(self):
+        """The settings that --variant's model and loop never read (`setting(read_when=...)`).
+
+        Two runs of the variant that differ only in these train identically (e.g. Base under
+        `--similarity=sum` and `--similarity=mean`), so comparisons of saved runs
+        (`run_dir.changed_settings`) skip them.
+        """
+        variant = variants_lib.get_variant(self.variant)
+        return frozenset(f.name for f in dataclasses.fields(self)
+                         if f.metadata["read_when"] and not getattr(variant, f.metadata["read_when"]))
+
     def resolved_embedding_init(self):
         """--embedding_init, or its default: pretrained with an --embeddings file, else the dataset's
         (pretrained, i.e. the packaged GloVe, for English)."""
         if self.embedding_init:
             return self.embedding_init
-        return "pretrained" if self.embeddings else datasets_lib.get(self.dataset).embedding_init
+        return "pretrained" if self.embeddings else self.dataset_entry.embedding_init
 
     def resolved_epochs(self):
         if self.epochs is not None:
             return self.epochs
-        entry = datasets_lib.get(self.dataset)
+        entry = self.dataset_entry
         epochs = entry.encoder_epochs if self.encoder != BILSTM and entry.encoder_epochs else entry.epochs
         return epochs[variants_lib.get_variant(self.variant).schedule]
 
@@ -286,39 +309,36 @@ class TrainConfig:
         return run_dir_lib.default_output_dir(self.dataset, self.variant, self.seed, self.cv_fold)
 
     def validate(self):
-        """Raises ValueError naming the flag for a value outside its field's choices or bounds."""
+        """Raises UserError naming the flag for a value outside its field's choices or bounds."""
         check_settings(self)
         init = self.resolved_embedding_init()
-        english = datasets_lib.get(self.dataset).language == "en"
+        english = self.dataset_entry.language == "en"
         if self.embeddings and init != "pretrained":
-            raise ValueError(f"--embeddings is a pretrained file; it cannot go with --embedding_init={init}")
+            raise UserError(f"--embeddings is a pretrained file; it cannot go with --embedding_init={init}")
         if init == "pretrained" and not self.embeddings and not english:
-            raise ValueError(f"--embedding_init=pretrained needs --embeddings for --dataset={self.dataset} "
-                             "(no packaged vectors for its language)")
+            raise UserError(f"--embedding_init=pretrained needs --embeddings for --dataset={self.dataset} "
+                            "(no packaged vectors for its language)")
         if self.pretrained_vocab_size and init != "pretrained":
-            raise ValueError(f"--pretrained_vocab_size needs pretrained vectors (--embedding_init={init})")
+            raise UserError(f"--pretrained_vocab_size needs pretrained vectors (--embedding_init={init})")
         if self.normalize_tokens and not english:
-            raise ValueError("--normalize_tokens is defined for English (--dataset=semeval) only")
-        datasets_lib.get(self.dataset).check(self)
+            raise UserError("--normalize_tokens is defined for English (--dataset=semeval) only")
+        self.dataset_entry.check(self)
         self._check_encoder(english)
         if self.cv_fold is not None and self.cv_fold >= self.cv_folds:
-            raise ValueError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
+            raise UserError(f"--cv_fold must be below --cv_folds ({self.cv_folds}); got {self.cv_fold}")
         self._check_read_by_dataset()
         return self
 
     def _check_read_by_dataset(self):
         """Refuses a setting that --dataset never reads (`setting(dataset_when=...)`), given away
         from its default: --train_file without --dataset=files trained on E1 without a word."""
-        from datn_tf import cli
-
-        entry = datasets_lib.get(self.dataset)
         for field in dataclasses.fields(self):
             needs = field.metadata["dataset_when"]
-            if needs is None or getattr(entry, needs) or getattr(self, field.name) == field.default:
+            if needs is None or getattr(self.dataset_entry, needs) or getattr(self, field.name) == field.default:
                 continue
             readers = " or ".join(f"--dataset={n}" for n, d in datasets_lib.REGISTRY.items() if getattr(d, needs))
-            raise cli.UserError(f"--{field.name} is read only with {readers}, not --dataset={self.dataset}; "
-                                f"leave it out, or pass {readers}")
+            raise UserError(f"--{field.name} is read only with {readers}, not --dataset={self.dataset}; "
+                            f"leave it out, or pass {readers}")
 
     def _check_encoder(self, english):
         reads = "lookup" if self.encoder == BILSTM else "pretrained"
@@ -327,17 +347,17 @@ class TrainConfig:
             if needs is None or needs == reads or getattr(self, field.name) == field.default:
                 continue
             if needs == "pretrained":
-                raise ValueError(f"--{field.name} is a setting of a pretrained encoder; it needs --encoder=minilm "
-                                 "or --encoder=bert")
-            raise ValueError(f"--{field.name} is a setting of the lookup table E, which --encoder={self.encoder} "
-                             "replaces; leave it out")
+                raise UserError(f"--{field.name} is a setting of a pretrained encoder; it needs --encoder=minilm "
+                                "or --encoder=bert")
+            raise UserError(f"--{field.name} is a setting of the lookup table E, which --encoder={self.encoder} "
+                            "replaces; leave it out")
         if self.encoder == "minilm" and not english:
-            raise ValueError(f"--encoder=minilm reads English (an uncased English WordPiece vocabulary); "
-                             f"--dataset={self.dataset} is not English: use --encoder=bert with a BERT of its "
-                             "language at --encoder_dir")
+            raise UserError(f"--encoder=minilm reads English (an uncased English WordPiece vocabulary); "
+                            f"--dataset={self.dataset} is not English: use --encoder=bert with a BERT of its "
+                            "language at --encoder_dir")
         if self.encoder == "bert" and not self.encoder_dir:
-            raise ValueError("--encoder=bert needs --encoder_dir (a BERT folder: config.json, model.safetensors, "
-                             "vocab.txt)")
+            raise UserError("--encoder=bert needs --encoder_dir (a BERT folder: config.json, model.safetensors, "
+                            "vocab.txt)")
 
     def resolved_max_length(self):
         """--max_length, or for a pretrained encoder ENCODER_MAX_LENGTH wordpieces."""
@@ -438,7 +458,7 @@ PRESET_VARIANTS = {"released": {"base": dict(epochs=5)}}
 
 
 def check_settings(settings):
-    """`settings` (any dataclass of `setting` fields: a command's settings), checked: a ValueError
+    """`settings` (any dataclass of `setting` fields: a command's settings), checked: a UserError
     names the flag of a value outside its field's choices or bounds."""
     for field in dataclasses.fields(settings):
         _check_field(field, getattr(settings, field.name))
@@ -456,7 +476,7 @@ def _check_field(field, value):
     name = f"--{field.name}"
     if value is None:
         if not _optional(field):
-            raise ValueError(f"{name} must be given")
+            raise UserError(f"{name} must be given")
         return
     for item in value if isinstance(value, tuple) else (value,):
         _check_value(field, item)
@@ -466,14 +486,14 @@ def _check_value(field, value):
     meta, name = field.metadata, f"--{field.name}"
     # NaN fails no comparison, so it would pass every bound below.
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value}")
+        raise UserError(f"{name} must be a finite number; got {value}")
     if meta.get("choices") is not None and value not in meta["choices"]:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
+        raise UserError(f"{name} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
     low, high = meta.get("minimum"), meta.get("maximum")
     if low is not None and (value < low or (meta.get("exclusive_minimum") and value == low)):
-        raise ValueError(f"{name} must be {'>' if meta.get('exclusive_minimum') else '>='} {low}; got {value}")
+        raise UserError(f"{name} must be {'>' if meta.get('exclusive_minimum') else '>='} {low}; got {value}")
     if high is not None and (value > high or (meta.get("exclusive_maximum") and value == high)):
-        raise ValueError(f"{name} must be {'<' if meta.get('exclusive_maximum') else '<='} {high}; got {value}")
+        raise UserError(f"{name} must be {'<' if meta.get('exclusive_maximum') else '<='} {high}; got {value}")
 
 
 def _optional(field):
@@ -529,16 +549,20 @@ def resolve(overrides=None, config_class=TrainConfig, **kwargs):
     preset = overrides.get("preset")
     if preset is not None:
         if preset not in PRESETS:
-            raise ValueError(f"--preset must be one of {', '.join(PRESETS)}; got {preset!r}")
+            raise UserError(f"--preset must be one of {', '.join(PRESETS)}; got {preset!r}")
         values.update(PRESETS[preset])
         values.update(PRESET_VARIANTS.get(preset, {}).get(overrides.get("variant"), {}))
     values.update(overrides)
-    if (preset is not None and "normalize_tokens" not in overrides
-            and datasets_lib.get(values.get("dataset", "semeval")).language != "en"):
+    # The one look-up of the dataset's entry (None for a name `validate` then refuses).
+    entry = datasets_lib.REGISTRY.get(values.get("dataset", TrainConfig.dataset))
+    if preset is not None and "normalize_tokens" not in overrides and entry and entry.language != "en":
         values.pop("normalize_tokens", None)  # a preset's English preprocessing; Chinese is pre-segmented
     config = config_class(**values)
-    if config_class is TrainConfig and config.output_dir is None:
-        config.output_dir = config.default_output_dir()
+    if config_class is TrainConfig:
+        if entry is not None:
+            config.dataset_entry = entry
+        if config.output_dir is None:
+            config.output_dir = config.default_output_dir()
     return config
 
 
@@ -565,7 +589,7 @@ def given_flags(flag_values=None, config_class=TrainConfig):
                 try:
                     value = tuple(field.metadata["item_type"](x) for x in value)
                 except ValueError:
-                    raise ValueError(f"--{field.name}: {','.join(value)!r} is not a list of "
-                                     f"{field.metadata['item_type'].__name__}") from None
+                    raise UserError(f"--{field.name}: {','.join(value)!r} is not a list of "
+                                    f"{field.metadata['item_type'].__name__}") from None
             given[field.name] = value
     return given

@@ -7,6 +7,7 @@ from absl import flags
 
 from datn_tf import config as config_lib
 from datn_tf.config import PRESETS, TrainConfig
+from datn_tf.errors import UserError
 
 
 def parse(*argv):
@@ -128,7 +129,6 @@ def _another_value(field):
 def test_a_setting_the_dataset_never_reads_is_refused():
     # --train_file without --dataset=files trained on E1 without a word. Every setting marked with
     # the dataset property it needs is covered, a new one too.
-    from datn_tf import cli
     from datn_tf.data import datasets
 
     marked = [f for f in dataclasses.fields(TrainConfig) if f.metadata["dataset_when"]]
@@ -138,7 +138,7 @@ def test_a_setting_the_dataset_never_reads_is_refused():
         readers = [n for n, d in datasets.REGISTRY.items() if getattr(d, field.metadata["dataset_when"])]
         for dataset in set(datasets.REGISTRY) - set(readers):
             runnable = dict(variant="base", train_file="t.csv", dev_file="d.csv") if dataset == "files" else {}
-            with pytest.raises(cli.UserError) as err:
+            with pytest.raises(UserError) as err:
                 TrainConfig(dataset=dataset, **{**runnable, field.name: _another_value(field)}).validate()
             given = " or ".join(f"--dataset={n}" for n in readers)
             assert str(err.value) == (f"--{field.name} is read only with {given}, not --dataset={dataset}; leave it "

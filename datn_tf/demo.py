@@ -28,10 +28,13 @@ import datn_tf  # noqa: E402
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from datn_tf import cli, predict, runtime  # noqa: E402
+from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
+from datn_tf.config import setting  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from datn_tf.saved_model_format import EXPLAIN_SIGNATURE  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
@@ -65,10 +68,6 @@ ATTENTIONS = (
 )
 
 
-class DemoError(cli.UserError):
-    """The page cannot be served (no Gradio, a port in use, an export without attentions)."""
-
-
 @dataclasses.dataclass
 class Reading:
     """What the model made of one text.
@@ -93,7 +92,7 @@ class Reading:
 def _import_tensorflow_text():
     """Exports whose tokenizer uses TensorFlow Text ops (WordPiece) load only once it is imported."""
     if importlib.util.find_spec("tensorflow_text") is not None:
-        import tensorflow_text  # noqa: F401
+        import tensorflow_text  # noqa: F401  (the encoder extra: only when installed)
 
 
 class ExplainedModel(predict.ExportedModel):
@@ -104,7 +103,7 @@ class ExplainedModel(predict.ExportedModel):
         super().__init__(path)
         fn = self._loaded.signatures.get(EXPLAIN_SIGNATURE)
         if fn is None or not EXPLAIN_OUTPUTS <= set(fn.structured_outputs):
-            raise DemoError(f"{path} has no {EXPLAIN_SIGNATURE!r} signature with {', '.join(sorted(EXPLAIN_OUTPUTS))}"
+            raise UserError(f"{path} has no {EXPLAIN_SIGNATURE!r} signature with {', '.join(sorted(EXPLAIN_OUTPUTS))}"
                             f" (the page draws the attentions from it); {predict.REEXPORT}")
         self._explain = fn
         threshold = self.metadata.get("threshold")
@@ -112,7 +111,7 @@ class ExplainedModel(predict.ExportedModel):
 
     def read(self, text):
         probs, labels = self.predict([text])
-        out = self._explain(text=self._tf.constant([text], dtype=self._tf.string))
+        out = self._explain(text=tf.constant([text], dtype=tf.string))
         tokens = [t.decode("utf-8", "replace") for t in out["tokens"].numpy()[0]]
         keep = np.array([t != "" for t in tokens], bool)  # "" pads a batch's shorter rows
         alpha_s = out["alpha_s"].numpy()[0][keep]
@@ -259,7 +258,7 @@ CSS = """
 def build_page(model):
     """The Gradio page for `model` (imports Gradio)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by Gradio's helpers too, not only by Blocks
-    import gradio as gr
+    import gradio as gr  # the demo extra, checked by `check_gradio`; after the variable above
 
     title = f"datn-tf: {system_title(model.metadata)} on {model.metadata.get('dataset', 'unknown data')}"
     examples = EXAMPLES.get(model.metadata.get("language"), EXAMPLES["en"])
@@ -292,7 +291,7 @@ def build_page(model):
 
 def theme():
     """Gradio's default look with the system's fonts: no web fonts to fetch."""
-    import gradio as gr
+    import gradio as gr  # (see `build_page`)
 
     return gr.themes.Default(font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
                              font_mono=["ui-monospace", "DejaVu Sans Mono", "monospace"])
@@ -303,7 +302,7 @@ def theme():
 
 def check_gradio():
     if importlib.util.find_spec("gradio") is None:
-        raise DemoError(f"the demo needs Gradio, an optional extra: {INSTALL}")
+        raise UserError(f"the demo needs Gradio, an optional extra: {INSTALL}")
 
 
 def check_port(host, port):
@@ -311,7 +310,7 @@ def check_port(host, port):
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as e:
-        raise DemoError(f"--host {host} is not an address of this machine ({cli.first_line(e)}); "
+        raise UserError(f"--host {host} is not an address of this machine ({cli.first_line(e)}); "
                         f"the default {DEFAULT_HOST} serves this machine only") from None
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
@@ -319,9 +318,9 @@ def check_port(host, port):
             probe.bind(address)
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
-                raise DemoError(f"--port {port} is in use on {host} (another server?); stop it or choose "
+                raise UserError(f"--port {port} is in use on {host} (another server?); stop it or choose "
                                 "another --port") from None
-            raise DemoError(f"--host {host} --port {port}: cannot listen there ({e.strerror}); choose another "
+            raise UserError(f"--host {host} --port {port}: cannot listen there ({e.strerror}); choose another "
                             "--port (ports below 1024 need root) or --host") from None
 
 
@@ -332,35 +331,40 @@ def serve(page, host, port):
                     inbrowser=False, show_error=False, footer_links=[], ssr_mode=False, mcp_server=False,
                     pwa=False, run_history=False, enable_monitoring=False, theme=theme(), css=CSS)
     except OSError as e:  # taken between check_port and now
-        raise DemoError(f"--port {port} on {host}: cannot listen there ({cli.first_line(e)}); choose another "
+        raise UserError(f"--port {port} on {host}: cannot listen there ({cli.first_line(e)}); choose another "
                         "--port") from None
     return page.local_url
 
 
-FLAGS = flags.FLAGS
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """The command's settings, one flag each."""
+
+    model: str | None = setting(None, "An exported SavedModel folder (python -m datn_tf.export).")
+    host: str = setting(DEFAULT_HOST, "Address to serve on; 0.0.0.0 serves every network of this machine (anyone "
+                        "who reaches it can use the page).")
+    port: int = setting(DEFAULT_PORT, "Port to serve on.", minimum=1, maximum=65535)
 
 
 def define_flags():
     """The command's flags; defined only when run as a program (see `datn_tf.export`)."""
-    flags.DEFINE_string("model", None, "An exported SavedModel folder (python -m datn_tf.export).")
-    flags.DEFINE_string("host", DEFAULT_HOST, "Address to serve on; 0.0.0.0 serves every network of this "
-                        "machine (anyone who reaches it can use the page).")
-    flags.DEFINE_integer("port", DEFAULT_PORT, "Port to serve on.", lower_bound=1, upper_bound=65535)
+    config_lib.define_flags(config_class=DemoConfig)
     runtime.define_thread_flags()
 
 
 def main(argv):
     with cli.user_errors(argv):
-        if not FLAGS.model:
-            raise DemoError("--model is required (a folder written by python -m datn_tf.export)")
+        settings = config_lib.command_settings(DemoConfig)
+        if not settings.model:
+            raise UserError("--model is required (a folder written by python -m datn_tf.export)")
         check_gradio()
-        check_port(FLAGS.host, FLAGS.port)
+        check_port(settings.host, settings.port)
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
-        model = ExplainedModel(FLAGS.model)
+        model = ExplainedModel(settings.model)
         page = build_page(model)
-        url = serve(page, FLAGS.host, FLAGS.port)
-    print(f"serving {FLAGS.model} ({system_title(model.metadata)}, {model.metadata.get('dataset', 'unknown data')}, "
+        url = serve(page, settings.host, settings.port)
+    print(f"serving {settings.model} ({system_title(model.metadata)}, {model.metadata.get('dataset', 'unknown data')}, "
           f"{len(model.label_names)} labels) at {url} ; Ctrl-C stops", flush=True)
     try:
         while True:

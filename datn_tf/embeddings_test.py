@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from datn_tf import embeddings, testing
-from datn_tf.data.errors import DataFormatError
 from datn_tf.embeddings import build_embedding_matrix, check_coverage, load_vectors, random_embedding_matrix
+from datn_tf.errors import DataFormatError
 
 PAD, OOV = "<pad>", "<unk>"  # As in datn_tf.vocab.
 

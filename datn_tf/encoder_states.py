@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from datn_tf import input_pipeline, io_utils, progress
+from datn_tf.errors import UserError
 from datn_tf.word2vec import cache_dir
 
 CHUNK = 2048  # sentences per cache file
@@ -94,4 +95,8 @@ def lower_states(encoder, token_ids, name, key, log=progress.log):
     flat = [io_utils.load_npy(folder / f"{s // CHUNK:05d}.npy", "delete it; the next run computes it again")
             for s in chunks]
     flat = np.concatenate(flat) if flat else np.zeros((0, encoder.hidden_size), np.float32)
+    positions = sum(len(t) for t in token_ids)
+    if len(flat) != positions:  # a cache file edited or copied from elsewhere: its key no longer says what it holds
+        raise UserError(f"{folder}: {len(flat)} cached positions for sentences of {positions}; delete it, the next "
+                        "run computes it again")
     return TokenStates(flat, [len(t) for t in token_ids])

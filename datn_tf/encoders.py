@@ -15,13 +15,13 @@ keras-hub, tensorflow-text and safetensors are an optional install (`pip install
 """
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from datn_tf.cli import UserError
+from datn_tf import io_utils
+from datn_tf.errors import UserError
 
 BILSTM, MINILM, BERT = "bilstm", "minilm", "bert"
 ENCODERS = (BILSTM, MINILM, BERT)
@@ -62,14 +62,6 @@ def how_to_get(encoder, folder):
     return "give --encoder_dir a BERT folder with config.json, model.safetensors and vocab.txt"
 
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_files(encoder, folder, known=None):
     """Stops with one line when a file is missing or, for a known encoder, not the expected size
     or SHA-256 (checked before anything reads it). Returns {file: sha256} of the weights and vocabulary."""
@@ -85,7 +77,7 @@ def check_files(encoder, folder, known=None):
         if expected is not None and path.stat().st_size != expected.size:
             raise EncoderError(f"--encoder={encoder}: {path} has {path.stat().st_size} bytes, not {expected.size}: "
                                f"damaged or incomplete; delete {folder} and {how_to_get(encoder, folder)}")
-        digests[name] = sha256_of(path)
+        digests[name] = io_utils.sha256_of(path)
         if expected is not None and digests[name] != expected.sha256:
             raise EncoderError(f"--encoder={encoder}: {path} has SHA-256 {digests[name][:12]}..., not "
                                f"{expected.sha256[:12]}...: damaged; delete {folder} and {how_to_get(encoder, folder)}")
@@ -170,8 +162,6 @@ class WordPieceVocab:
         return cls(lines, lowercase)
 
     def save(self, path):
-        from datn_tf import io_utils
-
         io_utils.write_text(path, "".join(t + "\n" for t in self.tokens))
 
     def tokenizer(self):
@@ -182,7 +172,7 @@ class WordPieceVocab:
 def encode_graph(tokenizer, text, cls_id, sep_id, max_length=None):
     """[CLS] wordpieces [SEP] ids of a batch of texts, 0-padded: int32 [B, T] (graph ops; the
     exported model runs the same). `max_length` caps the wordpieces (before [CLS] and [SEP])."""
-    import tensorflow as tf
+    import tensorflow as tf  # here, not on top: `config` (and `evaluate`, scoring files) reads this module without it
 
     pieces = tf.cast(tokenizer(text), tf.int32)  # ragged [B, None]
     if max_length:
@@ -195,7 +185,7 @@ def encode_graph(tokenizer, text, cls_id, sep_id, max_length=None):
 
 def encode_texts(texts, vocab, max_length=None, chunk=2048):
     """[CLS] wordpieces [SEP] ids of each text (int32 arrays of variable length)."""
-    import tensorflow as tf
+    import tensorflow as tf  # (see `encode_graph`)
 
     tokenizer = vocab.tokenizer()
     fn = tf.function(lambda t: encode_graph(tokenizer, t, vocab.cls_id, vocab.sep_id, max_length),

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from datn_tf import encoders
+from datn_tf import encoders, io_utils
 from datn_tf.testing import tiny_bert
 
 pytest.importorskip("keras_hub")
@@ -50,9 +50,9 @@ def test_a_missing_file_names_itself_and_how_to_get_it(bert_dir, tmp_path, name)
 def test_known_files_are_checked_by_size_then_sha256(bert_dir):
     weights = bert_dir / encoders.WEIGHTS_FILE
     size = weights.stat().st_size
-    right = encoders.KnownFile(size, encoders.sha256_of(weights))
+    right = encoders.KnownFile(size, io_utils.sha256_of(weights))
     vocab = bert_dir / encoders.VOCAB_FILE
-    vocab_known = encoders.KnownFile(vocab.stat().st_size, encoders.sha256_of(vocab))
+    vocab_known = encoders.KnownFile(vocab.stat().st_size, io_utils.sha256_of(vocab))
     digests = encoders.check_files(encoders.MINILM, bert_dir, known={encoders.WEIGHTS_FILE: right,
                                                                     encoders.VOCAB_FILE: vocab_known})
     assert digests[encoders.WEIGHTS_FILE] == right.sha256

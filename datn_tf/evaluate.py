@@ -15,6 +15,7 @@ file (wide or list layout, with the training flags --layout, --delimiter, the co
 gamma on dev; its runs must be of one experiment (`check_one_experiment`).
 """
 
+import dataclasses
 import json
 import sys
 
@@ -23,19 +24,12 @@ from absl import flags
 
 from datn_tf import cli, io_utils, metrics, tables
 from datn_tf import config as config_lib
+from datn_tf import run_dir as run_dir_lib
+from datn_tf.config import setting
+from datn_tf.data import datasets, semeval_ec
 from datn_tf.data import files as files_lib
-from datn_tf.data import semeval_ec
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError, UserError
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("gold", None, "Gold file in the official E-c format.")
-flags.DEFINE_string("predictions", None, "Predictions in the official E-c submission format.")
-flags.DEFINE_string("baseline", None, "A second system's predictions: McNemar's test against it.")
-flags.DEFINE_string("ranking_scores", None, ".npy probabilities [N, K] for AP and one-error (E2).")
-flags.DEFINE_list("ensemble", None, "Run folders whose probabilities are averaged (same dataset and data).")
-flags.DEFINE_string("output", None, "Write the metrics as JSON here: a new file, or one this command wrote before.")
-flags.DEFINE_bool("overwrite", False, "Replace an existing --output that this command did not write.")
-config_lib.define_flags(names=config_lib.TABLE_SETTINGS)  # how a gold file of your own data is laid out
 # How the marks beside its outputs name this command (`cli.check_replaceable`).
 COMMAND = "datn_tf.evaluate"
 
@@ -113,6 +107,9 @@ def score_files(gold_path, pred_path, baseline_path=None, scores_path=None, colu
                                              for p in (pred_path, baseline_path) if p))
         if found != set(gold.label_names):
             gold = _read_table(gold_path, columns, tuple(sorted(found)))
+    if not len(gold) or not gold.label_names:  # the metrics of nothing are undefined
+        raise DataFormatError(gold_path, None, "no examples to score" if not len(gold) else
+                              "no emotion label in the gold file or the predictions: nothing to score")
     pred = read_prediction_file(pred_path, gold, columns)
     scores = read_ranking_scores(scores_path, gold) if scores_path else None
     result = metrics.emotion_metrics(gold.labels, pred, scores, ranking=scores is not None)
@@ -132,19 +129,17 @@ def ensemble_runs(run_dirs, gold_by_split, ranking=False):
     per_run = {split: [_run_probabilities(r, split, gold) for r in run_dirs] for split, gold in gold_by_split.items()}
     result = ensemble_of_probabilities(per_run, gold_by_split, ranking=ranking)
     if result is None:
-        raise ValueError("every run needs dev probabilities (predictions/dev_probabilities.npy)")
+        raise UserError("every run needs dev probabilities (predictions/dev_probabilities.npy)")
     return {"runs": [str(r) for r in run_dirs], **result}
 
 
 def _run_probabilities(run, split, gold):
     """A run's probabilities on `split`, checked against the gold labels (None when it saved none
     for a split other than dev)."""
-    from datn_tf import run_dir as run_dir_lib
-
     path = run_dir_lib.probabilities_path(run, split)
     if not path.exists():
         if split == "dev":
-            raise ValueError(f"--ensemble {run} has no dev probabilities ({path}): give finished runs")
+            raise UserError(f"--ensemble {run} has no dev probabilities ({path}): give finished runs")
         return None
     run_dir_lib.read_threshold(run)  # a finished run's metrics.json, whole
     probs = io_utils.load_npy(path, what_to_do=run_dir_lib.REWRITE_METRICS)
@@ -206,9 +201,6 @@ def check_one_experiment(run_dirs):
     Raises:
         UserError: naming the two runs and what differs between them.
     """
-    from datn_tf import run_dir as run_dir_lib
-    from datn_tf.data import datasets
-
     tasks = {}
 
     def task_of(settings):
@@ -226,7 +218,7 @@ def check_one_experiment(run_dirs):
             for split in sorted(set(recorded or ()) & set(now)):
                 then, current = recorded[split], now[split]
                 if then["sha256"] != current["sha256"]:
-                    raise cli.UserError(
+                    raise UserError(
                         f"--ensemble {run}: its {split} data changed since it was trained ({then['sentences']} "
                         f"sentences, sha256 {then['sha256'][:12]} then; {current['sentences']}, "
                         f"{current['sha256'][:12]} now): its probabilities are of other rows; restore the files "
@@ -237,7 +229,7 @@ def check_one_experiment(run_dirs):
         for what, value in shared.items():
             # A split that one run lacks (a test split held out when it was trained) is not compared.
             if what in fields and fields[what] != value:
-                raise cli.UserError(
+                raise UserError(
                     f"--ensemble {first} and {run} are not runs of one experiment: {what} {value} in {first}, "
                     f"{fields[what]} in {run}; an ensemble averages runs of the same dataset, data files, fold "
                     "and labels")
@@ -245,43 +237,65 @@ def check_one_experiment(run_dirs):
 
 
 def _gold_for_runs(run_dirs):
-    from datn_tf.data import datasets
-
     task = check_one_experiment(run_dirs)
     gold = {split: ex.labels for split, ex in task.splits().items() if split != "train"}
     return gold, datasets.get(task.dataset).ranking_metrics, task.notes
 
 
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+    """The command's settings, one flag each; a gold file of your own data is read with the
+    training settings `config.TABLE_SETTINGS` (--layout, --delimiter, the columns)."""
+
+    gold: str | None = setting(None, "Gold file in the official E-c format.")
+    predictions: str | None = setting(None, "Predictions in the official E-c submission format.")
+    baseline: str | None = setting(None, "A second system's predictions: McNemar's test against it.")
+    ranking_scores: str | None = setting(None, ".npy probabilities [N, K] for AP and one-error (E2).")
+    ensemble: tuple | None = setting(None, "Run folders whose probabilities are averaged (same dataset and data).")
+    output: str | None = setting(None, "Write the metrics as JSON here: a new file, or one this command wrote "
+                                 "before.")
+    overwrite: bool = setting(False, "Replace an existing --output that this command did not write.")
+
+
+def define_flags():
+    """The command's flags; defined only when run as a program (other commands define --output)."""
+    config_lib.define_flags(config_class=EvaluateConfig)
+    config_lib.define_flags(names=config_lib.TABLE_SETTINGS)  # how a gold file of your own data is laid out
+
+
 def main(argv):
     with cli.user_errors(argv):
-        cli.check_list("--ensemble", FLAGS.ensemble)
-        cli.check_outputs({"--output": FLAGS.output},
-                          inputs={"--gold": FLAGS.gold, "--predictions": FLAGS.predictions,
-                                  "--baseline": FLAGS.baseline, "--ranking_scores": FLAGS.ranking_scores},
-                          runs=[("--ensemble", r) for r in FLAGS.ensemble or []])
-        cli.check_replaceable({"--output": FLAGS.output}, COMMAND, FLAGS.overwrite)
-        if FLAGS.gold and FLAGS.predictions and cli.path_clash(FLAGS.gold, FLAGS.predictions):
-            raise cli.UserError(f"--predictions {FLAGS.predictions} is the gold file --gold {FLAGS.gold}: "
-                                "give the predictions to score")
-        if FLAGS.ensemble:
-            repeated = [r for i, r in enumerate(FLAGS.ensemble) if any(cli.path_clash(r, o) == "is"
-                                                                       for o in FLAGS.ensemble[:i])]
+        settings = config_lib.command_settings(EvaluateConfig)
+        ensemble = list(settings.ensemble or ())
+        cli.check_list("--ensemble", settings.ensemble)
+        cli.check_outputs({"--output": settings.output},
+                          inputs={"--gold": settings.gold, "--predictions": settings.predictions,
+                                  "--baseline": settings.baseline, "--ranking_scores": settings.ranking_scores},
+                          runs=[("--ensemble", r) for r in ensemble])
+        cli.check_replaceable({"--output": settings.output}, COMMAND, settings.overwrite)
+        if settings.gold and settings.predictions and cli.path_clash(settings.gold, settings.predictions):
+            raise UserError(f"--predictions {settings.predictions} is the gold file --gold {settings.gold}: "
+                            "give the predictions to score")
+        if ensemble:
+            repeated = [r for i, r in enumerate(ensemble) if any(cli.path_clash(r, o) == "is"
+                                                                 for o in ensemble[:i])]
             if repeated:
-                raise cli.UserError(f"--ensemble names {repeated[0]} twice: an ensemble averages distinct runs")
-            gold, ranking, notes = _gold_for_runs(FLAGS.ensemble)
-            result = ensemble_runs(FLAGS.ensemble, gold, ranking=ranking)
+                raise UserError(f"--ensemble names {repeated[0]} twice: an ensemble averages distinct runs")
+            gold, ranking, notes = _gold_for_runs(ensemble)
+            result = ensemble_runs(ensemble, gold, ranking=ranking)
             result["notes"] = notes
-        elif FLAGS.gold and FLAGS.predictions:
-            result = score_files(FLAGS.gold, FLAGS.predictions, FLAGS.baseline, FLAGS.ranking_scores,
-                                 columns={name: FLAGS[name].value for name in config_lib.TABLE_SETTINGS})
+        elif settings.gold and settings.predictions:
+            result = score_files(settings.gold, settings.predictions, settings.baseline, settings.ranking_scores,
+                                 columns={name: flags.FLAGS[name].value for name in config_lib.TABLE_SETTINGS})
         else:
-            raise cli.UserError("give --gold and --predictions, or --ensemble")
-        if FLAGS.output:  # first: a path that cannot be written is the only line printed
-            io_utils.write_json(FLAGS.output, result)
-            cli.mark_written(FLAGS.output, COMMAND)
+            raise UserError("give --gold and --predictions, or --ensemble")
+        if settings.output:  # first: a path that cannot be written is the only line printed
+            io_utils.write_json(settings.output, result)
+            cli.mark_written(settings.output, COMMAND)
     print(io_utils.json.dumps(result, indent=2, sort_keys=True))
     print(report(result), file=sys.stderr)
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main)

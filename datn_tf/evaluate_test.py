@@ -8,8 +8,8 @@ import pytest
 from datn_tf import evaluate, io_utils, metrics, testing
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data import semeval_ec
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.semeval_ec import write_ec_file as write_predictions
+from datn_tf.errors import DataFormatError
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def test_cli_reports_bad_input_without_traceback(gold_path, tmp_path, capsys):
     from absl import flags
 
     (tmp_path / "broken.txt").write_text("ID\tTweet\n1\n", encoding="utf-8")
+    evaluate.define_flags()
     flags.FLAGS(["evaluate", f"--gold={gold_path}", f"--predictions={tmp_path / 'broken.txt'}"])
     with pytest.raises(SystemExit) as exit_info:
         evaluate.main([])
@@ -87,6 +88,7 @@ def test_cli_prints_metrics_json(gold_path, tmp_path, capsys):
 
     gold = semeval_ec.read_ec(gold_path)
     write_predictions(tmp_path / "p.txt", gold, gold.labels)
+    evaluate.define_flags()
     flags.FLAGS(["evaluate", f"--gold={gold_path}", f"--predictions={tmp_path / 'p.txt'}",
                  f"--output={tmp_path / 'm.json'}"])
     evaluate.main([])
@@ -141,6 +143,16 @@ def test_a_wide_prediction_file_with_a_label_gold_lacks_is_an_error(tmp_path):
     assert evaluate.score_files(tmp_path / "gold.csv", tmp_path / "pred.csv", columns=wide)["jaccard"] == 1.0
 
 
+def test_a_gold_file_with_nothing_to_score_is_named(tmp_path):
+    wide = dict(LIST_COLUMNS, text_column=None, labels_column=None, id_column=None)
+    (tmp_path / "gold.csv").write_text("id,text,calm,eager\n")  # no rows
+    with testing.expect_data_error(tmp_path / "gold.csv", None, "no examples to score"):
+        evaluate.score_files(tmp_path / "gold.csv", tmp_path / "gold.csv", columns=wide)
+    (tmp_path / "gold.tsv").write_text("x\t\ta\n")  # no label in gold or predictions
+    with testing.expect_data_error(tmp_path / "gold.tsv", None, "no emotion label in the gold file or the predictions"):
+        evaluate.score_files(tmp_path / "gold.tsv", tmp_path / "gold.tsv", columns=LIST_COLUMNS)
+
+
 def test_a_layout_file_with_other_ids_is_reported_with_the_line(tmp_path):
     (tmp_path / "gold.tsv").write_text("x\t0\ta\ny\t0\tb\n")
     (tmp_path / "pred.tsv").write_text("x\t0\ta\ny\t0\tB\n")
@@ -152,6 +164,7 @@ def _main(capsys, *args):
     """Runs `evaluate.main` in this process; returns (exit status or None, stderr)."""
     from absl import flags
 
+    evaluate.define_flags()
     flags.FLAGS(["evaluate", *args])
     try:
         evaluate.main(["evaluate"])

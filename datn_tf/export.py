@@ -46,6 +46,7 @@ from datn_tf import cli, encoders, io_utils, run_weights, runtime, tokenizer  # 
 from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf.config import ENCODER_MAX_LENGTH, setting  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from datn_tf.saved_model_format import (  # noqa: E402
     EXPLAIN_SIGNATURE,
     EXTRA_DIR,
@@ -61,25 +62,21 @@ TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 EXTRA_METADATA = Path(EXTRA_DIR) / METADATA_FILE
 
 
-class ExportError(ValueError):
-    """The export cannot be written (e.g. the destination already holds something)."""
-
-
 def _check_destination(run_dir, output, overwrite):
     """Refuses a destination that would lose data; returns nothing."""
     cli.check_outputs({"--output": output}, runs={"--run_dir": run_dir})
     if output.exists() or output.is_symlink():
         if not output.is_dir() or output.is_symlink():
-            raise ExportError(f"--output {output} exists and is not a folder")
+            raise UserError(f"--output {output} exists and is not a folder")
         if any(output.iterdir()) and not overwrite:
-            raise ExportError(f"--output {output} exists and is not empty; pass --overwrite to replace it")
+            raise UserError(f"--output {output} exists and is not empty; pass --overwrite to replace it")
         # --overwrite replaces an earlier export, never a folder of other files (data, another run).
         if any(output.iterdir()) and not (output / "saved_model.pb").is_file():
-            raise ExportError(f"--output {output} holds files that are not a SavedModel; --overwrite replaces "
-                              "only an earlier export: choose a new or empty folder")
+            raise UserError(f"--output {output} holds files that are not a SavedModel; --overwrite replaces "
+                            "only an earlier export: choose a new or empty folder")
         if any(output.iterdir()) and not any((output / p).is_file() for p in (METADATA_PATH, EXTRA_METADATA)):
-            raise ExportError(f"--output {output} holds a SavedModel that is not a datn-tf export; --overwrite "
-                              "replaces only an earlier export: choose a new or empty folder")
+            raise UserError(f"--output {output} holds a SavedModel that is not a datn-tf export; --overwrite "
+                            "replaces only an earlier export: choose a new or empty folder")
 
 
 def build_lookup(vocab):
@@ -89,7 +86,7 @@ def build_lookup(vocab):
     )
     got = lookup(tf.constant(vocab.tokens)).numpy()
     if lookup.vocabulary_size() != len(vocab) or not np.array_equal(got, np.arange(len(vocab))):
-        raise ExportError("the StringLookup ids differ from the vocabulary's training ids")
+        raise ValueError("the StringLookup ids differ from the vocabulary's training ids")
     return lookup
 
 
@@ -213,7 +210,7 @@ def export_run(run_dir, output, overwrite=False):
 
     Raises:
         FileNotFoundError: `run_dir` is not a finished run.
-        ExportError: `output` exists and is not empty (without `overwrite`), is a file,
+        UserError: `output` exists and is not empty (without `overwrite`), is a file,
             or is (or holds) the run folder.
     """
     run_dir, output = Path(run_dir), Path(output)

@@ -16,12 +16,13 @@ import pytest
 import tensorflow as tf
 
 import datn_tf
-from datn_tf import cli, export, input_pipeline, io_utils, metrics, run_weights
+from datn_tf import export, input_pipeline, io_utils, metrics, run_weights
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data import semeval_ec
+from datn_tf.errors import UserError
+from datn_tf.testing import tokenize_py
 from datn_tf.testing.exports import EXPORTED_VARIANTS as VARIANTS
 from datn_tf.testing.exports import ROBUSTNESS_TEXTS, explain, loaded, run_threshold, serve, subprocess_env
-from datn_tf.tokenizer import tokenize_py
 
 ATOL = 1e-5
 
@@ -264,7 +265,7 @@ def test_overwrite_refuses_another_projects_saved_model(setup, tmp_path):
     module = Foreign()
     tf.saved_model.save(module, str(dest), signatures={"serving_default": module.double})
     before = sorted(p.relative_to(dest) for p in dest.rglob("*"))
-    with pytest.raises(export.ExportError) as err:
+    with pytest.raises(UserError) as err:
         export.export_run(setup["runs"]["base"], dest, overwrite=True)
     assert str(err.value) == (f"--output {dest} holds a SavedModel that is not a datn-tf export; --overwrite "
                               "replaces only an earlier export: choose a new or empty folder")
@@ -276,7 +277,7 @@ def test_refuses_a_non_empty_output_unless_overwrite(setup, tmp_path):
     dest = tmp_path / "model"
     dest.mkdir()
     (dest / "keep.txt").write_text("mine")
-    with pytest.raises(export.ExportError, match="not empty.*--overwrite"):
+    with pytest.raises(UserError, match="not empty.*--overwrite"):
         export.export_run(run_dir, dest)
     assert (dest / "keep.txt").read_text() == "mine"
 
@@ -289,7 +290,7 @@ def test_refuses_a_non_empty_output_unless_overwrite(setup, tmp_path):
     assert (dest / "keep.txt").read_text() == "mine"
 
     # --overwrite replaces an earlier export only, never a folder of other files.
-    with pytest.raises(export.ExportError, match="holds files that are not a SavedModel; --overwrite replaces only"):
+    with pytest.raises(UserError, match="holds files that are not a SavedModel; --overwrite replaces only"):
         export.export_run(run_dir, dest, overwrite=True)
     assert (dest / "keep.txt").read_text() == "mine"
     (dest / "keep.txt").unlink()
@@ -303,14 +304,14 @@ def test_refuses_a_non_empty_output_unless_overwrite(setup, tmp_path):
 
     # Other destinations that would lose data.
     (tmp_path / "file").write_text("x")
-    with pytest.raises(export.ExportError, match="not a folder"):
+    with pytest.raises(UserError, match="not a folder"):
         export.export_run(run_dir, tmp_path / "file", overwrite=True)
-    with pytest.raises(cli.UserError, match="is the run folder --run_dir"):
+    with pytest.raises(UserError, match="is the run folder --run_dir"):
         export.export_run(run_dir, run_dir, overwrite=True)
     for inside in (run_dir / run_dir_lib.BEST_DIR, run_dir / run_dir_lib.CKPT_DIR, run_dir / "new"):
-        with pytest.raises(cli.UserError, match="is inside the run folder --run_dir"):
+        with pytest.raises(UserError, match="is inside the run folder --run_dir"):
             export.export_run(run_dir, inside, overwrite=True)
-    with pytest.raises(cli.UserError, match="holds the run folder --run_dir"):
+    with pytest.raises(UserError, match="holds the run folder --run_dir"):
         export.export_run(run_dir, run_dir.parent, overwrite=True)
     with pytest.raises(FileNotFoundError, match="not a finished run"):
         export.export_run(tmp_path / "no-run", tmp_path / "out")
@@ -357,7 +358,7 @@ def test_export_of_a_run_with_damaged_or_missing_best_weights_says_so(setup, tmp
     shutil.copytree(setup["runs"]["base"], run)
     weights = next((run / run_dir_lib.BEST_DIR).glob("weights.data*"))
     weights.write_bytes(weights.read_bytes()[:7])
-    with pytest.raises(run_dir_lib.RunDirError, match="best is damaged"):
+    with pytest.raises(UserError, match="best is damaged"):
         export.export_run(run, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     shutil.rmtree(run / run_dir_lib.BEST_DIR)

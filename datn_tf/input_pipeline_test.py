@@ -16,7 +16,7 @@ from datn_tf.input_pipeline import (
     sentiment_dataset,
     tokenize_corpus,
 )
-from datn_tf.tokenizer import tokenize_py
+from datn_tf.testing import tokenize_py
 from datn_tf.vocab import OOV_ID, PAD_ID, Vocabulary
 
 EN_TRAIN = [

@@ -3,12 +3,17 @@
 import contextlib
 import errno
 import glob
+import hashlib
 import json
 import os
 import secrets
 import shutil
 import socket
 from pathlib import Path
+
+import numpy as np
+
+from datn_tf.errors import DataFormatError
 
 # Temporaries beside a destination: `.{name}.{host}-{pid}-{random}.tmp` holds what is being written,
 # `.old` the old folder for the instant it is swapped out. The writer's host and process tell a
@@ -144,6 +149,15 @@ def update_generated_block(path, name, text):
     return True
 
 
+def sha256_of(path):
+    """The SHA-256 of a file's bytes (hex), read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
@@ -151,8 +165,6 @@ def write_json(path, obj):
 def read_json(path, what_to_do=None):
     """The JSON in `path`. With `what_to_do`, text that is not JSON (a cut or damaged file) is a
     `DataFormatError` naming the file and line, then `what_to_do`; without, json's own error."""
-    from datn_tf.data.errors import DataFormatError
-
     path = Path(path)
     if what_to_do is None:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -167,8 +179,6 @@ def read_json(path, what_to_do=None):
 
 def save_npy(path, array):
     """`np.save` to `path` (which should end in .npy), atomically."""
-    import numpy as np
-
     with atomic_path(path) as tmp:
         np.save(tmp, array)
 
@@ -176,10 +186,6 @@ def save_npy(path, array):
 def load_npy(path, what_to_do=None):
     """The array in a .npy file; a file that is not one (text, a cut or pickled file) is a
     `DataFormatError` naming it, followed by `what_to_do` when given."""
-    import numpy as np
-
-    from datn_tf.data.errors import DataFormatError
-
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:

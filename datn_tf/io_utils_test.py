@@ -250,7 +250,7 @@ def test_generated_block_needs_both_markers(tmp_path):
 
 
 def test_a_damaged_json_file_is_named_with_its_line(tmp_path):
-    from datn_tf.data.errors import DataFormatError
+    from datn_tf.errors import DataFormatError
 
     path = tmp_path / "state.json"
     path.write_text('{\n  "threshold": 0.3,\n  "dev": {"jaccard"', encoding="utf-8")
@@ -299,7 +299,7 @@ def test_errors_name_the_destination_not_the_temporary(tmp_path, monkeypatch):
 
 def test_a_text_file_given_as_npy_is_named_without_numpys_pickle_advice(tmp_path):
     # numpy's own words ("contains pickled (object) data ... load it unsafely") would mislead.
-    from datn_tf.data.errors import DataFormatError
+    from datn_tf.errors import DataFormatError
 
     text = tmp_path / "scores.txt"
     text.write_text("0.1 0.2\n", encoding="utf-8")

@@ -30,6 +30,7 @@ signature (the tokenizer, vocabulary and threshold are inside it); only TensorFl
 for the model, the package is used for reading and writing files.
 """
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -39,16 +40,20 @@ import datn_tf  # noqa: E402
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 from google.protobuf import message  # noqa: E402
 
 from datn_tf import cli, io_utils, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
 from datn_tf import run_dir as run_dir_lib  # noqa: E402
+from datn_tf.config import setting  # noqa: E402
 from datn_tf.data import files as files_lib  # noqa: E402
+from datn_tf.data import semeval_ec  # noqa: E402
 from datn_tf.data._io import split_text_lines as split_texts  # noqa: E402  (one text per line)
 from datn_tf.data.semeval_ec import HEADER_START  # noqa: E402
 from datn_tf.data.semeval_ec import ec_file_text as submission_text  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from datn_tf.saved_model_format import METADATA_PATH, SERVING_SIGNATURE, import_required_ops  # noqa: E402
 
 DEFAULT_BATCH_SIZE = 256
@@ -60,47 +65,40 @@ REEXPORT = "export the run again: python -m datn_tf.export --run_dir RUN --outpu
 SERVING_OUTPUTS = {"probabilities", "labels", "label_names"}
 
 
-class PredictError(ValueError):
-    """Bad input for the prediction command."""
-
-
 class ExportedModel:
     """A datn-tf SavedModel: `predict(texts)` -> (probabilities [N, K], labels [N, K] bool)."""
 
     def __init__(self, path):
-        import tensorflow as tf
-
-        self._tf = tf
         path = Path(path)
         if not (path / "saved_model.pb").exists():
             if (path / run_dir_lib.CONFIG_FILE).exists():
-                raise PredictError(f"{path} is a training run, not an exported model; export it first: "
-                                   f"python -m datn_tf.export --run_dir {path} --output FOLDER")
+                raise UserError(f"{path} is a training run, not an exported model; export it first: "
+                                f"python -m datn_tf.export --run_dir {path} --output FOLDER")
             raise FileNotFoundError(f"{path} is not a SavedModel (no saved_model.pb); see python -m datn_tf.export")
         self.path = path
         self.metadata = (io_utils.read_json(path / METADATA_PATH, what_to_do=REEXPORT)
                          if (path / METADATA_PATH).exists() else {})
         if not (path / "variables").is_dir():
-            raise PredictError(f"{path} is a damaged SavedModel (no variables/ folder); {REEXPORT}")
+            raise UserError(f"{path} is a damaged SavedModel (no variables/ folder); {REEXPORT}")
         missing = import_required_ops(self.metadata)
         if missing:
-            raise PredictError(f"{path} needs {', '.join(missing)} (its pretrained encoder's WordPiece ops): "
-                               "pip install -e .[encoder]")
+            raise UserError(f"{path} needs {', '.join(missing)} (its pretrained encoder's WordPiece ops): "
+                            "pip install -e .[encoder]")
         try:
             self._loaded = tf.saved_model.load(str(path))
         except (tf.errors.OpError, OSError, ValueError, IndexError, RuntimeError, message.DecodeError) as e:
-            raise PredictError(f"{path} is a damaged SavedModel ({cli.first_line(e)}); {REEXPORT}") from None
+            raise UserError(f"{path} is a damaged SavedModel ({cli.first_line(e)}); {REEXPORT}") from None
         fn = self._loaded.signatures.get(SERVING_SIGNATURE)
         if fn is None or set(fn.structured_input_signature[1]) != {"text"} or not SERVING_OUTPUTS <= set(
                 fn.structured_outputs):
-            raise PredictError(f"{path} is a SavedModel but not a datn-tf export (its {SERVING_SIGNATURE!r} "
-                               f"signature does not map text to {', '.join(sorted(SERVING_OUTPUTS))}); give a "
-                               "folder written by python -m datn_tf.export")
+            raise UserError(f"{path} is a SavedModel but not a datn-tf export (its {SERVING_SIGNATURE!r} "
+                            f"signature does not map text to {', '.join(sorted(SERVING_OUTPUTS))}); give a "
+                            "folder written by python -m datn_tf.export")
         self._fn = fn
         self.label_names = list(self.metadata.get("label_names") or self._label_names_from_model())
 
     def _label_names_from_model(self):
-        names = self._fn(text=self._tf.constant(["."]))["label_names"].numpy()[0]
+        names = self._fn(text=tf.constant(["."]))["label_names"].numpy()[0]
         return [n.decode("utf-8") for n in names]
 
     def predict(self, texts, batch_size=DEFAULT_BATCH_SIZE):
@@ -109,7 +107,7 @@ class ExportedModel:
         labels = np.zeros((len(texts), k), bool)
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]
-            out = self._fn(text=self._tf.constant(batch, dtype=self._tf.string))
+            out = self._fn(text=tf.constant(batch, dtype=tf.string))
             probs[start : start + len(batch)] = out["probabilities"].numpy()
             labels[start : start + len(batch)] = out["labels"].numpy()
         return probs, labels
@@ -119,7 +117,7 @@ def _decode(data, source):
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise PredictError(f"{source}: not UTF-8 text (byte {e.start})") from None
+        raise UserError(f"{source}: not UTF-8 text (byte {e.start})") from None
 
 
 def check_not_ec_file(texts, source):
@@ -130,7 +128,7 @@ def check_not_ec_file(texts, source):
     """
     if texts and texts[0].startswith(HEADER_START):
         how = "--format semeval" if source != "standard input" else "--format semeval --input FILE"
-        raise PredictError(
+        raise UserError(
             f"{source}: line 1 is the header of an official SemEval-2018 E-c file ('ID<TAB>Tweet<TAB>anger...'); "
             f"pass {how} to predict its tweets and write a submission file (with --format jsonl every "
             "line, header and IDs included, would be scored as a text)"
@@ -186,25 +184,23 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
         overwrite: replace an existing output file that this command did not write.
     """
     if batch_size < 1:
-        raise PredictError("--batch_size must be positive")
+        raise UserError("--batch_size must be positive")
     cli.check_outputs({"--output": output, "--table_output": table_output},
                       inputs={"--input": input_path, "--model": model_dir})
     if output and table_output and cli.path_clash(output, table_output):
-        raise PredictError(f"--output {output} and --table_output {table_output} are one path: give two files")
+        raise UserError(f"--output {output} and --table_output {table_output} are one path: give two files")
     cli.check_replaceable({"--output": output, "--table_output": table_output}, COMMAND, overwrite)
     if fmt == "semeval":
         if table_output:
-            raise PredictError("--table_output is for --format jsonl or table; --format semeval writes a table")
+            raise UserError("--table_output is for --format jsonl or table; --format semeval writes a table")
         if texts:
-            raise PredictError("--format semeval reads an E-c file given with --input, not texts")
+            raise UserError("--format semeval reads an E-c file given with --input, not texts")
         if not input_path:
-            raise PredictError("--format semeval needs --input (an official E-c file)")
-        from datn_tf.data import semeval_ec
-
+            raise UserError("--format semeval needs --input (an official E-c file)")
         examples = semeval_ec.read_ec(input_path, prediction=True)
         model = ExportedModel(model_dir)
         if list(model.label_names) != list(examples.label_names):
-            raise PredictError(
+            raise UserError(
                 f"the model's labels {model.label_names} are not the E-c emotions {list(examples.label_names)}"
             )
         _, labels = model.predict(list(examples.texts), batch_size)
@@ -214,13 +210,13 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
     ids, layout = None, PLAIN_TEXT_TABLE
     if fmt == "table":
         if texts:
-            raise PredictError("--format table reads a CSV or TSV file given with --input, not texts")
+            raise UserError("--format table reads a CSV or TSV file given with --input, not texts")
         if not input_path:
-            raise PredictError("--format table needs --input (a CSV or TSV file; docs/own-data.md)")
+            raise UserError("--format table needs --input (a CSV or TSV file; docs/own-data.md)")
         ids, texts, layout = files_lib.read_texts(input_path, **(columns or {}))
     elif texts:
         if input_path:
-            raise PredictError("give texts as arguments or with --input, not both")
+            raise UserError("give texts as arguments or with --input, not both")
     elif input_path:
         path = Path(input_path)
         if not path.is_file():
@@ -243,37 +239,44 @@ def run(model_dir, texts=None, input_path=None, output=None, fmt="jsonl", batch_
     return len(texts)
 
 
-FLAGS = flags.FLAGS
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """The command's settings, one flag each; a `--format table` --input is read with the training
+    settings `READ_SETTINGS` (--layout, --delimiter, the columns)."""
+
+    model: str | None = setting(None, "An exported SavedModel folder (python -m datn_tf.export).")
+    input: str | None = setting(None, "Texts, one per line (jsonl), a CSV/TSV file (table), or an official E-c "
+                                "file (semeval).")
+    output: str | None = setting(None, "Write here (atomically) instead of standard output: a new file, or one "
+                                 "this command wrote before.")
+    overwrite: bool = setting(False, "Replace an existing --output or --table_output that this command did not "
+                              "write.")
+    format: str = setting("jsonl", "jsonl: one JSON object per text; table: the same for the rows of a CSV/TSV "
+                          "--input (docs/own-data.md); semeval: the official E-c submission file.",
+                          choices=("jsonl", "table", "semeval"))
+    table_output: str | None = setting(None, "Also write the predicted labels here as a table: the --input's "
+                                       "layout with --format table, else a wide TSV (id, text, one 0/1 column per "
+                                       "label).")
+    batch_size: int = setting(DEFAULT_BATCH_SIZE, "Texts per call of the model.")
 
 
 def define_flags():
     """The command's flags; defined only when run as a program (see `datn_tf.export`)."""
-    flags.DEFINE_string("model", None, "An exported SavedModel folder (python -m datn_tf.export).")
-    flags.DEFINE_string("input", None, "Texts, one per line (jsonl), a CSV/TSV file (table), or an official "
-                        "E-c file (semeval).")
-    flags.DEFINE_string("output", None, "Write here (atomically) instead of standard output: a new file, or one "
-                        "this command wrote before.")
-    flags.DEFINE_bool("overwrite", False, "Replace an existing --output or --table_output that this command did "
-                      "not write.")
-    flags.DEFINE_enum("format", "jsonl", ["jsonl", "table", "semeval"],
-                      "jsonl: one JSON object per text; table: the same for the rows of a CSV/TSV --input "
-                      "(docs/own-data.md); semeval: the official E-c submission file.")
-    flags.DEFINE_string("table_output", None, "Also write the predicted labels here as a table: the --input's "
-                        "layout with --format table, else a wide TSV (id, text, one 0/1 column per label).")
+    config_lib.define_flags(config_class=PredictConfig)
     config_lib.define_flags(names=READ_SETTINGS)  # read as for training: --layout, --delimiter, columns
-    flags.DEFINE_integer("batch_size", DEFAULT_BATCH_SIZE, "Texts per call of the model.")
     runtime.define_thread_flags()
 
 
 def main(argv):
     with cli.user_errors():
-        if not FLAGS.model:
-            raise PredictError("--model is required")
+        settings = config_lib.command_settings(PredictConfig)
+        if not settings.model:
+            raise UserError("--model is required")
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
-        run(FLAGS.model, texts=argv[1:], input_path=FLAGS.input, output=FLAGS.output, fmt=FLAGS.format,
-            batch_size=FLAGS.batch_size, table_output=FLAGS.table_output,
-            columns={name: FLAGS[name].value for name in READ_SETTINGS}, overwrite=FLAGS.overwrite)
+        run(settings.model, texts=argv[1:], input_path=settings.input, output=settings.output, fmt=settings.format,
+            batch_size=settings.batch_size, table_output=settings.table_output,
+            columns={name: flags.FLAGS[name].value for name in READ_SETTINGS}, overwrite=settings.overwrite)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import pytest
 from datn_tf import predict, testing
 from datn_tf.data import semeval_ec
 from datn_tf.data.semeval_ec import write_ec_file
+from datn_tf.errors import UserError
 from datn_tf.testing.exports import ROBUSTNESS_TEXTS, run_threshold, serve, subprocess_env
 
 
@@ -64,9 +65,9 @@ def test_predict_input_file_in_process(exported_runs, tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == [".predictions.jsonl.datn-tf.json", "predictions.jsonl"]
 
     assert predict.run(export_dir, stdin=io.BytesIO(b"")) == 0  # no text: no output, no error
-    with pytest.raises(predict.PredictError, match="needs --input"):
+    with pytest.raises(UserError, match="needs --input"):
         predict.run(export_dir, fmt="semeval")
-    with pytest.raises(predict.PredictError, match="not UTF-8"):
+    with pytest.raises(UserError, match="not UTF-8"):
         bad = tmp_path / "bad.txt"
         bad.write_bytes(b"caf\xe9\n")
         predict.run(export_dir, input_path=bad)
@@ -86,9 +87,9 @@ def test_texts_predicted_with_a_table_output_also_get_a_wide_tsv(exported_runs, 
         fields = line.split("\t")
         assert fields[:2] == [str(i + 1), texts[i]]
         assert [n for n, v in zip(semeval_ec.EMOTIONS, fields[2:]) if v == "1"] == record["labels"]
-    with pytest.raises(predict.PredictError, match="--format table needs --input"):
+    with pytest.raises(UserError, match="--format table needs --input"):
         predict.run(export_dir, fmt="table")
-    with pytest.raises(predict.PredictError, match="--table_output is for --format jsonl or table"):
+    with pytest.raises(UserError, match="--table_output is for --format jsonl or table"):
         predict.run(export_dir, fmt="semeval", input_path=out, table_output=table)
 
 
@@ -140,7 +141,7 @@ def _ec_file(path, crlf_bom=False):
 )
 def test_check_not_ec_file(texts, refused):
     if refused:
-        with pytest.raises(predict.PredictError, match=r"^in\.txt: line 1 .*E-c file.*pass --format semeval "):
+        with pytest.raises(UserError, match=r"^in\.txt: line 1 .*E-c file.*pass --format semeval "):
             predict.check_not_ec_file(texts, "in.txt")
     else:
         predict.check_not_ec_file(texts, "in.txt")
@@ -151,7 +152,7 @@ def test_run_refuses_an_ec_input_file(tmp_path, crlf_bom):
     path = _ec_file(tmp_path / "2018-E-c-En-dev.txt", crlf_bom)
     output = tmp_path / "out.jsonl"
     # The model is never loaded: the input is checked first.
-    with pytest.raises(predict.PredictError, match="official SemEval-2018 E-c file.*--format semeval") as err:
+    with pytest.raises(UserError, match="official SemEval-2018 E-c file.*--format semeval") as err:
         predict.run(tmp_path / "no-model", input_path=path, output=output)
     assert str(err.value).startswith(f"{path}: line 1 ")
     assert not output.exists()
@@ -159,7 +160,7 @@ def test_run_refuses_an_ec_input_file(tmp_path, crlf_bom):
 
 def test_run_refuses_an_ec_file_on_stdin(tmp_path):
     data = _ec_file(tmp_path / "ec.txt").read_bytes()
-    with pytest.raises(predict.PredictError, match=r"^standard input: .*--format semeval --input FILE"):
+    with pytest.raises(UserError, match=r"^standard input: .*--format semeval --input FILE"):
         predict.run(tmp_path / "no-model", stdin=io.BytesIO(data))
 
 
@@ -168,27 +169,25 @@ def test_run_refuses_an_ec_file_on_stdin(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["semeval", "jsonl"])
 def test_an_output_onto_the_input_or_into_the_model_is_refused(tmp_path, fmt):
-    from datn_tf import cli
 
     gold = _ec_file(tmp_path / "gold.txt")
     if fmt == "jsonl":
         gold.write_text("so happy\n", encoding="utf-8")
     before = gold.read_bytes()
     # Checked before the model is loaded: no model is needed.
-    with pytest.raises(cli.UserError, match=f"^--output {gold} is the input --input {gold}: "):
+    with pytest.raises(UserError, match=f"^--output {gold} is the input --input {gold}: "):
         predict.run(tmp_path / "model", input_path=gold, output=gold, fmt=fmt)
     assert gold.read_bytes() == before
-    with pytest.raises(cli.UserError, match="is inside the input --model"):
+    with pytest.raises(UserError, match="is inside the input --model"):
         predict.run(tmp_path / "model", input_path=gold, output=tmp_path / "model" / "variables" / "x", fmt=fmt)
     if fmt == "jsonl":
         same = tmp_path / "out.tsv"
-        with pytest.raises(predict.PredictError, match=f"^--output {same} and --table_output {same} are one path"):
+        with pytest.raises(UserError, match=f"^--output {same} and --table_output {same} are one path"):
             predict.run(tmp_path / "model", input_path=gold, output=same, table_output=same, fmt=fmt)
         assert not same.exists()
 
 
 def test_an_existing_file_the_command_did_not_write_is_never_replaced(exported_runs, tmp_path):
-    from datn_tf import cli
 
     export_dir = exported_runs["exports"]["base"]
     data = testing.make_fixture_data_dir(tmp_path / "data")
@@ -208,7 +207,7 @@ def test_an_existing_file_the_command_did_not_write_is_never_replaced(exported_r
         ("table_output", mine, f"--table_output {mine} exists and was not written by datn_tf.predict: pass "
                                "--overwrite to replace it, or choose a new file"),
     ]:
-        with pytest.raises(cli.UserError) as err:
+        with pytest.raises(UserError) as err:
             predict.run(export_dir, texts=["hello"], **{flag: out})
         assert str(err.value) == line
     assert {p: p.read_bytes() for p in before} == before and not (dev.parent / "new.jsonl").exists()
@@ -219,13 +218,13 @@ def test_an_existing_file_the_command_did_not_write_is_never_replaced(exported_r
     predict.run(export_dir, texts=["so happy", "so sad"], output=out)
     assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == ["so happy", "so sad"]
     out.write_text(out.read_text() + "my note\n")
-    with pytest.raises(cli.UserError, match="exists and was not written by datn_tf.predict"):
+    with pytest.raises(UserError, match="exists and was not written by datn_tf.predict"):
         predict.run(export_dir, texts=["hello"], output=out)
     # --overwrite replaces it (a file, never a folder), and marks it for the next run.
     predict.run(export_dir, texts=["hello"], output=mine, overwrite=True)
     predict.run(export_dir, texts=["again"], output=mine)
     assert json.loads(mine.read_text())["text"] == "again"
-    with pytest.raises(cli.UserError, match=f"^--output {tmp_path} is a folder; give a file name$"):
+    with pytest.raises(UserError, match=f"^--output {tmp_path} is a folder; give a file name$"):
         predict.run(export_dir, texts=["hello"], output=tmp_path, overwrite=True)
 
 
@@ -287,7 +286,7 @@ def test_a_run_folder_given_as_the_model_says_to_export_it(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / run_dir_lib.CONFIG_FILE).write_text("{}")
-    with pytest.raises(predict.PredictError, match=rf"^{run} is a training run, not an exported model; export "
+    with pytest.raises(UserError, match=rf"^{run} is a training run, not an exported model; export "
                                                    rf"it first: python -m datn_tf.export --run_dir {run} --output "
                                                    "FOLDER$"):
         predict.run(run, texts=["so happy"])

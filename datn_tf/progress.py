@@ -16,7 +16,7 @@ def fmt_time(seconds):
 def _scalar_metadata():
     # TensorBoard's scalar plugin metadata, written without importing tensorboard
     # (TensorFlow 2.21 no longer installs it; `pip install tensorboard` only to view).
-    from tensorflow.core.framework import summary_pb2
+    from tensorflow.core.framework import summary_pb2  # lazy: see `write_scalar`
 
     return summary_pb2.SummaryMetadata(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
@@ -29,3 +29,10 @@ def write_scalar(name, value, step):
     import tensorflow as tf
 
     tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_scalar_metadata())
+
+
+def write_scalars(prefix, values, step):
+    """`prefix/<name>` for each number in `values` but the example count `n`."""
+    for name, value in values.items():
+        if name != "n":
+            write_scalar(f"{prefix}/{name}", value, step)

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from datn_tf import io_utils, metrics, tables
 from datn_tf.data import semeval_ec
+from datn_tf.errors import UserError
 from datn_tf.progress import fmt_time
 
 CONFIG_FILE = "config.json"
@@ -55,10 +56,6 @@ PROBS_DIR = "probs"
 ABLATION_PREFIX = "ablate-"
 # Where `train` puts a run without --output_dir.
 DEFAULT_RUNS_ROOT = "runs"
-
-
-class RunDirError(ValueError):
-    """A run folder that cannot be used, with what to do about it."""
 
 
 # Settings that do not change what a run computes: where things are, how often it logs, and
@@ -145,12 +142,12 @@ def read_metrics(run_dir):
 
 def read_threshold(run_dir, metrics_payload=None):
     """The dev-tuned threshold gamma in a finished run's metrics.json (or in `metrics_payload`,
-    read from it); a RunDirError naming the file when it is missing or not a finite number."""
+    read from it); a UserError naming the file when it is missing or not a finite number."""
     payload = read_metrics(run_dir) if metrics_payload is None else metrics_payload
     threshold = payload.get("threshold") if isinstance(payload, dict) else None
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
-        raise RunDirError(f"{Path(run_dir) / METRICS_FILE}: no finite dev-tuned threshold "
-                          f"(\"threshold\": {threshold!r}); {REWRITE_METRICS}")
+        raise UserError(f"{Path(run_dir) / METRICS_FILE}: no finite dev-tuned threshold "
+                        f"(\"threshold\": {threshold!r}); {REWRITE_METRICS}")
     return float(threshold)
 
 
@@ -180,15 +177,13 @@ def changed_settings(saved, config):
     A setting added to the library after the run started is absent from its config.json; at
     its default it keeps the old behaviour (new options never change defaults), so it does
     not count as changed. Nor does a setting the variant never reads
-    (`Variant.inert_settings`: Base's similarity term).
+    (`TrainConfig.inert_settings`: Base's similarity term).
     """
-    from datn_tf.variants import get_variant  # variants reads config, which names runs here
-
     now = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as JSON lists, as saved
     defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(config)}))
     skipped = set(_NOT_COMPARED)
     if saved.get("variant", defaults["variant"]) == config.variant:
-        skipped |= get_variant(config.variant).inert_settings
+        skipped |= config.inert_settings()
     return {k: (saved.get(k, defaults[k]), v) for k, v in now.items()
             if k not in skipped and saved.get(k, defaults[k]) != v}
 
@@ -211,13 +206,13 @@ def finished_runs(runs_root):
 
 
 def read_train_config(run_dir):
-    """The resolved TrainConfig a run saved, as a dict; a ValueError naming the file if unreadable."""
+    """The resolved TrainConfig a run saved, as a dict; a UserError naming the file if unreadable."""
     path = Path(run_dir) / CONFIG_FILE
     try:
         return io_utils.read_json(path)["train_config"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: not a run's saved config ({type(e).__name__}: {e}); "
-                         "fix or remove that run folder") from None
+        raise UserError(f"{path}: not a run's saved config ({type(e).__name__}: {e}); "
+                        "fix or remove that run folder") from None
 
 
 def equivalent_run(finished, config):
@@ -255,9 +250,9 @@ def write_run_files(output_dir, config, model, data):
     cfg_path = output_dir / CONFIG_FILE
     train_config = dataclasses.asdict(config)
     if cfg_path.exists():
-        changed = changed_settings(io_utils.read_json(cfg_path)["train_config"], config)
+        changed = changed_settings(read_train_config(output_dir), config)
         if changed and (output_dir / CKPT_DIR).exists():
-            raise RunDirError(
+            raise UserError(
                 f"{output_dir} holds a run with other settings ({', '.join(sorted(changed))}); "
                 "use another --output_dir"
             )
@@ -295,7 +290,9 @@ def append_history(output_dir, step, point):
 def read_history(run_dir):
     """{step (str): evaluation} of a run, or {} when it has none."""
     path = Path(run_dir) / HISTORY_FILE
-    return io_utils.read_json(path) if path.exists() else {}
+    if not path.exists():
+        return {}
+    return io_utils.read_json(path, what_to_do="delete it to go on (it then records the evaluations from the next on)")
 
 
 def write_metrics(output_dir, payload):
@@ -317,7 +314,7 @@ def summary_text(payload):
 
 def read_run_config(run_dir):
     """A run's whole config.json (train and model config, labels, language), checked for the
-    parts that commands read: a FileNotFoundError or a RunDirError naming the file otherwise."""
+    parts that commands read: a FileNotFoundError or a UserError naming the file otherwise."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} is not a training run (no {CONFIG_FILE})")
@@ -326,7 +323,7 @@ def read_run_config(run_dir):
     missing = [k for k in ("train_config", "model_config", "emotion_names", "language")
                if not isinstance(config, dict) or k not in config]
     if missing:
-        raise RunDirError(f"{path}: not a run's saved config (no {', '.join(missing)}); {advice}")
+        raise UserError(f"{path}: not a run's saved config (no {', '.join(missing)}); {advice}")
     return config
 
 

@@ -9,6 +9,7 @@ import pytest
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import run_weights
 from datn_tf.config import TrainConfig
+from datn_tf.errors import UserError
 
 
 def test_summary_says_why_test_was_not_evaluated_once():
@@ -31,7 +32,7 @@ def test_changed_settings_are_named(finished_run, tmp_path):
     shutil.copytree(finished_run, run)
     saved = io_utils.read_json(run / run_dir_lib.CONFIG_FILE)["train_config"]
     config = TrainConfig(**{**saved, "learning_rate": 0.5, "seed": 3})
-    with pytest.raises(run_dir_lib.RunDirError, match=r"other settings \(learning_rate, seed\)"):
+    with pytest.raises(UserError, match=r"other settings \(learning_rate, seed\)"):
         run_dir_lib.write_run_files(run, config, None, None)
 
 
@@ -82,7 +83,7 @@ def test_settings_added_after_the_run_started_resume_at_their_default(finished_r
     assert io_utils.read_json(cfg_path)["train_config"]["mlp_activation"] == saved["mlp_activation"]
 
     io_utils.write_json(cfg_path, payload)
-    with pytest.raises(run_dir_lib.RunDirError, match=r"other settings \(mlp_activation\)"):
+    with pytest.raises(UserError, match=r"other settings \(mlp_activation\)"):
         run_dir_lib.write_run_files(run, TrainConfig(**{**saved, "mlp_activation": "tanh"}), model, data)
 
 

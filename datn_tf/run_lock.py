@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 from datn_tf import io_utils
+from datn_tf.errors import UserError
 from datn_tf.progress import log
-from datn_tf.run_dir import LOCK_FILE, RunDirError
+from datn_tf.run_dir import LOCK_FILE
 
 # A lock held from another host (its process cannot be checked) is stale when its heartbeat is
 # older than this: a trainer rewrites it every HEARTBEAT_SECONDS, so only a dead host or a
@@ -22,7 +23,7 @@ HEARTBEAT_SECONDS = 30
 STALE_AFTER_SECONDS = 10 * HEARTBEAT_SECONDS
 
 
-class RunLocked(RunDirError):
+class RunLocked(UserError):
     """The run folder is being trained by someone else (`holder`: the lock's contents)."""
 
     def __init__(self, run_dir, holder):

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from datn_tf import encoders, io_utils
 from datn_tf import run_dir as run_dir_lib
+from datn_tf.errors import UserError
 from datn_tf.models import EmotionTransferModel
 from datn_tf.progress import log
 from datn_tf.vocab import Vocabulary
@@ -53,7 +54,7 @@ class Checkpoints:
                 continue
             return path
         if saved:
-            raise run_dir_lib.RunDirError(
+            raise UserError(
                 f"no checkpoint in {self.directory} can be read ({', '.join(Path(p).name for p in saved)} are "
                 f"damaged); delete {self.directory.parent} to train this run from the start"
             )
@@ -73,15 +74,15 @@ def read_best_weights(run_dir, model):
     lost = f"the run's best weights are lost: delete {Path(run_dir)} and train the run again"
     if not (best / "weights.index").exists():
         if (Path(run_dir) / run_dir_lib.HISTORY_FILE).exists():
-            raise run_dir_lib.RunDirError(
+            raise UserError(
                 f"{best} holds no weights (no weights.index), though the run was evaluated on dev: {lost}")
-        raise run_dir_lib.RunDirError(
+        raise UserError(
             f"{best} holds no weights (no weights.index): the run has not reached its first dev "
             "evaluation; re-run its training command to finish it")
     try:
         tf.train.Checkpoint(model=model).read(str(best / "weights")).assert_existing_objects_matched()
     except _READ_ERRORS as e:
-        raise run_dir_lib.RunDirError(f"{best} is damaged or from another model ({_first_line(e)}); {lost}") from None
+        raise UserError(f"{best} is damaged or from another model ({_first_line(e)}); {lost}") from None
 
 
 def _first_line(error):

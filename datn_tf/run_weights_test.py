@@ -6,6 +6,7 @@ import pytest
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import run_weights, testing
 from datn_tf.data.prepare import prepare_data
+from datn_tf.errors import UserError
 from datn_tf.trainer import Trainer
 
 
@@ -25,18 +26,18 @@ def test_the_advice_for_missing_or_damaged_best_weights_works(finished_run, data
     data = next((run / run_dir_lib.BEST_DIR).glob("weights.data*"))
     data.write_bytes(data.read_bytes()[:10])
     lost = f"the run's best weights are lost: delete {run} and train the run again"
-    with pytest.raises(run_dir_lib.RunDirError) as err:
+    with pytest.raises(UserError) as err:
         run_weights.load_run(run)
     assert str(err.value).endswith(f"; {lost}")
     shutil.rmtree(run / run_dir_lib.BEST_DIR)
-    with pytest.raises(run_dir_lib.RunDirError) as err:
+    with pytest.raises(UserError) as err:
         run_weights.load_run(run)
     assert str(err.value) == (f"{run / run_dir_lib.BEST_DIR} holds no weights (no weights.index), though the run was "
                               f"evaluated on dev: {lost}")
     # Before its first dev evaluation, training on writes best/.
     config = testing.tiny_train_config(data_dir, tmp_path / "young", variant="base", max_steps=4, eval_every=4)
-    Trainer(config, prepare_data(config)).fit(stop_after=2)
-    with pytest.raises(run_dir_lib.RunDirError) as err:
+    testing.fit_killed_after(Trainer(config, prepare_data(config)), 2)
+    with pytest.raises(UserError) as err:
         run_weights.load_run(tmp_path / "young")
     assert str(err.value).endswith("the run has not reached its first dev evaluation; re-run its training command "
                                    "to finish it")

@@ -18,6 +18,9 @@ TF Serving reads neither this module nor these flags: give it
 import os
 
 from absl import flags
+from absl import logging as absl_logging
+
+from datn_tf.errors import UserError
 
 MAX_CONCURRENT_LOOPS = 4
 MAX_THREADS = 1024  # per pool; far beyond any machine's cores
@@ -44,7 +47,7 @@ def configure_threads(intra_op=None, inter_op=None):
     Must run before TensorFlow executes its first op (TensorFlow refuses later changes
     with a RuntimeError). Returns the `(intra_op, inter_op)` set.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # here, not on top: the launcher reads `default_threads` without TensorFlow
 
     if intra_op is None or inter_op is None:
         default_intra, default_inter = default_threads(gpu=bool(tf.config.list_physical_devices("GPU")))
@@ -52,9 +55,9 @@ def configure_threads(intra_op=None, inter_op=None):
         inter_op = default_inter if inter_op is None else inter_op
     for flag, value in (("--intra_op_threads", intra_op), ("--inter_op_threads", inter_op)):
         if value < 0:
-            raise ValueError(f"{flag} must be >= 0 (0: TensorFlow's default); got {value}")
+            raise UserError(f"{flag} must be >= 0 (0: TensorFlow's default); got {value}")
         if value > MAX_THREADS:
-            raise ValueError(f"{flag} must be <= {MAX_THREADS}; got {value}")
+            raise UserError(f"{flag} must be <= {MAX_THREADS}; got {value}")
     threading = tf.config.threading
     if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) != (
         intra_op,
@@ -86,8 +89,7 @@ def configure_threads_from_flags():
 def quiet_logging():
     """Hides TensorFlow's Python-side INFO lines (two per checkpoint write) unless the user
     asked for them with absl's --verbosity (e.g. --verbosity=0 shows INFO)."""
-    import tensorflow as tf
-    from absl import logging as absl_logging
+    import tensorflow as tf  # (see `configure_threads`)
 
     if "verbosity" in flags.FLAGS and flags.FLAGS["verbosity"].present:
         return

@@ -6,6 +6,7 @@
     signatures  serving_default (probabilities, labels, label_names), explain (+ tokens, alphas)
 """
 
+import importlib
 from pathlib import Path
 
 METADATA_FILE = "datn_tf.json"
@@ -20,8 +21,6 @@ def import_required_ops(metadata):
     """Registers the op libraries an export lists under "requires" (tensorflow_text for a
     pretrained encoder's WordPiece), which must happen before `tf.saved_model.load`.
     Returns the names that could not be imported."""
-    import importlib
-
     missing = []
     for name in metadata.get("requires", []):
         try:

@@ -35,11 +35,9 @@ METRIC_COLUMNS = (
 )
 
 
-def metric_columns(dataset):
-    """The columns a dataset's tables show, in order."""
-    from datn_tf.data import datasets
-
-    ranking = datasets.get(dataset).ranking_metrics
+def metric_columns(ranking):
+    """The columns a dataset's tables show, in order; `ranking`: it reports the ranking metrics
+    (its registry entry's `ranking_metrics`)."""
     return [c for c in METRIC_COLUMNS if ranking or not c.ranking]
 
 

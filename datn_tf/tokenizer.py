@@ -60,6 +60,8 @@ Design decisions (each pinned by `tokenizer_test.py`):
 
 import tensorflow as tf
 
+from datn_tf.errors import UserError
+
 LANGUAGES = ("en", "zh")
 
 # --------------------------------------------------------------------------------------
@@ -298,7 +300,7 @@ def tokenize(texts, language: str = "en", normalize: bool = False) -> tf.RaggedT
     """
     _check_language(language)
     if normalize and language != "en":
-        raise ValueError("token normalisation (--normalize_tokens) is defined for English only")
+        raise UserError("token normalisation (--normalize_tokens) is defined for English only")
     texts = _as_batch(texts)
     if language == "zh":
         spaced = tf.strings.regex_replace(texts, ZH_SPACE_RE, " ")
@@ -317,9 +319,3 @@ def tag_tokens(tokens):
     for tag, pattern in TAGS:
         tokens = tf.strings.regex_replace(tokens, f"^(?:{pattern})$", tag)
     return tokens
-
-
-def tokenize_py(text: str, language: str = "en", normalize: bool = False) -> list:
-    """Eager convenience: the tokens of one Python string as Python strings."""
-    tokens = tokenize(tf.constant([text], dtype=tf.string), language, normalize)
-    return [t.decode("utf-8") for t in tokens[0].numpy().tolist()]

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from datn_tf import tokenizer
-from datn_tf.tokenizer import LANGUAGES, tokenize, tokenize_py
+from datn_tf.testing import tokenize_py
+from datn_tf.tokenizer import LANGUAGES, tokenize
 
 FIGURE_3 = (
     "When you dread going to work early … but you always come back home happy ; "

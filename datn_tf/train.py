@@ -10,10 +10,12 @@ import datn_tf  # noqa: E402
 
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
+import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
-from datn_tf import cli, runtime  # noqa: E402
+from datn_tf import cli, run_dir, run_lock, runtime, trainer  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
+from datn_tf.data.prepare import prepare_data  # noqa: E402
 
 FLAGS = flags.FLAGS
 # The TrainConfig fields that name files or folders a run reads.
@@ -39,17 +41,12 @@ def config_from_flags():
 
 def split_cpu(n):
     """Makes `n` logical CPU devices (must run before TensorFlow touches a device)."""
-    import tensorflow as tf
-
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
 
 
 def run(config, data=None):
     """Trains one run (preparing its data unless given); returns the metrics dict."""
-    from datn_tf import trainer
-    from datn_tf.data.prepare import prepare_data
-
     return trainer.Trainer(config, data or prepare_data(config)).fit()
 
 
@@ -60,10 +57,8 @@ user_errors = cli.user_errors
 def check_paths(config):
     """Stops before anything is written when --output_dir is, holds or lies in a file the run
     reads, or is a folder with files that are not a datn-tf run's."""
-    from datn_tf.data import datasets
-
     inputs = {f"--{name}": getattr(config, name) for name in INPUT_PATHS if getattr(config, name, None)}
-    if not datasets.get(config.dataset).reads_data_dir:
+    if not config.dataset_entry.reads_data_dir:
         inputs.pop("--data_dir", None)
     cli.check_outputs({"--output_dir": config.output_dir}, inputs=inputs, own_run=True)
     cli.check_run_folder(config.output_dir)
@@ -77,8 +72,6 @@ def main(argv):
             split_cpu(FLAGS.logical_cpus)
         runtime.configure_threads_from_flags()
         runtime.quiet_logging()
-        from datn_tf import run_dir, run_lock
-
         # Before the data is read: a second trainer on the same folder stops at once (RunLocked).
         created = not os.path.lexists(config.output_dir)
         try:

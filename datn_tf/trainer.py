@@ -8,7 +8,6 @@ writes the run folder (`datn_tf/run_dir.py`). What each step minimises is in
 `datn_tf/data/prepare.py`. `datn_tf/train.py` is the command line over this module.
 """
 
-import dataclasses
 import math
 import time
 from pathlib import Path
@@ -17,35 +16,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datn_tf import input_pipeline, metrics, objectives, run_weights, tables
+from datn_tf import divergence, input_pipeline, metrics, objectives, run_weights, tables
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
-from datn_tf.config import ModelConfig, TrainConfig
-from datn_tf.data import datasets
+from datn_tf.errors import TrainingInterrupted
 from datn_tf.models import build_model
 from datn_tf.optimizers import TaskOptimizers
-from datn_tf.progress import fmt_time, log, write_scalar
+from datn_tf.progress import fmt_time, log, write_scalars
 
 STEP_KINDS = ("emotion", "sentiment")
-
-
-class TrainingInterrupted(Exception):
-    """Ctrl-C during training: where it stopped and how to go on (one line for the user)."""
-
-
-class TrainingDiverged(ValueError):
-    """A loss or the dev probabilities became NaN or infinite (one line for the user)."""
-
-
-def model_config(config, data, num_emotions):
-    """The `ModelConfig` of a run of `config` on prepared `data`."""
-    sizes = dict(num_emotions=num_emotions, num_sentiments=len(data.task.sentiment.label_names) or 3)
-    if data.backbone_config is not None:
-        return ModelConfig.from_train_config(config, vocab_size=len(data.vocab),
-                                             embedding_dim=data.backbone_config["hidden_dim"],
-                                             backbone_config=data.backbone_config, sep_id=data.vocab.sep_id, **sizes)
-    return ModelConfig.from_train_config(config, vocab_size=len(data.vocab),
-                                         embedding_dim=data.embedding_matrix.shape[1], **sizes)
 
 
 class Trainer:
@@ -67,7 +46,7 @@ class Trainer:
         self.strategy = tf.distribute.MirroredStrategy() if self.distributed else tf.distribute.get_strategy()
         self.features = data.features or {}
         with self.strategy.scope():
-            self.model = build_model(model_config(config, data, self.num_emotions),
+            self.model = build_model(data.model_config(config),
                                      embedding_matrix=data.embedding_matrix, encoder_weights=data.encoder_weights)
             # E is updated row-wise unless asked otherwise or replicated (scatter updates are
             # per device). Built before any tracing, so the step functions create no variables.
@@ -195,18 +174,14 @@ class Trainer:
         labels = self.data.task.splits()[split].labels
         probs = self.predict(self.data.ids[split], features=self.features.get(split))
         if not np.isfinite(probs).all():  # weights went non-finite in the last step's update
-            raise self._diverged(int(self.step.numpy()), f"the {split} probabilities are not finite")
+            raise divergence.diverged(self.config, int(self.step.numpy()), f"the {split} probabilities are not "
+                                      "finite", self.checkpoints.manager.latest_checkpoint)
         if gamma is None:
             gamma = self.config.threshold if self.config.threshold is not None else \
                 metrics.tune_threshold(labels, probs)[0]
         predicted = metrics.predict_labels(probs, gamma)
-        ranking = datasets.get(self.config.dataset).ranking_metrics
+        ranking = self.config.dataset_entry.ranking_metrics
         return metrics.emotion_metrics(labels, predicted, probs, ranking=ranking), gamma, predicted, probs
-
-    def evaluate_dev(self):
-        """(score, gamma, metrics) on dev; gamma tuned on dev unless --threshold is fixed."""
-        result, gamma, _, _ = self._scores("dev")
-        return result["jaccard"], gamma, result
 
     # -- the loop -----------------------------------------------------------------------
     def _batcher(self, split, stream, seed=None):
@@ -245,12 +220,8 @@ class Trainer:
         for warning in data.task.warnings:
             log(f"warning: {warning}")
 
-    def fit(self, stop_after=None):
-        """Trains (resuming from the last checkpoint if any); returns the final metrics dict.
-
-        `stop_after` stops after that many main-phase steps of this call (used by the
-        resume test to simulate a kill); the run then is not finished.
-        """
+    def fit(self):
+        """Trains (resuming from the last checkpoint if any); returns the final metrics dict."""
         cfg = self.config
         self.output_dir.mkdir(parents=True, exist_ok=True)
         run_dir_lib.write_run_files(self.output_dir, cfg, self.model, self.data)
@@ -268,12 +239,9 @@ class Trainer:
         streams = self.batch_streams(start_step=step) if step < main_steps else None
         running, session_start = {}, time.time()
         while step < main_steps:
-            if stop_after is not None and session_steps >= stop_after:
-                log(f"stopped after {session_steps} steps (not finished)")
-                return None
             try:
                 stats, _ = self.train_iteration(streams)
-                self._check_finite(step + 1, stats)
+                divergence.check_finite(cfg, step + 1, stats, self.checkpoints.manager.latest_checkpoint)
             except KeyboardInterrupt:
                 saved = self.checkpoints.manager.latest_checkpoint
                 raise TrainingInterrupted(
@@ -291,8 +259,7 @@ class Trainer:
                 log(f"epoch {(step - 1) // per_epoch + 1}/{math.ceil(main_steps / per_epoch)} step {step}/"
                     f"{main_steps} {losses_txt} | {rate:.1f} steps/s | ETA {fmt_time((main_steps - step) / rate)}")
                 with self.summary_writer.as_default(step=step):
-                    for k, v in running.items():
-                        write_scalar(f"train/{k}", v, step)
+                    write_scalars("train", running, step)
             if step % cfg.eval_every == 0 or step == main_steps:
                 self._evaluate_and_checkpoint(step, start_time)
         return self._finish(start_time)
@@ -307,7 +274,8 @@ class Trainer:
         t0 = time.time()
         while step < pretrain_steps:
             stats = self.sentiment_step(next(it))
-            self._check_finite(step + 1, {k: float(v) for k, v in stats.items()}, phase="pre-training ")
+            divergence.check_finite(cfg, step + 1, {k: float(v) for k, v in stats.items()},
+                                    self.checkpoints.manager.latest_checkpoint, phase="pre-training ")
             step += 1
             self.pretrain_step.assign(step)
             if step % cfg.log_every == 0 or step == pretrain_steps:
@@ -327,7 +295,8 @@ class Trainer:
         return result, {"threshold": oracle_gamma, "jaccard": oracle_jaccard}
 
     def _evaluate_and_checkpoint(self, step, start_time):
-        score, gamma, result = self.evaluate_dev()
+        result, gamma, _, _ = self._scores("dev")  # gamma tuned on dev unless --threshold is fixed
+        score = result["jaccard"]
         # Selection is done (dev only) before the test split, if present, is looked at.
         point = {"dev": result, "threshold": gamma}
         if "test" in self.data.eval_splits():
@@ -342,44 +311,16 @@ class Trainer:
         self.elapsed.assign(time.time() - start_time)
         self.checkpoints.save(step)
         with self.summary_writer.as_default(step=step):
-            for k, v in result.items():
-                if k != "n":
-                    write_scalar(f"dev/{k}", v, step)
-            write_scalar("dev/threshold", gamma, step)
-            for k, v in point.get("test", {}).items():
-                if k != "n":
-                    write_scalar(f"test/{k}", v, step)
+            write_scalars("dev", {**result, "threshold": gamma}, step)
+            write_scalars("test", point.get("test", {}), step)
         self.summary_writer.flush()
         log(f"  dev step {step}: {tables.metrics_line(result)} (gamma {gamma:.2f})"
             + ("  * best" if improved else
                f"  (best {float(self.best_score.numpy()):.4f} at step {int(self.best_step.numpy())})"))
 
-    def _check_finite(self, step, stats, phase=""):
-        """Stops at the first step whose loss is not finite, before anything of it is saved."""
-        bad = [f"{k} {v}" for k, v in sorted(stats.items()) if not math.isfinite(v)]
-        if bad:
-            raise self._diverged(step, ", ".join(bad), phase)
-
-    def _diverged(self, step, what, phase=""):
-        """The error for a non-finite loss: the learning rate and the loss weights this variant
-        reads are what usually make a run diverge."""
-        cfg = self.config
-        suspects = ["learning_rate"] + [
-            f.name for f in dataclasses.fields(TrainConfig)
-            if f.metadata["read_when"] and f.type is float and getattr(self.spec, f.metadata["read_when"])]
-        saved = self.checkpoints.manager.latest_checkpoint
-        return TrainingDiverged(
-            f"training diverged at {phase}step {step}: {what}; the settings most likely at fault: "
-            + ", ".join(f"--{k}={getattr(cfg, k)}" for k in suspects) + ". Nothing of this step was saved"
-            + (f" (the last good checkpoint is {saved})" if saved else "")
-            + ": lower them and train into a new --output_dir")
-
-    def restore_best(self):
-        run_weights.read_best_weights(self.output_dir, self.model)
-
     def _finish(self, start_time):
         """Restores the best weights, evaluates dev (and test when present), writes outputs."""
-        self.restore_best()
+        run_weights.read_best_weights(self.output_dir, self.model)
         gamma = float(self.best_threshold.numpy())
         results = {}
         for split, examples in self.data.eval_splits().items():

@@ -9,6 +9,7 @@ from datn_tf import run_dir as run_dir_lib
 from datn_tf import variants as variants_lib
 from datn_tf.config import TrainConfig
 from datn_tf.data.prepare import prepare_data
+from datn_tf.errors import UserError
 
 
 def _trainer(data_dir, out, **overrides):
@@ -93,7 +94,7 @@ def test_resume_after_kill_matches_uninterrupted_run(data_dir, tmp_path):
     expected = full.fit()
 
     killed = _trainer(data_dir, tmp_path / "killed", variant="datn2", epochs=2)
-    assert killed.fit(stop_after=7) is None  # "killed" after 7 steps; last checkpoint at step 6
+    testing.fit_killed_after(killed, 7)  # last checkpoint at step 6
     assert not (tmp_path / "killed" / run_dir_lib.METRICS_FILE).exists()
     resumed = _trainer(data_dir, tmp_path / "killed", variant="datn2", epochs=2)
     result = resumed.fit()
@@ -138,7 +139,7 @@ def test_fixed_threshold_is_used(data_dir, tmp_path):
 
 def test_changed_settings_refuse_to_resume(data_dir, tmp_path):
     t = _trainer(data_dir, tmp_path / "run", variant="base", epochs=1)
-    t.fit(stop_after=3)
+    testing.fit_killed_after(t, 3)
     with pytest.raises(ValueError, match="other settings"):
         _trainer(data_dir, tmp_path / "run", variant="base", epochs=1, learning_rate=0.1).fit()
 
@@ -247,20 +248,20 @@ def _truncate(path):
 
 def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(data_dir, tmp_path, capsys):
     settings = dict(variant="base", epochs=2, eval_every=3)
-    _trainer(data_dir, tmp_path / "run", **settings).fit(stop_after=7)  # checkpoints at steps 3 and 6
+    testing.fit_killed_after(_trainer(data_dir, tmp_path / "run", **settings), 7)  # checkpoints at steps 3 and 6
     ckpt_dir = tmp_path / "run" / run_dir_lib.CKPT_DIR
     assert sorted(p.name for p in ckpt_dir.glob("*.index")) == ["ckpt-3.index", "ckpt-6.index"]
     for data_file in ckpt_dir.glob("ckpt-6.data*"):
         _truncate(data_file)
     capsys.readouterr()
     resumed = _trainer(data_dir, tmp_path / "run", **settings)
-    assert resumed.fit(stop_after=0) is None
+    testing.fit_killed_after(resumed, 0)
     out = capsys.readouterr().out
     assert "ckpt-6 is damaged" in out and "resumed from" in out and "ckpt-3 at step 3" in out
     assert int(resumed.step.numpy()) == 3
     # With every checkpoint damaged, one clear error says what to delete.
     _truncate(ckpt_dir / "ckpt-3.index")
-    with pytest.raises(run_dir_lib.RunDirError, match=r"no checkpoint in .*checkpoints can be read.*delete"):
+    with pytest.raises(UserError, match=r"no checkpoint in .*checkpoints can be read.*delete"):
         _trainer(data_dir, tmp_path / "run", **settings).fit()
 
 
@@ -296,10 +297,10 @@ def _weights_after_two_steps(data_dir, out, variant, **overrides):
 # weights (read by APSP only; left out: each case trains three tiny runs).
 @pytest.mark.parametrize("variant", ["base", "ft", "sp", "datn2"])
 def test_inert_settings_do_not_change_training(data_dir, tmp_path, variant):
-    """`Variant.inert_settings` lets saved runs be compared without them (reproduce reuses
+    """`TrainConfig.inert_settings` lets saved runs be compared without them (reproduce reuses
     ablate's Base under another similarity term): they must not change a step, while the
     settings the variant reads do."""
-    inert = variants_lib.get_variant(variant).inert_settings
+    inert = TrainConfig(variant=variant).inert_settings()
     assert inert <= set(_OTHER_VALUE)
     default = _weights_after_two_steps(data_dir, tmp_path / "default", variant)
     other = _weights_after_two_steps(data_dir, tmp_path / "other", variant, **{k: _OTHER_VALUE[k] for k in inert})
@@ -368,7 +369,7 @@ def test_a_non_finite_loss_stops_at_its_step_and_keeps_the_last_good_checkpoint(
     kept = {}
     original_save = t.checkpoints.save
     monkeypatch.setattr(t.checkpoints, "save", lambda step: (original_save(step), kept.update(_files(out))))
-    with pytest.raises(trainer.TrainingDiverged) as err:
+    with pytest.raises(UserError) as err:
         t.fit()
     assert str(err.value) == (
         "training diverged at step 5: emotion_loss nan; the settings most likely at fault: --learning_rate=0.001, "
@@ -387,7 +388,7 @@ def test_weights_gone_non_finite_stop_at_the_dev_evaluation(data_dir, tmp_path, 
             v.assign(tf.fill(v.shape, float("nan")))
 
     _diverging(t, monkeypatch, 6, poison)  # after its losses: the dev evaluation of step 6 sees it
-    with pytest.raises(trainer.TrainingDiverged, match=r"^training diverged at step 6: the dev probabilities are not "
+    with pytest.raises(UserError, match=r"^training diverged at step 6: the dev probabilities are not "
                        r"finite; the settings most likely at fault: --learning_rate=0.001, --adversarial_weight=0.05, "
                        r"--orthogonality_weight=0.01\. Nothing of this step was saved \(the last good checkpoint is "
                        r".*ckpt-3\)"):

@@ -1,11 +1,13 @@
 """The one registry of the eight systems compared in Table 3 of the paper.
 
 Each entry says which parts the model has and how the training loop schedules it. The
-model (`datn_tf.models.EmotionTransferModel`) and the loop (`datn_tf.train`) read only
-these fields, so a variant is fully described here.
+model (`datn_tf.models.EmotionTransferModel`), the objectives (`datn_tf.objectives`) and the
+loop (`datn_tf.trainer`) read only these fields, so a variant is fully described here.
 """
 
 import dataclasses
+
+from datn_tf.errors import UserError
 
 # Schedules of the training loop.
 EMOTION_ONLY = "emotion_only"  # emotion mini-batches only (Base)
@@ -67,19 +69,6 @@ class Variant:
     def pretrains(self):
         return self.schedule == PRETRAIN_FINETUNE
 
-    @property
-    def inert_settings(self):
-        """The `TrainConfig` settings this variant's model and loop never read.
-
-        Two runs of this variant that differ only in these train identically (e.g. Base
-        under `--similarity=sum` and `--similarity=mean`), so comparisons of saved runs
-        (`run_dir.changed_settings`) skip them.
-        """
-        from datn_tf.config import TrainConfig  # config imports this module
-
-        return frozenset(f.name for f in dataclasses.fields(TrainConfig)
-                         if f.metadata["read_when"] and not getattr(self, f.metadata["read_when"]))
-
 
 VARIANTS = {
     v.name: v
@@ -106,4 +95,4 @@ def get_variant(name):
     try:
         return VARIANTS[name]
     except KeyError:
-        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANT_NAMES)}") from None
+        raise UserError(f"unknown variant {name!r}; choose one of {', '.join(VARIANT_NAMES)}") from None

@@ -54,6 +54,7 @@ from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
 from datn_tf.config import setting  # noqa: E402
 from datn_tf.data._io import split_text_lines  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 
 # Figure 3's sentence as the paper's text gives it (the figure also shows an emoji near the
 # end, which the text extraction lost) and its ground truth labels.
@@ -360,7 +361,7 @@ def parse_gold(spec, known):
     names = tuple(n.strip() for n in spec.split(",") if n.strip())
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"--gold {spec!r}: unknown label(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise UserError(f"--gold {spec!r}: unknown label(s) {', '.join(unknown)}; known: {', '.join(known)}")
     return names
 
 
@@ -395,19 +396,19 @@ def main(argv):
     with cli.user_errors(argv):
         settings = config_lib.command_settings(VisualizeConfig)
         if not settings.run_dirs:  # --run_dirs= (an empty list)
-            raise cli.UserError("--run_dirs must be given")
+            raise UserError("--run_dirs must be given")
         cli.check_list("--run_dirs", settings.run_dirs)
         cli.check_outputs({"--output": settings.output}, inputs={"--input": settings.input},
                           runs=[("--run_dirs", d) for d in settings.run_dirs])
         if Path(settings.output).is_dir():
-            raise cli.UserError(f"--output {settings.output} is a folder; give a PNG file name, e.g. "
-                                f"{Path(settings.output) / 'attention.png'}")
+            raise UserError(f"--output {settings.output} is a folder; give a PNG file name, e.g. "
+                            f"{Path(settings.output) / 'attention.png'}")
         texts = list(settings.text or [])
         if settings.input:
             try:
                 texts += read_texts(settings.input)
             except UnicodeDecodeError as e:
-                raise cli.UserError(f"--input {settings.input}: not UTF-8 text (byte {e.start})") from None
+                raise UserError(f"--input {settings.input}: not UTF-8 text (byte {e.start})") from None
         default_text = not texts
         if default_text:
             texts = [PAPER_SENTENCE]
@@ -415,7 +416,7 @@ def main(argv):
         known = sorted({n for c in configs for n in c["emotion_names"]})
         gold_specs = list(settings.gold or [])
         if len(gold_specs) > len(texts):
-            raise cli.UserError(f"{len(gold_specs)} --gold for {len(texts)} sentences")
+            raise UserError(f"{len(gold_specs)} --gold for {len(texts)} sentences")
         golds = [parse_gold(s, known) for s in gold_specs]
         if default_text and not golds and set(PAPER_GOLD) <= set(known):
             golds = [PAPER_GOLD]

@@ -16,7 +16,8 @@ from matplotlib import pyplot as plt
 from datn_tf import io_utils, metrics, run_weights, testing, trainer, visualize
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.data.prepare import prepare_data
-from datn_tf.tokenizer import tokenize_py
+from datn_tf.errors import UserError
+from datn_tf.testing import tokenize_py
 from datn_tf.vocab import OOV_ID
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -136,7 +137,7 @@ def test_a_run_without_best_weights_gives_one_error_line(runs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(runs["base"], run)
     shutil.rmtree(run / run_dir_lib.BEST_DIR)
-    with pytest.raises(run_dir_lib.RunDirError, match="best holds no weights"):
+    with pytest.raises(UserError, match="best holds no weights"):
         visualize.attention_rows(run, TEXTS)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     proc = subprocess.run([sys.executable, "-m", "datn_tf.visualize", f"--run_dirs={run}",
@@ -166,7 +167,7 @@ def test_a_damaged_metrics_file_is_named(runs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(runs["base"], run)
     (run / run_dir_lib.METRICS_FILE).write_text('{"threshold": "high"}', encoding="utf-8")
-    with pytest.raises(run_dir_lib.RunDirError, match=r"metrics\.json: no finite dev-tuned threshold "
+    with pytest.raises(UserError, match=r"metrics\.json: no finite dev-tuned threshold "
                                                       r"\(\"threshold\": 'high'\); re-run the run's training"):
         visualize.attention_rows(run, TEXTS)
     (run / run_dir_lib.CONFIG_FILE).write_text("", encoding="utf-8")

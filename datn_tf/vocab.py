@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from datn_tf import io_utils
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError
 
 PAD = "<pad>"
 OOV = "<unk>"
@@ -85,15 +85,19 @@ class Vocabulary:
     def load(cls, path):
         tokens, counts = [], {}
         with open(path, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                line = line.rstrip("\n")
-                if not line:
-                    continue
-                parts = line.split("\t")
-                if len(parts) != 2 or not parts[1].isdigit():
-                    raise DataFormatError(path, line_no, "expected 'token<TAB>count'")
-                tokens.append(parts[0])
-                counts[parts[0]] = int(parts[1])
+            try:
+                lines = list(f)
+            except UnicodeDecodeError as e:
+                raise DataFormatError(path, None, f"not UTF-8 text (byte {e.start})") from None
+        for line_no, line in enumerate(lines, 1):
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            parts = line.split("\t")
+            if len(parts) != 2 or not parts[1].isdigit():
+                raise DataFormatError(path, line_no, "expected 'token<TAB>count'")
+            tokens.append(parts[0])
+            counts[parts[0]] = int(parts[1])
         try:
             return cls(tokens, counts)
         except ValueError as e:

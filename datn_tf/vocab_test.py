@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from datn_tf import testing
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError
 from datn_tf.vocab import OOV, OOV_ID, PAD, PAD_ID, Vocabulary
 
 # a: 3, b: 2, c: 2, d: 1 -- b and c tie and are ordered by text.

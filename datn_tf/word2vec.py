@@ -21,6 +21,7 @@ import numpy as np
 
 from datn_tf import embeddings as embeddings_lib
 from datn_tf import io_utils
+from datn_tf.errors import UserError
 
 # Skip-gram with negative sampling, gensim's defaults otherwise except the epochs
 # (a corpus of ~30k sentences needs more than gensim's 5 passes).
@@ -66,20 +67,20 @@ def train_word_vectors(token_lists, dim, seed=0, cache=None, log=None, words=Non
     # (6-decimal) vectors.
     vectors, file_dim = embeddings_lib.load_vectors(str(path), words=words)
     if file_dim != dim:
-        raise ValueError(f"{path}: cached word2vec vectors have {file_dim} dimensions, expected {dim}; delete it")
+        raise UserError(f"{path}: cached word2vec vectors have {file_dim} dimensions, expected {dim}; delete it")
     return vectors, path
 
 
 def _gensim_version():
     try:
-        import gensim
+        import gensim  # (see `_train`)
     except ImportError as e:  # pragma: no cover - gensim is in requirements.txt
-        raise ValueError("--embedding_init=word2vec needs gensim: pip install gensim") from e
+        raise UserError("--embedding_init=word2vec needs gensim: pip install gensim") from e
     return gensim.__version__
 
 
 def _train(token_lists, dim, seed):
-    from gensim.models import Word2Vec
+    from gensim.models import Word2Vec  # slow to import: only for a run that trains word2vec
 
     # A GloVe line is split on spaces, so a token holding whitespace could not be read back.
     sentences = [[t for t in tokens if t and not any(c.isspace() for c in t)] for tokens in token_lists]

@@ -41,6 +41,7 @@ from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
 from datn_tf.config import setting  # noqa: E402
 from datn_tf.data import datasets  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from experiments import grid, launch, records  # noqa: E402
 
 
@@ -194,15 +195,15 @@ def selected(stage, names):
         chosen = [n.strip() for n in names.split(",") if n.strip()]
         unknown = [n for n in chosen if n not in CONFIGS]
         if unknown:
-            raise cli.UserError(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+            raise UserError(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
         return [CONFIGS[n] for n in chosen]
     if stage:
         if stage not in STAGES:
-            raise cli.UserError(f"--stage must be one of {', '.join(STAGES)}")
+            raise UserError(f"--stage must be one of {', '.join(STAGES)}")
         if stage == "confirm":
             return [CONFIGS[n] for n in CONFIRM]
         return [a for a in CONFIGS.values() if a.stage == stage]
-    raise cli.UserError("give --stage, --configs or --table_only")
+    raise UserError("give --stage, --configs or --table_only")
 
 
 def attention_health(model, token_ids, batch_size=256):
@@ -361,7 +362,7 @@ def ablation_table(dataset, records_dir, data_dir, files=None):
 
 def render(table):
     """ablations.md's text."""
-    columns = tables.metric_columns(table.dataset)
+    columns = tables.metric_columns(datasets.get(table.dataset).ranking_metrics)
     lines = [
         f"# Ablations on {datasets.get(table.dataset).dev_title}",
         "",
@@ -403,13 +404,13 @@ def render(table):
 def render_stage(table, stage):
     """A stage's rows as a short table for docs/reproducing.md, the paper's test figures in
     brackets; None when the stage has no rows."""
-    columns = tables.metric_columns(table.dataset)
+    columns = tables.metric_columns(datasets.get(table.dataset).ranking_metrics)
     cells = []
     for row in table.rows:
         if row.name not in CONFIGS or CONFIGS[row.name].stage != stage:
             continue
         variant = row.runs[0]["variant"]
-        refs = datasets.PAPER_TABLE3.get(table.dataset, {}).get(variant, {})
+        refs = (datasets.get(table.dataset).table3 or {}).get(variant, {})
         cells.append([variants_lib.get_variant(variant).title, len(row.runs),
                       *tables.metric_cells(columns, [p["dev"] for p in row.runs], refs),
                       f"{row.ensemble_jaccard:.3f}", row.p_value])
@@ -460,8 +461,8 @@ def main(argv):
         if not settings.table_only:
             ablations = selected(settings.stage, settings.configs)
             if "dataset" in given and not own:
-                raise cli.UserError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out "
-                                    "(or give --dataset=files: every configuration then runs on your files)")
+                raise UserError("--dataset is set by each configuration (e2-* run on Ren-CECps); leave it out "
+                                "(or give --dataset=files: every configuration then runs on your files)")
             if own:
                 ablations = [dataclasses.replace(a, dataset=own) for a in ablations]
             runtime.configure_threads_from_flags()

@@ -50,11 +50,17 @@ import datn_tf  # noqa: E402
 
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
-from datn_tf import cli, runtime  # noqa: E402
+from datn_tf import cli, io_utils, runtime  # noqa: E402
 from datn_tf import config as config_lib  # noqa: E402
-from datn_tf.config import same_setting, setting  # noqa: E402
+from datn_tf import variants as variants_lib  # noqa: E402
+from datn_tf.config import TrainConfig, same_setting, setting  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
+from datn_tf.progress import fmt_time  # noqa: E402
+from datn_tf.trainer import Trainer  # noqa: E402
 from datn_tf.variants import VARIANT_NAMES  # noqa: E402
 from experiments.bench_data import (  # noqa: E402
     E1_SIZES,
@@ -127,24 +133,22 @@ class BenchConfig:
         for key in ("warmup_steps", "window_steps", "windows", "infer_windows", "latency_runs", "vocab_size",
                     "hidden_size", "batch_size", "infer_batch_size"):
             if (s[key] if key in s else getattr(self, key)) < 1:
-                raise ValueError(f"--{key} must be positive")
+                raise UserError(f"--{key} must be positive")
         if not s["embedding_dims"] or min(s["embedding_dims"]) < 1:
-            raise ValueError("--embedding_dims must be positive sizes")
+            raise UserError("--embedding_dims must be positive sizes")
         return s
 
 
 def validate(cfg):
-    """Raises ValueError (with the flag's name) for settings the run cannot use."""
-    from datn_tf import variants as variants_lib
-
+    """Raises UserError (with the flag's name) for settings the run cannot use."""
     if not cfg.variants:
-        raise ValueError("--variants is empty")
+        raise UserError("--variants is empty")
     for v in cfg.variants:
         variants_lib.get_variant(v)
     settings = cfg.settings()
     lo, hi = len(HEAD_TOKENS) + 3, 90**3 + len(HEAD_TOKENS) + 2
     if not lo <= settings["vocab_size"] <= hi:
-        raise ValueError(f"--vocab_size must be in [{lo}, {hi}]")
+        raise UserError(f"--vocab_size must be in [{lo}, {hi}]")
 
 
 def run(cfg, log=None):
@@ -153,12 +157,6 @@ def run(cfg, log=None):
     if log is None:
         def log(msg):
             print(f"[bench {time.perf_counter() - start:6.1f}s] {msg}", flush=True)
-    import keras
-    import tensorflow as tf
-
-    from datn_tf.config import TrainConfig
-    from datn_tf.trainer import Trainer
-
     tf.get_logger().setLevel("ERROR")
     validate(cfg)
     settings = cfg.settings()
@@ -245,14 +243,9 @@ def run(cfg, log=None):
 
 def _bench_encoder(cfg, settings, workdir, log):
     """The variants' training over a frozen pretrained encoder, and its SavedModel's serving."""
-    import keras
-
-    from datn_tf.config import TrainConfig
-    from datn_tf.trainer import Trainer
-
     folder = cfg.encoder_dir
     if folder is None:  # --quick: a tiny BERT, so the smoke test needs no download
-        from datn_tf.testing import tiny_bert
+        from datn_tf.testing import tiny_bert  # test helpers: only for --quick
 
         folder = str(Path(workdir) / "tiny-bert")
         tiny_bert.write_tiny_bert(folder)
@@ -290,8 +283,6 @@ def _bench_encoder(cfg, settings, workdir, log):
 
 def markdown_table(payload):
     """The one table printed at the end."""
-    from datn_tf.progress import fmt_time
-
     cfg, env = payload["config"], payload["environment"]
     rows = ["| measurement | variant | emb. dim | value | unit | notes |", "|---|---|---|---:|---|---|"]
     for r in payload["training"]:
@@ -357,8 +348,6 @@ def main(argv):
         cfg = config_lib.from_flags(config_class=BenchConfig)
         validate(cfg)
         payload = run(cfg)
-        from datn_tf import io_utils
-
         io_utils.write_json(cfg.output, payload)
         print(markdown_table(payload))
         print(f"\nwritten to {cfg.output}")

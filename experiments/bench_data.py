@@ -10,6 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from datn_tf import embeddings as embeddings_lib
+from datn_tf import encoders
+from datn_tf.data import datasets, semeval_ec
+from datn_tf.data.examples import SENTIMENTS, EmotionExamples, SentimentExamples
+from datn_tf.data.prepare import PreparedData
+from datn_tf.encoder_states import TokenStates
+from datn_tf.vocab import OOV, PAD, Vocabulary
+
 # Token counts per sentence length (datn_tf.tokenizer, English): the 6,838 SemEval-2018 E-c
 # training tweets (E1) and the 28,631 SemEval-2016 4A tweets of the paper's S1 set.
 EC_LENGTH_COUNTS = {
@@ -93,12 +101,6 @@ def render(ids, vocab):
 
 def make_prepared_data(vocab_size, embedding_dim, sizes=None, seed=0):
     """A `PreparedData` shaped like S1 -> E1, with random embeddings of `embedding_dim`."""
-    from datn_tf import embeddings as embeddings_lib
-    from datn_tf.data import datasets, semeval_ec
-    from datn_tf.data.examples import SENTIMENTS, EmotionExamples, SentimentExamples
-    from datn_tf.data.prepare import PreparedData
-    from datn_tf.vocab import OOV, PAD, Vocabulary
-
     sizes = dict(E1_SIZES, **(sizes or {}))
     corpus = SyntheticCorpus(vocab_size, seed=seed)
     ids = {
@@ -142,13 +144,6 @@ def make_encoder_data(folder, sizes=None, seed=0):
     """A `PreparedData` shaped like S1 -> E1 over the pretrained encoder in `folder`: WordPiece
     ids of E1's and S1's lengths (from the token histograms x WORDPIECES_PER_TOKEN, plus [CLS]
     and [SEP]) and random cached states in place of the frozen encoder's (timing only)."""
-    from datn_tf import embeddings as embeddings_lib
-    from datn_tf import encoders
-    from datn_tf.data import datasets, semeval_ec
-    from datn_tf.data.examples import SENTIMENTS, EmotionExamples, SentimentExamples
-    from datn_tf.data.prepare import PreparedData
-    from datn_tf.encoder_states import TokenStates
-
     sizes = dict(E1_SIZES, **(sizes or {}))
     config = encoders.backbone_config(folder)
     vocab = encoders.WordPieceVocab.load(Path(folder) / encoders.VOCAB_FILE)

@@ -7,7 +7,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
+from datn_tf import export, io_utils
+from datn_tf.saved_model_format import METADATA_PATH, import_required_ops
 from experiments.bench_data import EC_LENGTH_COUNTS, histogram_mean, synthetic_tweets
 from experiments.bench_timing import summarize_windows, timed_windows
 
@@ -18,8 +21,6 @@ def directory_mib(path):
 
 def export_trained(trainer, workdir):
     """Finishes `trainer` with a few `fit` steps into a run folder and exports it."""
-    from datn_tf import export
-
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # fit's progress lines
         trainer.fit()
@@ -33,11 +34,6 @@ def export_trained(trainer, workdir):
 def bench_serving(path, vocab, settings, batch_size, seed, tweets=None):
     """Throughput at `batch_size` and single-sentence latency of a SavedModel (on `tweets`, by
     default synthetic ones of `vocab`)."""
-    import tensorflow as tf
-
-    from datn_tf import io_utils
-    from datn_tf.saved_model_format import METADATA_PATH, import_required_ops
-
     t0 = time.perf_counter()
     import_required_ops(io_utils.read_json(Path(path) / METADATA_PATH))
     loaded = tf.saved_model.load(str(path))

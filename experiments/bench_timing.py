@@ -14,7 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,8 +72,6 @@ def make_train_step(trainer, seed, start_step=0):
 
 def bench_training(trainer, settings, full_epoch):
     """Throughput and epoch time of one Trainer; see the module docstring."""
-    from datn_tf.data import datasets
-
     step, alternating = make_train_step(trainer, seed=trainer.config.seed)
     first, windows = timed_windows(step, settings["warmup_steps"], settings["windows"], settings["window_steps"])
     summary = summarize_windows(windows, settings["window_steps"])
@@ -107,7 +107,7 @@ def bench_training(trainer, settings, full_epoch):
         for _ in range(per_epoch):
             step()
         epoch.update(seconds=time.perf_counter() - t0, estimated=False, basis="measured: one full epoch run")
-    epochs = datasets.get(trainer.config.dataset).epochs[trainer.spec.schedule]
+    epochs = trainer.config.dataset_entry.epochs[trainer.spec.schedule]
     epoch["default_epochs"] = epochs
     epoch["training_seconds_estimate"] = epochs * epoch["seconds"]  # without dev evaluation
     result["epoch"] = epoch
@@ -132,9 +132,6 @@ def cpu_matmul_gflops(seconds=0.5):
 
 
 def environment():
-    import keras
-    import tensorflow as tf
-
     threading = tf.config.threading
     cpu_model = None
     with contextlib.suppress(OSError):

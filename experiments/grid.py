@@ -30,6 +30,7 @@ from datn_tf import config as config_lib
 from datn_tf import io_utils, metrics, run_lock, train
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.config import setting
+from datn_tf.errors import UserError
 from datn_tf.evaluate import ensemble_of_probabilities
 from experiments import launch, records
 
@@ -125,8 +126,8 @@ class Grid:
         out = Path(job.config.output_dir)
         remedy = (f"it links to {out.resolve()}; remove the link" if not in_record and out.is_symlink()
                   else self.other_settings_remedy(job, in_record))
-        raise run_dir_lib.RunDirError(f"{where} is a finished run with other settings "
-                                      f"({run_dir_lib.describe_changes(changed)}); {remedy}")
+        raise UserError(f"{where} is a finished run with other settings "
+                        f"({run_dir_lib.describe_changes(changed)}); {remedy}")
 
     def settle(self, job, finished):
         """True when the job's run needs no training: recorded, finished in its folder, or linked to

@@ -11,6 +11,7 @@ import pytest
 from datn_tf import io_utils, metrics
 from datn_tf import run_dir as run_dir_lib
 from datn_tf.config import TrainConfig
+from datn_tf.errors import UserError
 from datn_tf.evaluate import ensemble_of_probabilities
 from experiments import grid, records
 
@@ -76,14 +77,14 @@ def test_a_finished_twin_is_linked_and_recorded(tmp_path, capsys):
 def test_a_run_with_other_settings_is_refused_naming_them(tmp_path):
     job = _job(tmp_path)
     _finished(tmp_path / "runs" / job.name, dataclasses.replace(job.config, lstm_dropout=0.3))
-    with pytest.raises(run_dir_lib.RunDirError) as err:
+    with pytest.raises(UserError) as err:
         _Grid("tests").settle(job, {})
     assert str(err.value) == (f"{tmp_path / 'runs' / job.name} is a finished run with other settings "
                               "(lstm_dropout: 0.3 then, 0.5 now); remove that folder")
     io_utils.write_json(run_dir_lib.record_path(tmp_path, job.name), {
         "variant": "datn2", "seed": 1, "train_config": dataclasses.asdict(TrainConfig(variant="datn2", seed=1,
                                                                                       batch_size=8))})
-    with pytest.raises(run_dir_lib.RunDirError, match=r"\(batch_size: 8 then, 60 now\); pass those settings$"):
+    with pytest.raises(UserError, match=r"\(batch_size: 8 then, 60 now\); pass those settings$"):
         _Grid("tests").settle(job, {})
 
 

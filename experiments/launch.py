@@ -26,10 +26,12 @@ from pathlib import Path
 
 import submitit
 from absl import flags
+from submitit.slurm import slurm
 
-from datn_tf import cli, progress, run_lock, runtime
 from datn_tf import config as config_lib
+from datn_tf import progress, run_lock, runtime
 from datn_tf.config import setting
+from datn_tf.errors import UserError
 
 # What `scontrol show config` says of a Slurm without slurmdbd.
 _ACCOUNTING_OFF = "accounting_storage/none"
@@ -51,8 +53,6 @@ def accounting_enabled():
 def queue_watcher():
     """A submitit info watcher reading `squeue` instead of `sacct` (which answers "accounting storage
     is disabled" without slurmdbd, so that submitit never learns that a job ended without a result)."""
-    from submitit.slurm import slurm
-
     class QueueWatcher(slurm.SlurmInfoWatcher):
         """A job listed by squeue has its state there; a registered job no longer listed has
         ended (squeue forgets it; whether it failed shows as a missing result)."""
@@ -128,8 +128,8 @@ class Options:
         for field in dataclasses.fields(self):
             launchers = field.metadata.get("launchers")
             if launchers and self.launcher not in launchers and getattr(self, field.name) != field.default:
-                raise cli.UserError(f"--{field.name} is for --launcher={' or --launcher='.join(launchers)}, not "
-                                    f"--launcher={self.launcher}; leave it out, or pass that launcher")
+                raise UserError(f"--{field.name} is for --launcher={' or --launcher='.join(launchers)}, not "
+                                f"--launcher={self.launcher}; leave it out, or pass that launcher")
         return self
 
     def cpus(self):
@@ -160,6 +160,8 @@ _CACHE = []
 def data_cache():
     """This process's `PreparedDataCache`: the runs of a grid that a process trains share their
     data, vocabulary and vectors (they depend on neither variant, seed nor model)."""
+    # Here, not on top: it imports TensorFlow, which a job's process (unpickling this module)
+    # imports through its driver, quietly (`datn_tf.import_tensorflow_quietly`).
     from datn_tf.data.prepare import PreparedDataCache
 
     if not _CACHE:
@@ -216,10 +218,6 @@ class Execute(submitit.helpers.Checkpointable):
 
     def __call__(self, job, environment=None, threads=None):
         return execute(job, environment, threads)
-
-
-class RunsFailed(ValueError):
-    """Runs of the grid that raised in their own process (each named with its log)."""
 
 
 class Progress:
@@ -424,7 +422,7 @@ def _local(jobs, is_done, options, tag, folder):
             submitted.cancel()
         raise
     if failures:
-        raise RunsFailed(f"{len(failures)} run(s) failed: " + "; ".join(failures))
+        raise UserError(f"{len(failures)} run(s) failed: " + "; ".join(failures))
     return True
 
 
@@ -483,5 +481,5 @@ def _slurm(jobs, is_done, options, tag, folder):
             done += newly
             progress.report(done, 0, len(pending) + len(waiting))
     if failures:
-        raise RunsFailed(f"{len(failures)} run(s) failed: " + "; ".join(failures))
+        raise UserError(f"{len(failures)} run(s) failed: " + "; ".join(failures))
     return True

@@ -12,6 +12,7 @@ import numbers
 
 from datn_tf import io_utils
 from datn_tf import run_dir as run_dir_lib
+from datn_tf.errors import UserError
 
 # What each driver's table and resume read from a record.
 REPRODUCE_KEYS = ("variant", "seed", "threshold", "wall_seconds", "dev")
@@ -19,7 +20,7 @@ ABLATE_KEYS = ("config", "variant", "seed", "dev", "best_step", "steps", "wall_s
                "mean_max_alpha_t", "mean_cos_alpha_s_alpha_t")
 
 
-class RecordError(ValueError):
+class RecordError(UserError):
     """A per-run record that cannot be used, with the command that rewrites it."""
 
 

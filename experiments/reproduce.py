@@ -33,6 +33,7 @@ from datn_tf import run_dir as run_dir_lib  # noqa: E402
 from datn_tf import variants as variants_lib  # noqa: E402
 from datn_tf.config import setting  # noqa: E402
 from datn_tf.data import datasets  # noqa: E402
+from datn_tf.errors import UserError  # noqa: E402
 from experiments import grid, records  # noqa: E402
 
 
@@ -198,8 +199,8 @@ def table3(dataset, dataset_dir, data_dir, variants, files=None):
     all_payloads = [p for runs in finished.values() for p in runs.values()]
     split = "test" if all_payloads and all(p.get("test_evaluated") for p in all_payloads) else "dev"
     gold = {s: ex.labels for s, ex in task.splits().items() if s != "train"}
-    columns = tables.metric_columns(dataset)
-    paper = datasets.PAPER_TABLE3.get(dataset, {})
+    columns = tables.metric_columns(ranking)
+    paper = datasets.get(dataset).table3 or {}
 
     def probabilities(name, s):
         return grid.recorded_probabilities(dataset_dir, name, s, run_dir_lib.grid_run_folder(dataset_dir, name))
@@ -254,7 +255,7 @@ def table3(dataset, dataset_dir, data_dir, variants, files=None):
 
 def render(table):
     """table3.md's text."""
-    paper_figures = table.dataset in datasets.PAPER_TABLE3
+    paper_figures = bool(datasets.get(table.dataset).table3)
     lines = [
         f"# Table 3 reproduction: {table.dataset} ({'test' if table.split == 'test' else 'DEV'} set)",
         "",
@@ -289,7 +290,7 @@ def build_table(dataset, dataset_dir, data_dir, variants, readme=None, files=Non
     io_utils.write_text(dataset_dir / "table3.md", text)
     if readme is not None:
         block = readme_block(text, dataset_dir / "table3.md", readme,
-                             paper_figures=dataset in datasets.PAPER_TABLE3)
+                             paper_figures=bool(datasets.get(dataset).table3))
         io_utils.update_generated_block(readme, f"reproduce:{table.block}", block)
     return text
 
@@ -328,11 +329,11 @@ def main(argv):
         command = config_lib.from_flags()  # the training flags (--dataset=files: its files)
         variants = parse_variants(settings.variants)
         if not variants and not (settings.cv_variants.strip() and not settings.table_only):
-            raise cli.UserError(f"--variants names no system; give some of {', '.join(variants_lib.VARIANT_NAMES)}")
+            raise UserError(f"--variants names no system; give some of {', '.join(variants_lib.VARIANT_NAMES)}")
         if parse_variants(settings.cv_variants) and not datasets.get(command.dataset).cross_validation:
             cv = " or ".join(f"--dataset={n}" for n, d in datasets.REGISTRY.items() if d.cross_validation)
-            raise cli.UserError(f"--cv_variants is for {cv} (its cross-validation), not --dataset={command.dataset}; "
-                                "leave it out")
+            raise UserError(f"--cv_variants is for {cv} (its cross-validation), not --dataset={command.dataset}; "
+                            "leave it out")
         cli.check_outputs({"--results_dir": settings.results_dir, "--readme": settings.readme},
                           inputs={"--data_dir": command.data_dir, "--embeddings": command.embeddings})
         dataset_dir = Path(settings.results_dir) / command.dataset

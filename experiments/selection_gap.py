@@ -68,11 +68,15 @@ def render(dataset, table):
     return "\n".join(lines) + "\n"
 
 
+# A damaged record: `experiments.reproduce` writes it again from its run folder.
+REWRITE_RECORD = "delete it and re-run the experiments.reproduce command that wrote it"
+
+
 def main(argv):
     with cli.user_errors(argv):
         settings = config_lib.command_settings(GapConfig)
         folder = Path(settings.results_dir) / settings.dataset
-        records = [io_utils.read_json(p) for p in sorted(folder.glob("*.json"))
+        records = [io_utils.read_json(p, what_to_do=REWRITE_RECORD) for p in sorted(folder.glob("*.json"))
                    if (parsed := run_dir_lib.parse_run_name(p.stem)) is not None and parsed[2] is None]
         table = gap_table(records)
         if not table:

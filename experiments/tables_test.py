@@ -108,8 +108,9 @@ def test_the_renderer_writes_empty_cells_and_the_rule():
     assert tables.with_reference("0.500 ± 0.010", 0.569) == "0.500 ± 0.010 [0.569]"
     # Every metric has its column.
     everything = metrics.emotion_metrics(np.eye(3), np.eye(3), np.eye(3), ranking=True)
-    assert {c.key for c in tables.metric_columns("ren_cecps")} == set(everything) - {"n"}
-    assert [c.key for c in tables.metric_columns("semeval")] == ["jaccard", "macro_f1", "micro_f1"]
+    assert {c.key for c in tables.metric_columns(datasets.get("ren_cecps").ranking_metrics)} == set(everything) - {"n"}
+    assert [c.key for c in tables.metric_columns(datasets.get("semeval").ranking_metrics)] == ["jaccard", "macro_f1",
+                                                                                               "micro_f1"]
 
 
 def test_the_summary_line_names_every_metric_and_a_missing_one():

@@ -86,7 +86,7 @@ def test_resume_after_kill_matches_uninterrupted_run(data_dir, bert_dir, tmp_pat
     expected = Trainer(_config(data_dir, bert_dir, tmp_path / "full"),
                        prepare_data(_config(data_dir, bert_dir, tmp_path / "full"))).fit()
     config = _config(data_dir, bert_dir, tmp_path / "killed")
-    assert Trainer(config, prepare_data(config)).fit(stop_after=4) is None  # last checkpoint at step 3
+    testing.fit_killed_after(Trainer(config, prepare_data(config)), 4)  # last checkpoint at step 3
     result = Trainer(config, prepare_data(config)).fit()
     for key in ("best_step", "steps", "threshold", "dev"):
         assert result[key] == expected[key]

@@ -230,3 +230,43 @@ def test_ctrl_c_at_any_moment_is_one_line_and_status_130_or_a_finished_run(data_
                 (moment, err[-3000:])
         if moment == "imports":
             assert err == STARTING_INTERRUPTED + "\n" and not out.exists()
+def test_a_bug_inside_train_keeps_its_traceback(data_dir, tmp_path, monkeypatch, capsys):
+    """A plain ValueError is a bug in our code, not bad input: no `error:` line hides it."""
+    from absl import flags
+
+    from datn_tf import runtime
+    from datn_tf import train as train_cli
+
+    def broken(config, data=None):
+        raise ValueError("operands could not be broadcast together with shapes (2,) (3,)")
+
+    monkeypatch.setattr(train_cli, "run", broken)
+    monkeypatch.setattr(runtime, "configure_threads_from_flags", lambda: None)  # TensorFlow already runs here
+    train_cli.define_flags()  # as `python -m datn_tf.train` does (each flag defined once)
+    flags.FLAGS(["train", f"--data_dir={data_dir}", f"--output_dir={tmp_path / 'run'}", "--variant=base"])
+    try:
+        with pytest.raises(ValueError, match="^operands could not be broadcast together"):
+            train_cli.main(["train"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    assert capsys.readouterr().err == ""
+    assert not (tmp_path / "run").exists()  # nothing left behind either
+
+
+@pytest.mark.slow
+def test_a_bug_inside_train_prints_its_traceback_and_exits_1(data_dir, tmp_path):
+    inject = ("import runpy, sys\n"
+              "from datn_tf.data import prepare\n"
+              "def broken(config):\n"
+              "    raise ValueError('operands could not be broadcast together with shapes (2,) (3,)')\n"
+              "prepare.prepare_data = broken\n"
+              "sys.argv = ['train', *sys.argv[1:]]\n"
+              "runpy.run_module('datn_tf.train', run_name='__main__', alter_sys=True)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "DATN_TF_VERBOSE")}
+    proc = subprocess.run([sys.executable, "-c", inject, f"--data_dir={data_dir}", f"--output_dir={tmp_path / 'run'}",
+                           "--variant=base", *TINY], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback (most recent call last):" in proc.stderr and "error: " not in proc.stderr
+    assert proc.stderr.rstrip("\n").splitlines()[-1] == ("ValueError: operands could not be broadcast together with "
+                                                         "shapes (2,) (3,)")
+    assert not (tmp_path / "run").exists()

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError
 
 
 def read_utf8(path):

@@ -14,11 +14,13 @@ import dataclasses
 import types
 from pathlib import Path
 
+import numpy as np
+
 from datn_tf import variants as variants_lib
 from datn_tf.data import files as files_lib
 from datn_tf.data import ren_cecps, semeval_4a, semeval_ec
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import EmotionExamples, SentimentExamples
+from datn_tf.errors import DataFormatError, UserError
 
 EC_DIR = "semeval2018-ec"
 EC_FILES = {
@@ -55,7 +57,7 @@ class Dataset:
         cross_validation: `--cv_fold` splits the whole corpus into folds (`cross_validation_task`).
         table2: the paper's Table 2 sentence counts per split, or None.
         table3: the paper's Table 3 test figures {variant: {metric: value}}, or None.
-        check: `check(config)` raises ValueError for settings the entry cannot run, before
+        check: `check(config)` raises UserError for settings the entry cannot run, before
             any data is read.
         reads_data_dir: its data is found under --data_dir (else in flags of its own).
         own_files: its data are the user's files, read with `config.file_setting` flags
@@ -124,14 +126,12 @@ def cross_validation_task(corpus, fold, folds=10):
     tasks in DATN-2†, we use the same training data"). Folding by document keeps the
     sentences of one blog post on one side.
     """
-    import numpy as np
-
     if not 0 <= fold < folds:
-        raise ValueError(f"--cv_fold must be in [0, {folds})")
+        raise UserError(f"--cv_fold must be in [0, {folds})")
     sentences = corpus.all_sentences(("train", "dev", "test", "sentiment"))
     docs = sorted({s.doc for s in sentences})
     if len(docs) < folds:
-        raise ValueError(f"{len(docs)} documents cannot make {folds} folds")
+        raise UserError(f"{len(docs)} documents cannot make {folds} folds")
     order = np.random.default_rng(CV_SEED).permutation(len(docs))
     fold_of = {docs[i]: rank % folds for rank, i in enumerate(order)}
     dev_fold = (fold + 1) % folds
@@ -213,7 +213,7 @@ def get(name):
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {tuple(REGISTRY)}") from None
+        raise UserError(f"unknown dataset {name!r}; choose one of {tuple(REGISTRY)}") from None
 
 
 # Over a frozen pretrained encoder the heads overfit within the first alternating epoch: a
@@ -260,42 +260,12 @@ register(Dataset(
 ))
 
 
-class _FieldView(collections.abc.MutableMapping):
-    """{dataset: one field of its entry} over the entries where it is set; setting a key
-    replaces that entry's field in the registry."""
-
-    def __init__(self, field):
-        self.field = field
-
-    def __getitem__(self, name):
-        value = getattr(REGISTRY[name], self.field) if name in REGISTRY else None
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __setitem__(self, name, value):
-        REGISTRY[name] = dataclasses.replace(REGISTRY[name], **{self.field: value})
-
-    def __delitem__(self, name):
-        self[name] = None
-
-    def __iter__(self):
-        return (name for name, d in REGISTRY.items() if getattr(d, self.field) is not None)
-
-    def __len__(self):
-        return sum(1 for _ in self)
-
-
-PAPER_TABLE2 = _FieldView("table2")  # the paper's Table 2, for `datn_tf.data.stats`
-PAPER_TABLE3 = _FieldView("table3")
-
-
 def _check_files(config):
     if not config.train_file or not config.dev_file:
-        raise ValueError("--dataset=files needs --train_file and --dev_file (docs/own-data.md)")
+        raise UserError("--dataset=files needs --train_file and --dev_file (docs/own-data.md)")
     if variants_lib.get_variant(config.variant).uses_sentiment_data and not config.sentiment_file:
-        raise ValueError(f"--variant={config.variant} transfers from a sentiment task: add --sentiment_file=FILE "
-                         "(one sentiment label per row; docs/own-data.md), or run --variant=base")
+        raise UserError(f"--variant={config.variant} transfers from a sentiment task: add --sentiment_file=FILE "
+                        "(one sentiment label per row; docs/own-data.md), or run --variant=base")
 
 
 def _read_sentiment_file(files):
@@ -393,7 +363,7 @@ def load_task(dataset, data_dir, cv_fold=None, cv_folds=10, files=None):
     entry = get(dataset)
     if cv_fold is not None and not entry.cross_validation:
         supported = " and ".join(n for n, d in REGISTRY.items() if d.cross_validation)
-        raise ValueError(f"cross-validation (--cv_fold) is defined for {supported} only (Table 3's † rows)")
+        raise UserError(f"cross-validation (--cv_fold) is defined for {supported} only (Table 3's † rows)")
     if cv_fold is None:
         task = entry.read(Path(data_dir), files=files)
     else:

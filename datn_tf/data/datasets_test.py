@@ -7,7 +7,7 @@ import pytest
 from datn_tf import run_dir as run_dir_lib
 from datn_tf import testing
 from datn_tf.data import datasets
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError
 
 
 def test_semeval_task_reports_missing_test(data_dir):
@@ -133,7 +133,7 @@ def mine(monkeypatch):
 
 def test_a_registered_entry_is_a_dataset_everywhere(mine, data_dir, tmp_path):
     from datn_tf import config as config_lib
-    from datn_tf import io_utils, paper
+    from datn_tf import io_utils
     from datn_tf import train as train_cli
     from datn_tf.data import stats
 
@@ -150,7 +150,7 @@ def test_a_registered_entry_is_a_dataset_everywhere(mine, data_dir, tmp_path):
     assert saved["splits"] == datasets.load_task("mine", data_dir).split_digests()
     assert saved["model_config"]["embedding_dim"] == 6
     assert "average_precision" in result["dev"] and "one_error" in result["dev"]  # the entry's ranking_metrics
-    assert "mine" not in paper.TABLE3 and "mine" not in datasets.PAPER_TABLE2
+    assert datasets.get("mine").table3 is None and datasets.get("mine").table2 is None
     described = stats.describe("mine", data_dir)
     assert described["paper"] is None and described["notes"] == ["mine: read from the E1 fixture"]
     assert "| train | 40 | " in stats.render(described) and "paper" not in stats.render(described)
@@ -193,12 +193,9 @@ def test_an_entry_with_the_same_readers_and_defaults_trains_to_the_same_metrics(
     assert results[0]["dev"] == results[1]["dev"] and results[0]["threshold"] == results[1]["threshold"]
 
 
-def test_paper_views_follow_the_registry(monkeypatch):
-    assert datasets.PAPER_TABLE2["semeval"]["train"] == 6838 and set(datasets.PAPER_TABLE2) == {"semeval", "ren_cecps"}
-    monkeypatch.setitem(datasets.PAPER_TABLE2, "semeval", {"train": 1})
-    assert datasets.get("semeval").table2 == {"train": 1}
-    monkeypatch.undo()
+def test_the_paper_figures_and_a_name_registered_once():
     assert datasets.get("semeval").table2["train"] == 6838
+    assert {n for n, d in datasets.REGISTRY.items() if d.table2} == {"semeval", "ren_cecps"}
     with pytest.raises(ValueError, match="already registered"):
         datasets.register(datasets.get("semeval"))
 

@@ -10,13 +10,14 @@ malformed row is a `DataFormatError` naming the file and line. `write_emotion_ta
 labels (a model's predictions) back in the layout a file was read in (`TableLayout`).
 """
 
+import csv
 import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import EmotionExamples
+from datn_tf.errors import DataFormatError, UserError
 
 LAYOUTS = ("auto", "wide", "list")
 TEXT_COLUMNS = ("text", "tweet", "sentence", "comment_text")  # tried in order, case-insensitive
@@ -60,14 +61,14 @@ def separator(path, delimiter=None):
     from the file name (.csv: comma, anything else: tab)."""
     if delimiter not in (None, "auto"):
         if delimiter not in DELIMITERS:
-            raise ValueError(f"--delimiter must be one of {', '.join(DELIMITERS)}; got {delimiter!r}")
+            raise UserError(f"--delimiter must be one of {', '.join(DELIMITERS)}; got {delimiter!r}")
         return DELIMITERS[delimiter]
     return "," if Path(path).suffix.lower() == ".csv" else "\t"
 
 
 def read_table(path, delimiter=None, header=True):
     """The file as a pandas DataFrame of strings (`separator` gives the delimiter)."""
-    import pandas as pd
+    import pandas as pd  # slow to import: only for a command that reads a table
 
     path = Path(path)
     if not path.exists():
@@ -104,8 +105,6 @@ def _check_rows(path, sep, kind):
     """Every row has as many fields as the first, and no blank line comes before a row: pandas
     would fill a short row with empty cells and skip a blank line (shifting the line numbers
     the errors give)."""
-    import csv
-
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=sep, quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL)
         width = blank = None
@@ -139,7 +138,11 @@ def read_label_names(path):
     path = Path(path)
     if not path.exists():
         raise DataFormatError(path, None, "file not found")
-    names = [line.strip() for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataFormatError(path, None, f"not UTF-8 text (byte {e.start})") from None
+    names = [line.strip() for line in text.split("\n") if line.strip()]
     if not names:
         raise DataFormatError(path, 1, "no label names")
     if len(set(names)) != len(names):
@@ -172,7 +175,7 @@ def _find(frame, path, given, candidates, what, required=True):
 def _columns(path, frame, layout, text_column, labels_column, id_column, header):
     """The `TableLayout` of `frame`; `layout` auto: list when a labels column is found, else wide."""
     if layout not in LAYOUTS:
-        raise ValueError(f"--layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+        raise UserError(f"--layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
     text_col = _find(frame, path, text_column, TEXT_COLUMNS, "text")
     id_col = _find(frame, path, id_column, ID_COLUMNS, "id", required=False)
     labels_col = _find(frame, path, labels_column, LABELS_COLUMNS, "labels", required=layout == "list")
@@ -282,9 +285,7 @@ def emotion_table_text(columns, ids, texts, labels, label_names):
     """The text of a file in `columns`' layout (`read_texts`) holding `labels` [N, K] 0/1:
     wide: [id,] text and one 0/1 column per name, with a header row; list: the input's
     columns, the labels cell holding names (or ids, as the input did), comma-separated."""
-    import csv
-
-    import pandas as pd
+    import pandas as pd  # (see `read_table`)
 
     labels = np.asarray(labels).astype(bool)
     if columns.layout == "wide":

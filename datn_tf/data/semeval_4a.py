@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from datn_tf.data._io import read_utf8, split_lines
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import SENTIMENTS, SentimentExamples
+from datn_tf.errors import DataFormatError
 
 # The paper's S1: SemEval-2016 train + dev + test = 28,631 rows (duplicates kept).
 S1_FILES = (

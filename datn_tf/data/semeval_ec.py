@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from datn_tf import io_utils
 from datn_tf.data._io import read_utf8, split_lines
-from datn_tf.data.errors import DataFormatError
 from datn_tf.data.examples import EmotionExamples
+from datn_tf.errors import DataFormatError
 
 # Official column order of the label columns (and of every E1 label array).
 EMOTIONS = (
@@ -139,6 +140,4 @@ def ec_file_text(examples, predicted):
 
 def write_ec_file(path, examples, predicted):
     """Predictions in the official E-c submission format (same header and IDs as the gold file), atomically."""
-    from datn_tf import io_utils
-
     io_utils.write_text(path, ec_file_text(examples, predicted))

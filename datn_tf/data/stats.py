@@ -18,12 +18,21 @@ import datn_tf  # noqa: E402
 
 datn_tf.import_tensorflow_quietly()  # before anything imports TensorFlow: no start-up noise
 
+import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
-from datn_tf import cli, tables  # noqa: E402
+from datn_tf import (  # noqa: E402
+    cli,
+    encoders,  # noqa: E402
+    input_pipeline,
+    io_utils,
+    tables,
+)
 from datn_tf import config as config_lib  # noqa: E402
+from datn_tf import embeddings as embeddings_lib  # noqa: E402
 from datn_tf.config import setting  # noqa: E402
 from datn_tf.data import datasets as datasets_lib  # noqa: E402
+from datn_tf.vocab import Vocabulary  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -48,10 +57,6 @@ def define_flags():
 def wordpiece_lengths(texts, folder):
     """Mean, 99th percentile and maximum of the texts' lengths in the encoder's wordpieces, and
     the share longer than 64 and 128 (what a --max_length of those would cut)."""
-    import numpy as np
-
-    from datn_tf import encoders
-
     vocab = encoders.WordPieceVocab.load(Path(folder) / encoders.VOCAB_FILE, encoders.lowercase(folder))
     n = np.array([len(ids) - 2 for ids in encoders.encode_texts(list(texts), vocab)] or [0])
     return {"mean": round(float(n.mean()), 2), "p99": float(np.percentile(n, 99)), "max": int(n.max()),
@@ -61,14 +66,7 @@ def wordpiece_lengths(texts, folder):
 def describe(dataset, data_dir, embeddings=None, files=None, encoder_dir=None):
     """Statistics of one transfer setting as a dict (`files`: the --dataset=files settings;
     `encoder_dir`: also the splits' lengths in that encoder's wordpieces)."""
-    import numpy as np
-
-    from datn_tf import embeddings as embeddings_lib
-    from datn_tf import input_pipeline
-    from datn_tf.data import datasets
-    from datn_tf.vocab import Vocabulary
-
-    task = datasets.load_task(dataset, data_dir, files=files)
+    task = datasets_lib.load_task(dataset, data_dir, files=files)
     splits = {"train": task.train, "dev": task.dev, "test": task.test, "sentiment": task.sentiment}
     tokens = {name: input_pipeline.tokenize_corpus(ex.texts, task.language)
               for name, ex in splits.items() if ex is not None}
@@ -113,7 +111,7 @@ def describe(dataset, data_dir, embeddings=None, files=None, encoder_dir=None):
         "vocabulary": len(vocab),
         "embeddings": emb_name,
         "coverage": coverage.as_dict() if coverage else None,
-        "paper": datasets.PAPER_TABLE2.get(dataset),
+        "paper": datasets_lib.get(dataset).table2,
         "notes": task.notes,
     }
 
@@ -170,8 +168,6 @@ def check(stats):
 
 
 def main(argv):
-    from datn_tf import io_utils
-
     with cli.user_errors(argv):
         settings = config_lib.command_settings(StatsConfig)
         inputs = {"--data_dir": FLAGS.data_dir, "--embeddings": FLAGS.embeddings}

@@ -4,6 +4,7 @@ Expected counts come from `datn_tf.testing.FIXTURE_COUNTS` and from reading the
 fixture files with plain string splitting, not from the readers under test.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,6 +16,11 @@ from absl import flags
 from datn_tf import testing
 from datn_tf.data import datasets, ren_cecps, stats
 from datn_tf.input_pipeline import tokenize_corpus
+
+
+def _paper_counts(monkeypatch, dataset, counts):
+    """The registry entry of `dataset` with other Table 2 counts, for this test."""
+    monkeypatch.setitem(datasets.REGISTRY, dataset, dataclasses.replace(datasets.get(dataset), table2=counts))
 
 C = testing.FIXTURE_COUNTS
 EC_BAD_LINE = 4  # Header, two good rows, then the bad one.
@@ -109,7 +115,7 @@ def test_semeval_vocabulary_and_coverage(semeval):
     # Ordinary English: glove.6B covers most of it (not all: URLs, @user_N).
     assert 0.5 < coverage["type_coverage"] < 1.0
     assert coverage["type_coverage"] < coverage["token_coverage"] <= 1.0
-    assert semeval["paper"] == datasets.PAPER_TABLE2["semeval"]
+    assert semeval["paper"] == datasets.get("semeval").table2
 
 
 def test_oov_with_a_vector_by_hand(semeval, data_dir):
@@ -224,11 +230,11 @@ def test_check_passes_when_counts_match(data_dir, data_dir_with_test, monkeypatc
         "test": C["ren_test"],
         "sentiment": C["ren_sentiment"],
     }
-    monkeypatch.setitem(datasets.PAPER_TABLE2, "ren_cecps", fixture_counts)
+    _paper_counts(monkeypatch, "ren_cecps", fixture_counts)
     assert stats.check(stats.describe("ren_cecps", data_dir)) == []
     assert stats.check(stats.describe("ren_cecps", data_dir_with_test)) == []
     # One count off by one is reported.
-    monkeypatch.setitem(datasets.PAPER_TABLE2, "ren_cecps", dict(fixture_counts, test=C["ren_test"] + 1))
+    _paper_counts(monkeypatch, "ren_cecps", dict(fixture_counts, test=C["ren_test"] + 1))
     assert stats.check(stats.describe("ren_cecps", data_dir)) == []  # Held out.
     assert stats.check(stats.describe("ren_cecps", data_dir_with_test)) == [
         f"ren_cecps test: {C['ren_test']} sentences, expected {C['ren_test'] + 1}"
@@ -237,7 +243,7 @@ def test_check_passes_when_counts_match(data_dir, data_dir_with_test, monkeypatc
 
 def test_check_passes_for_semeval_fixture_counts(data_dir, monkeypatch, tmp_path):
     counts = {"train": C["ec_train"], "dev": C["ec_dev"], "test": 3259, "sentiment": 60}
-    monkeypatch.setitem(datasets.PAPER_TABLE2, "semeval", counts)
+    _paper_counts(monkeypatch, "semeval", counts)
     path = _vectors_file(tmp_path / "v.txt", ["happy"])  # Skip the 400k-word default.
     assert stats.check(stats.describe("semeval", data_dir, embeddings=str(path))) == []
 
@@ -293,7 +299,7 @@ def test_cli_check_exit_codes(data_dir, capsys, monkeypatch):
     assert "count check FAILED" in err and f"ren_cecps train: {C['ren_train']} sentences, expected 13841" in err
 
     counts = {"train": C["ren_train"], "dev": C["ren_dev"], "test": 1, "sentiment": C["ren_sentiment"]}
-    monkeypatch.setitem(datasets.PAPER_TABLE2, "ren_cecps", counts)
+    _paper_counts(monkeypatch, "ren_cecps", counts)
     code, out, err = _run_main(capsys, f"--data_dir={data_dir}", "--datasets=ren_cecps", "--check")
     assert code == 0, err
     assert "count check passed" in out

@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from datn_tf import encoders
+
 
 @keras.saving.register_keras_serializable(package="datn_tf")
 class PretrainedEncoder(keras.layers.Layer):
@@ -28,8 +30,6 @@ class PretrainedEncoder(keras.layers.Layer):
 
     def __init__(self, backbone_config, trainable_layers=0, sep_id=102, **kwargs):
         super().__init__(**kwargs)
-        from datn_tf import encoders
-
         self.backbone_config = dict(backbone_config)
         num_layers = self.backbone_config["num_layers"]
         if not 0 <= trainable_layers <= num_layers:

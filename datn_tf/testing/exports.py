@@ -5,9 +5,12 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from datn_tf import io_utils
+from datn_tf import export, io_utils, testing
 from datn_tf import run_dir as run_dir_lib
+from datn_tf.data import datasets
+from datn_tf.data.prepare import prepare_data
 from datn_tf.saved_model_format import METADATA_PATH, import_required_ops
+from datn_tf.trainer import Trainer
 
 EXPORTED_VARIANTS = ("datn2", "base")
 # Texts a serving model must take with defined outputs.
@@ -26,11 +29,6 @@ _LOADED = {}
 def make_exported_runs(root):
     """Two tiny runs on fixture data, DATN-2 (two attentions) and Base (no target side), each
     trained and exported once: {"root", "data_dir", "runs", "exports", "dev"}."""
-    from datn_tf import export, testing
-    from datn_tf.data import datasets
-    from datn_tf.data.prepare import prepare_data
-    from datn_tf.trainer import Trainer
-
     data_dir = testing.make_fixture_data_dir(root / "data")
     runs, exports = {}, {}
     for variant in EXPORTED_VARIANTS:

@@ -12,7 +12,12 @@ import random
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from datn_tf.data.errors import DataFormatError
+import tensorflow as tf
+
+from datn_tf.config import TrainConfig
+from datn_tf.data.ren_cecps import SPLITS
+from datn_tf.errors import DataFormatError, TrainingInterrupted
+from datn_tf.tokenizer import tokenize
 
 # Kept literal here (not imported from datn_tf.data) so that a fixture file is
 # independent of the reader it tests.
@@ -459,8 +464,6 @@ def make_fixture_data_dir(root, *, with_test=False, seed=0):
             )
     # Every other document of the splits written is present but holds no sentence, so that
     # the corpus is complete (a missing document is an error) and the counts stay small.
-    from datn_tf.data.ren_cecps import SPLITS
-
     for split, (first, last) in SPLITS.items():
         if split == "test" and not with_test:
             continue
@@ -475,9 +478,32 @@ TINY_MODEL = dict(batch_size=8, hidden_size=6, attention_size=5, mlp_hidden_unit
 
 def tiny_train_config(data_dir, output_dir, **overrides):
     """`TrainConfig` for tests: tiny model, a couple of epochs, frequent evaluation."""
-    from datn_tf.config import TrainConfig
-
     settings = dict(TINY_MODEL, dataset="semeval", variant="datn2", epochs=2, pretrain_epochs=1,
                     eval_every=3, log_every=3)
     settings.update(overrides)
     return TrainConfig(data_dir=str(data_dir), output_dir=str(output_dir), **settings)
+
+
+def tokenize_py(text, language="en", normalize=False):
+    """The tokens of one Python string as Python strings (`tokenizer.tokenize`, eagerly)."""
+    tokens = tokenize(tf.constant([text], dtype=tf.string), language, normalize)
+    return [t.decode("utf-8") for t in tokens[0].numpy().tolist()]
+
+
+def fit_killed_after(trainer, steps):
+    """Runs `trainer.fit()` and stops it after `steps` steps of this call, as a kill before the next
+    step would: the run is left unfinished, its last checkpoint where the loop saved it."""
+    original, done = trainer.train_iteration, []
+
+    def iteration(streams):
+        if len(done) == steps:
+            raise KeyboardInterrupt
+        done.append(1)
+        return original(streams)
+
+    trainer.train_iteration = iteration
+    try:
+        trainer.fit()
+    except TrainingInterrupted:
+        return
+    raise AssertionError(f"the run finished within {steps} steps")

@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from datn_tf.testing.fixtures import _EC_CUES, _EC_TOPICS
@@ -76,8 +77,7 @@ def _hf_tensors(backbone):
 
 def write_tiny_bert(folder, seed=0, vocabulary=None):
     """Writes a tiny random BERT to `folder` in the Hugging Face layout; returns the keras-hub backbone."""
-    import keras
-    import keras_hub
+    import keras_hub  # keras-hub and safetensors: the encoder extra, imported only where it is used
     from safetensors.numpy import save_file
 
     folder = Path(folder)
